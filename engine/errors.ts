@@ -1,0 +1,135 @@
+/**
+ * Errors are values: every fallible call returns a neverthrow `Result`/`ResultAsync` whose error is
+ * one of these tagged objects. Switch on `type`; `message` is for humans.
+ */
+
+/** A storage backend failed (disk full, locked database, quota exceeded, corrupt file…). */
+export interface StorageError {
+  readonly type: 'storage';
+  readonly message: string;
+  readonly cause?: unknown;
+}
+
+/** The caller passed something Shoal cannot accept (bad id, non-JSON value, reserved field…). */
+export interface InvalidInputError {
+  readonly type: 'invalid-input';
+  readonly message: string;
+}
+
+/** The peer or space was closed (or its simulated process crashed). */
+export interface ClosedError {
+  readonly type: 'closed';
+  readonly message: string;
+}
+
+/** An update or delete named an item that is not visible. */
+export interface NotFoundError {
+  readonly type: 'not-found';
+  readonly message: string;
+}
+
+/** A create named an item that is already visible. */
+export interface ExistsError {
+  readonly type: 'exists';
+  readonly message: string;
+}
+
+/** Stored data could not be read back (a bug or a damaged file): the peer refuses to guess. */
+export interface CorruptError {
+  readonly type: 'corrupt';
+  readonly message: string;
+}
+
+/** `EventLog.addEntry` was given a sequence id that is not the head of the log. */
+export interface ConflictError {
+  readonly type: 'conflict';
+  readonly message: string;
+  /** The next free sequence id. */
+  readonly nextSequenceId: number;
+}
+
+/** A sequence id outside the log. */
+export interface OutOfRangeError {
+  readonly type: 'out-of-range';
+  readonly message: string;
+}
+
+/** A transport could not start, send or stop. */
+export interface TransportError {
+  readonly type: 'transport';
+  readonly message: string;
+  readonly cause?: unknown;
+}
+
+/**
+ * Why an incoming fact (or run of facts) was refused. A refused fact never touches state, log or
+ * `stateHash()`.
+ *
+ * - `malformed`: does not decode, or breaks the model (an update with ≠ 1 field, a non-JSON value,
+ *   a bad id).
+ * - `too-large`: a value, id or count over the limits of `limits.ts`.
+ * - `bad-hash`: the hash does not recompute from the fields.
+ * - `bad-signature`: the run's signature does not verify against its origin.
+ * - `broken-chain`: `prev` does not link to the origin's previous fact.
+ * - `out-of-order`: the counter is not the origin's next (a gap waits and is offered again).
+ * - `clock-drift`: the wall clock is more than `maxDrift` ahead of ours (offered again later).
+ * - `equivocation`: a second, different signed fact for an (origin, counter) we already hold.
+ */
+export interface FactError {
+  readonly type:
+    | 'malformed'
+    | 'too-large'
+    | 'bad-hash'
+    | 'bad-signature'
+    | 'broken-chain'
+    | 'out-of-order'
+    | 'clock-drift'
+    | 'equivocation';
+  readonly message: string;
+  readonly origin?: string;
+  readonly counter?: number;
+}
+
+export type FactErrorType = FactError['type'];
+
+/** Errors of `Collection.create/update/delete`. */
+export type WriteError = InvalidInputError | NotFoundError | ExistsError | StorageError | ClosedError;
+
+/** Errors of `createPeer` and `peer.space`. */
+export type OpenError = StorageError | InvalidInputError | ClosedError | CorruptError | TransportError;
+
+/** Errors of `space.snapshot()`. */
+export type SnapshotError = StorageError | ClosedError | CorruptError;
+
+export const storageError = (message: string, cause?: unknown): StorageError =>
+  cause === undefined ? { type: 'storage', message } : { type: 'storage', message, cause };
+
+export const invalidInput = (message: string): InvalidInputError => ({ type: 'invalid-input', message });
+
+export const closedError = (message = 'closed'): ClosedError => ({ type: 'closed', message });
+
+export const notFound = (message: string): NotFoundError => ({ type: 'not-found', message });
+
+export const exists = (message: string): ExistsError => ({ type: 'exists', message });
+
+export const corrupt = (message: string): CorruptError => ({ type: 'corrupt', message });
+
+export const conflictError = (message: string, nextSequenceId: number): ConflictError => ({
+  type: 'conflict',
+  message,
+  nextSequenceId,
+});
+
+export const outOfRange = (message: string): OutOfRangeError => ({ type: 'out-of-range', message });
+
+export const transportError = (message: string, cause?: unknown): TransportError =>
+  cause === undefined ? { type: 'transport', message } : { type: 'transport', message, cause };
+
+export const factError = (
+  type: FactErrorType,
+  message: string,
+  at?: { origin: string; counter: number },
+): FactError => (at === undefined ? { type, message } : { type, message, origin: at.origin, counter: at.counter });
+
+/** A readable message from anything a library threw. */
+export const describe = (e: unknown): string => (e instanceof Error ? e.message : String(e));

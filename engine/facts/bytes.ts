@@ -1,0 +1,289 @@
+/**
+ * Byte writer and reader for Shoal's binary encodings (canonical fact encoding, at-rest entries,
+ * wire messages, snapshots). Unsigned LEB128 varints, zigzag for signed integers, UTF-8 strings with
+ * a varint byte length.
+ *
+ * The Reader never throws: reading past the end (or a malformed varint) sets `failed` and returns
+ * zeros, and decoders check `failed` before trusting what they read. Lengths and counts are checked
+ * against the bytes left before anything is allocated for them.
+ */
+
+const utf8Encoder = new TextEncoder();
+const utf8Decoder = new TextDecoder('utf-8', { fatal: false, ignoreBOM: true });
+const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/** A growable output buffer. `finish()` returns a copy; `view()` a view valid until the next write. */
+export class Writer {
+  #buf: Uint8Array;
+  #view: DataView;
+  #pos = 0;
+
+  constructor(initialSize = 256) {
+    this.#buf = new Uint8Array(initialSize);
+    this.#view = new DataView(this.#buf.buffer);
+  }
+
+  get length(): number {
+    return this.#pos;
+  }
+
+  /** Forget the content, keep the memory. */
+  reset(): this {
+    this.#pos = 0;
+    return this;
+  }
+
+  #reserve(n: number): void {
+    const need = this.#pos + n;
+    if (need <= this.#buf.length) return;
+    let size = this.#buf.length * 2;
+    while (size < need) size *= 2;
+    const next = new Uint8Array(size);
+    next.set(this.#buf.subarray(0, this.#pos));
+    this.#buf = next;
+    this.#view = new DataView(next.buffer);
+  }
+
+  u8(n: number): this {
+    this.#reserve(1);
+    this.#buf[this.#pos++] = n;
+    return this;
+  }
+
+  /** Unsigned varint for integers in [0, 2^53). */
+  uvarint(n: number): this {
+    this.#reserve(8);
+    const buf = this.#buf;
+    let pos = this.#pos;
+    while (n >= 0x80) {
+      buf[pos++] = (n % 0x80) | 0x80;
+      n = Math.floor(n / 0x80);
+    }
+    buf[pos++] = n;
+    this.#pos = pos;
+    return this;
+  }
+
+  /** Signed varint (zigzag) for safe integers. */
+  svarint(n: number): this {
+    return this.uvarint(n >= 0 ? n * 2 : -n * 2 - 1);
+  }
+
+  f64(n: number): this {
+    this.#reserve(8);
+    this.#view.setFloat64(this.#pos, n, false);
+    this.#pos += 8;
+    return this;
+  }
+
+  /** Raw bytes, no length. */
+  raw(bytes: Uint8Array): this {
+    this.#reserve(bytes.length);
+    this.#buf.set(bytes, this.#pos);
+    this.#pos += bytes.length;
+    return this;
+  }
+
+  /** Bytes with a varint length. */
+  bytes(bytes: Uint8Array): this {
+    return this.uvarint(bytes.length).raw(bytes);
+  }
+
+  /** UTF-8 string with a varint byte length. */
+  string(s: string): this {
+    const n = s.length;
+    if (n < 0x80) {
+      // ASCII fast path: the byte length is the character count.
+      this.#reserve(n + 1);
+      const buf = this.#buf;
+      const start = this.#pos + 1;
+      let i = 0;
+      for (; i < n; i++) {
+        const c = s.charCodeAt(i);
+        if (c >= 0x80) break;
+        buf[start + i] = c;
+      }
+      if (i === n) {
+        buf[this.#pos] = n;
+        this.#pos = start + n;
+        return this;
+      }
+    }
+    return this.bytes(utf8Encoder.encode(s));
+  }
+
+  /** A copy of what was written. */
+  finish(): Uint8Array {
+    return this.#buf.slice(0, this.#pos);
+  }
+
+  /** A view of what was written, valid until the next write or reset. */
+  view(): Uint8Array {
+    return this.#buf.subarray(0, this.#pos);
+  }
+}
+
+/** Reads what a Writer wrote. Never throws; check `failed` (and `done`) after decoding. */
+export class Reader {
+  readonly #buf: Uint8Array;
+  readonly #view: DataView;
+  #pos: number;
+  readonly #end: number;
+  failed = false;
+
+  constructor(buf: Uint8Array, start = 0, end = buf.length) {
+    this.#buf = buf;
+    this.#view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+    this.#pos = start;
+    this.#end = end;
+  }
+
+  get position(): number {
+    return this.#pos;
+  }
+
+  /** Bytes not yet read. */
+  get remaining(): number {
+    return this.#end - this.#pos;
+  }
+
+  /** True when everything was read and nothing failed. */
+  get done(): boolean {
+    return !this.failed && this.#pos === this.#end;
+  }
+
+  fail(): void {
+    this.failed = true;
+    this.#pos = this.#end;
+  }
+
+  u8(): number {
+    if (this.#pos >= this.#end) {
+      this.fail();
+      return 0;
+    }
+    return this.#buf[this.#pos++]!;
+  }
+
+  uvarint(): number {
+    let result = 0;
+    let scale = 1;
+    for (let i = 0; i < 8; i++) {
+      if (this.#pos >= this.#end) {
+        this.fail();
+        return 0;
+      }
+      const b = this.#buf[this.#pos++]!;
+      result += (b & 0x7f) * scale;
+      if (b < 0x80) {
+        if (result > Number.MAX_SAFE_INTEGER) break;
+        return result;
+      }
+      scale *= 0x80;
+    }
+    this.fail();
+    return 0;
+  }
+
+  svarint(): number {
+    const z = this.uvarint();
+    return z % 2 === 0 ? z / 2 : -(z + 1) / 2;
+  }
+
+  f64(): number {
+    if (this.remaining < 8) {
+      this.fail();
+      return 0;
+    }
+    const n = this.#view.getFloat64(this.#pos, false);
+    this.#pos += 8;
+    return n;
+  }
+
+  /** `n` raw bytes as a view into the input (copy it if it must outlive the input). */
+  raw(n: number): Uint8Array {
+    if (n > this.remaining) {
+      this.fail();
+      return new Uint8Array(0);
+    }
+    const out = this.#buf.subarray(this.#pos, this.#pos + n);
+    this.#pos += n;
+    return out;
+  }
+
+  /** Length-prefixed bytes, at most `max` long. */
+  bytes(max: number): Uint8Array {
+    const n = this.uvarint();
+    if (n > max) {
+      this.fail();
+      return new Uint8Array(0);
+    }
+    return this.raw(n);
+  }
+
+  /**
+   * Length-prefixed UTF-8 string of at most `maxBytes`. Invalid UTF-8 fails the reader: a string
+   * that does not round-trip would hash differently on each side.
+   */
+  string(maxBytes: number): string {
+    const n = this.uvarint();
+    if (n > maxBytes || n > this.remaining) {
+      this.fail();
+      return '';
+    }
+    const start = this.#pos;
+    const buf = this.#buf;
+    let ascii = n < 64;
+    if (ascii) {
+      for (let i = 0; i < n; i++) {
+        if (buf[start + i]! >= 0x80) {
+          ascii = false;
+          break;
+        }
+      }
+    }
+    this.#pos += n;
+    if (ascii) {
+      return n === 0 ? '' : String.fromCharCode.apply(null, buf.subarray(start, start + n) as unknown as number[]);
+    }
+    const slice = buf.subarray(start, start + n);
+    const text = utf8Decoder.decode(slice);
+    if (text.includes('\uFFFD') && !isStrictUtf8(slice)) {
+      this.fail();
+      return '';
+    }
+    return text;
+  }
+}
+
+function isStrictUtf8(bytes: Uint8Array): boolean {
+  // Only reached when the lenient decode produced U+FFFD: tell a real U+FFFD from a bad sequence.
+  const decoded: { ok: boolean } = { ok: true };
+  try {
+    STRICT_UTF8.decode(bytes);
+  } catch {
+    // TextDecoder signals invalid UTF-8 only by throwing: this is the library edge.
+    decoded.ok = false;
+  }
+  return decoded.ok;
+}
+
+/** Lowercase hex of bytes. */
+export { bytesToHex as toHex } from '@noble/hashes/utils.js';
+
+/** Byte-wise equality. */
+export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** Lexicographic byte order: negative, zero or positive. */
+export function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const d = a[i]! - b[i]!;
+    if (d !== 0) return d;
+  }
+  return a.length - b.length;
+}

@@ -1,0 +1,292 @@
+/**
+ * Fact encodings.
+ *
+ * 1. Canonical (for hashing): every field of the fact plus the space id, deterministic — same fact,
+ *    same bytes, same hash, on every run and platform (test vectors in test/engine/facts.test.ts):
+ *
+ *      u8 version(1) · str space · str origin · uvarint counter · uvarint wall · uvarint logical ·
+ *      u8 type(1 create, 2 update, 3 delete) · str collection · str item ·
+ *      data (create: object; update: str field + value; delete: nothing) ·
+ *      prev (u8 0 | u8 1 + 32 bytes)
+ *
+ * 2. At rest (for storage backends): the same fields without the space, plus hash and signature.
+ *    `encodeEntryBody` leaves origin, counter, hash and signature out for backends that keep those
+ *    in columns of their own (SQLite).
+ *
+ * The wire encoding of runs (deltas, string tables) lives in engine/sync/codec.ts.
+ */
+import { err, ok, type Result } from 'neverthrow';
+import { factError, invalidInput, type FactError, type InvalidInputError } from '../errors.js';
+import { MAX_ID_LENGTH, MAX_ORIGIN_LENGTH, MAX_VALUE_BYTES } from '../limits.js';
+import type { FactEntry } from '../storage/storage.js';
+import { Reader, Writer } from './bytes.js';
+import { sha256 } from './hash.js';
+import { checkKey, readJson, readObject, writeJson, writeObject } from './json.js';
+import type { Fact, FactType, Hash, Hlc, JsonObject, PeerId, UnhashedFact } from './types.js';
+
+const CANONICAL_VERSION = 1;
+export const HASH_BYTES = 32;
+export const SIGNATURE_BYTES = 64;
+
+const TYPE_CODE: Record<FactType, number> = { create: 1, update: 2, delete: 3 };
+const CODE_TYPE: readonly (FactType | undefined)[] = [undefined, 'create', 'update', 'delete'];
+
+/** Why a fact or a caller's input breaks the model: over a limit, or otherwise malformed. */
+export interface Problem {
+  readonly type: 'malformed' | 'too-large';
+  readonly message: string;
+}
+
+const malformed = (message: string): Problem => ({ type: 'malformed', message });
+
+/** Why `id` cannot be a space id, collection name or item id, or undefined. */
+export function checkId(id: unknown, what: string): Problem | undefined {
+  if (typeof id !== 'string') return malformed(`${what} must be a string`);
+  if (id.length === 0) return malformed(`${what} must not be empty`);
+  if (id.length > MAX_ID_LENGTH) return { type: 'too-large', message: `${what} is longer than ${MAX_ID_LENGTH} characters` };
+  if (!id.isWellFormed()) return malformed(`${what} has a lone surrogate`);
+  return undefined;
+}
+
+/**
+ * Why `name` cannot be a field name, or undefined. `id` is reserved: views add it to every item.
+ */
+export function checkFieldName(name: unknown): Problem | undefined {
+  const problem = checkId(name, 'field name');
+  if (problem !== undefined) return problem;
+  if (name === 'id') return malformed('the field name "id" is reserved (an item\'s id is its key)');
+  const keyProblem = checkKey(name as string);
+  return keyProblem === undefined ? undefined : malformed(keyProblem);
+}
+
+const scratch = new Writer(1024);
+
+/**
+ * Write the data part of a fact, validating it. Returns the problem, or undefined.
+ * Shared by the canonical and at-rest encodings so both accept exactly the same facts.
+ */
+function writeData(w: Writer, type: FactType, data: unknown): Problem | undefined {
+  if (type === 'delete') return data === undefined ? undefined : malformed('a delete carries no data');
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) return malformed(`${type} data must be an object`);
+  const start = w.length;
+  if (type === 'create') {
+    for (const key of Object.keys(data)) {
+      const problem = checkFieldName(key);
+      if (problem !== undefined) return problem;
+    }
+    const problem = writeObject(w, data as Record<string, unknown>);
+    if (problem !== undefined) return malformed(problem);
+  } else {
+    const keys = Object.keys(data);
+    if (keys.length !== 1) return malformed(`an update sets exactly one field (got ${keys.length})`);
+    const field = keys[0]!;
+    const nameProblem = checkFieldName(field);
+    if (nameProblem !== undefined) return nameProblem;
+    w.string(field);
+    const problem = writeJson(w, (data as Record<string, unknown>)[field]);
+    if (problem !== undefined) return malformed(problem);
+  }
+  if (w.length - start > MAX_VALUE_BYTES) return { type: 'too-large', message: `value larger than ${MAX_VALUE_BYTES} bytes` };
+  return undefined;
+}
+
+function readData(r: Reader, type: FactType): JsonObject | undefined | null {
+  if (type === 'delete') return undefined;
+  const start = r.position;
+  let data: JsonObject | undefined;
+  if (type === 'create') {
+    data = readObject(r);
+    if (data !== undefined) for (const key of Object.keys(data)) if (checkFieldName(key) !== undefined) r.fail();
+  } else {
+    const field = r.string(MAX_ID_LENGTH * 3);
+    if (checkFieldName(field) !== undefined) r.fail();
+    const value = readJson(r);
+    data = value === undefined ? undefined : Object.freeze({ [field]: value });
+  }
+  if (r.failed || data === undefined || r.position - start > MAX_VALUE_BYTES) {
+    r.fail();
+    return null;
+  }
+  return data;
+}
+
+/** Problems with the identifying fields of a fact, or undefined. */
+function checkHeader(f: UnhashedFact): Problem | undefined {
+  if (typeof f.origin !== 'string' || f.origin.length === 0 || f.origin.length > MAX_ORIGIN_LENGTH) {
+    return malformed('bad origin');
+  }
+  if (!Number.isSafeInteger(f.counter) || f.counter < 1) return malformed('counter must be a positive integer');
+  if (!Number.isSafeInteger(f.hlc.wall) || f.hlc.wall < 0) return malformed('hlc.wall must be a non-negative integer');
+  if (!Number.isSafeInteger(f.hlc.logical) || f.hlc.logical < 0) {
+    return malformed('hlc.logical must be a non-negative integer');
+  }
+  if (TYPE_CODE[f.type] === undefined) return malformed('unknown fact type');
+  const problem = checkId(f.collection, 'collection name') ?? checkId(f.item, 'item id');
+  if (problem !== undefined) return problem;
+  if (f.counter === 1 ? f.prev !== null : f.prev === null || f.prev.length !== HASH_BYTES) {
+    return malformed('prev must be null exactly for counter 1, else a 32-byte hash');
+  }
+  return undefined;
+}
+
+/**
+ * The canonical encoding of `fact` in `space`, validated. The returned view is only valid until the
+ * next call: hash it or copy it at once.
+ */
+function canonical(space: string, f: UnhashedFact): Result<Uint8Array, Problem> {
+  const problem = checkHeader(f);
+  if (problem !== undefined) return err(problem);
+  const w = scratch.reset();
+  w.u8(CANONICAL_VERSION).string(space).string(f.origin).uvarint(f.counter);
+  w.uvarint(f.hlc.wall).uvarint(f.hlc.logical).u8(TYPE_CODE[f.type]).string(f.collection).string(f.item);
+  const dataProblem = writeData(w, f.type, (f as { data?: unknown }).data);
+  if (dataProblem !== undefined) return err(dataProblem);
+  if (f.prev === null) w.u8(0);
+  else w.u8(1).raw(f.prev);
+  return ok(w.view());
+}
+
+/** Canonical bytes of a fact (a copy), for test vectors and tools. */
+export function canonicalBytes(space: string, fact: UnhashedFact): Result<Uint8Array, InvalidInputError> {
+  return canonical(space, fact)
+    .map((bytes) => bytes.slice())
+    .mapErr((p) => invalidInput(p.message));
+}
+
+/** SHA-256 of the canonical encoding: the fact's hash. Fails on a fact that breaks the model. */
+export function computeHash(space: string, fact: UnhashedFact): Result<Hash, Problem> {
+  return canonical(space, fact).map(sha256);
+}
+
+/**
+ * Build a local fact: validate, hash, and deep-copy the caller's data (canonical, frozen) so later
+ * mutation of the caller's object cannot reach the log or the state.
+ */
+export function sealFact(space: string, draft: UnhashedFact): Result<Fact, InvalidInputError> {
+  const problem = checkHeader(draft);
+  if (problem !== undefined) return err(invalidInput(problem.message));
+  const w = scratch.reset();
+  w.u8(CANONICAL_VERSION).string(space).string(draft.origin).uvarint(draft.counter);
+  w.uvarint(draft.hlc.wall).uvarint(draft.hlc.logical).u8(TYPE_CODE[draft.type]);
+  w.string(draft.collection).string(draft.item);
+  const dataStart = w.length;
+  const dataProblem = writeData(w, draft.type, (draft as { data?: unknown }).data);
+  if (dataProblem !== undefined) return err(invalidInput(dataProblem.message));
+  const dataEnd = w.length;
+  if (draft.prev === null) w.u8(0);
+  else w.u8(1).raw(draft.prev);
+  const bytes = w.view();
+  const hash = sha256(bytes);
+  if (draft.type === 'delete') return ok({ ...draft, hash } as Fact);
+  const data = readData(new Reader(bytes, dataStart, dataEnd), draft.type);
+  if (data === null || data === undefined) return err(invalidInput('data does not round-trip'));
+  return ok({ ...draft, data, hash } as Fact);
+}
+
+/**
+ * Check a fact that came from elsewhere (a peer, storage): well-formed and its hash recomputes.
+ * Signature, chain and counter checks need context and live in engine/facts/verify.ts.
+ */
+export function checkFact(space: string, fact: Fact): Result<Fact, FactError> {
+  const at = { origin: fact.origin, counter: fact.counter };
+  const bytes = canonical(space, fact);
+  if (bytes.isErr()) return err(factError(bytes.error.type, bytes.error.message, at));
+  const hash = sha256(bytes.value);
+  if (fact.hash.length !== HASH_BYTES || !equalHash(hash, fact.hash)) {
+    return err(factError('bad-hash', 'hash does not match the fact', at));
+  }
+  return ok(fact);
+}
+
+function equalHash(a: Uint8Array, b: Uint8Array): boolean {
+  for (let i = 0; i < HASH_BYTES; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// At rest
+
+/**
+ * Body of an entry: everything but origin, counter, hash and signature.
+ *   u8 flags(bit0 prev) · [prev] · uvarint wall · uvarint logical · u8 type · str collection ·
+ *   str item · data
+ */
+export function writeEntryBody(w: Writer, f: Fact): void {
+  if (f.prev === null) w.u8(0);
+  else w.u8(1).raw(f.prev);
+  w.uvarint(f.hlc.wall).uvarint(f.hlc.logical).u8(TYPE_CODE[f.type]).string(f.collection).string(f.item);
+  // Stored facts were validated on the way in; writeData cannot fail for them.
+  writeData(w, f.type, f.type === 'delete' ? undefined : f.data);
+}
+
+/** Encode the body of `fact` (see `writeEntryBody`). */
+export function encodeEntryBody(fact: Fact): Uint8Array {
+  const w = scratch.reset();
+  writeEntryBody(w, fact);
+  return w.finish();
+}
+
+/** Decode a body written by `writeEntryBody`; undefined (and a failed reader) when malformed. */
+export function readEntryBody(
+  r: Reader,
+  origin: PeerId,
+  counter: number,
+  hash: Hash,
+  sig: Uint8Array | undefined,
+): FactEntry | undefined {
+  const flags = r.u8();
+  const prev = flags & 1 ? r.raw(HASH_BYTES).slice() : null;
+  const hlc: Hlc = { wall: r.uvarint(), logical: r.uvarint() };
+  const type = CODE_TYPE[r.u8()];
+  const collection = r.string(MAX_ID_LENGTH * 3);
+  const item = r.string(MAX_ID_LENGTH * 3);
+  if (type === undefined || r.failed) {
+    r.fail();
+    return undefined;
+  }
+  const data = readData(r, type);
+  if (data === null) return undefined;
+  const base = { origin, counter, hlc, collection, item, prev, hash };
+  const fact = (type === 'delete' ? { ...base, type } : { ...base, type, data }) as FactEntry;
+  return sig === undefined ? fact : { ...fact, sig };
+}
+
+/** Decode a body produced by `encodeEntryBody`. */
+export function decodeEntryBody(
+  body: Uint8Array,
+  origin: PeerId,
+  counter: number,
+  hash: Hash,
+  sig: Uint8Array | undefined,
+): Result<FactEntry, string> {
+  const r = new Reader(body);
+  const entry = readEntryBody(r, origin, counter, hash, sig);
+  return entry !== undefined && r.done ? ok(entry) : err('malformed entry body');
+}
+
+/**
+ * Self-contained encoding of an entry (no metadata):
+ *   str origin · uvarint counter · hash · u8 hasSig · [sig] · body
+ */
+export function encodeEntry(entry: FactEntry): Uint8Array {
+  const w = scratch.reset();
+  w.string(entry.origin).uvarint(entry.counter).raw(entry.hash);
+  if (entry.sig === undefined) w.u8(0);
+  else w.u8(1).raw(entry.sig);
+  writeEntryBody(w, entry);
+  return w.finish();
+}
+
+/** Decode what `encodeEntry` wrote. */
+export function decodeEntry(bytes: Uint8Array): Result<FactEntry, string> {
+  const r = new Reader(bytes);
+  const origin = r.string(MAX_ORIGIN_LENGTH) as PeerId;
+  const counter = r.uvarint();
+  const hash = r.raw(HASH_BYTES).slice();
+  const sig = r.u8() === 1 ? r.raw(SIGNATURE_BYTES).slice() : undefined;
+  if (r.failed) return err('malformed entry');
+  const entry = readEntryBody(r, origin, counter, hash, sig);
+  return entry !== undefined && r.done ? ok(entry) : err('malformed entry');
+}
+
+export { readData as readFactData, writeData as writeFactData, TYPE_CODE, CODE_TYPE };

@@ -1,0 +1,66 @@
+/**
+ * The Fact: Shoal's unit of change. Immutable once written, authored by one origin, linked by hash
+ * to the same origin's previous fact in the space, signed at the end of each run.
+ */
+
+/** A libp2p PeerId string (`12D3KooW…`): the identity of a peer and the origin of its facts. */
+export type PeerId = string & { readonly __brand: 'PeerId' };
+
+/** A SHA-256 digest (32 bytes). */
+export type Hash = Uint8Array;
+
+/** Hybrid logical clock reading: wall-clock milliseconds plus a logical counter for ties. */
+export interface Hlc {
+  readonly wall: number;
+  readonly logical: number;
+}
+
+/** A JSON value: what a field can hold. */
+export type JsonValue = null | boolean | number | string | JsonValue[] | JsonObject;
+export interface JsonObject {
+  [key: string]: JsonValue;
+}
+
+export type FactType = 'create' | 'update' | 'delete';
+
+interface FactBase {
+  /** The author's PeerId. */
+  readonly origin: PeerId;
+  /** 1, 2, 3… per (space, origin), gapless. */
+  readonly counter: number;
+  readonly hlc: Hlc;
+  readonly collection: string;
+  readonly item: string;
+  /** Hash of the same origin's previous fact in this space; null for counter 1. */
+  readonly prev: Hash | null;
+  /** SHA-256 over the canonical encoding of every field above plus the space id. */
+  readonly hash: Hash;
+}
+
+/** A full object: the item exists, with exactly these fields. */
+export interface CreateFact extends FactBase {
+  readonly type: 'create';
+  readonly data: JsonObject;
+}
+
+/** One field of an item set to a value: `data` has exactly one key. */
+export interface UpdateFact extends FactBase {
+  readonly type: 'update';
+  readonly data: JsonObject;
+}
+
+/** A tombstone: the item stops being visible; nothing is removed. */
+export interface DeleteFact extends FactBase {
+  readonly type: 'delete';
+}
+
+export type Fact = CreateFact | UpdateFact | DeleteFact;
+
+/** A fact before it is hashed. */
+export type UnhashedFact = Fact extends infer F ? (F extends Fact ? Omit<F, 'hash'> : never) : never;
+
+/** `${origin}:${counter}`: the client-generated id of a fact. */
+export const factId = (fact: Pick<Fact, 'origin' | 'counter'>): string => `${fact.origin}:${fact.counter}`;
+
+/** Version vector: per origin, the highest counter held contiguously from 1 (or from a snapshot). */
+export type Vector = Map<PeerId, number>;

@@ -1,0 +1,55 @@
+/**
+ * Every limit and default of Shoal, each with its unit. Peers enforce the limits on input from
+ * other peers and from callers before allocating anything in proportion to it.
+ */
+
+/** Largest frame a transport carries. Bigger batches are split. */
+export const MAX_FRAME_BYTES = 1 << 20; // 1 MiB
+
+/** Largest encoded `data` of one fact (a create's object or an update's value). */
+export const MAX_VALUE_BYTES = 256 * 1024; // 256 KiB
+
+/** Longest id: space ids, collection names, item ids and field names, in UTF-16 code units. */
+export const MAX_ID_LENGTH = 256; // characters
+
+/** Deepest nesting of a JSON value (arrays and objects). */
+export const MAX_JSON_DEPTH = 64; // levels
+
+/** A fact whose wall time is further than this ahead of the receiver's clock is refused. */
+export const MAX_DRIFT_MS = 60_000; // 60 s
+
+/** Default number of other peers that must acknowledge a local fact before it stops being pending. */
+export const DEFAULT_ACK_QUORUM = 1; // peers
+
+/** Default number of log entries between two automatic snapshots. */
+export const DEFAULT_SNAPSHOT_EVERY = 10_000; // entries
+
+/** Default time a peer must have been silent before it stops holding back pruning. */
+export const DEFAULT_PRUNE_WINDOW_MS = 7 * 24 * 60 * 60 * 1000; // 7 days
+
+/** Invalid messages a peer may send before it is disconnected. */
+export const MAX_INVALID_MESSAGES = 64; // messages
+
+/** Bound on frames received from one peer and not yet processed. */
+export const MAX_INBOUND_QUEUE_FRAMES = 256; // frames
+
+/** Bound on bytes sent on one link and not yet acknowledged by the receiver (flow control). */
+export const MAX_IN_FLIGHT_BYTES = 4 * MAX_FRAME_BYTES; // 4 MiB
+
+/** Bound on bytes of out-of-order runs a session holds while it waits for the gap to fill. */
+export const MAX_STASHED_BYTES = 2 * MAX_FRAME_BYTES; // 2 MiB
+
+/** Entries read from an event log per page. */
+export const LOG_PAGE_ENTRIES = 4096; // entries
+
+/** Most facts in one run on the wire (a run is one origin's consecutive facts, ending signed). */
+export const MAX_RUN_FACTS = 65_536; // facts
+
+/** Most distinct origins in one version vector. */
+export const MAX_VECTOR_ORIGINS = 65_536; // origins
+
+/** Most own facts appended to the log in one durable batch (group commit). */
+export const MAX_APPEND_BATCH = 8192; // facts
+
+/** Longest encoded PeerId (origin) accepted on the wire. */
+export const MAX_ORIGIN_LENGTH = 128; // characters

@@ -1,0 +1,37 @@
+/**
+ * Storage: everything a peer keeps on its device. One EventLog per space, a BlobStore for snapshots
+ * and history, and a small durable key-value area for peer metadata (identity key, acknowledged
+ * vectors). Backends: `memoryStorage()`, `sqliteStorage(path)`, `idbStorage(name)`.
+ *
+ * Contract: a write resolves only once it is durable; a crash at any point loses nothing that was
+ * resolved. Errors come back as `StorageError` values, never as throws.
+ */
+import type { ResultAsync } from 'neverthrow';
+import type { BlobStore } from '../blobs/blob-store.js';
+import type { StorageError } from '../errors.js';
+import type { Fact } from '../facts/types.js';
+import type { EventLog, LogMetadata } from '../log/event-log.js';
+
+/** An entry of a space's log: a fact, its signature when it ends a run, and workflow metadata. */
+export type FactEntry = Fact &
+  LogMetadata & {
+    /** Ed25519 signature by `origin` over `hash`, present on the last fact of each run. */
+    readonly sig?: Uint8Array | undefined;
+  };
+
+export interface Storage {
+  /** Backend name, for messages ("memory", "sqlite:/path/peer.db"…). */
+  readonly name: string;
+  /** The event log of `spaceId`, created empty on first use; the same object on every call. */
+  openLog(spaceId: string): ResultAsync<EventLog<FactEntry>, StorageError>;
+  /** The blob store (snapshots and history blobs). */
+  readonly blobs: BlobStore;
+  /** A metadata value, or undefined when the key was never set. */
+  getMeta(key: string): ResultAsync<Uint8Array | undefined, StorageError>;
+  /** Set a metadata value; resolves once durable. */
+  setMeta(key: string, value: Uint8Array): ResultAsync<void, StorageError>;
+  /** Remove a metadata value (no-op when absent). */
+  deleteMeta(key: string): ResultAsync<void, StorageError>;
+  /** Release files and handles. Later calls fail with a storage error. */
+  close(): ResultAsync<void, StorageError>;
+}

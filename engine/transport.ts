@@ -1,0 +1,53 @@
+/**
+ * Transport: the engine knows networks only through this interface. A transport connects this peer
+ * to others and carries framed binary messages between two PeerIds. Implementations live in
+ * `transports/` (memory simulator, libp2p, automerge-repo adapters) and all pass
+ * `runTransportTests`.
+ *
+ * Contract:
+ * - `peerUp(p)` before any `message` from `p`; `peerDown(p)` when the link is gone. A peer may go up
+ *   and down many times.
+ * - Frames from one peer arrive whole. A reliable transport (libp2p, automerge) delivers them in
+ *   order and exactly once while the link is up; the simulator may drop, duplicate and reorder
+ *   (the sync protocol tolerates all three).
+ * - A frame is at most `MAX_FRAME_BYTES`; `send` refuses bigger ones.
+ */
+import type { PrivateKey } from '@libp2p/interface';
+import type { ResultAsync } from 'neverthrow';
+import type { Env } from './env.js';
+import type { TransportError } from './errors.js';
+import type { PeerId } from './facts/types.js';
+
+/** What a transport gets from the peer that starts it. */
+export interface TransportContext {
+  /** This peer's id (its origin). */
+  readonly peerId: PeerId;
+  /** This peer's identity key: a libp2p transport authenticates its connections with it. */
+  readonly privateKey: PrivateKey;
+  readonly env: Env;
+}
+
+/** Callbacks from a transport into the peer. */
+export interface TransportHandler {
+  peerUp(peer: PeerId): void;
+  peerDown(peer: PeerId): void;
+  message(from: PeerId, frame: Uint8Array): void;
+  /**
+   * The process died (simulator only): stop at once, write nothing more, cancel every timer, and
+   * make the Peer inert. Restart is a new `createPeer` on the same storage.
+   */
+  halt?(): void;
+}
+
+export interface Transport {
+  /** Start listening/dialling. Called once, by `createPeer`. */
+  start(context: TransportContext, handler: TransportHandler): ResultAsync<void, TransportError>;
+  /** Queue `frame` for `to`. Resolves when handed to the link, not when delivered. */
+  send(to: PeerId, frame: Uint8Array): ResultAsync<void, TransportError>;
+  /** Drop the link to `peer` (a misbehaving peer); it may reconnect later. */
+  disconnect(peer: PeerId): void;
+  /** Where others can reach this peer (multiaddrs with `/p2p/<id>`); empty when not applicable. */
+  addresses(): string[];
+  /** Close every link and stop. */
+  stop(): Promise<void>;
+}
