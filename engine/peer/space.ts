@@ -77,7 +77,8 @@ export class SpaceImpl implements Space, SyncHost {
   readonly id: string;
   readonly #ctx: SpaceContext;
   readonly #log: EventLog<FactEntry>;
-  readonly #appender: Appender;
+  /** Set once the replay found the head of the log. */
+  #appender!: Appender;
   readonly #state = new LwwState();
   readonly #overlay = new PendingOverlay();
   readonly #clock: HlcClock;
@@ -103,7 +104,7 @@ export class SpaceImpl implements Space, SyncHost {
   #ingestChain: Promise<unknown> = Promise.resolve();
   #closed = false;
 
-  private constructor(ctx: SpaceContext, log: EventLog<FactEntry>, head: SequenceId, logStart: SequenceId, acked: number) {
+  private constructor(ctx: SpaceContext, log: EventLog<FactEntry>, logStart: SequenceId, acked: number) {
     this.id = ctx.id;
     this.#ctx = ctx;
     this.#log = log;
@@ -111,11 +112,6 @@ export class SpaceImpl implements Space, SyncHost {
     this.#acked = acked;
     this.#ackedPersisted = acked;
     this.#clock = new HlcClock(ctx.env, ctx.options.maxDrift);
-    this.#appender = new Appender(log, head, {
-      seal: (entries) => this.#seal(entries),
-      durable: (entries, first) => this.#onDurable(entries, first),
-      failed: (dropped, error) => this.#onAppendFailed(dropped, error),
-    });
   }
 
   /** Open a space: replay its log into registers, restore the pending set. */
@@ -124,10 +120,9 @@ export class SpaceImpl implements Space, SyncHost {
       ctx.storage
         .getMeta(ackedKey(ctx.id))
         .map((bytes) => (bytes === undefined ? 0 : decodeCounter(bytes)))
-        .andThen((acked) => log.query('start', 'end').mapErr(toOpenError).map((first) => ({ acked, first })))
-        .andThen(({ acked, first }) => {
-          const space = new SpaceImpl(ctx, log, first.startSequenceId, first.startSequenceId, acked);
-          return space.#replay(first.startSequenceId).map(() => space);
+        .andThen((acked) => {
+          const space = new SpaceImpl(ctx, log, 0, acked);
+          return space.#replay('start').map(() => space);
         }),
     );
   }
@@ -402,8 +397,9 @@ export class SpaceImpl implements Space, SyncHost {
   // ------------------------------------------------------------------------------------------
   // Internals
 
-  #replay(start: SequenceId): ResultAsync<void, OpenError> {
+  #replay(start: SequenceId | 'start'): ResultAsync<void, OpenError> {
     return this.#log.query(start, 'end').mapErr(toOpenError).andThen((page) => {
+      if (start === 'start') this.#logStart = page.startSequenceId;
       let seq = page.startSequenceId;
       for (const entry of page.entries) {
         const tip = this.#durable.get(entry.origin);
@@ -419,6 +415,11 @@ export class SpaceImpl implements Space, SyncHost {
       }
       if (!page.isComplete) return this.#replay(page.endSequenceId);
       for (const [origin, tip] of this.#durable) this.#tips.set(origin, tip);
+      this.#appender = new Appender(this.#log, page.endSequenceId, {
+        seal: (entries) => this.#seal(entries),
+        durable: (entries, first) => this.#onDurable(entries, first),
+        failed: (dropped, error) => this.#onAppendFailed(dropped, error),
+      });
       return okAsync(undefined);
     });
   }
