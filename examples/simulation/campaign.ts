@@ -4,15 +4,30 @@
  * checks are Jepsen-style: every peer has the same state, nothing is pending, and every write any
  * peer saw succeed is present on every peer.
  *
- * One seed drives everything (network, workload, faults), so a failing seed replays exactly.
- * Used by test/sim/campaign.test.ts and by `npm run sim`.
+ * One seed drives everything (network, workload, faults), so a failing seed replays exactly:
+ * `npm run sim -- --seed N`. Used by test/sim/campaign*.test.ts and by `npm run sim -- --seeds N`.
+ *
+ * This is also the pattern for testing an app's own offline behaviour: peers on a SimNetwork,
+ * faults from a seeded generator, Jepsen-style checks at the end.
  */
 import { uniformFloat64 } from 'pure-rand/distribution/uniformFloat64';
 import { xoroshiro128plus } from 'pure-rand/generator/xoroshiro128plus';
 import type { RandomGenerator } from 'pure-rand/types/RandomGenerator';
-import type { PeerInit } from '../../engine/index.js';
+import { createPeer, memoryStorage, type Peer, type PeerInit, type Space, type Storage } from '../../engine/index.js';
 import { SimNetwork, type SimStats } from '../../transports/memory/index.js';
-import { restart, simPeer, type SimPeer } from '../support/peers.js';
+
+interface SimPeer {
+  readonly peer: Peer;
+  readonly space: Space;
+  readonly storage: Storage;
+}
+
+/** A peer on `net` with `space` open; `storage` given to restart a crashed peer on its disk. */
+async function startPeer(net: SimNetwork, init: Partial<PeerInit>, storage: Storage = memoryStorage()): Promise<SimPeer> {
+  const peer = (await createPeer({ ...init, storage, env: net.env, transports: [net.transport()] }))._unsafeUnwrap();
+  const space = (await peer.space(SPACE))._unsafeUnwrap();
+  return { peer, space, storage };
+}
 
 export interface CampaignOptions {
   readonly seed: number;
@@ -82,7 +97,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
   });
   const peers: (SimPeer | undefined)[] = [];
   const stopped: SimPeer[] = [];
-  for (let i = 0; i < n; i++) peers.push(await simPeer(net, SPACE, options.peer ?? {}));
+  for (let i = 0; i < n; i++) peers.push(await startPeer(net, options.peer ?? {}));
   const ids = peers.map((p) => p!.peer.id);
 
   /** Items whose create resolved Ok: they must be on every peer at the end. */
@@ -142,7 +157,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
     }
     for (let i = 0; i < n; i++) {
       if (peers[i] === undefined && stopped[i] !== undefined && rng.chance(0.3)) {
-        peers[i] = await restart(net, stopped[i]!, SPACE, options.peer ?? {});
+        peers[i] = await startPeer(net, options.peer ?? {}, stopped[i]!.storage);
       }
     }
     await net.advance(20 + rng.int(300));
@@ -151,7 +166,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
 
   // Heal everything, restart every crashed peer, and let the network go quiet.
   net.heal();
-  for (let i = 0; i < n; i++) if (peers[i] === undefined) peers[i] = await restart(net, stopped[i]!, SPACE, options.peer ?? {});
+  for (let i = 0; i < n; i++) if (peers[i] === undefined) peers[i] = await startPeer(net, options.peer ?? {}, stopped[i]!.storage);
   await Promise.all(inFlight);
   const healedAt = net.stats().elapsed;
   const quiet = await net.runUntilQuiet({ maxTime: 30 * 60_000 });
