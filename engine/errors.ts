@@ -99,7 +99,7 @@ export type WriteError = InvalidInputError | NotFoundError | ExistsError | Stora
 export type OpenError = StorageError | InvalidInputError | ClosedError | CorruptError | TransportError;
 
 /** Errors of `space.snapshot()`. */
-export type SnapshotError = StorageError | ClosedError | CorruptError;
+export type SnapshotError = StorageError | ClosedError | CorruptError | InvalidInputError;
 
 export const storageError = (message: string, cause?: unknown): StorageError =>
   cause === undefined ? { type: 'storage', message } : { type: 'storage', message, cause };

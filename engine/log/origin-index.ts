@@ -14,10 +14,13 @@ interface Entries {
 export class OriginIndex {
   readonly #byOrigin = new Map<PeerId, Entries>();
 
-  /** Record that `origin`'s fact `counter` is at `seq`. Counters of one origin arrive in order. */
+  /**
+   * Record that `origin`'s fact `counter` is at `seq`. Counters of one origin arrive in order; a jump
+   * (the facts in between came in a snapshot, not through the log) starts the origin's entries anew.
+   */
   add(origin: PeerId, counter: number, seq: SequenceId): void {
     const entries = this.#byOrigin.get(origin);
-    if (entries === undefined) {
+    if (entries === undefined || counter > entries.first + entries.seqs.length) {
       this.#byOrigin.set(origin, { first: counter, seqs: [seq] });
       return;
     }

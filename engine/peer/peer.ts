@@ -22,6 +22,7 @@ import {
   MAX_INVALID_MESSAGES,
 } from '../limits.js';
 import type { Storage } from '../storage/storage.js';
+import { inProcessWorkers, type Workers } from '../snapshot/workers.js';
 import { encodeMessage } from '../sync/codec.js';
 import { decodeFrameShared } from '../sync/frame-cache.js';
 import type { Transport, TransportHandler } from '../transport.js';
@@ -47,7 +48,7 @@ export function createPeer(init: PeerInit): ResultAsync<Peer, OpenError> {
   return loadIdentity(init.storage, init.identity, env)
     .andThen((key) => createSigner(key).map((signer) => ({ key, signer })))
     .andThen(({ key, signer }) => {
-      const peer = new PeerImpl(init.storage, env, key, signer, options.value, init.transports ?? []);
+      const peer = new PeerImpl(init.storage, env, key, signer, options.value, init.transports ?? [], init.workers ?? inProcessWorkers(env));
       return peer.start().map(() => peer as Peer);
     });
 }
@@ -103,7 +104,10 @@ class PeerImpl implements Peer {
   readonly #strikes = new Map<PeerId, number>();
   #closed = false;
 
-  constructor(storage: Storage, env: Env, key: PrivateKey, signer: Signer, options: SpaceOptions, transports: Transport[]) {
+  readonly #workers: Workers;
+
+  constructor(storage: Storage, env: Env, key: PrivateKey, signer: Signer, options: SpaceOptions, transports: Transport[], workers: Workers) {
+    this.#workers = workers;
     this.#storage = storage;
     this.#env = env;
     this.#key = key;
@@ -138,6 +142,7 @@ class PeerImpl implements Peer {
         timers: this.#timers,
         storage: this.#storage,
         options: this.#options,
+        workers: this.#workers,
         link: { send: (peer, frame) => this.#send(peer, frame), disconnect: (peer) => this.#disconnect(peer) },
       }).map((space) => {
         this.#open.set(id, space);
@@ -159,6 +164,7 @@ class PeerImpl implements Peer {
     this.#closed = true;
     for (const space of this.#open.values()) await space.close();
     this.#timers.close();
+    await this.#workers.close();
     await Promise.all(this.#transports.map((t) => t.stop()));
     await this.#storage.close().match(
       () => undefined,

@@ -26,20 +26,24 @@ import {
 } from '../errors.js';
 import { checkId, sealFactSized } from '../facts/codec.js';
 import { HlcClock } from '../facts/hlc.js';
-import { runOf, verifyRun, type ChainTip, type Run, type RunError } from '../facts/run.js';
+import { verifyRun, type ChainTip, type Run, type RunError } from '../facts/run.js';
 import type { SignatureVerifier, Signer } from '../facts/sign.js';
 import type { Fact, FactType, JsonObject, JsonValue, PeerId, UnhashedFact, Vector } from '../facts/types.js';
-import { MAX_FAULTS, MAX_SEGMENT_BYTES, MAX_STASHED_BYTES } from '../limits.js';
+import { GOSSIP_INTERVAL_MS, MAX_FAULTS, MAX_SEGMENT_BYTES, MAX_STASHED_BYTES } from '../limits.js';
 import { Appender } from '../log/appender.js';
 import type { EventLog, SequenceId } from '../log/event-log.js';
 import { OriginIndex } from '../log/origin-index.js';
-import { LwwState } from '../state/lww.js';
+import { LwwState, type ItemRecord } from '../state/lww.js';
 import { PendingOverlay } from '../state/overlay.js';
 import { viewOf, type ItemView } from '../state/view.js';
-import type { FactEntry, Storage } from '../storage/storage.js';
-import { FactsFrameBuilder } from '../sync/codec.js';
-import type { Message, SnapshotRef } from '../sync/messages.js';
-import { OriginDirectory, type WireVector } from '../sync/origin-key.js';
+import { factOf, type FactEntry, type Storage } from '../storage/storage.js';
+import { SnapshotManager, type HeldSnapshot } from '../snapshot/manager.js';
+import type { Workers } from '../snapshot/workers.js';
+import { encodeMessage } from '../sync/codec.js';
+import { readFrame } from '../sync/frame-reader.js';
+import type { BlobMessage, BlobRequest, ErrorMessage, Gossip, Message, SnapshotOffer, SnapshotRef } from '../sync/messages.js';
+import { OriginDirectory, toWire, type WireVector } from '../sync/origin-key.js';
+import { PeerDirectory } from '../sync/peer-directory.js';
 import { Session, type IngestOutcome, type OutgoingFrame, type SyncHost } from '../sync/session.js';
 import { CollectionImpl } from './collection.js';
 import type { Collection, Fault, ItemChange, Space, SpaceEvent, SpaceListener, SpaceStatus, ChangeSource } from './types.js';
@@ -67,16 +71,10 @@ export interface SpaceContext {
   readonly storage: Storage;
   readonly options: SpaceOptions;
   readonly link: SpaceLink;
+  readonly workers: Workers;
 }
 
 const ackedKey = (space: string): string => `space/${space}/acked`;
-
-/** Facts read from the log per `readFrame` call (a frame holds at most ~1 MiB of them anyway). */
-const FRAME_READ_BUDGET = 8192;
-/** Facts of one origin read per query. */
-const FRAME_READ_CHUNK = 1024;
-/** Two wanted entries this close in the log are read with one query. */
-const READ_GAP = 32;
 
 /** Bytes of item-id randomness (96 bits). */
 const ITEM_ID_BYTES = 12;
@@ -98,12 +96,23 @@ export class SpaceImpl implements Space, SyncHost {
   readonly #origins = new OriginDirectory();
   /** Canonical size of own facts queued but not yet sealed, by counter (to size signed segments). */
   readonly #ownSizes = new Map<number, number>();
-  #logStart: SequenceId;
+  #logStart: SequenceId = 0;
+  /** Our own facts acknowledged by the quorum (counter), and where the first unacknowledged one sits. */
   #acked: number;
+  #ackedFrom: SequenceId;
   #ackedPersisted: number;
   #persistingAck = false;
-  /** Durable vectors other peers have told us about (directly or by gossip). */
-  readonly #peerVectors = new Map<PeerId, Vector>();
+  /** What we know of every peer of this space (acked vectors, snapshots, last seen). */
+  readonly #peers: PeerDirectory;
+  readonly #snapshots: SnapshotManager;
+  /** A snapshot workflow is running (one at a time). */
+  #workflowBusy = false;
+  #gossipScheduled = false;
+  /** We heard gossip: relay it even before we have snapshots of our own. */
+  #gossipHeard = false;
+  #pruning = false;
+  /** Items changed by merging a snapshot, reported once the merge completes. */
+  #merged: [string, string][] = [];
   readonly #sessions = new Map<PeerId, Session>();
   readonly #collections = new Map<string, CollectionImpl<object>>();
   readonly #listeners = new Set<SpaceListener>();
@@ -117,26 +126,44 @@ export class SpaceImpl implements Space, SyncHost {
   #ingestChain: Promise<unknown> = Promise.resolve();
   #closed = false;
 
-  private constructor(ctx: SpaceContext, log: EventLog<FactEntry>, logStart: SequenceId, acked: number) {
+  private constructor(ctx: SpaceContext, log: EventLog<FactEntry>, snapshots: (space: SpaceImpl) => SnapshotManager, acked: AckedMeta) {
     this.id = ctx.id;
     this.#ctx = ctx;
     this.#log = log;
-    this.#logStart = logStart;
-    this.#acked = acked;
-    this.#ackedPersisted = acked;
+    this.#acked = acked.counter;
+    this.#ackedFrom = acked.from;
+    this.#ackedPersisted = acked.counter;
     this.#clock = new HlcClock(ctx.env, ctx.options.maxDrift);
     this.#origins.add(ctx.origin);
+    this.#peers = new PeerDirectory(ctx.origin);
+    this.#snapshots = snapshots(this);
   }
 
-  /** Open a space: replay its log into registers, restore the pending set. */
+  /**
+   * Open a space: load the latest snapshot (and adopted ones), replay the log after it, restore the
+   * pending set, and resume any snapshot workflow a crash interrupted.
+   */
   static open(ctx: SpaceContext): ResultAsync<SpaceImpl, OpenError> {
     return ctx.storage.openLog(ctx.id).andThen((log) =>
       ctx.storage
         .getMeta(ackedKey(ctx.id))
-        .map((bytes) => (bytes === undefined ? 0 : decodeCounter(bytes)))
-        .andThen((acked) => {
-          const space = new SpaceImpl(ctx, log, 0, acked);
-          return space.#replay('start').map(() => space);
+        .map(decodeAcked)
+        .andThen((acked) =>
+          SnapshotManager.open({
+            spaceId: ctx.id,
+            origin: ctx.origin,
+            signer: ctx.signer,
+            verifier: ctx.verifier,
+            env: ctx.env,
+            timers: ctx.timers,
+            storage: ctx.storage,
+            log,
+            workers: ctx.workers,
+          }).map((manager) => ({ manager, acked })),
+        )
+        .andThen(({ manager, acked }) => {
+          const space = new SpaceImpl(ctx, log, (self) => manager.attach(self.#snapshotHost()), acked);
+          return space.#load().map(() => space);
         }),
     );
   }
@@ -170,12 +197,14 @@ export class SpaceImpl implements Space, SyncHost {
     const vector: Record<string, number> = {};
     for (const [origin, tip] of this.#durable) vector[origin] = tip.counter;
     const peers = [...this.#sessions.values()].filter((s) => s.syncing).map((s) => s.peer as string);
+    const own = this.#snapshots.own;
     return {
       pending: this.#overlay.count,
       peers: peers.sort(),
       vector,
       logStart: this.#logStart,
       logLength: this.#appender.next - this.#logStart,
+      ...(own?.seq === undefined ? {} : { snapshot: { blobId: own.blobId, sequenceId: own.seq } }),
       faults: [...this.#faults],
     };
   }
@@ -185,10 +214,19 @@ export class SpaceImpl implements Space, SyncHost {
   }
 
   snapshot(): ResultAsync<{ blobId: string }, SnapshotError> {
-    return errAsync(storageError('snapshots are not available yet'));
+    if (this.#closed) return errAsync(closedError('the space is closed'));
+    return ResultAsync.fromSafePromise(this.#appender.drain()).andThen(() => {
+      const head = this.#appender.next;
+      if (head === this.#logStart) return errAsync(invalidInput('the log is empty: nothing to snapshot'));
+      const own = this.#snapshots.own;
+      if (own?.seq === head - 1) return okAsync({ blobId: own.blobId });
+      return this.#snapshotAt(head - 1).map((held) => ({ blobId: held.blobId }));
+    });
   }
 
   history(collection: string, item: string): ResultAsync<Fact[], StorageError> {
+    // History blobs hold everything before the history point; the live log the rest.
+    const point = this.#snapshots.historyPoint;
     const facts: Fact[] = [];
     const page = (start: SequenceId): ResultAsync<Fact[], StorageError> =>
       this.#log
@@ -196,11 +234,13 @@ export class SpaceImpl implements Space, SyncHost {
         .mapErr((e) => (e.type === 'storage' ? e : storageError(e.message)))
         .andThen((value) => {
           for (const entry of value.entries) {
-            if (entry.collection === collection && entry.item === item) facts.push(stripEntry(entry));
+            if (entry.collection === collection && entry.item === item) facts.push(factOf(entry));
           }
           return value.isComplete ? okAsync(facts) : page(value.endSequenceId);
         });
-    return page(this.#logStart);
+    return this.#snapshots
+      .history(collection, item)
+      .andThen((archived) => page(Math.max(this.#logStart, point?.seq ?? this.#logStart)).map((live) => [...archived, ...live]));
   }
 
   // ------------------------------------------------------------------------------------------
@@ -284,100 +324,32 @@ export class SpaceImpl implements Space, SyncHost {
   }
 
   logStart(): Vector {
-    return this.#index.starts();
+    // Per origin, the first counter we can still send as facts (older ones come in a snapshot).
+    const starts = this.#index.starts();
+    for (const [origin, tip] of this.#durable) if (!starts.has(origin)) starts.set(origin, tip.counter + 1);
+    return starts;
   }
 
   snapshotRef(): SnapshotRef | undefined {
-    return undefined;
+    const own = this.#snapshots.own;
+    return own === undefined ? undefined : { blobId: own.blobId, vector: toWire(countersOf(own.tips)) };
   }
 
-  async readFrame(sent: Vector, maxBytes: number, forwardBefore: number): Promise<OutgoingFrame | undefined> {
-    const wanted: { origin: PeerId; from: number; to: number; seq: SequenceId }[] = [];
-    let heldBackUntil: number | undefined;
-    for (const [origin, tip] of this.#durable) {
-      const from = (sent.get(origin) ?? 0) + 1;
-      if (tip.counter < from) continue;
-      // Facts loaded from storage arrived "at 0": forwardable unless everything else is held (-1).
-      const arrived = this.#arrivals.get(origin) ?? 0;
-      if (origin !== this.#ctx.origin && arrived > forwardBefore) {
-        heldBackUntil = Math.min(heldBackUntil ?? arrived, arrived);
-        continue;
-      }
-      const seq = this.#index.seqOf(origin, from);
-      if (seq === undefined) continue; // pruned: the remote needs a snapshot (not sent here)
-      wanted.push({ origin, from, to: tip.counter, seq });
-    }
-    if (wanted.length === 0) return heldBackUntil === undefined ? undefined : { until: new Map(), heldBackUntil };
-    // Oldest first: a remote that fell behind gets history in the order it was written.
-    wanted.sort((a, b) => a.seq - b.seq);
-
-    const builder = new FactsFrameBuilder(this.id, maxBytes);
-    const until: Vector = new Map();
-    const next = new Map<PeerId, number>(wanted.map((w) => [w.origin, w.from]));
-    const last = new Map<PeerId, number>(wanted.map((w) => [w.origin, w.to]));
-    const open = new Map<PeerId, FactEntry[]>();
-    let budget = FRAME_READ_BUDGET;
-    // Rounds: read the next chunk of every wanted origin in one pass over the log (entries of
-    // different origins interleave there), until the frame is full or the budget is spent. A run
-    // in progress is always finished: it ends at a signed fact at most one append batch away.
-    reading: while (next.size > 0 && (budget > 0 || open.size > 0)) {
-      const seqs: SequenceId[] = [];
-      for (const [origin, counter] of next) {
-        if (budget <= 0 && !open.has(origin)) {
-          next.delete(origin);
-          continue;
-        }
-        const to = Math.min(last.get(origin)!, counter + FRAME_READ_CHUNK - 1);
-        for (let c = counter; c <= to; c++) seqs.push(this.#index.seqOf(origin, c)!);
-      }
-      if (seqs.length === 0) break;
-      budget -= seqs.length;
-      seqs.sort((a, b) => a - b);
-      const entries = await this.#readSeqs(seqs);
-      if (entries === undefined || this.#closed) return undefined;
-      for (const entry of entries) {
-        const origin = entry.origin;
-        const counter = entry.counter;
-        if (counter + 1 > last.get(origin)!) next.delete(origin);
-        else next.set(origin, counter + 1);
-        let run = open.get(origin);
-        if (run === undefined) open.set(origin, (run = []));
-        run.push(entry);
-        if (entry.sig === undefined) continue;
-        open.delete(origin);
-        if (!builder.add(runOf(run, entry.sig))) break reading;
-        until.set(origin, counter);
-      }
-    }
-    if (builder.runs === 0) return heldBackUntil === undefined ? undefined : { until, heldBackUntil };
-    return { frame: builder.finish(), until, heldBackUntil };
-  }
-
-  /** The entries at `seqs` (ascending), reading nearby ones in one query. */
-  async #readSeqs(seqs: readonly SequenceId[]): Promise<FactEntry[] | undefined> {
-    const out: FactEntry[] = [];
-    let i = 0;
-    while (i < seqs.length) {
-      let j = i;
-      while (j + 1 < seqs.length && seqs[j + 1]! - seqs[j]! <= READ_GAP) j++;
-      let start = seqs[i]!;
-      const end = seqs[j]! + 1;
-      let k = i;
-      while (start < end) {
-        const page = await this.#log.query(start, end);
-        if (page.isErr()) return undefined;
-        for (const entry of page.value.entries) {
-          if (entry.counter === undefined) continue;
-          if (start++ === seqs[k]) {
-            out.push(entry);
-            k++;
-          }
-        }
-        if (page.value.entries.length === 0) return undefined;
-      }
-      i = j + 1;
-    }
-    return out;
+  readFrame(sent: Vector, maxBytes: number, forwardBefore: number): Promise<OutgoingFrame | undefined> {
+    return readFrame(
+      {
+        spaceId: this.id,
+        origin: this.#ctx.origin,
+        log: this.#log,
+        index: this.#index,
+        durable: this.#durable,
+        arrivals: this.#arrivals,
+        closed: () => this.#closed,
+      },
+      sent,
+      maxBytes,
+      forwardBefore,
+    );
   }
 
   ingest(runs: readonly Run[], from: PeerId): Promise<IngestOutcome> {
@@ -392,17 +364,60 @@ export class SpaceImpl implements Space, SyncHost {
   }
 
   noteRemoteVector(peer: PeerId, vector: Vector): void {
-    let known = this.#peerVectors.get(peer);
-    if (known === undefined) {
-      known = new Map();
-      this.#peerVectors.set(peer, known);
-    }
-    for (const [origin, counter] of vector) if (counter > (known.get(origin) ?? 0)) known.set(origin, counter);
+    if (!this.#peers.noteVector(peer, vector, this.#ctx.env.now())) return;
     if (vector.has(this.#ctx.origin)) this.#updateAcked();
+    this.#afterKnowledge();
+  }
+
+  noteSeen(peer: PeerId): void {
+    this.#peers.noteSeen(peer, this.#ctx.env.now());
+  }
+
+  linkReset(peer: PeerId): void {
+    this.#peers.resetLink(peer);
+    this.#scheduleGossip();
   }
 
   noteInvalid(peer: PeerId, message: string): void {
     this.#fault({ type: 'invalid-input', peer, message, at: this.#ctx.env.now() });
+  }
+
+  offerSnapshots(peer: PeerId, sent: Vector): void {
+    for (const held of this.#snapshots.offerable()) {
+      let useful = false;
+      for (const [origin, tip] of held.tips) if (tip.counter > (sent.get(origin) ?? 0)) useful = true;
+      if (useful) {
+        this.send(peer, encodeMessage({ type: 'snapshot-offer', space: this.id, blobId: held.blobId, vector: toWire(countersOf(held.tips)) }));
+      }
+    }
+  }
+
+  handle(peer: PeerId, message: Gossip | SnapshotOffer | BlobRequest | BlobMessage | ErrorMessage): void {
+    switch (message.type) {
+      case 'gossip':
+        this.#gossipHeard = true;
+        if (this.#peers.merge(message.peers, (v) => this.#origins.resolve(v))) {
+          this.#updateAcked();
+          this.#afterKnowledge();
+        }
+        return;
+      case 'snapshot-offer': {
+        let useful = false;
+        for (const [origin, counter] of this.#origins.resolve(message.vector)) if (counter > this.counter(origin)) useful = true;
+        // Origins we have never heard of make any snapshot useful.
+        if (useful || this.#origins.resolve(message.vector).size < message.vector.size) this.#snapshots.offered(peer, message.blobId);
+        return;
+      }
+      case 'blob-request':
+        this.#snapshots.serve(peer, message.ids);
+        return;
+      case 'blob':
+        this.#snapshots.received(peer, message.id, message.bytes);
+        return;
+      case 'error':
+        // The remote refused something we sent; the session's retransmission covers what matters.
+        return;
+    }
   }
 
   send(peer: PeerId, frame: Uint8Array): void {
@@ -426,6 +441,7 @@ export class SpaceImpl implements Space, SyncHost {
   peerDown(peer: PeerId): void {
     this.#sessions.get(peer)?.close();
     this.#sessions.delete(peer);
+    this.#snapshots.peerDown(peer);
   }
 
   /** A decoded message for this space from `peer`. */
@@ -444,6 +460,7 @@ export class SpaceImpl implements Space, SyncHost {
   async close(): Promise<void> {
     if (this.#closed) return;
     await this.#appender.drain();
+    await this.#snapshots.idle();
     this.#closed = true;
     for (const session of this.#sessions.values()) session.close();
     this.#sessions.clear();
@@ -454,6 +471,7 @@ export class SpaceImpl implements Space, SyncHost {
   halt(): void {
     this.#closed = true;
     this.#appender.halt();
+    this.#snapshots.halt();
     for (const session of this.#sessions.values()) session.close();
     this.#sessions.clear();
   }
@@ -465,38 +483,84 @@ export class SpaceImpl implements Space, SyncHost {
   // ------------------------------------------------------------------------------------------
   // Internals
 
-  #replay(start: SequenceId | 'start'): ResultAsync<void, OpenError> {
+  #load(): ResultAsync<void, OpenError> {
+    return this.#log
+      .query('start', 'end')
+      .andThen((first) => {
+        this.#logStart = first.startSequenceId;
+        return this.#log.query('snapshot', 'end');
+      })
+      .mapErr(toOpenError)
+      .andThen((page) => {
+        const entry = page.entries[0];
+        const at = page.startSequenceId;
+        const point = entry?.history === undefined ? undefined : { seq: at, blobId: entry.history };
+        return this.#snapshots
+          .load(entry?.snapshot === undefined ? undefined : entry, at, point)
+          .map((held) => {
+            for (const snapshot of held) this.#adoptTips(snapshot.tips);
+            this.#emitMerged('remote');
+            return at;
+          });
+      })
+      .andThen((from) => this.#restorePending(from).map(() => from))
+      .andThen((from) => this.#replay(from, []));
+  }
+
+  /** Own facts not yet acknowledged that sit before the snapshot we loaded (not replayed). */
+  #restorePending(snapshotSeq: SequenceId): ResultAsync<void, OpenError> {
+    const from = Math.max(this.#logStart, this.#ackedFrom);
+    if (from >= snapshotSeq) return okAsync(undefined);
+    return this.#log
+      .query(from, snapshotSeq)
+      .mapErr(toOpenError)
+      .andThen((page) => {
+        for (const entry of page.entries) {
+          if (entry.origin === this.#ctx.origin && entry.counter > this.#acked) this.#overlay.add(entry);
+        }
+        this.#ackedFrom = page.endSequenceId;
+        return this.#restorePending(snapshotSeq);
+      });
+  }
+
+  #replay(start: SequenceId, pendingWorkflows: SequenceId[]): ResultAsync<void, OpenError> {
     return this.#log.query(start, 'end').mapErr(toOpenError).andThen((page) => {
-      if (start === 'start') this.#logStart = page.startSequenceId;
       let seq = page.startSequenceId;
       for (const entry of page.entries) {
-        const tip = this.#durable.get(entry.origin);
-        if (tip !== undefined && entry.counter !== tip.counter + 1) {
+        const held = this.#durable.get(entry.origin)?.counter ?? 0;
+        if (entry.counter > held + 1 && held > 0) {
           return errAsync<void, OpenError>({
             type: 'corrupt',
-            message: `log entry ${seq}: ${entry.origin} counter ${entry.counter} after ${tip.counter}`,
+            message: `log entry ${seq}: ${entry.origin} counter ${entry.counter} after ${held}`,
           });
         }
+        if (entry.pending === 'snapshot') pendingWorkflows.push(seq);
         this.#accept(entry, seq++);
         this.#clock.observe(entry.hlc);
         if (entry.origin === this.#ctx.origin && entry.counter > this.#acked) this.#overlay.add(entry);
       }
-      if (!page.isComplete) return this.#replay(page.endSequenceId);
+      if (!page.isComplete) return this.#replay(page.endSequenceId, pendingWorkflows);
       for (const [origin, tip] of this.#durable) this.#tips.set(origin, tip);
       this.#appender = new Appender(this.#log, page.endSequenceId, {
         seal: (entries) => this.#seal(entries),
         durable: (entries, first) => this.#onDurable(entries, first),
         failed: (dropped, error) => this.#onAppendFailed(dropped, error),
       });
+      // A crash interrupted a workflow: run it again (the latest one covers the others).
+      const resume = pendingWorkflows[pendingWorkflows.length - 1];
+      if (resume !== undefined) void this.#runWorkflow(resume);
+      else this.#maybeSnapshot();
       return okAsync(undefined);
     });
   }
 
   /** A durable entry enters the registers and the indexes. */
   #accept(entry: FactEntry, seq: SequenceId): boolean {
-    if (!this.#durable.has(entry.origin)) this.#origins.add(entry.origin);
+    const held = this.#durable.get(entry.origin);
+    if (held === undefined) this.#origins.add(entry.origin);
     this.#index.add(entry.origin, entry.counter, seq);
-    this.#durable.set(entry.origin, { counter: entry.counter, hash: entry.hash });
+    // A snapshot may already cover it (adopted after it was logged): the registers merge anyway.
+    if (held === undefined || entry.counter > held.counter) this.#durable.set(entry.origin, { counter: entry.counter, hash: entry.hash });
     return this.#state.apply(entry);
   }
 
@@ -537,6 +601,8 @@ export class SpaceImpl implements Space, SyncHost {
     });
     if (touched.length > 0) this.#changed('remote', touched);
     for (const session of this.#sessions.values()) session.advanced(origins, this.#ctx.origin);
+    this.#maybeSnapshot();
+    this.#scheduleGossip();
   }
 
   #onAppendFailed(dropped: readonly FactEntry[], error: StorageError): void {
@@ -585,6 +651,138 @@ export class SpaceImpl implements Space, SyncHost {
     return { errors, covered, durable: last };
   }
 
+  // ------------------------------------------------------------------------------------------
+  // Snapshots, gossip, pruning
+
+  #snapshotHost() {
+    return {
+      mergeItem: (collection: string, item: string, record: ItemRecord) => {
+        if (this.#state.mergeRecord(collection, item, record)) this.#merged.push([collection, item]);
+        // Keep the clock ahead of every stamp we hold.
+        for (const reg of record.fields.values()) this.#clock.observe(reg.stamp);
+        if (record.exists !== undefined) this.#clock.observe(record.exists.stamp);
+      },
+      adopt: (held: HeldSnapshot) => {
+        const origins = this.#adoptTips(held.tips);
+        this.#emitMerged('remote');
+        for (const session of this.#sessions.values()) session.advanced(origins, this.#ctx.origin);
+        // Runs that waited for the facts the snapshot covers can go in now.
+        for (const origin of origins) {
+          const ready = this.#unstash(origin, this.counter(origin));
+          if (ready.length > 0) void this.ingest(ready, this.#ctx.origin);
+        }
+        this.#scheduleGossip();
+      },
+      send: (peer: PeerId, frame: Uint8Array) => this.send(peer, frame),
+      encodeBlobRequest: (ids: readonly string[]) => encodeMessage({ type: 'blob-request', space: this.id, ids }),
+      encodeBlob: (id: string, bytes: Uint8Array) => encodeMessage({ type: 'blob', space: this.id, id, bytes }),
+    };
+  }
+
+  /** Chain tips covered by a snapshot become ours where they are ahead. Returns the origins moved. */
+  #adoptTips(tips: ReadonlyMap<PeerId, ChainTip>): PeerId[] {
+    const moved: PeerId[] = [];
+    for (const [origin, tip] of tips) {
+      const held = this.#durable.get(origin);
+      if (held !== undefined && held.counter >= tip.counter) continue;
+      if (held === undefined) this.#origins.add(origin);
+      this.#durable.set(origin, tip);
+      if ((this.#tips.get(origin)?.counter ?? 0) < tip.counter) this.#tips.set(origin, tip);
+      moved.push(origin);
+    }
+    if (moved.length > 0) this.#durableVersion++;
+    return moved;
+  }
+
+  #emitMerged(source: ChangeSource): void {
+    const merged = this.#merged;
+    this.#merged = [];
+    if (merged.length > 0) this.#changed(source, merged);
+  }
+
+  /** Ask for a snapshot every `snapshotEvery` entries. */
+  #maybeSnapshot(): void {
+    if (this.#workflowBusy || this.#closed) return;
+    const since = this.#snapshots.own?.seq ?? this.#logStart;
+    const head = this.#appender.next;
+    if (head - since > this.#ctx.options.snapshotEvery) void this.#snapshotAt(head - 1);
+  }
+
+  /** Mark entry `seq` with `pending: 'snapshot'` (durably), then run the workflow for it. */
+  #snapshotAt(seq: SequenceId): ResultAsync<HeldSnapshot, SnapshotError> {
+    this.#workflowBusy = true;
+    return this.#log
+      .setMetadata(seq, { pending: 'snapshot' })
+      .mapErr((e) => (e.type === 'storage' ? e : storageError(e.message)))
+      .andThen(() => this.#runWorkflow(seq));
+  }
+
+  #runWorkflow(seq: SequenceId): ResultAsync<HeldSnapshot, SnapshotError> {
+    this.#workflowBusy = true;
+    return this.#snapshots
+      .run(seq, this.#logStart)
+      .map((held) => {
+        this.#workflowBusy = false;
+        this.#scheduleGossip();
+        this.#maybePrune();
+        this.#maybeSnapshot();
+        return held;
+      })
+      .mapErr((e) => {
+        this.#workflowBusy = false;
+        if (e.type !== 'closed') this.#fault({ type: 'invalid-input', peer: this.#ctx.origin, message: `snapshot failed: ${e.message}`, at: this.#ctx.env.now() });
+        return e;
+      });
+  }
+
+  /** Something changed in what we know of the peers: acks, pruning, gossip may follow. */
+  #afterKnowledge(): void {
+    this.#maybePrune();
+    this.#scheduleGossip();
+  }
+
+  /**
+   * Truncate the log before our latest snapshot S once history blobs cover it, none of our own
+   * pending facts sits before it, and every peer heard from within the prune window holds
+   * everything S covers (so nobody active will ask us for those facts).
+   */
+  #maybePrune(): void {
+    const own = this.#snapshots.own;
+    if (this.#pruning || this.#closed || own?.seq === undefined || own.seq <= this.#logStart) return;
+    const point = this.#snapshots.historyPoint;
+    if (point === undefined || point.seq < own.seq) return;
+    const firstPending = this.#index.seqOf(this.#ctx.origin, this.#acked + 1);
+    if (firstPending !== undefined && firstPending < own.seq) return;
+    if (!this.#peers.allHold(countersOf(own.tips), this.#ctx.env.now() - this.#ctx.options.pruneWindow)) return;
+    this.#pruning = true;
+    const cut = own.seq;
+    void this.#log.truncate(cut).map(() => {
+      this.#pruning = false;
+      if (cut <= this.#logStart) return;
+      this.#logStart = cut;
+      this.#index.dropBefore(cut);
+    }).mapErr(() => {
+      this.#pruning = false;
+    });
+  }
+
+  /** Gossip, at most every GOSSIP_INTERVAL_MS, once snapshots make it useful (pruning needs it). */
+  #scheduleGossip(): void {
+    if (this.#gossipScheduled || this.#closed) return;
+    if (!this.#gossipHeard && this.#snapshots.offerable().length === 0) return;
+    this.#gossipScheduled = true;
+    this.#ctx.timers.after(GOSSIP_INTERVAL_MS, () => {
+      this.#gossipScheduled = false;
+      if (this.#closed) return;
+      const self = { vector: this.vector(), snapshot: this.snapshotRef(), now: this.#ctx.env.now() };
+      for (const session of this.#sessions.values()) {
+        if (!session.syncing) continue;
+        const peers = this.#peers.gossipFor(session.peer, self);
+        if (peers.length > 0) this.send(session.peer, encodeMessage({ type: 'gossip', space: this.id, peers }));
+      }
+    });
+  }
+
   #stashRun(run: Run): void {
     // Runs that arrive ahead of a gap (reordering) wait here, within a bound, for the gap to fill.
     if (this.#stashedFacts + run.facts.length > MAX_STASHED_BYTES / 64) return;
@@ -607,9 +805,7 @@ export class SpaceImpl implements Space, SyncHost {
 
   #updateAcked(): void {
     const own = this.#ctx.origin;
-    const counts: number[] = [];
-    for (const [peer, vector] of this.#peerVectors) if (peer !== own) counts.push(vector.get(own) ?? 0);
-    counts.sort((a, b) => b - a);
+    const counts = this.#peers.countersOf(own).sort((a, b) => b - a);
     const quorum = this.#ctx.options.ackQuorum;
     // A remote cannot acknowledge more than we have made durable.
     const acked = Math.min(counts[quorum - 1] ?? 0, this.#durable.get(own)?.counter ?? 0);
@@ -626,7 +822,10 @@ export class SpaceImpl implements Space, SyncHost {
     if (this.#persistingAck || this.#acked === this.#ackedPersisted) return;
     this.#persistingAck = true;
     const value = this.#acked;
-    const written = await this.#ctx.storage.setMeta(ackedKey(this.id), encodeCounter(value));
+    // Where the first unacknowledged own fact sits, so a restart finds the pending set quickly.
+    const from = this.#index.seqOf(this.#ctx.origin, value + 1) ?? this.#appender.next;
+    this.#ackedFrom = from;
+    const written = await this.#ctx.storage.setMeta(ackedKey(this.id), encodeAcked(value, from));
     this.#persistingAck = false;
     if (written.isOk()) this.#ackedPersisted = Math.max(this.#ackedPersisted, value);
     if (!this.#closed && this.#acked !== this.#ackedPersisted) void this.#flushAcked();
@@ -671,20 +870,27 @@ function toOpenError(e: { type: string; message: string }): OpenError {
   return e.type === 'storage' ? (e as StorageError) : storageError(e.message);
 }
 
-/** A stored entry without its log metadata and signature: the fact itself. */
-function stripEntry(entry: FactEntry): Fact {
-  const { snapshot: _s, history: _h, pending: _p, sig: _g, ...fact } = entry;
-  return fact;
+interface AckedMeta {
+  readonly counter: number;
+  readonly from: SequenceId;
 }
 
-function encodeCounter(n: number): Uint8Array {
-  return new TextEncoder().encode(String(n));
+function encodeAcked(counter: number, from: SequenceId): Uint8Array {
+  return new TextEncoder().encode(`${counter}:${from}`);
 }
 
-function decodeCounter(bytes: Uint8Array): number {
-  const n = Number(new TextDecoder().decode(bytes));
-  return Number.isSafeInteger(n) && n >= 0 ? n : 0;
+function decodeAcked(bytes: Uint8Array | undefined): AckedMeta {
+  if (bytes === undefined) return { counter: 0, from: 0 };
+  const [counter, from] = new TextDecoder().decode(bytes).split(':').map(Number);
+  const valid = (n: number | undefined): n is number => n !== undefined && Number.isSafeInteger(n) && n >= 0;
+  return valid(counter) ? { counter, from: valid(from) ? from : 0 } : { counter: 0, from: 0 };
 }
+
+const countersOf = (tips: ReadonlyMap<PeerId, ChainTip>): Vector => {
+  const out: Vector = new Map();
+  for (const [origin, tip] of tips) out.set(origin, tip.counter);
+  return out;
+};
 
 const B64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
 

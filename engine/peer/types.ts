@@ -8,6 +8,7 @@ import type { OpenError, SnapshotError, StorageError, WriteError } from '../erro
 import type { Fact, JsonValue } from '../facts/types.js';
 import type { Storage } from '../storage/storage.js';
 import type { Transport } from '../transport.js';
+import type { Workers } from '../snapshot/workers.js';
 import type { ItemView } from '../state/view.js';
 
 export type { ItemView } from '../state/view.js';
@@ -29,6 +30,8 @@ export interface PeerInit {
   snapshotEvery?: number;
   /** A peer silent for longer than this (ms) no longer holds back pruning. @default 7 days */
   pruneWindow?: number;
+  /** Where snapshot jobs run. @default inProcessWorkers(env); in Node, `threadWorkers()` moves them off the event loop */
+  workers?: Workers;
 }
 
 export interface Peer {

@@ -19,6 +19,12 @@ export type FactEntry = Fact &
     readonly sig?: Uint8Array | undefined;
   };
 
+/** The fact of an entry, without its signature and log metadata. */
+export function factOf(entry: FactEntry): Fact {
+  const { snapshot: _s, history: _h, pending: _p, sig: _g, ...fact } = entry;
+  return fact;
+}
+
 export interface Storage {
   /** Backend name, for messages ("memory", "sqlite:/path/peer.db"…). */
   readonly name: string;

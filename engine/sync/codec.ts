@@ -10,6 +10,9 @@
  *   ack     := vector
  *   gossip  := uvarint n · (str peer · vector · u8 hasSnapshot · [str blobId · vector] · uvarint lastSeen)*
  *   error   := str code · str message
+ *   snapshot-offer := blob id 32 · vector
+ *   blob-request   := uvarint n · (blob id 32)*
+ *   blob           := blob id 32 · bytes
  *   vector  := uvarint n · (originKey 8 · uvarint counter)*     (see origin-key.ts)
  *
  * Facts frames share one string table (origins, collections, items, field names), and hashes are
@@ -30,7 +33,19 @@ import { MAX_FRAME_BYTES, MAX_ID_LENGTH, MAX_ORIGIN_LENGTH, MAX_VECTOR_ORIGINS }
 import type { GossipEntry, Message, MessageType, SnapshotRef } from './messages.js';
 import { ORIGIN_KEY_BYTES, type OriginKey, type WireVector } from './origin-key.js';
 
-const TYPE_BYTE: Record<MessageType, number> = { hello: 1, facts: 2, ack: 3, gossip: 4, error: 5 };
+const TYPE_BYTE: Record<MessageType, number> = {
+  hello: 1,
+  facts: 2,
+  ack: 3,
+  gossip: 4,
+  error: 5,
+  'snapshot-offer': 6,
+  'blob-request': 7,
+  blob: 8,
+};
+const BLOB_ID_BYTES = 32;
+/** Most blobs asked for in one request. */
+const MAX_BLOB_REQUEST = 256;
 const MAX_ID_BYTES = MAX_ID_LENGTH * 3;
 const MAX_ERROR_TEXT_BYTES = 4096;
 
@@ -108,6 +123,18 @@ export function encodeMessage(message: Message): Uint8Array {
       w.string(message.code.slice(0, 64)).string(message.message.slice(0, 1024));
       return w.finish();
     }
+    case 'snapshot-offer': {
+      const w = header('snapshot-offer', message.space).raw(hexToBytes(message.blobId));
+      writeVector(w, message.vector);
+      return w.finish();
+    }
+    case 'blob-request': {
+      const w = header('blob-request', message.space).uvarint(message.ids.length);
+      for (const id of message.ids) w.raw(hexToBytes(id));
+      return w.finish();
+    }
+    case 'blob':
+      return header('blob', message.space).raw(hexToBytes(message.id)).bytes(message.bytes).finish();
   }
 }
 
@@ -243,6 +270,22 @@ export function decodeFrame(frame: Uint8Array): Result<Message, DecodeError> {
     case TYPE_BYTE.error:
       message = { type: 'error', space, code: r.string(256), message: r.string(MAX_ERROR_TEXT_BYTES) };
       break;
+    case TYPE_BYTE['snapshot-offer']:
+      message = { type: 'snapshot-offer', space, blobId: toHex(r.raw(BLOB_ID_BYTES)), vector: readVector(r) };
+      break;
+    case TYPE_BYTE['blob-request']: {
+      const n = r.uvarint();
+      const ids: string[] = [];
+      if (n > MAX_BLOB_REQUEST || n * BLOB_ID_BYTES > r.remaining) r.fail();
+      for (let i = 0; i < n && !r.failed; i++) ids.push(toHex(r.raw(BLOB_ID_BYTES)));
+      message = { type: 'blob-request', space, ids };
+      break;
+    }
+    case TYPE_BYTE.blob: {
+      const id = toHex(r.raw(BLOB_ID_BYTES));
+      message = { type: 'blob', space, id, bytes: r.bytes(MAX_FRAME_BYTES).slice() };
+      break;
+    }
     default:
       return err({ type: 'malformed', message: `unknown message type ${typeByte}` });
   }

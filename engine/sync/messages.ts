@@ -70,5 +70,28 @@ export interface ErrorMessage {
   readonly message: string;
 }
 
-export type Message = Hello | FactsMessage | Ack | Gossip | ErrorMessage;
+/** "I can give you a snapshot covering these counters" (sent when you need facts I pruned). */
+export interface SnapshotOffer {
+  readonly type: 'snapshot-offer';
+  readonly space: string;
+  readonly blobId: string;
+  readonly vector: WireVector;
+}
+
+/** Ask for blobs (a snapshot root, then its chunks). */
+export interface BlobRequest {
+  readonly type: 'blob-request';
+  readonly space: string;
+  readonly ids: readonly string[];
+}
+
+/** One blob; its id is the SHA-256 of `bytes` (checked by the receiver). */
+export interface BlobMessage {
+  readonly type: 'blob';
+  readonly space: string;
+  readonly id: string;
+  readonly bytes: Uint8Array;
+}
+
+export type Message = Hello | FactsMessage | Ack | Gossip | ErrorMessage | SnapshotOffer | BlobRequest | BlobMessage;
 export type MessageType = Message['type'];

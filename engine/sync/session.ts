@@ -31,7 +31,19 @@ import {
 } from '../limits.js';
 import { encodeMessage } from './codec.js';
 import { toWire, type WireVector } from './origin-key.js';
-import { PROTOCOL_VERSION, type Ack, type FactsMessage, type Hello, type Message, type SnapshotRef } from './messages.js';
+import {
+  PROTOCOL_VERSION,
+  type Ack,
+  type BlobMessage,
+  type BlobRequest,
+  type ErrorMessage,
+  type FactsMessage,
+  type Gossip,
+  type Hello,
+  type Message,
+  type SnapshotOffer,
+  type SnapshotRef,
+} from './messages.js';
 
 /** Outcome of handing runs to the space. */
 export interface IngestOutcome {
@@ -51,6 +63,8 @@ export interface OutgoingFrame {
   readonly until: Vector;
   /** Facts forwarded from other origins that are held back until this time (see FORWARD_DELAY_MS). */
   readonly heldBackUntil?: number | undefined;
+  /** The remote lacks facts this log no longer has (pruned): it needs a snapshot. */
+  readonly needsSnapshot?: boolean | undefined;
 }
 
 /** What a session needs from its space. */
@@ -80,6 +94,14 @@ export interface SyncHost {
   noteRemoteVector(peer: PeerId, vector: Vector): void;
   /** A remote broke the protocol. */
   noteInvalid(peer: PeerId, message: string): void;
+  /** We heard from the remote (any message). */
+  noteSeen(peer: PeerId): void;
+  /** The session was (re)established: what we told the remote before may be lost. */
+  linkReset(peer: PeerId): void;
+  /** Offer the remote (which holds `sent`) snapshots covering what we pruned. */
+  offerSnapshots(peer: PeerId, sent: Vector): void;
+  /** Messages the space handles itself: gossip, snapshot offers and blob transfer. */
+  handle(peer: PeerId, message: Gossip | SnapshotOffer | BlobRequest | BlobMessage | ErrorMessage): void;
   send(peer: PeerId, frame: Uint8Array): void;
   disconnect(peer: PeerId): void;
 }
@@ -121,6 +143,8 @@ export class Session {
    */
   readonly #forwardDelay: number;
   #lastHello = 0;
+  /** The epoch in which we last offered snapshots (once per epoch is enough). */
+  #offeredEpoch = -1;
   /** Until then, only our own facts are sent (see #onHello). */
   #holdOthersUntil = 0;
   /** The last pump stopped because the window was full. */
@@ -168,7 +192,7 @@ export class Session {
     let ready = false;
     let forward = false;
     for (const origin of origins) {
-      if (origin !== this.peer) this.#announce.add(origin);
+      this.#announce.add(origin);
       if (this.#host.counter(origin) <= (this.#sent.get(origin) ?? 0)) continue; // it has them
       if (origin === own) ready = true;
       else forward = true;
@@ -200,6 +224,7 @@ export class Session {
     if (!this.#helloSeen && message.type !== 'hello' && this.#host.env.now() - this.#lastHello >= SYNC_TICK_MS / 4) {
       this.#sendHello(true);
     }
+    this.#host.noteSeen(this.peer);
     switch (message.type) {
       case 'hello':
         return this.#onHello(message);
@@ -207,9 +232,8 @@ export class Session {
         return this.#onAck(message);
       case 'facts':
         return this.#onFacts(message);
-      case 'gossip':
-      case 'error':
-        // Handled by the space.
+      default:
+        this.#host.handle(this.peer, message);
         return;
     }
   }
@@ -245,6 +269,10 @@ export class Session {
       const holding = stalled || now < this.#holdOthersUntil;
       const out = await this.#host.readFrame(this.#sent, MAX_FRAME_BYTES, holding ? -1 : now - this.#forwardDelay);
       if (this.#closed) return;
+      if (out?.needsSnapshot === true && this.#offeredEpoch !== epoch) {
+        this.#offeredEpoch = epoch;
+        this.#host.offerSnapshots(this.peer, this.#sent);
+      }
       if (out?.heldBackUntil !== undefined) {
         this.#schedulePump(holding ? Math.max(this.#holdOthersUntil - now, this.#forwardDelay) : out.heldBackUntil + this.#forwardDelay - now);
       }
@@ -271,6 +299,7 @@ export class Session {
     this.#helloRetries = 0;
     const vector = this.#host.resolve(hello.vector);
     this.#reset(vector);
+    this.#host.linkReset(this.peer);
     this.#holdOthersUntil = this.#host.env.now() + this.#forwardDelay;
     this.#host.noteRemoteVector(this.peer, vector);
     if (hello.reply) this.#sendHello(false);
@@ -279,6 +308,10 @@ export class Session {
 
   #onAck(ack: Ack): void {
     const vector = this.#host.resolve(ack.vector);
+    // The remote got facts we never sent it (from a snapshot or another peer): what it lacks now
+    // may start beyond a gap we could not fill before.
+    let jumped = false;
+    for (const [origin, counter] of vector) if (counter > (this.#sent.get(origin) ?? 0)) jumped = true;
     advance(this.#remote, vector);
     advance(this.#sent, vector);
     const before = this.#inFlight.length;
@@ -289,8 +322,11 @@ export class Session {
     });
     if (this.#inFlight.length < before) this.#lastProgress = this.#host.env.now();
     this.#host.noteRemoteVector(this.peer, vector);
-    // Only a full window held anything back.
-    if (this.#windowFull && this.#inFlightBytes < MAX_IN_FLIGHT_BYTES) {
+    if (jumped) {
+      this.#drained = undefined;
+      this.pump();
+    } else if (this.#windowFull && this.#inFlightBytes < MAX_IN_FLIGHT_BYTES) {
+      // A full window held things back.
       this.#windowFull = false;
       this.pump();
     }

@@ -1,0 +1,147 @@
+/**
+ * Where a space's snapshot and history blobs live in the BlobStore, and their formats' I/O:
+ *
+ *   space-<hash of space id>/snapshots/<blob id>   snapshot roots and chunks (content-addressed)
+ *   space-<hash of space id>/history/<blob id>     history blobs, each naming the one before
+ *
+ *   history := 'H' u8(1) · u8 hasPrev · [prev id 32] · uvarint firstSeq · uvarint n · (bytes entry)*
+ *
+ * Every blob read back is checked against its id (the SHA-256 of its bytes): a damaged or swapped
+ * blob is refused, never trusted.
+ */
+import { hexToBytes } from '@noble/hashes/utils.js';
+import { err, errAsync, ok, okAsync, ResultAsync, type Result } from 'neverthrow';
+import type { BlobDir, BlobStore } from '../blobs/blob-store.js';
+import { corrupt, storageError, type CorruptError, type StorageError } from '../errors.js';
+import { Reader, toHex, Writer } from '../facts/bytes.js';
+import { decodeEntry, encodeEntry, HASH_BYTES } from '../facts/codec.js';
+import { sha256 } from '../facts/hash.js';
+import type { SequenceId } from '../log/event-log.js';
+import type { FactEntry } from '../storage/storage.js';
+import { blobIdOf } from './format.js';
+
+/** Entries per history blob. */
+export const HISTORY_BLOB_ENTRIES = 8192;
+
+const HISTORY_MAGIC = 0x48; // 'H'
+const VERSION = 1;
+
+export type BlobError = StorageError | CorruptError;
+
+const toStorage = (e: { type: string; message: string }): StorageError =>
+  e.type === 'storage' ? (e as StorageError) : storageError(e.message);
+
+export interface HistoryBlob {
+  readonly prev: string | undefined;
+  readonly firstSeq: SequenceId;
+  readonly entries: FactEntry[];
+}
+
+export class SnapshotStore {
+  readonly #snapshots: BlobDir;
+  readonly #history: BlobDir;
+
+  private constructor(snapshots: BlobDir, history: BlobDir) {
+    this.#snapshots = snapshots;
+    this.#history = history;
+  }
+
+  static open(blobs: BlobStore, spaceId: string): ResultAsync<SnapshotStore, StorageError> {
+    const name = `space-${toHex(sha256(new TextEncoder().encode(spaceId))).slice(0, 32)}`;
+    return blobs
+      .getRootDir()
+      .andThen((root) => root.getDir(name).mapErr(toStorage))
+      .andThen((dir) =>
+        ResultAsync.combine([dir.getDir('snapshots').mapErr(toStorage), dir.getDir('history').mapErr(toStorage)]).map(
+          ([snapshots, history]) => new SnapshotStore(snapshots, history),
+        ),
+      );
+  }
+
+  /** Store a snapshot blob (idempotent: the name is the content's hash). */
+  putSnapshotBlob(bytes: Uint8Array): ResultAsync<string, StorageError> {
+    const id = blobIdOf(bytes);
+    return this.#snapshots.writeBlob(id, bytes).mapErr(toStorage).map(() => id);
+  }
+
+  /** A snapshot blob, checked against its id; undefined when we do not have it. */
+  getSnapshotBlob(id: string): ResultAsync<Uint8Array | undefined, BlobError> {
+    return readChecked(this.#snapshots, id);
+  }
+
+  /** Remove snapshot blobs not in `keep` (old snapshots, leftovers of a crashed workflow). */
+  collect(keep: ReadonlySet<string>): ResultAsync<number, StorageError> {
+    const sweep = (continuation: string | undefined, removed: number): ResultAsync<number, StorageError> =>
+      this.#snapshots
+        .query(continuation)
+        .mapErr(toStorage)
+        .andThen((page) => {
+          const doomed = page.blobs.filter((id) => !keep.has(id));
+          return ResultAsync.combine(doomed.map((id) => this.#snapshots.removeBlob(id).mapErr(toStorage))).andThen(() =>
+            page.continuation === undefined ? okAsync(removed + doomed.length) : sweep(page.continuation, removed + doomed.length),
+          );
+        });
+    return sweep(undefined, 0);
+  }
+
+  /** Write entries (oldest first) as history blobs chained onto `prev`; returns the newest id. */
+  putHistory(entries: readonly FactEntry[], firstSeq: SequenceId, prev: string | undefined): ResultAsync<string | undefined, StorageError> {
+    let chain: ResultAsync<string | undefined, StorageError> = okAsync(prev);
+    for (let i = 0; i < entries.length; i += HISTORY_BLOB_ENTRIES) {
+      const slice = entries.slice(i, i + HISTORY_BLOB_ENTRIES);
+      const seq = firstSeq + i;
+      chain = chain.andThen((before) => {
+        const bytes = encodeHistory(before, seq, slice);
+        const id = blobIdOf(bytes);
+        return this.#history.writeBlob(id, bytes).mapErr(toStorage).map(() => id);
+      });
+    }
+    return chain;
+  }
+
+  /** One history blob, checked against its id. */
+  getHistory(id: string): ResultAsync<HistoryBlob, BlobError> {
+    return readChecked(this.#history, id).andThen((bytes): ResultAsync<HistoryBlob, BlobError> => {
+      if (bytes === undefined) return errAsync(corrupt(`history blob ${id} is missing`));
+      const blob = decodeHistory(bytes);
+      return blob.isOk() ? okAsync(blob.value) : errAsync(corrupt(`history blob ${id}: ${blob.error}`));
+    });
+  }
+}
+
+function readChecked(dir: BlobDir, id: string): ResultAsync<Uint8Array | undefined, BlobError> {
+  if (!/^[0-9a-f]{64}$/.test(id)) return okAsync(undefined);
+  return dir
+    .readBlob(id)
+    .map((bytes): Uint8Array | undefined => bytes)
+    .orElse((e) => (e.type === 'not-found' ? okAsync(undefined) : errAsync<Uint8Array | undefined, BlobError>(toStorage(e))))
+    .andThen((bytes) =>
+      bytes === undefined || blobIdOf(bytes) === id ? okAsync(bytes) : errAsync(corrupt(`blob ${id} does not match its id`)),
+    );
+}
+
+function encodeHistory(prev: string | undefined, firstSeq: SequenceId, entries: readonly FactEntry[]): Uint8Array {
+  const w = new Writer(64 + entries.length * 160);
+  w.u8(HISTORY_MAGIC).u8(VERSION);
+  if (prev === undefined) w.u8(0);
+  else w.u8(1).raw(hexToBytes(prev));
+  w.uvarint(firstSeq).uvarint(entries.length);
+  for (const entry of entries) w.bytes(encodeEntry(entry));
+  return w.finish();
+}
+
+function decodeHistory(bytes: Uint8Array): Result<HistoryBlob, string> {
+  const r = new Reader(bytes);
+  if (r.u8() !== HISTORY_MAGIC || r.u8() !== VERSION) return err('not a history blob');
+  const prev = r.u8() === 1 ? toHex(r.raw(HASH_BYTES)) : undefined;
+  const firstSeq = r.uvarint();
+  const n = r.uvarint();
+  if (n > r.remaining) return err('bad history blob');
+  const entries: FactEntry[] = [];
+  for (let i = 0; i < n && !r.failed; i++) {
+    const entry = decodeEntry(r.bytes(r.remaining));
+    if (entry.isErr()) return err(`history entry ${i}: ${entry.error}`);
+    entries.push(entry.value);
+  }
+  return r.done ? ok({ prev, firstSeq, entries }) : err('malformed history blob');
+}
