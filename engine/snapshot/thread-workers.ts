@@ -31,10 +31,12 @@ export function threadWorkers(): Workers {
         waiting.get(reply.id)?.resolve(reply);
         waiting.delete(reply.id);
       });
-      worker.on('error', (e) => {
-        for (const w of waiting.values()) w.resolve({ id: -1, ok: false, error: e.message });
+      const fail = (error: string) => {
+        for (const w of waiting.values()) w.resolve({ id: -1, ok: false, error });
         waiting.clear();
-      });
+      };
+      worker.on('error', (e) => fail(e.message));
+      worker.on('exit', (code) => fail(`snapshot worker exited (${code})`));
       const call = async (op: string, data: unknown, transfer: ArrayBuffer[] = []): Promise<BuiltSnapshot | undefined> => {
         const id = next++;
         const reply = await new Promise<Reply>((resolve) => {

@@ -196,6 +196,22 @@ export class SimNetwork {
     return this.#scheduler.peekTime() === undefined;
   }
 
+  /**
+   * Run the simulation until `promise` settles, and return its value. Anything a peer does that
+   * waits on virtual time (sync, retransmission, a snapshot job yielding) only progresses while the
+   * network runs: `await net.until(space.snapshot())` rather than `await space.snapshot()`.
+   */
+  async until<T>(promise: PromiseLike<T>, options: { maxTime?: number } = {}): Promise<T> {
+    let settled = false;
+    const watched = Promise.resolve(promise).finally(() => {
+      settled = true;
+    });
+    const limit = this.#scheduler.now + (options.maxTime ?? DEFAULT_MAX_TIME);
+    await drainMicrotasks();
+    while (!settled && this.#scheduler.runNext(limit)) await drainMicrotasks();
+    return watched;
+  }
+
   stats(): SimStats {
     return {
       ...this.#stats,
