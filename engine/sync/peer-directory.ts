@@ -8,7 +8,6 @@
  * (safe pruning).
  */
 import type { PeerId, Vector } from '../facts/types.js';
-import { GOSSIP_INTERVAL_MS } from '../limits.js';
 import type { GossipEntry, SnapshotRef } from './messages.js';
 import { toWire, type WireVector } from './origin-key.js';
 
@@ -46,15 +45,18 @@ export class PeerDirectory {
         changed = true;
       }
     }
-    changed = this.#seen(k, now) || changed;
+    if (now > k.lastSeen) k.lastSeen = now;
     if (changed) k.version = ++this.#clock;
     return changed;
   }
 
-  /** We heard from `peer` directly. */
+  /**
+   * We heard from `peer` directly. Last-seen times travel with the next real change of the entry
+   * rather than causing gossip themselves: otherwise gossip would keep itself going forever.
+   */
   noteSeen(peer: PeerId, now: number): void {
     const k = this.#entry(peer);
-    if (this.#seen(k, now)) k.version = ++this.#clock;
+    if (now > k.lastSeen) k.lastSeen = now;
   }
 
   /** Merge gossip; returns whether we learned anything. `resolve` maps wire vectors to known origins. */
@@ -70,10 +72,8 @@ export class PeerDirectory {
           changed = true;
         }
       }
-      if (entry.lastSeen > k.lastSeen) {
-        k.lastSeen = entry.lastSeen;
-        changed = true;
-      }
+      // A newer last-seen time alone is taken but not relayed (see noteSeen).
+      if (entry.lastSeen > k.lastSeen) k.lastSeen = entry.lastSeen;
       if (entry.snapshot !== undefined && entry.snapshot.blobId !== k.snapshot?.blobId) {
         const vector = resolve(entry.snapshot.vector);
         if (total(vector) > (k.snapshot === undefined ? -1 : total(k.snapshot.vector))) {
@@ -148,13 +148,6 @@ export class PeerDirectory {
     return k;
   }
 
-  #seen(k: Knowledge, now: number): boolean {
-    // Last-seen times only matter at the scale of the prune window: refresh them coarsely, so a busy
-    // link does not turn every message into gossip.
-    if (now - k.lastSeen < GOSSIP_INTERVAL_MS) return false;
-    k.lastSeen = now;
-    return true;
-  }
 }
 
 function total(vector: ReadonlyMap<PeerId, number>): number {

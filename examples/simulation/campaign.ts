@@ -184,6 +184,21 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
     const missing = [...acknowledged].filter((id) => !present.has(id));
     if (missing.length > 0) failures.push(`peer ${i} lacks ${missing.length} acknowledged writes, e.g. ${missing.slice(0, 3).join(', ')}`);
   }
+  const snapshotEvery = options.peer?.snapshotEvery;
+  if (snapshotEvery !== undefined) {
+    // Pruning keeps every log to the tail since a recent snapshot.
+    for (const [i, p] of live.entries()) {
+      const length = p.space.status().logLength;
+      if (length > 3 * snapshotEvery) failures.push(`peer ${i} log holds ${length} entries (> 3 × snapshotEvery)`);
+    }
+    // Nothing acknowledged is lost to pruning: its author still finds it through history.
+    const sample = [...acknowledged].filter((_, k) => k % Math.max(1, Math.floor(acknowledged.size / 60)) === 0);
+    for (const id of sample) {
+      const author = Number(id.slice(1, id.indexOf('-')));
+      const facts = await live[author]!.space.history('items', id);
+      if (facts.isErr() || !facts.value.some((f) => f.type === 'create')) failures.push(`history of ${id} on its author lacks its create`);
+    }
+  }
   const reference = JSON.stringify(live[0]!.space.collection('shared').all());
   for (const [i, p] of live.entries()) {
     if (JSON.stringify(p.space.collection('shared').all()) !== reference) failures.push(`peer ${i} shows different shared items`);

@@ -22,10 +22,13 @@ import { runCampaign, type CampaignResult } from './campaign.js';
 import { convergenceChart } from './chart.js';
 import { runMesh } from './mesh.js';
 
+/** Peer options of the pruning campaign (test/sim/pruning-campaign.test.ts). */
+const PRUNING = { snapshotEvery: 300, pruneWindow: 3_000 };
+
 const USAGE = `usage:
   npm run sim -- --peers N --writes N [--drop P] [--degree N] [--seed N] [--out file.svg]
   npm run sim -- --seeds N [--from N] [--jobs N]
-  npm run sim -- --seed N`;
+  npm run sim -- --seed N [--prune]`;
 
 const CHILD_FLAG = '--campaign-child';
 if (process.argv.includes(CHILD_FLAG)) await campaignChild();
@@ -44,6 +47,7 @@ async function main(): Promise<void> {
       from: { type: 'string' },
       jobs: { type: 'string' },
       out: { type: 'string' },
+      prune: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -63,7 +67,7 @@ async function main(): Promise<void> {
   if (values.seeds !== undefined) {
     await campaigns(num('from', values.from, 1), num('seeds', values.seeds, 100), num('jobs', values.jobs, cpus().length));
   } else if (values.seed !== undefined && values.peers === undefined && values.writes === undefined) {
-    await replay(num('seed', values.seed, 1));
+    await replay(num('seed', values.seed, 1), values.prune === true);
   } else {
     await mesh({
       seed: num('seed', values.seed, 1),
@@ -104,9 +108,9 @@ async function mesh(o: { seed: number; peers: number; writes: number; degree: nu
   if (!result.converged) process.exitCode = 1;
 }
 
-async function replay(seed: number): Promise<void> {
-  console.log(`campaign seed ${seed}: 20 peers × 200 writes, drop/duplicate/reorder 10 %, partitions, crashes`);
-  const result = await runCampaign({ seed });
+async function replay(seed: number, prune: boolean): Promise<void> {
+  console.log(`campaign seed ${seed}: 20 peers × 200 writes, drop/duplicate/reorder 10 %, partitions, crashes${prune ? ', snapshots and pruning' : ''}`);
+  const result = await runCampaign({ seed, ...(prune ? { peer: PRUNING } : {}) });
   report(result, true);
   if (result.failures.length > 0) process.exitCode = 1;
 }
