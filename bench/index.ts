@@ -13,13 +13,14 @@
  */
 import { fork } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BenchRow } from './harness.js';
 import { parseBenchArgs, USAGE } from './runner/args.js';
 import { describeMachine, machineInfo } from './runner/machine.js';
 import { isRowsMessage } from './runner/protocol.js';
-import { RATIO_LEGEND, renderReport } from './runner/report.js';
+import { busyWarning, RATIO_LEGEND, renderReport } from './runner/report.js';
 import { findSuites, selectSuites, type SuiteFile } from './runner/suites.js';
 
 const benchDir = dirname(fileURLToPath(import.meta.url));
@@ -33,7 +34,13 @@ interface SuiteOutcome {
   readonly durationMs: number;
   readonly rows: BenchRow[];
   readonly error?: string;
+  /** Highest 1-minute load average seen while it ran (sampled every few seconds). */
+  readonly maxLoad: number;
 }
+
+/** How often the runner samples the load average while a suite runs, in ms. */
+const LOAD_SAMPLE_MS = 5000;
+
 
 /**
  * Runs one suite in a fresh node process with the same loader flags as this one (tsx), plus
@@ -41,6 +48,8 @@ interface SuiteOutcome {
  */
 function runSuite(suite: SuiteFile, scale: number): Promise<SuiteOutcome> {
   const started = performance.now();
+  let maxLoad = os.loadavg()[0] ?? 0;
+  const loadTimer = setInterval(() => (maxLoad = Math.max(maxLoad, os.loadavg()[0] ?? 0)), LOAD_SAMPLE_MS);
   return new Promise((done) => {
     let rows: BenchRow[] | undefined;
     let protocolError: string | undefined;
@@ -53,11 +62,12 @@ function runSuite(suite: SuiteFile, scale: number): Promise<SuiteOutcome> {
       else protocolError = `unexpected message from the suite process: ${JSON.stringify(message)}`;
     });
     const finish = (error: string | undefined): void => {
+      clearInterval(loadTimer);
       const durationMs = performance.now() - started;
       done(
         error === undefined && rows !== undefined
-          ? { name: suite.name, status: 'ok', durationMs, rows }
-          : { name: suite.name, status: 'failed', durationMs, rows: rows ?? [], error: error ?? 'the suite sent no rows' },
+          ? { name: suite.name, status: 'ok', durationMs, rows, maxLoad }
+          : { name: suite.name, status: 'failed', durationMs, rows: rows ?? [], error: error ?? 'the suite sent no rows', maxLoad },
       );
     };
     child.on('error', (e) => finish(e.message));
@@ -97,7 +107,9 @@ async function main(): Promise<number> {
     console.error(`suite ${suite.name}…`);
     const outcome = await runSuite(suite, options.scale);
     outcomes.push(outcome);
-    console.log(`== suite ${outcome.name}: ${outcome.status} in ${(outcome.durationMs / 1000).toFixed(1)} s${outcome.error ? ` — ${outcome.error}` : ''}\n`);
+    console.log(`== suite ${outcome.name}: ${outcome.status} in ${(outcome.durationMs / 1000).toFixed(1)} s${outcome.error ? ` — ${outcome.error}` : ''}`);
+    const warning = busyWarning(outcome.maxLoad, machine.cores);
+    console.log(warning === undefined ? '' : `${warning}\n`);
     if (outcome.rows.length > 0) console.log(`${renderReport(outcome.rows)}\n`);
   }
 

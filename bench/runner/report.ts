@@ -110,3 +110,14 @@ export function renderWorkload(workload: string, rows: readonly BenchRow[]): str
 export function renderReport(rows: readonly BenchRow[]): string {
   return [...groupByWorkload(rows)].map(([workload, group]) => renderWorkload(workload, group)).join('\n\n');
 }
+
+/**
+ * Other processes competing for the cores stretch wall-clock times and the timings cannot correct
+ * for that, so the report says so. The suite itself keeps about one core busy: a load above the
+ * number of cores means something else wanted CPU time as well.
+ */
+export function busyWarning(maxLoad: number, cores: number): string | undefined {
+  return maxLoad > cores
+    ? `WARNING: the machine was busy (load average up to ${maxLoad.toFixed(1)} on ${cores} cores): other processes took CPU time, timings are inflated; rerun on an idle machine before quoting them`
+    : undefined;
+}

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { BenchRow } from '../../bench/harness.js';
 import {
   alignColumns,
+  busyWarning,
   formatRatio,
   formatValue,
   groupByWorkload,
@@ -101,5 +102,13 @@ describe('tables', () => {
   it('shows dashes for ratios and goals while Shoal has no rows', () => {
     const line = renderWorkload('w', [row('yjs', 'time', 40)]).split('\n')[2]!;
     expect(line.trim().split(/\s{2,}/)).toEqual(['time', 'ms', '—', '40.0', '—', '—', '—']);
+  });
+});
+
+describe('busyWarning', () => {
+  it('warns when the load average exceeded the cores, and only then', () => {
+    expect(busyWarning(1.4, 2)).toBeUndefined();
+    expect(busyWarning(2, 2)).toBeUndefined();
+    expect(busyWarning(6.56, 2)).toContain('load average up to 6.6 on 2 cores');
   });
 });
