@@ -2,6 +2,7 @@
  * Repeated timing for suites: an untimed setup, the timed run, an untimed check that the run did the
  * work (which also keeps the result alive, so nothing can be optimised away), then the median.
  */
+import { readFileSync } from 'node:fs';
 import { timeMs } from './harness.js';
 
 /** Options of {@link sample}. `S` is what setup prepares, `R` what the timed run returns. */
@@ -33,6 +34,30 @@ export interface Samples {
   readonly minMs: number;
   readonly maxMs: number;
   readonly runs: number;
+  /** Median time the measuring thread was on a CPU during a run (Linux only). */
+  readonly onCpuMedianMs?: number;
+  /** Share of the measured wall time the thread was runnable but waiting for a CPU (Linux only). */
+  readonly waitShare?: number;
+}
+
+/** Time the calling thread has spent on a CPU and waiting in the run queue, in ns. */
+export interface ThreadSchedstat {
+  readonly cpuNs: number;
+  readonly waitNs: number;
+}
+
+/**
+ * The calling thread's scheduler statistics from `/proc/thread-self/schedstat` (Linux), or undefined
+ * elsewhere. Wall-clock times on a machine that other processes keep busy include the time this
+ * thread waited for a CPU; these counters say how much that was.
+ */
+export function threadSchedstat(): ThreadSchedstat | undefined {
+  try {
+    const [cpu, wait] = readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ');
+    return cpu === undefined || wait === undefined ? undefined : { cpuNs: Number(cpu), waitNs: Number(wait) };
+  } catch {
+    return undefined; // not Linux: no scheduler statistics, wall time only
+  }
 }
 
 /** The median of `values` (mean of the middle two for an even count). */
@@ -55,13 +80,21 @@ export function collectGarbage(): void {
  */
 export async function sample<S, R>(options: SampleOptions<S, R>): Promise<Samples> {
   const { setup, run, check, dispose, minRuns = 3, maxRuns = 9, budgetMs = 5000 } = options;
+  const onCpuMs: number[] = [];
+  let waitNs = 0;
   const once = async (): Promise<number> => {
     const state = setup();
     collectGarbage();
     let result: R | undefined;
+    const before = threadSchedstat();
     const ms = await timeMs(async () => {
       result = await run(state);
     });
+    const after = threadSchedstat();
+    if (before && after) {
+      onCpuMs.push((after.cpuNs - before.cpuNs) / 1e6);
+      waitNs += after.waitNs - before.waitNs;
+    }
     await check(result as R);
     dispose?.(result as R);
     return ms;
@@ -69,6 +102,8 @@ export async function sample<S, R>(options: SampleOptions<S, R>): Promise<Sample
 
   if (options.warmup) await options.warmup();
   else await once();
+  onCpuMs.length = 0;
+  waitNs = 0;
 
   const times: number[] = [];
   let total = 0;
@@ -77,11 +112,20 @@ export async function sample<S, R>(options: SampleOptions<S, R>): Promise<Sample
     times.push(ms);
     total += ms;
   }
-  return { medianMs: median(times), minMs: Math.min(...times), maxMs: Math.max(...times), runs: times.length };
+  const stats = onCpuMs.length === times.length ? { onCpuMedianMs: median(onCpuMs), waitShare: waitNs / 1e6 / total } : {};
+  return { medianMs: median(times), minMs: Math.min(...times), maxMs: Math.max(...times), runs: times.length, ...stats };
 }
 
-/** "median of 5 runs (min–max 480–520 ms)", for a row's note. */
+/**
+ * "median of 5 runs (min–max 480–520 ms; on CPU 470 ms, 2 % waiting for a CPU)", for a row's note.
+ * A large waiting share means other processes inflated the wall time; the on-CPU median is then the
+ * better estimate of the time on an idle machine (for single-threaded work like the merge suite's).
+ */
 export function describeSamples(samples: Samples): string {
   const round = (ms: number): string => (ms >= 100 ? ms.toFixed(0) : ms.toPrecision(3));
-  return `median of ${samples.runs} runs (min–max ${round(samples.minMs)}–${round(samples.maxMs)} ms)`;
+  const cpu =
+    samples.onCpuMedianMs === undefined || samples.waitShare === undefined
+      ? ''
+      : `; on CPU ${round(samples.onCpuMedianMs)} ms, ${(samples.waitShare * 100).toFixed(0)} % waiting for a CPU`;
+  return `median of ${samples.runs} runs (min–max ${round(samples.minMs)}–${round(samples.maxMs)} ms${cpu})`;
 }

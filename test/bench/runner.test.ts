@@ -2,7 +2,6 @@ import { describe, expect, it } from 'vitest';
 import { DEFAULT_JSON, parseBenchArgs, QUICK_SCALE } from '../../bench/runner/args.js';
 import { isRowsMessage } from '../../bench/runner/protocol.js';
 import { selectSuites } from '../../bench/runner/suites.js';
-import { median } from '../../bench/measure.js';
 
 describe('parseBenchArgs', () => {
   it('defaults to every suite at full scale and the default JSON path', () => {
@@ -44,13 +43,5 @@ describe('isRowsMessage', () => {
     expect(isRowsMessage({ type: 'rows', rows: [{ ...good, value: '1' }] })).toBe(false);
     expect(isRowsMessage({ type: 'rows', rows: [{ ...good, better: 'more' }] })).toBe(false);
     expect(isRowsMessage({ type: 'log' })).toBe(false);
-  });
-});
-
-describe('median', () => {
-  it('is the middle value, or the mean of the middle two', () => {
-    expect(median([3, 1, 2])).toBe(2);
-    expect(median([4, 1, 3, 2])).toBe(2.5);
-    expect(() => median([])).toThrow();
   });
 });
