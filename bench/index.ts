@@ -41,7 +41,6 @@ interface SuiteOutcome {
 /** How often the runner samples the load average while a suite runs, in ms. */
 const LOAD_SAMPLE_MS = 5000;
 
-
 /**
  * Runs one suite in a fresh node process with the same loader flags as this one (tsx), plus
  * `--expose-gc` so suites can collect garbage outside their timed regions.
