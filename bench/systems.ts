@@ -28,7 +28,7 @@ export interface MergeInput {
 /** A system under the merge workloads. `R` is its replica (a document, a peer). */
 export interface MergeSystem<R> {
   /** Untimed: build every writer, make its sets, encode what it would send. */
-  generate(spec: MergeSpec): MergeInput;
+  generate(spec: MergeSpec): MergeInput | Promise<MergeInput>;
   /** Timed: a fresh replica decodes and applies the updates one by one, in order. */
   ingest(updates: readonly Uint8Array[]): R | Promise<R>;
   /** Untimed: the replica's current value of `v`. */
@@ -48,7 +48,7 @@ export interface LocalWritesSpec {
 /** A system under the local-writes workload. `D` is its document. */
 export interface LocalWritesSystem<D> {
   /** Untimed: an empty document. */
-  create(): D;
+  create(): D | Promise<D>;
   /** Timed: the writes, each its own transaction/change as one user action would be. */
   write(doc: D, spec: LocalWritesSpec): D | Promise<D>;
   /** Untimed: the document's value of `key`. */

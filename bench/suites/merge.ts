@@ -6,6 +6,7 @@
  */
 import { automergeLocalWrites, automergeMerge, automergeStream } from '../baselines/automerge.js';
 import { yjsLocalWrites, yjsMerge, yjsStream } from '../baselines/yjs.js';
+import { shoalLocalWrites, shoalMerge, shoalStream } from '../shoal.js';
 import { assertEqual } from '../check.js';
 import type { BenchContext, BenchSuite } from '../harness.js';
 import { describeSamples, sample } from '../measure.js';
@@ -71,7 +72,7 @@ type StreamMetric = keyof typeof STREAM_METRICS;
 export async function measureMerge<R>(system: MergeSystem<R>, spec: MergeSpec, ctx: BenchContext): Promise<Measured<MergeMetric>> {
   const sets = spec.writers * spec.setsPerWriter;
   const started = performance.now();
-  const input = system.generate(spec);
+  const input = await system.generate(spec);
   ctx.log(`  generated ${count(sets)} sets as ${count(input.updates.length)} updates in ${(performance.now() - started).toFixed(0)} ms`);
   const warmupUpdates = input.updates.slice(0, Math.ceil(input.updates.length * WARMUP_SHARE));
   let atRest: number | undefined;
@@ -112,11 +113,11 @@ export async function measureLocalWrites<D>(system: LocalWritesSystem<D>, spec: 
   const last = spec.writes - 1;
   const samples = await sample({
     setup: () => system.create(),
-    run: (doc) => system.write(doc, spec),
+    run: async (doc) => system.write(await doc, spec),
     check: (doc) => assertEqual(system.read(doc, fieldKey(last, spec.keys)), last, 'last written field'),
     dispose: (doc) => system.dispose?.(doc),
     async warmup() {
-      const doc = await system.write(system.create(), { ...spec, writes: Math.ceil(spec.writes * WARMUP_SHARE) });
+      const doc = await system.write(await system.create(), { ...spec, writes: Math.ceil(spec.writes * WARMUP_SHARE) });
       system.dispose?.(doc);
     },
   });
@@ -154,6 +155,7 @@ export function mergeWorkloads(scale: number): Workload<string>[] {
     name: `B3.1 merge: ${count(writers)} writers set one key once`,
     metrics: MERGE_METRICS,
     systems: {
+      shoal: (ctx) => measureMerge(shoalMerge, oneSet, ctx),
       yjs: (ctx) => measureMerge(yjsMerge, oneSet, ctx),
       automerge: (ctx) => measureMerge(automergeMerge, oneSet, ctx),
     },
@@ -162,6 +164,7 @@ export function mergeWorkloads(scale: number): Workload<string>[] {
     name: `merge, long runs: ${count(writers)} writers × ${SETS_PER_LONG_RUN} sets of one key`,
     metrics: MERGE_METRICS,
     systems: {
+      shoal: (ctx) => measureMerge(shoalMerge, longRuns, ctx),
       yjs: (ctx) => measureMerge(yjsMerge, longRuns, ctx),
       automerge: (ctx) => measureMerge(automergeMerge, longRuns, ctx),
     },
@@ -170,6 +173,7 @@ export function mergeWorkloads(scale: number): Workload<string>[] {
     name: `local writes: ${count(writes.writes)} field sets on one doc, one transaction each`,
     metrics: LOCAL_WRITE_METRICS,
     systems: {
+      shoal: () => measureLocalWrites(shoalLocalWrites, writes),
       yjs: () => measureLocalWrites(yjsLocalWrites, writes),
       automerge: () => measureLocalWrites(automergeLocalWrites, writes),
     },
@@ -178,6 +182,7 @@ export function mergeWorkloads(scale: number): Workload<string>[] {
     name: `steady stream: 1 writer, ${count(stream.ops)} field sets sent in batches of ${STREAM_BATCH}`,
     metrics: STREAM_METRICS,
     systems: {
+      shoal: () => measureStream(shoalStream, stream),
       yjs: () => measureStream(yjsStream, stream),
       automerge: () => measureStream(automergeStream, stream),
     },

@@ -39,8 +39,22 @@ export interface Problem {
 
 const malformed = (message: string): Problem => ({ type: 'malformed', message });
 
+/** Ids seen valid recently: collection names and item ids repeat across facts. */
+const validIds = new Set<string>();
+const VALID_ID_CACHE = 4096;
+
 /** Why `id` cannot be a space id, collection name or item id, or undefined. */
 export function checkId(id: unknown, what: string): Problem | undefined {
+  if (typeof id === 'string' && validIds.has(id)) return undefined;
+  const problem = checkIdUncached(id, what);
+  if (problem === undefined) {
+    if (validIds.size >= VALID_ID_CACHE) validIds.clear();
+    validIds.add(id as string);
+  }
+  return problem;
+}
+
+function checkIdUncached(id: unknown, what: string): Problem | undefined {
   if (typeof id !== 'string') return malformed(`${what} must be a string`);
   if (id.length === 0) return malformed(`${what} must not be empty`);
   if (id.length > MAX_ID_LENGTH) return { type: 'too-large', message: `${what} is longer than ${MAX_ID_LENGTH} characters` };

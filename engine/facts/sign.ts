@@ -35,16 +35,8 @@ export const decodeIdentity: (bytes: Uint8Array) => Result<PrivateKey, CorruptEr
   (e) => corrupt(`stored identity key is unreadable: ${describe(e)}`),
 );
 
-// DER prefixes that wrap raw Ed25519 keys for node:crypto (RFC 8410).
-const PKCS8_PREFIX = Uint8Array.from([0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20]);
-const SPKI_PREFIX = Uint8Array.from([0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00]);
-
-const concat = (a: Uint8Array, b: Uint8Array): Uint8Array => {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
-};
+/** Base64url without padding (JWK key material); Node-only path, so Buffer is there. */
+const b64url = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64url');
 
 /** Signs fact hashes for one identity. */
 export interface Signer {
@@ -57,9 +49,9 @@ export function createSigner(key: PrivateKey): Result<Signer, InvalidInputError>
   const origin = originOf(key);
   const nc = nodeCrypto;
   if (nc) {
-    // Only reached in Node, where Buffer exists.
-    const der = Buffer.from(concat(PKCS8_PREFIX, key.raw.subarray(0, 32)));
-    const keyObject = nc.createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
+    // JWK, not DER: OpenSSL 3 imports it about 5× faster. Only reached in Node, where Buffer exists.
+    const jwk = { kty: 'OKP', crv: 'Ed25519', d: b64url(key.raw.subarray(0, 32)), x: b64url(key.publicKey.raw) };
+    const keyObject = nc.createPrivateKey({ key: jwk, format: 'jwk' });
     return ok({ origin, sign: (hash) => Promise.resolve(nc.sign(null, hash, keyObject)) });
   }
   return ok({ origin, sign: async (hash) => key.sign(hash) });
@@ -74,6 +66,15 @@ const KEY_CACHE_SIZE = 4096;
 const VERIFIED_CACHE_SIZE = 65_536;
 const verified = new Set<string>();
 const keyCache = new Map<string, VerifyFn | null>();
+
+/**
+ * Forget every signature verified so far in this process (and the cached keys). Benchmarks call it
+ * between runs, so a replica pays for its own verification, as it would in its own process.
+ */
+export function forgetVerifiedSignatures(): void {
+  verified.clear();
+  keyCache.clear();
+}
 
 /**
  * Verifies signatures by origin, caching each origin's key. An origin that is not an Ed25519 PeerId
@@ -128,7 +129,8 @@ function makeVerifier(origin: string): VerifyFn | null {
   if (key === undefined || key.type !== 'Ed25519') return null;
   const nc = nodeCrypto;
   if (nc) {
-    const keyObject = nc.createPublicKey({ key: Buffer.from(concat(SPKI_PREFIX, key.raw)), format: 'der', type: 'spki' });
+    // JWK import is about 5× cheaper than DER, which matters when most origins sign once.
+    const keyObject = nc.createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: b64url(key.raw) }, format: 'jwk' });
     return (hash, sig) => nc.verify(null, hash, keyObject, sig);
   }
   return (hash, sig) => key.verify(hash, sig);

@@ -3,16 +3,18 @@ import { describe, expect, it } from 'vitest';
 import { automergeLocalWrites, automergeMerge, automergeStream } from '../../bench/baselines/automerge.js';
 import { yjsLocalWrites, yjsMerge, yjsStream, yProtocolsUpdateMessageBytes } from '../../bench/baselines/yjs.js';
 import { distinct, randomHex, seededUint32 } from '../../bench/random.js';
+import { shoalLocalWrites, shoalMerge, shoalStream } from '../../bench/shoal.js';
 import { fieldKey, type LocalWritesSystem, type MergeSystem, type StreamSystem } from '../../bench/systems.js';
 
 const systems: [string, MergeSystem<unknown>, LocalWritesSystem<unknown>, StreamSystem][] = [
+  ['shoal', shoalMerge as MergeSystem<unknown>, shoalLocalWrites as LocalWritesSystem<unknown>, shoalStream],
   ['yjs', yjsMerge, yjsLocalWrites, yjsStream],
   ['automerge', automergeMerge, automergeLocalWrites, automergeStream],
 ];
 
 describe.each(systems)('%s baseline', (_name, merge, local, stream) => {
   it.each([1, 5])('merges %i set(s) per writer to the winner its conflict rule predicts, in any order', async (setsPerWriter) => {
-    const input = merge.generate({ writers: 12, setsPerWriter, seed: 7 });
+    const input = await merge.generate({ writers: 12, setsPerWriter, seed: 7 });
     expect(input.updates).toHaveLength(12);
     for (const order of [input.updates, [...input.updates].reverse()]) {
       const replica = await merge.ingest(order);
@@ -22,15 +24,15 @@ describe.each(systems)('%s baseline', (_name, merge, local, stream) => {
     }
   });
 
-  it('makes the same input from the same seed', () => {
-    const a = merge.generate({ writers: 4, setsPerWriter: 1, seed: 3 });
-    const b = merge.generate({ writers: 4, setsPerWriter: 1, seed: 3 });
+  it('makes the same input from the same seed', async () => {
+    const a = await merge.generate({ writers: 4, setsPerWriter: 1, seed: 3 });
+    const b = await merge.generate({ writers: 4, setsPerWriter: 1, seed: 3 });
     expect(a.expected).toBe(b.expected);
     expect(a.updates.map((u) => u.byteLength)).toEqual(b.updates.map((u) => u.byteLength));
   });
 
   it('applies local writes, the last write of a field winning', async () => {
-    const doc = await local.write(local.create(), { writes: 55, keys: 10 });
+    const doc = await local.write(await local.create(), { writes: 55, keys: 10 });
     expect(local.read(doc, fieldKey(54, 10))).toBe(54);
     expect(local.read(doc, fieldKey(0, 10))).toBe(50);
     local.dispose?.(doc);
