@@ -11,6 +11,7 @@ import './polyfill.js';
 export {
   libp2pTransport,
   DEFAULT_BAN_MS,
+  DEFAULT_DIAL_TIMEOUT_MS,
   DEFAULT_LISTEN,
   MDNS_SERVICE_TAG,
   SHOAL_SYNC_PROTOCOL,

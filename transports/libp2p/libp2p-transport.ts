@@ -44,8 +44,8 @@ export const MDNS_SERVICE_TAG = '_shoal-sync._udp.local';
 /** Longest wait for the remote to accept a new `/shoal/sync/1.0.0` stream, in milliseconds. */
 const STREAM_OPEN_TIMEOUT_MS = 10_000; // 10 s
 
-/** Longest wait for one dial (all addresses of the peer), in milliseconds. */
-const DIAL_TIMEOUT_MS = 10_000; // 10 s
+/** Longest wait for one dial (all addresses of the peer, handshakes included), in milliseconds. */
+export const DEFAULT_DIAL_TIMEOUT_MS = 10_000; // 10 s
 
 /**
  * Bytes a link's reader may hold before the frame they belong to is complete. The reader drains
@@ -112,6 +112,14 @@ export interface Libp2pTransportInit {
    * @default 10000
    */
   readonly banMs?: number;
+  /**
+   * Longest wait for one dial, handshakes included, in milliseconds. A handshake with a node on
+   * another private network can hang rather than fail (the bytes it decrypts are noise), so this is
+   * also how soon such a dial is given up.
+   *
+   * @default 10000
+   */
+  readonly dialTimeoutMs?: number;
 }
 
 /** Counters of one libp2p transport, for tests, benchmarks and the CLI's `status`. */
@@ -519,7 +527,7 @@ class Libp2pShoalTransport implements Libp2pTransport {
     state.dialing = true;
     this.#stats.dials += 1;
     const target = state.addrs.length > 0 ? state.addrs : peerIdFromString(state.id);
-    node.dial(target, { signal: AbortSignal.timeout(DIAL_TIMEOUT_MS) }).then(
+    node.dial(target, { signal: AbortSignal.timeout(this.#init.dialTimeoutMs ?? DEFAULT_DIAL_TIMEOUT_MS) }).then(
       () => {
         state.dialing = false;
       },
@@ -535,7 +543,7 @@ class Libp2pShoalTransport implements Libp2pTransport {
     const node = this.#node;
     if (node === undefined || this.#stopped) return;
     this.#stats.dials += 1;
-    node.dial(target.addr, { signal: AbortSignal.timeout(DIAL_TIMEOUT_MS) }).then(
+    node.dial(target.addr, { signal: AbortSignal.timeout(this.#init.dialTimeoutMs ?? DEFAULT_DIAL_TIMEOUT_MS) }).then(
       (connection) => {
         // Now it has a name: track it like any bootstrap peer from here on.
         const index = this.#anonymous.indexOf(target);
