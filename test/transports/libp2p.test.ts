@@ -8,7 +8,6 @@ import { generateKey } from '@libp2p/pnet';
 import { tcp } from '@libp2p/tcp';
 import { multiaddr } from '@multiformats/multiaddr';
 import { createLibp2p } from 'libp2p';
-import * as varint from 'uint8-varint';
 import { afterEach, describe, expect, it } from 'vitest';
 import { realEnv } from '../../engine/env.js';
 import { MAX_FRAME_BYTES } from '../../engine/limits.js';
@@ -24,6 +23,18 @@ import {
   type MakePair,
   type TransportEnd,
 } from './transport-suite.js';
+
+/** Unsigned LEB128, the length prefix lpStream reads. */
+function uvarint(value: number): Uint8Array {
+  const out: number[] = [];
+  let v = value;
+  while (v >= 0x80) {
+    out.push((v & 0x7f) | 0x80);
+    v = Math.floor(v / 128);
+  }
+  out.push(v);
+  return Uint8Array.from(out);
+}
 
 /** Fast retries so the tests do not wait on production backoff. */
 const FAST: Libp2pTransportInit = { backoff: { initialMs: 50, maxMs: 500 }, dialTimeoutMs: 1000 };
@@ -245,7 +256,7 @@ describe('libp2p transport', () => {
     try {
       const stream = await rogue.dialProtocol(multiaddr(a.transport.addresses()[0]), SHOAL_SYNC_PROTOCOL);
       await until(() => a.recorder.isUp(who.id), 'the rogue link');
-      stream.send(varint.encode(MAX_FRAME_BYTES + 1));
+      stream.send(uvarint(MAX_FRAME_BYTES + 1));
       stream.send(new Uint8Array(64 * 1024));
       await until(() => !a.recorder.isUp(who.id), 'the rogue link to be cut');
       expect(a.recorder.frames(who.id)).toEqual([]);
