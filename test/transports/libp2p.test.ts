@@ -263,7 +263,7 @@ describe('libp2p transport', () => {
       expect(a.transport.stats().badFrames).toBe(1);
 
       const b = await node({ bootstrap: a.transport.addresses() });
-      await until(() => a.recorder.isUp(b.id), 'an honest peer');
+      await until(() => a.recorder.isUp(b.id) && b.recorder.isUp(a.id), 'an honest peer');
       expect((await b.transport.send(a.id, pattern(10, 3))).isOk()).toBe(true);
       await until(() => a.recorder.frames(b.id).length === 1, 'its frame');
     } finally {
