@@ -2,13 +2,14 @@
  * `npm start`: three Shoal peers on this machine share a shopping list over real libp2p
  * connections (TCP on 127.0.0.1, noise encryption, yamux), and play a short story:
  *
- * 1. Alice, Bob and Carol start; Bob and Carol dial Alice.
+ * 1. Alice, Bob and Carol start and link up (a write is pending until both others hold it).
  * 2. Everyone adds items at the same time; everyone ends with every item.
  * 3. Concurrent edits: different fields of one item both survive; the same field → the later write.
  * 4. Carol goes offline and keeps editing; her edits wait as "pending". Bob edits the same item.
- * 5. Carol comes back: Bob's newer value arrives while her own edit is still pending, and her screen
- *    keeps showing her edit (pending local changes shadow incoming ones) until her edits are
- *    acknowledged; then everyone shows the same list, with the same state hash.
+ * 5. Carol comes back and reaches Alice first: Bob's newer value arrives while her own edit is still
+ *    pending, and her screen keeps showing her edit (pending local changes shadow incoming ones).
+ *    Once she reaches Bob too, her edits are acknowledged and everyone shows the same list, with the
+ *    same state hash.
  *
  * Exits 0 when the three peers converged, 1 otherwise.
  */
@@ -17,8 +18,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createPeer, memoryStorage, type Peer, type Space, type SpaceEvent, type Storage } from '../../engine/index.js';
 import type { Result } from 'neverthrow';
-import { libp2pTransport } from '../../transports/libp2p/index.js';
+import { libp2pTransport, type Libp2pTransport } from '../../transports/libp2p/index.js';
 import { formatItems, itemsOf, LIST_SPACE, shortId, type ShoppingItem } from '../shopping-list/list.js';
+
+/**
+ * A write stays pending until both other peers hold it (the default is one). That is what lets the
+ * story show, step by step, Carol's pending edit shadowing Bob's newer one: when she comes back she
+ * reaches Alice first (who confirms, 1 of 2, and hands her Bob's edit), and Bob a moment later.
+ */
+const ACK_QUORUM = 2;
 
 /** Longest wait for any one step, in ms (the whole demo takes a few seconds). */
 const STEP_TIMEOUT_MS = 10_000;
@@ -34,8 +42,10 @@ const ok = (line: string): void => say(`   ${green('✓')} ${line}`);
 interface Person {
   readonly name: string;
   readonly storage: Storage;
-  peer: Peer;
-  space: Space;
+  readonly peer: Peer;
+  readonly space: Space;
+  /** Its network, when online. */
+  readonly transport: Libp2pTransport | undefined;
 }
 
 class DemoFailure extends Error {}
@@ -58,10 +68,11 @@ async function until(done: () => boolean, what: string): Promise<void> {
 
 /** Start (or restart) a person's peer on their storage; `online` gives it a libp2p transport. */
 async function open(name: string, storage: Storage, online: { bootstrap: string[] } | undefined): Promise<Person> {
-  const transports = online === undefined ? [] : [libp2pTransport({ listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap: online.bootstrap })];
-  const peer = must(await createPeer({ storage, transports }), `starting ${name}`);
+  const transport = online === undefined ? undefined : libp2pTransport({ listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap: online.bootstrap });
+  const transports = transport === undefined ? [] : [transport];
+  const peer = must(await createPeer({ storage, transports, ackQuorum: ACK_QUORUM }), `starting ${name}`);
   const space = must(await peer.space(LIST_SPACE), `opening ${name}'s list`);
-  return { name, storage, peer, space };
+  return { name, storage, peer, space, transport };
 }
 
 const titles = (p: Person): string[] => itemsOf(p.space).all().map((i) => i.title).sort();
@@ -92,19 +103,20 @@ async function main(): Promise<void> {
   const storageFor = (_name: string): Storage => memoryStorage();
 
   // ① ------------------------------------------------------------------------------------------
-  step('① Alice, Bob and Carol start. Bob and Carol dial Alice.');
+  step('① Alice, Bob and Carol start. Bob dials Alice; Carol dials both.');
   const alice = await open('alice', storageFor('alice'), { bootstrap: [] });
   const aliceAddress = alice.peer.addresses();
   const bob = await open('bob', storageFor('bob'), { bootstrap: aliceAddress });
-  let carol = await open('carol', storageFor('carol'), { bootstrap: aliceAddress });
+  const bobAddress = bob.peer.addresses();
+  let carol = await open('carol', storageFor('carol'), { bootstrap: [...aliceAddress, ...bobAddress] });
   const people = (): Person[] => [alice, bob, carol];
-  const names = new Map(people().map((p) => [p.peer.id, p.name]));
   for (const p of people()) {
     const address = (p.peer.addresses()[0] ?? '').replace(/\/p2p\/.*$/, '');
     say(`   ${p.name.padEnd(6)} ${shortId(p.peer.id)}  ${dim(`listening on ${address}, storage: ${p.storage.name}`)}`);
   }
-  await until(() => alice.space.status().peers.length === 2, 'Alice to see Bob and Carol');
-  ok(`alice is syncing with ${alice.space.status().peers.map((id) => names.get(id) ?? shortId(id)).join(' and ')}`);
+  await until(() => people().every((p) => p.space.status().peers.length === 2), 'everyone to see everyone');
+  ok('everyone is syncing with everyone');
+  say(dim(`   a write stays "pending" until both others hold it (ackQuorum ${ACK_QUORUM})`));
 
   // ② ------------------------------------------------------------------------------------------
   step('② Everyone adds items at the same time (no one waits for anyone).');
@@ -146,28 +158,28 @@ async function main(): Promise<void> {
   say(`   carol sees: ${titles(carol).join(', ')}   alice sees: ${titles(alice).join(', ')}`);
 
   // ⑤ ------------------------------------------------------------------------------------------
-  step('⑤ Carol comes back online (same storage, same identity) and dials Alice.');
+  step('⑤ Carol comes back online (same storage, same identity). She reaches Alice first.');
   const carolStorage = carol.storage;
   await carol.peer.close();
-  // Watch Carol's list from the moment she is back: what she sees when Bob's edit arrives.
-  const seen: string[] = [];
+  // Watch Carol's list from the moment she is back: what she shows when Bob's edit arrives.
+  let arrived: string | undefined;
+  let released: string | undefined;
   carol = await open('carol', carolStorage, { bootstrap: aliceAddress });
-  const watch = (event: SpaceEvent): void => {
-    for (const change of event.changes) {
-      if (change.id !== coffee) continue;
-      const shows = (change.value as ShoppingItem | undefined)?.title;
-      const pending = carol.space.status().pending;
-      if (event.source === 'remote') {
-        seen.push(`bob's "espresso" arrives while her "decaf" is pending (${pending} pending): carol still shows "${shows}"`);
-      } else if (event.source === 'ack') {
-        seen.push(`alice acknowledged her edit: "coffee" now shows the last write, "${shows}" (${pending} pending)`);
-      }
-    }
-  };
-  const unsubscribe = carol.space.subscribe(watch);
+  const unsubscribe = carol.space.subscribe((event: SpaceEvent) => {
+    const change = event.changes.find((c) => c.id === coffee);
+    const shows = (change?.value as ShoppingItem | undefined)?.title;
+    if (change === undefined || shows === undefined) return;
+    if (event.source === 'remote' && arrived === undefined) arrived = shows;
+    if (event.source === 'ack' && released === undefined) released = shows;
+  });
+  await until(() => arrived !== undefined, 'Bob\'s edit to reach Carol through Alice');
+  say(`   bob's "espresso" (the newer write) arrives through alice, but carol shows "${arrived}":`);
+  say(`   her own edit is still pending (${carol.space.status().pending} pending: bob does not have it yet), and pending edits shadow incoming ones`);
+  must(await carol.transport!.dial(bobAddress[0]!), 'dialling Bob');
+  say('   carol reaches bob too…');
   await until(() => converged(people(), 5), 'Carol to catch up and be caught up with');
   unsubscribe();
-  for (const line of seen) say(`   carol: ${line}`);
+  ok(`both hold her edits now: nothing pending, and "coffee" shows the last write everyone agrees on: "${released ?? itemsOf(carol.space).get(coffee)?.title}"`);
   ok('everyone converged');
 
   // The end ------------------------------------------------------------------------------------

@@ -126,7 +126,7 @@ describe('shopping-list CLI, two processes', () => {
     expect(await bob.quit()).toBe(0);
     await alice.waitFor(/~ bob went away/);
     expect(await alice.quit()).toBe(0);
-  });
+  }, 120_000);
 
   it('a long catch-up shows its progress', async () => {
     const alice = start('alice');
@@ -143,5 +143,5 @@ describe('shopping-list CLI, two processes', () => {
     expect(bob.out.filter((l) => l.startsWith('+ item')).length).toBeLessThan(50);
     expect(await bob.quit()).toBe(0);
     expect(await alice.quit()).toBe(0);
-  });
+  }, 180_000);
 });

@@ -20,7 +20,7 @@ import { lpStream, type LengthPrefixedStream } from '@libp2p/utils';
 import { webSockets } from '@libp2p/websockets';
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr';
 import { createLibp2p, type Libp2pOptions } from 'libp2p';
-import { errAsync, ResultAsync } from 'neverthrow';
+import { errAsync, okAsync, ResultAsync } from 'neverthrow';
 import type { Env, Timer } from '../../engine/env.js';
 import { describe, transportError, type TransportError } from '../../engine/errors.js';
 import type { PeerId } from '../../engine/facts/types.js';
@@ -150,6 +150,12 @@ export interface Libp2pTransport extends Transport {
   stats(): Libp2pTransportStats;
   /** Peers with a live link right now. */
   linkedPeers(): PeerId[];
+  /**
+   * Dial `address` now and keep re-dialling it like a `bootstrap` address (a CLI's `connect`, or an
+   * address learned out of band). Resolves once the dial is started; the link reports through
+   * `peerUp` as usual.
+   */
+  dial(address: string): ResultAsync<void, TransportError>;
 }
 
 /**
@@ -298,19 +304,22 @@ class Libp2pShoalTransport implements Libp2pTransport {
       throw e;
     }
 
-    for (const addr of bootstrap) {
-      const id = peerIdOf(addr);
-      if (id === undefined) {
-        const target: AnonymousTarget = { addr, attempt: 0, timer: undefined };
-        this.#anonymous.push(target);
-        this.#dialAnonymous(target);
-      } else if (id !== this.#self) {
-        const state = this.#state(id as PeerId);
-        state.wanted = true;
-        state.addrs = [...state.addrs, addr];
-      }
+    for (const addr of bootstrap) this.#addTarget(addr);
+  }
+
+  /** Keep a connection to `addr` from now on: dial it now, re-dial it after every drop. */
+  #addTarget(addr: Multiaddr): void {
+    const id = peerIdOf(addr);
+    if (id === undefined) {
+      const target: AnonymousTarget = { addr, attempt: 0, timer: undefined };
+      this.#anonymous.push(target);
+      this.#dialAnonymous(target);
+    } else if (id !== this.#self) {
+      const state = this.#state(id as PeerId);
+      state.wanted = true;
+      if (!state.addrs.some((a) => a.equals(addr))) state.addrs = [...state.addrs, addr];
+      this.#dial(state);
     }
-    for (const state of this.#peers.values()) if (state.wanted) this.#dial(state);
   }
 
   send(to: PeerId, frame: Uint8Array): ResultAsync<void, TransportError> {
@@ -380,6 +389,18 @@ class Libp2pShoalTransport implements Libp2pTransport {
 
   linkedPeers(): PeerId[] {
     return [...this.#peers.values()].filter((s) => s.link !== undefined).map((s) => s.id);
+  }
+
+  dial(address: string): ResultAsync<void, TransportError> {
+    if (this.#node === undefined || this.#stopped) return errAsync(transportError('libp2p transport is not running'));
+    let addr: Multiaddr;
+    try {
+      addr = multiaddr(address);
+    } catch (e) {
+      return errAsync(transportError(`not a multiaddr: ${address}: ${describe(e)}`, e));
+    }
+    this.#addTarget(addr);
+    return okAsync(undefined);
   }
 
   // ---- links ------------------------------------------------------------------------------------
