@@ -12,6 +12,7 @@ export const HELP = `Commands:
   rename <item> <new title> change its title   rm <item>        remove it
   ls                        the list, numbered
   peers                     who you are syncing with
+  connect <multiaddr>       dial a peer (keeps re-dialling it if the link drops)
   status                    pending edits, what you hold (vector), snapshot, network counters
   history <item>            every change ever made to an item, oldest first
   whoami                    your id and the addresses others can dial
@@ -71,6 +72,11 @@ export class Shell {
         return this.#list();
       case 'peers':
         return this.#peers();
+      case 'connect': {
+        if (rest === '') return ['usage: connect <multiaddr>'];
+        const dialled = await this.#ctx.transport.dial(rest);
+        return dialled.isErr() ? [failure(dialled.error)] : [`dialling ${rest}…`];
+      }
       case 'status':
         return this.#status();
       case 'history':
