@@ -9,7 +9,9 @@
 import cliProgress from 'cli-progress';
 import type { Space } from '../../engine/index.js';
 import type { Transport, TransportHandler } from '../../engine/transport.js';
+import type { PeerId } from '../../engine/index.js';
 import { decodeFrame } from '../../engine/sync/codec.js';
+import { originKey } from '../../engine/sync/origin-key.js';
 
 /** First byte of a `hello` frame (engine/sync/codec.ts: `frame := u8 type · …`, hello = 1). */
 const HELLO_TYPE_BYTE = 1;
@@ -20,10 +22,15 @@ const MIN_FACTS_FOR_PROGRESS = 2000; // facts
 /** How often the progress display is refreshed, in milliseconds. */
 const REFRESH_MS = 200; // ms
 
-/** Remembers, per origin, the highest counter any remote announced for one space. */
+/**
+ * Remembers, per origin, the highest counter any remote announced for one space. Vectors on the
+ * wire name origins by their short `originKey`, so ours are compared through the same key.
+ */
 export class AnnouncedVectors {
   readonly #space: string;
   readonly #counters = new Map<string, number>();
+  /** Called after a hello was noted (the progress display looks at once, before facts arrive). */
+  onAnnounce: (() => void) | undefined;
 
   constructor(spaceId: string) {
     this.#space = spaceId;
@@ -53,11 +60,12 @@ export class AnnouncedVectors {
   progress(ours: Readonly<Record<string, number>>): { held: number; known: number } {
     let held = 0;
     let known = 0;
-    const origins = new Set([...Object.keys(ours), ...this.#counters.keys()]);
-    for (const origin of origins) {
-      const mine = ours[origin] ?? 0;
+    const mineByKey = new Map<string, number>();
+    for (const [origin, counter] of Object.entries(ours)) mineByKey.set(originKey(origin as PeerId), counter);
+    for (const key of new Set([...mineByKey.keys(), ...this.#counters.keys()])) {
+      const mine = mineByKey.get(key) ?? 0;
       held += mine;
-      known += Math.max(mine, this.#counters.get(origin) ?? 0);
+      known += Math.max(mine, this.#counters.get(key) ?? 0);
     }
     return { held, known };
   }
@@ -68,6 +76,7 @@ export class AnnouncedVectors {
     for (const [origin, counter] of message.value.vector) {
       if (counter > (this.#counters.get(origin) ?? 0)) this.#counters.set(origin, counter);
     }
+    this.onAnnounce?.();
   }
 }
 
@@ -103,8 +112,10 @@ export function showCatchUp(space: Space, announced: AnnouncedVectors, out: Node
     }
   };
   const interval = setInterval(tick, REFRESH_MS);
+  announced.onAnnounce = tick;
   return () => {
     clearInterval(interval);
+    announced.onAnnounce = undefined;
     run?.bar?.stop();
   };
 }
