@@ -38,7 +38,7 @@ class Cli {
   }
 
   /** The first output line (from `from` on) matching `pattern`, waiting up to `timeoutMs`. */
-  async waitFor(pattern: RegExp, { from = 0, stream = 'out', timeoutMs = 20_000 } = {}): Promise<string> {
+  async waitFor(pattern: RegExp, { from = 0, stream = 'out', timeoutMs = 45_000 } = {}): Promise<string> {
     const lines = stream === 'out' ? this.out : this.err;
     const deadline = Date.now() + timeoutMs;
     for (;;) {
@@ -52,7 +52,7 @@ class Cli {
   }
 
   /** Type `ls` until the list shows every title (or fail). */
-  async waitForItems(titles: string[], timeoutMs = 20_000): Promise<void> {
+  async waitForItems(titles: string[], timeoutMs = 45_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const from = this.out.length;
