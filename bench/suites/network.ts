@@ -1,0 +1,254 @@
+/**
+ * Network suite: catch-up of a fresh peer over a real network on loopback.
+ *
+ * - **Shoal** over libp2p (TCP + noise + yamux on 127.0.0.1): one peer holds N facts (creates of
+ *   `{ title, n }` items); a fresh peer dials it; the clock runs from the dial until the fresh peer's
+ *   vector covers all N (every fact hashed, chain-checked, signature-verified and stored), then the
+ *   two state hashes are compared outside the clock. Goal (issue 5): ≥ 100,000 facts/s.
+ * - **automerge-repo** over its WebSocket client/server adapters on 127.0.0.1: one repo holds a
+ *   document with N map sets (`items[k] = string`, the cheapest form for Automerge); a fresh repo
+ *   `find`s it; the clock runs until the fresh repo's heads equal the source's.
+ *
+ * The source runs in a child process (this file, re-entered with `SHOAL_BENCH_NETWORK_ROLE`) and the
+ * fresh peer in the suite's own process: two peers on two event loops, as on two machines, and two
+ * heaps, so neither system's source data weighs on the measured side. Building the source (writing
+ * N facts, building the document) is outside the clock.
+ *
+ * Published anchors, for scale: OrbitDB replicates ~1,000 entries in ~20 s; PowerSync syncs ~1M ops
+ * in ~60 s.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { BenchContext, BenchRow, BenchSuite } from '../harness.js';
+
+/** Facts (Shoal) and map sets (automerge-repo) at scale 1. */
+const FULL_SIZE = 1_000_000;
+
+/** Shoal's catch-up goal from the issue, in facts per second. */
+const GOAL_FACTS_PER_S = 100_000;
+
+/** Facts written per batch while building the source (outside the clock). */
+const WRITE_BATCH = 10_000;
+
+/** Longest a catch-up may take before the suite gives up, in milliseconds. */
+const CATCH_UP_TIMEOUT_MS = 15 * 60 * 1000; // 15 min
+
+const ROLE_ENV = 'SHOAL_BENCH_NETWORK_ROLE';
+const SPACE = 'bench';
+
+type SystemName = 'shoal' | 'automerge-repo';
+
+/** What a source process reports once it holds the data and listens. */
+interface Ready {
+  readonly kind: 'ready';
+  /** Where to reach it: a multiaddr (Shoal) or a ws:// URL (automerge-repo). */
+  readonly address: string;
+  /** Shoal: the source's PeerId. automerge-repo: the document URL. */
+  readonly id: string;
+  /** Shoal: the state hash. automerge-repo: the document's heads, as JSON. */
+  readonly check: string;
+  readonly buildMs: number;
+}
+
+// -------------------------------------------------------------------------------------------------
+// The source side (child process)
+
+async function shoalSource(n: number): Promise<Ready> {
+  const { createPeer, memoryStorage } = await import('../../engine/index.js');
+  const { libp2pTransport } = await import('../../transports/libp2p/index.js');
+  const started = performance.now();
+  const transport = libp2pTransport({ listen: ['/ip4/127.0.0.1/tcp/0'], websockets: false });
+  const peer = (await createPeer({ storage: memoryStorage(), transports: [transport] }))._unsafeUnwrap();
+  const space = (await peer.space(SPACE))._unsafeUnwrap();
+  const items = space.collection<{ title: string; n: number }>('items');
+  for (let start = 0; start < n; start += WRITE_BATCH) {
+    const writes = [];
+    for (let i = start; i < Math.min(n, start + WRITE_BATCH); i++) writes.push(items.create({ title: `item ${i}`, n: i }));
+    for (const written of await Promise.all(writes)) written._unsafeUnwrap();
+  }
+  return { kind: 'ready', address: peer.addresses()[0]!, id: peer.id, check: space.stateHash(), buildMs: performance.now() - started };
+}
+
+async function automergeSource(n: number): Promise<Ready> {
+  const A = await import('@automerge/automerge');
+  const { Repo } = await import('@automerge/automerge-repo');
+  const { WebSocketServerAdapter } = await import('@automerge/automerge-repo-network-websocket');
+  const { WebSocketServer } = await import('ws');
+  const started = performance.now();
+  const items: Record<string, string> = {};
+  for (let i = 0; i < n; i++) items[`k${i}`] = `item ${i}`;
+  const doc = A.from<{ items: Record<string, string> }>({ items });
+  const server = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+  await new Promise<void>((resolve) => server.once('listening', resolve));
+  const address = server.address();
+  if (address === null || typeof address === 'string') throw new Error('expected a TCP address');
+  const repo = new Repo({
+    network: [new WebSocketServerAdapter(server as unknown as ConstructorParameters<typeof WebSocketServerAdapter>[0])],
+    sharePolicy: () => Promise.resolve(true),
+  });
+  const handle = repo.import<{ items: Record<string, string> }>(A.save(doc));
+  return {
+    kind: 'ready',
+    address: `ws://127.0.0.1:${address.port}`,
+    id: handle.url,
+    check: JSON.stringify(handle.heads()),
+    buildMs: performance.now() - started,
+  };
+}
+
+async function serveAsSource(system: SystemName, n: number): Promise<void> {
+  const ready = system === 'shoal' ? await shoalSource(n) : await automergeSource(n);
+  process.send?.(ready);
+  // Stay up (serving) until the parent is done with us.
+  process.on('message', (message) => {
+    if (message === 'stop') process.exit(0);
+  });
+  process.on('disconnect', () => process.exit(0));
+}
+
+// -------------------------------------------------------------------------------------------------
+// The measuring side (the suite's process)
+
+interface Source {
+  readonly ready: Ready;
+  readonly child: ChildProcess;
+}
+
+function startSource(system: SystemName, n: number): Promise<Source> {
+  const child = fork(fileURLToPath(import.meta.url), [], {
+    env: { ...process.env, [ROLE_ENV]: `${system}:${n}` },
+    execArgv: process.execArgv,
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  return new Promise((resolve, reject) => {
+    child.once('message', (message) => resolve({ ready: message as Ready, child }));
+    child.once('exit', (code) => reject(new Error(`the ${system} source exited with code ${String(code)} before it was ready`)));
+  });
+}
+
+function stopSource(source: Source): Promise<void> {
+  return new Promise((resolve) => {
+    if (source.child.exitCode !== null) return resolve();
+    source.child.once('exit', () => resolve());
+    source.child.send('stop');
+  });
+}
+
+async function waitUntil(done: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + CATCH_UP_TIMEOUT_MS;
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+interface Measured {
+  readonly ms: number;
+  readonly bytes: number;
+  readonly note: string;
+}
+
+async function shoalCatchUp(n: number, ctx: BenchContext): Promise<Measured> {
+  const { createPeer, memoryStorage } = await import('../../engine/index.js');
+  const { libp2pTransport } = await import('../../transports/libp2p/index.js');
+  ctx.log(`shoal: writing ${n.toLocaleString('en-US')} facts on the source peer…`);
+  const source = await startSource('shoal', n);
+  try {
+    ctx.log(`shoal: source built in ${(source.ready.buildMs / 1000).toFixed(1)} s; a fresh peer catches up…`);
+    // TODO(storage): sqliteStorage(file in a temp dir) once it is on main, so "durable" means disk.
+    const transport = libp2pTransport({ listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap: [source.ready.address], websockets: false });
+    const started = performance.now();
+    const peer = (await createPeer({ storage: memoryStorage(), transports: [transport] }))._unsafeUnwrap();
+    const space = (await peer.space(SPACE))._unsafeUnwrap();
+    await waitUntil(() => (space.status().vector[source.ready.id] ?? 0) >= n, 'the Shoal catch-up');
+    const ms = performance.now() - started;
+    const status = space.status();
+    const stats = transport.stats();
+    if (space.stateHash() !== source.ready.check) throw new Error('shoal: the fresh peer does not hold the same state');
+    if (status.faults.length > 0 || status.logLength !== n) throw new Error(`shoal: ${status.faults.length} faults, ${status.logLength} entries`);
+    await peer.close();
+    return {
+      ms,
+      bytes: stats.bytesReceived,
+      note:
+        `from the dial to all ${n.toLocaleString('en-US')} facts verified (hash, chain, signature) and stored, ` +
+        `state hash checked; ${stats.framesReceived} frames; memory storage (SQLite once it lands); ` +
+        `source in its own process`,
+    };
+  } finally {
+    await stopSource(source);
+  }
+}
+
+async function automergeRepoSync(n: number, ctx: BenchContext): Promise<Measured> {
+  const { Repo } = await import('@automerge/automerge-repo');
+  const { WebSocketClientAdapter } = await import('@automerge/automerge-repo-network-websocket');
+  ctx.log(`automerge-repo: building a document with ${n.toLocaleString('en-US')} map sets…`);
+  const source = await startSource('automerge-repo', n);
+  try {
+    ctx.log(`automerge-repo: source built in ${(source.ready.buildMs / 1000).toFixed(1)} s; a fresh repo syncs…`);
+    let bytes = 0;
+    /** The client adapter, counting what it receives. */
+    class CountingClient extends WebSocketClientAdapter {
+      override receiveMessage(messageBytes: Uint8Array): void {
+        bytes += messageBytes.byteLength;
+        super.receiveMessage(messageBytes);
+      }
+    }
+    const started = performance.now();
+    const repo = new Repo({ network: [new CountingClient(source.ready.address)], sharePolicy: () => Promise.resolve(true) });
+    const url = source.ready.id as Parameters<typeof repo.find>[0];
+    const handle = await repo.find<{ items: Record<string, string> }>(url);
+    await waitUntil(() => JSON.stringify(handle.heads()) === source.ready.check, 'the automerge-repo sync');
+    const ms = performance.now() - started;
+    const keys = Object.keys(handle.doc().items).length;
+    if (keys !== n) throw new Error(`automerge-repo: ${keys} keys, expected ${n}`);
+    await repo.shutdown();
+    return {
+      ms,
+      bytes,
+      note: `from find() to equal heads, ${n.toLocaleString('en-US')} keys checked; document built outside the clock; source in its own process`,
+    };
+  } finally {
+    await stopSource(source);
+  }
+}
+
+async function run(ctx: BenchContext): Promise<BenchRow[]> {
+  const n = Math.max(1000, Math.round(FULL_SIZE * ctx.scale));
+  const workload = `Catch-up of a fresh peer over loopback, ${n.toLocaleString('en-US')} facts / map sets`;
+  const rows: BenchRow[] = [];
+  const measured: Array<[SystemName, Measured]> = [
+    ['shoal', await shoalCatchUp(n, ctx)],
+    ['automerge-repo', await automergeRepoSync(n, ctx)],
+  ];
+  for (const [system, m] of measured) {
+    const via = system === 'shoal' ? 'libp2p TCP + noise + yamux' : 'WebSocket adapters';
+    rows.push(
+      {
+        workload,
+        system,
+        metric: 'throughput',
+        value: Math.round(n / (m.ms / 1000)),
+        unit: 'facts/s',
+        better: 'higher',
+        ...(system === 'shoal' ? { goal: GOAL_FACTS_PER_S } : {}),
+        note: `${via}; ${m.note}`,
+      },
+      { workload, system, metric: 'time', value: m.ms / 1000, unit: 's', better: 'lower' },
+      { workload, system, metric: 'bytes received per fact', value: m.bytes / n, unit: 'B/fact', better: 'lower' },
+    );
+  }
+  return rows;
+}
+
+const role = process.env[ROLE_ENV];
+if (role !== undefined) {
+  const [system, size] = role.split(':');
+  serveAsSource(system as SystemName, Number(size)).catch((e: unknown) => {
+    console.error(e);
+    process.exit(1);
+  });
+}
+
+export default { name: 'network', run } satisfies BenchSuite;

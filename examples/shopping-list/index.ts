@@ -1,0 +1,193 @@
+/**
+ * `npm run shop -- --name alice --db ./alice.db [--peer <multiaddr>] [--psk <file>]`: a shared
+ * shopping list in the terminal. Peers on one LAN find each other with mDNS; anywhere else, start
+ * one peer and give its address (printed at start, and by `whoami`) to the others with `--peer`.
+ */
+import { readFile, writeFile } from 'node:fs/promises';
+import { createInterface } from 'node:readline';
+import { generateKey } from '@libp2p/pnet';
+import { createPeer, memoryStorage, type ItemView, type SpaceEvent } from '../../engine/index.js';
+import { libp2pTransport } from '../../transports/libp2p/index.js';
+import { parseCli, USAGE, type CliOptions } from './args.js';
+import { AnnouncedVectors, showCatchUp } from './catch-up.js';
+import { Shell } from './commands.js';
+import { shortId, type ShoppingItem } from './list.js';
+
+/** Remote changes per `CHANGE_BATCH_MS` beyond which the CLI prints a count instead of each one. */
+const MAX_CHANGES_SHOWN = 5; // changes
+
+/** Remote changes are gathered this long before they are printed, in milliseconds. */
+const CHANGE_BATCH_MS = 100; // ms
+
+/** How often the CLI checks who is connected, to say so, in milliseconds. */
+const PEER_WATCH_MS = 500; // ms
+
+async function main(argv: readonly string[]): Promise<number> {
+  const parsed = parseCli(argv);
+  switch (parsed.kind) {
+    case 'help':
+      console.log(USAGE);
+      return 0;
+    case 'error':
+      console.error(`${parsed.message}\n\n${USAGE}`);
+      return 2;
+    case 'gen-psk': {
+      const key = new Uint8Array(95);
+      generateKey(key);
+      await writeFile(parsed.file, key, { mode: 0o600 });
+      console.log(`wrote a new swarm key to ${parsed.file}: give it (privately) to everyone who may join`);
+      return 0;
+    }
+    case 'run':
+      return run(parsed.options);
+  }
+}
+
+async function run(options: CliOptions): Promise<number> {
+  let psk: Uint8Array | undefined;
+  if (options.psk !== undefined) {
+    try {
+      psk = new Uint8Array(await readFile(options.psk));
+    } catch (e) {
+      console.error(`cannot read --psk ${options.psk}: ${e instanceof Error ? e.message : String(e)}`);
+      return 2;
+    }
+  }
+  // TODO(storage): `sqliteStorage(options.db)` once sqliteStorage is on main. Until then the list
+  // and the identity live in memory and are gone when the CLI exits.
+  const storage = memoryStorage();
+
+  const announced = new AnnouncedVectors(options.list);
+  const transport = libp2pTransport({
+    listen: options.listen,
+    bootstrap: options.peers,
+    mdns: options.mdns,
+    ...(psk === undefined ? {} : { psk }),
+  });
+  const opened = await createPeer({ storage, transports: [announced.wrap(transport)] });
+  if (opened.isErr()) {
+    console.error(`could not start: ${opened.error.type}: ${opened.error.message}`);
+    return 1;
+  }
+  const peer = opened.value;
+  const space = await peer.space(options.list);
+  if (space.isErr()) {
+    console.error(`could not open the list: ${space.error.type}: ${space.error.message}`);
+    await peer.close();
+    return 1;
+  }
+  const shell = new Shell({ name: options.name, peer, space: space.value, transport });
+  const introduced = await shell.introduce();
+
+  const interactive = process.stdin.isTTY;
+  const rl = createInterface({ input: process.stdin, output: process.stdout, terminal: interactive });
+  rl.setPrompt(`${options.name}> `);
+  /** Print lines without mangling a half-typed command. */
+  const print = (lines: readonly string[]): void => {
+    if (lines.length === 0) return;
+    if (interactive) process.stdout.write('\r\x1b[K');
+    for (const line of lines) process.stdout.write(`${line}\n`);
+    if (interactive) rl.prompt(true);
+  };
+
+  print([
+    `Shoal shopping list "${options.list}" · ${options.name} · ${peer.id}`,
+    `storage: ${storage.name} (--db ${options.db} is used once SQLite storage lands)`,
+    ...(introduced === undefined ? [] : [`note: ${introduced}`]),
+    'others can join with:',
+    ...peer.addresses().map((a) => `  npm run shop -- --name <name> --peer ${a}`),
+    options.mdns ? 'looking for peers on the LAN (mDNS)…' : 'mDNS off: peers must dial in or be given with --peer',
+    psk === undefined ? 'network: open (anyone who can reach you)' : 'network: private (swarm key)',
+    'type "help" for commands',
+  ]);
+
+  // Say what arrives from others, in a person's words.
+  const titles = new Map<string, ShoppingItem>();
+  for (const item of space.value.collection<ShoppingItem>('items').all()) titles.set(item.id, item);
+  // Gathered for CHANGE_BATCH_MS, so a catch-up of thousands of facts is one line, not thousands.
+  let batch: string[] = [];
+  const changeFlush = setInterval(() => {
+    if (batch.length > MAX_CHANGES_SHOWN) print([`~ ${batch.length} changes from peers`]);
+    else print(batch);
+    batch = [];
+  }, CHANGE_BATCH_MS);
+  const unsubscribe = space.value.subscribe((event: SpaceEvent) => {
+    const lines = batch;
+    for (const change of event.changes) {
+      if (change.collection === 'members') {
+        const name = change.value?.name;
+        if (event.source === 'remote' && typeof name === 'string') lines.push(`~ ${name} is on this list`);
+        continue;
+      }
+      const before = titles.get(change.id);
+      const after = change.value as ItemView<ShoppingItem> | undefined;
+      if (after === undefined) titles.delete(change.id);
+      else titles.set(change.id, after);
+      if (event.source === 'remote') lines.push(describeChange(before, after));
+    }
+  });
+
+  let connected = new Set<string>();
+  const peerWatch = setInterval(() => {
+    const now = new Set<string>(transport.linkedPeers());
+    const lines: string[] = [];
+    for (const id of now) if (!connected.has(id)) lines.push(`~ connected to ${shell.nameOf(id)} (${shortId(id)})`);
+    for (const id of connected) if (!now.has(id)) lines.push(`~ ${shell.nameOf(id)} went away`);
+    connected = now;
+    print(lines);
+  }, PEER_WATCH_MS);
+  const stopCatchUp = showCatchUp(space.value, announced, process.stderr);
+
+  // Commands run one at a time, in the order typed (a scripted stdin may deliver many at once).
+  let queue = Promise.resolve();
+  let quitting = false;
+  const finished = new Promise<void>((resolve) => {
+    rl.on('line', (line) => {
+      queue = queue.then(async () => {
+        if (quitting) return;
+        const command = line.trim().toLowerCase();
+        if (command === 'quit' || command === 'exit') {
+          quitting = true;
+          rl.close();
+          return;
+        }
+        print(await shell.run(line));
+      });
+    });
+    rl.on('close', () => {
+      quitting = true;
+      void queue.then(resolve);
+    });
+    process.once('SIGINT', () => rl.close());
+  });
+  if (interactive) rl.prompt();
+  await finished;
+
+  clearInterval(peerWatch);
+  clearInterval(changeFlush);
+  stopCatchUp();
+  unsubscribe();
+  const pending = space.value.status().pending;
+  if (pending > 0) {
+    const fate = storage.name === 'memory' ? 'memory storage: they are lost' : 'they are sent next time';
+    console.log(`leaving with ${pending} edit(s) not yet acknowledged by another peer (${fate})`);
+  }
+  await peer.close();
+  return 0;
+}
+
+function describeChange(before: ShoppingItem | undefined, after: ShoppingItem | undefined): string {
+  if (after === undefined) return `- ${before?.title ?? 'an item'} was removed`;
+  if (before === undefined) return `+ ${after.title}`;
+  if (before.title !== after.title) return `~ "${before.title}" is now "${after.title}"`;
+  if (before.done !== after.done) return `${after.done ? '✓' : '☐'} ${after.title} ${after.done ? 'checked' : 'unchecked'}`;
+  return `~ ${after.title} changed`;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    console.error(e instanceof Error ? e.stack ?? e.message : String(e));
+    process.exit(1);
+  },
+);
