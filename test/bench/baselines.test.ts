@@ -7,7 +7,7 @@ import { shoalLocalWrites, shoalMerge, shoalStream } from '../../bench/shoal.js'
 import { fieldKey, type LocalWritesSystem, type MergeSystem, type StreamSystem } from '../../bench/systems.js';
 
 const systems: [string, MergeSystem<unknown>, LocalWritesSystem<unknown>, StreamSystem][] = [
-  ['shoal', shoalMerge as MergeSystem<unknown>, shoalLocalWrites as LocalWritesSystem<unknown>, shoalStream],
+  ['shoal', shoalMerge, shoalLocalWrites, shoalStream],
   ['yjs', yjsMerge, yjsLocalWrites, yjsStream],
   ['automerge', automergeMerge, automergeLocalWrites, automergeStream],
 ];
