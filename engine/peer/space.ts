@@ -768,10 +768,14 @@ export class SpaceImpl implements Space, SyncHost {
     });
   }
 
-  /** Gossip, at most every GOSSIP_INTERVAL_MS, once snapshots make it useful (pruning needs it). */
+  /**
+   * Gossip, at most every GOSSIP_INTERVAL_MS, when it is useful: snapshots exist (pruning needs to
+   * know what every peer holds) or acknowledgements must come from more than one peer (peers we are
+   * not linked to acknowledge through it). Otherwise a space stays quiet.
+   */
   #scheduleGossip(): void {
     if (this.#gossipScheduled || this.#closed) return;
-    if (!this.#gossipHeard && this.#snapshots.offerable().length === 0) return;
+    if (!this.#gossipHeard && this.#ctx.options.ackQuorum <= 1 && this.#snapshots.offerable().length === 0) return;
     this.#gossipScheduled = true;
     this.#ctx.timers.after(GOSSIP_INTERVAL_MS, () => {
       this.#gossipScheduled = false;

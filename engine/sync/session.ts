@@ -109,6 +109,8 @@ export interface SyncHost {
 interface InFlight {
   readonly bytes: number;
   readonly until: Vector;
+  /** When it was sent (env ms), to measure how long acknowledgements take. */
+  readonly sentAt: number;
 }
 
 const advance = (into: Vector, from: ReadonlyMap<PeerId, number>): void => {
@@ -143,6 +145,9 @@ export class Session {
    */
   readonly #forwardDelay: number;
   #lastHello = 0;
+  /** Smoothed time to acknowledgement and its variation (ms), for the retransmission timeout. */
+  #srtt: number | undefined;
+  #rttvar = 0;
   /** The epoch in which we last offered snapshots (once per epoch is enough). */
   #offeredEpoch = -1;
   /** Until then, only our own facts are sent (see #onHello). */
@@ -281,7 +286,7 @@ export class Session {
       if (epoch !== this.#epoch) continue;
       if (this.#inFlight.length === 0) this.#lastProgress = this.#host.env.now();
       this.#host.send(this.peer, out.frame);
-      this.#inFlight.push({ bytes: out.frame.length, until: out.until });
+      this.#inFlight.push({ bytes: out.frame.length, until: out.until, sentAt: this.#host.env.now() });
       this.#inFlightBytes += out.frame.length;
       advance(this.#sent, out.until);
       this.#scheduleTick(SYNC_TICK_MS);
@@ -314,13 +319,18 @@ export class Session {
     for (const [origin, counter] of vector) if (counter > (this.#sent.get(origin) ?? 0)) jumped = true;
     advance(this.#remote, vector);
     advance(this.#sent, vector);
-    const before = this.#inFlight.length;
+    const now = this.#host.env.now();
+    let oldestReleased: number | undefined;
     this.#inFlight = this.#inFlight.filter((f) => {
       for (const [origin, counter] of f.until) if ((this.#remote.get(origin) ?? 0) < counter) return true;
       this.#inFlightBytes -= f.bytes;
+      oldestReleased = Math.min(oldestReleased ?? f.sentAt, f.sentAt);
       return false;
     });
-    if (this.#inFlight.length < before) this.#lastProgress = this.#host.env.now();
+    if (oldestReleased !== undefined) {
+      this.#lastProgress = now;
+      this.#sampleAckDelay(now - oldestReleased);
+    }
     this.#host.noteRemoteVector(this.peer, vector);
     if (jumped) {
       this.#drained = undefined;
@@ -392,6 +402,25 @@ export class Session {
     if (vector.size > 0) this.#host.send(this.peer, encodeMessage({ type: 'ack', space: this.#host.spaceId, vector: toWire(vector) }));
   }
 
+  /**
+   * How long to wait for an acknowledgement before assuming loss: at least RETRANSMIT_AFTER_MS, and
+   * more when this remote is slow to acknowledge (a busy receiver working through a full window),
+   * after TCP's smoothed estimate (RFC 6298: srtt + 4 · rttvar).
+   */
+  #retransmitAfter(): number {
+    return this.#srtt === undefined ? RETRANSMIT_AFTER_MS : Math.max(RETRANSMIT_AFTER_MS, this.#srtt + 4 * this.#rttvar);
+  }
+
+  #sampleAckDelay(sample: number): void {
+    if (this.#srtt === undefined) {
+      this.#srtt = sample;
+      this.#rttvar = sample / 2;
+    } else {
+      this.#rttvar = 0.75 * this.#rttvar + 0.25 * Math.abs(this.#srtt - sample);
+      this.#srtt = 0.875 * this.#srtt + 0.125 * sample;
+    }
+  }
+
   #schedulePump(ms: number): void {
     if (this.#pumpScheduled || this.#closed) return;
     this.#pumpScheduled = true;
@@ -425,7 +454,7 @@ export class Session {
       return;
     }
     if (this.#inFlight.length === 0) return;
-    if (this.#host.env.now() - this.#lastProgress >= RETRANSMIT_AFTER_MS) {
+    if (this.#host.env.now() - this.#lastProgress >= this.#retransmitAfter()) {
       // Frames (or their acks) were lost. Forget them, ask the remote what it holds, and resend
       // from there once it answers.
       this.#helloSeen = false;
