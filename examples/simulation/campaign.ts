@@ -66,7 +66,7 @@ export interface CampaignResult {
 
 const SPACE = 'campaign';
 /** Writes a peer makes per round, at most. */
-const WRITES_PER_ROUND = 15;
+const WRITES_PER_ROUND = 50;
 
 class Rng {
   readonly #rng: RandomGenerator;
