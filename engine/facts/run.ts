@@ -59,8 +59,8 @@ export type RunError = FactError & { readonly equivocation?: Equivocation };
 
 /**
  * Every fact of a run with its hash, each linked to the one before: a pure function of the run, so
- * it is computed once per Run object (runs decoded from one frame are shared; see
- * engine/sync/frame-cache.ts) and the Fact objects are shared too (they are immutable).
+ * it is computed once per Run object (identical runs decode to one shared object; see
+ * engine/sync/codec.ts) and the Fact objects are shared too (they are immutable).
  */
 export function chainOf(space: string, run: Run): Result<readonly Fact[], FactError> {
   const memo = chains.get(run);

@@ -23,8 +23,7 @@ import {
 } from '../limits.js';
 import type { Storage } from '../storage/storage.js';
 import { inProcessWorkers, type Workers } from '../snapshot/workers.js';
-import { encodeMessage } from '../sync/codec.js';
-import { decodeFrameShared } from '../sync/frame-cache.js';
+import { decodeFrame, encodeMessage } from '../sync/codec.js';
 import type { Transport, TransportHandler } from '../transport.js';
 import { SpaceImpl, type SpaceOptions } from './space.js';
 import type { Peer, PeerInit, Space } from './types.js';
@@ -219,7 +218,7 @@ class PeerImpl implements Peer {
   async #drain(from: PeerId, inbox: { frames: Uint8Array[]; running: boolean }): Promise<void> {
     while (inbox.frames.length > 0 && !this.#closed) {
       const frame = inbox.frames.shift()!;
-      const message = decodeFrameShared(frame);
+      const message = decodeFrame(frame);
       if (message.isErr()) {
         this.#strike(from, `${message.error.type}: ${message.error.message}`);
         continue;

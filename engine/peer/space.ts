@@ -324,9 +324,13 @@ export class SpaceImpl implements Space, SyncHost {
   }
 
   logStart(): Vector {
-    // Per origin, the first counter we can still send as facts (older ones come in a snapshot).
-    const starts = this.#index.starts();
-    for (const [origin, tip] of this.#durable) if (!starts.has(origin)) starts.set(origin, tip.counter + 1);
+    // Per origin, the first counter we can still send as facts (older ones come in a snapshot);
+    // only origins whose log does not start at 1, to keep hellos small.
+    const starts: Vector = new Map();
+    for (const [origin, tip] of this.#durable) {
+      const first = this.#index.first(origin) ?? tip.counter + 1;
+      if (first > 1) starts.set(origin, first);
+    }
     return starts;
   }
 
@@ -335,7 +339,7 @@ export class SpaceImpl implements Space, SyncHost {
     return own === undefined ? undefined : { blobId: own.blobId, vector: toWire(countersOf(own.tips)) };
   }
 
-  readFrame(sent: Vector, maxBytes: number, forwardBefore: number): Promise<OutgoingFrame | undefined> {
+  readFrame(sent: Vector, maxBytes: number, forwardBefore: number, candidates: Set<PeerId>): Promise<OutgoingFrame | undefined> {
     return readFrame(
       {
         spaceId: this.id,
@@ -349,6 +353,7 @@ export class SpaceImpl implements Space, SyncHost {
       sent,
       maxBytes,
       forwardBefore,
+      candidates,
     );
   }
 

@@ -3,8 +3,9 @@
  *
  *   frame   := u8 type · str space · body
  *   hello   := uvarint version · u8 flags(1 reply, 2 snapshot) · vector · vector(logStart) · [str blobId · vector]
- *   facts   := uvarint nStrings · str* · uvarint nRuns · run*
- *   run     := uvarint originRef · uvarint first · uvarint n · u8 hasPrev · [prev 32] · hash 32 · sig 64 · fact*
+ *   facts   := uvarint nRuns · (bytes run)*
+ *   run     := uvarint nStrings · str* · uvarint originRef · uvarint first · uvarint n · u8 hasPrev · [prev 32] ·
+ *              hash 32 · sig 64 · fact*
  *   fact    := u8 type · svarint wallDelta · uvarint logical · uvarint collectionRef · uvarint itemRef · data
  *   data    := create: uvarint nFields · (uvarint fieldRef · json)* | update: uvarint fieldRef · json | delete: ∅
  *   ack     := vector
@@ -15,9 +16,10 @@
  *   blob           := blob id 32 · bytes
  *   vector  := uvarint n · (originKey 8 · uvarint counter)*     (see origin-key.ts)
  *
- * Facts frames share one string table (origins, collections, items, field names), and hashes are
- * not sent except the last of each run (the receiver recomputes the chain): a steady stream of
- * field updates costs ~8 bytes per fact.
+ * Each run carries its own string table (origin, collections, items, field names), so a run's bytes
+ * are the same in every frame: receivers decode and hash a run they have seen once only. Hashes are
+ * not sent except the last of each run (the receiver recomputes the chain): a steady stream of field
+ * updates costs ~8 bytes per fact.
  *
  * Decoding never throws and checks every length and count against the bytes left before it
  * allocates anything.
@@ -25,13 +27,14 @@
 import { err, ok, type Result } from 'neverthrow';
 import { hexToBytes } from '@noble/hashes/utils.js';
 import { Reader, toHex, Writer } from '../facts/bytes.js';
+import { sha256 } from '../facts/hash.js';
 import { CODE_TYPE, HASH_BYTES, SIGNATURE_BYTES, TYPE_CODE } from '../facts/codec.js';
 import { readJson, writeJson } from '../facts/json.js';
 import type { FactBody, Run } from '../facts/run.js';
 import type { JsonObject, JsonValue, PeerId } from '../facts/types.js';
 import { MAX_FRAME_BYTES, MAX_ID_LENGTH, MAX_ORIGIN_LENGTH, MAX_VECTOR_ORIGINS } from '../limits.js';
 import type { GossipEntry, Message, MessageType, SnapshotRef } from './messages.js';
-import { ORIGIN_KEY_BYTES, type OriginKey, type WireVector } from './origin-key.js';
+import { ORIGIN_KEY_BYTES, originKeyBytes, type OriginKey, type WireVector } from './origin-key.js';
 
 const TYPE_BYTE: Record<MessageType, number> = {
   hello: 1,
@@ -57,7 +60,7 @@ export interface DecodeError {
 
 function writeVector(w: Writer, vector: WireVector): void {
   w.uvarint(vector.size);
-  for (const [key, counter] of vector) w.raw(hexToBytes(key)).uvarint(counter);
+  for (const [key, counter] of vector) w.raw(originKeyBytes(key)).uvarint(counter);
 }
 
 function readVector(r: Reader): WireVector {
@@ -139,17 +142,14 @@ export function encodeMessage(message: Message): Uint8Array {
 }
 
 /**
- * Builds one facts frame from runs, sharing a string table, and refuses a run that would push the
- * frame past `maxBytes` (the caller sends the frame and starts another).
+ * Builds one facts frame from runs and refuses a run that would push the frame past `maxBytes`
+ * (the caller sends the frame and starts another).
  */
 export class FactsFrameBuilder {
   readonly #space: string;
   readonly #maxBytes: number;
-  readonly #strings: string[] = [];
-  readonly #refs = new Map<string, number>();
-  #tableBytes = 0;
-  readonly #body = new Writer(1024);
-  #runs = 0;
+  readonly #runs: Uint8Array[] = [];
+  #bytes = 0;
   #facts = 0;
 
   constructor(space: string, maxBytes = MAX_FRAME_BYTES) {
@@ -158,7 +158,7 @@ export class FactsFrameBuilder {
   }
 
   get runs(): number {
-    return this.#runs;
+    return this.#runs.length;
   }
 
   get facts(): number {
@@ -167,67 +167,85 @@ export class FactsFrameBuilder {
 
   /** Upper bound of the frame size so far. */
   get size(): number {
-    return 16 + this.#space.length * 3 + this.#tableBytes + this.#body.length;
+    return 16 + this.#space.length * 3 + this.#bytes;
   }
 
   /** Add a run; false (and nothing added) when it would not fit. */
   add(run: Run): boolean {
-    const mark = this.#body.length;
-    const stringsMark = this.#strings.length;
-    const tableMark = this.#tableBytes;
-    const w = this.#body;
-    w.uvarint(this.#ref(run.origin)).uvarint(run.first).uvarint(run.facts.length);
-    if (run.prev === null) w.u8(0);
-    else w.u8(1).raw(run.prev);
-    w.raw(run.hash).raw(run.sig);
-    let wall = 0;
-    for (const f of run.facts) {
-      w.u8(TYPE_CODE[f.type]).svarint(f.hlc.wall - wall).uvarint(f.hlc.logical);
-      wall = f.hlc.wall;
-      w.uvarint(this.#ref(f.collection)).uvarint(this.#ref(f.item));
-      if (f.type === 'create') {
-        const data = f.data!;
-        const fields = Object.keys(data);
-        w.uvarint(fields.length);
-        for (const field of fields) {
-          w.uvarint(this.#ref(field));
-          writeJson(w, data[field]);
-        }
-      } else if (f.type === 'update') {
-        const field = Object.keys(f.data!)[0]!;
-        w.uvarint(this.#ref(field));
-        writeJson(w, f.data![field]);
-      }
-    }
-    if (this.size > this.#maxBytes && this.#runs > 0) {
-      w.truncate(mark);
-      for (const s of this.#strings.splice(stringsMark)) this.#refs.delete(s);
-      this.#tableBytes = tableMark;
-      return false;
-    }
-    this.#runs++;
+    const bytes = encodeRun(run);
+    if (this.size + bytes.length + 4 > this.#maxBytes && this.#runs.length > 0) return false;
+    this.#runs.push(bytes);
+    this.#bytes += bytes.length + 4;
     this.#facts += run.facts.length;
     return true;
   }
 
   finish(): Uint8Array {
-    const w = header('facts', this.#space);
-    w.uvarint(this.#strings.length);
-    for (const s of this.#strings) w.string(s);
-    w.uvarint(this.#runs).raw(this.#body.view());
+    const w = header('facts', this.#space).uvarint(this.#runs.length);
+    for (const run of this.#runs) w.bytes(run);
     return w.finish();
   }
+}
 
-  #ref(s: string): number {
-    let ref = this.#refs.get(s);
-    if (ref === undefined) {
-      ref = this.#strings.length;
-      this.#strings.push(s);
-      this.#refs.set(s, ref);
-      this.#tableBytes += s.length * 3 + 2;
+/** Encoded runs by content (first counter, last hash, signature): the same run goes to many peers. */
+const encodedRuns = new Map<string, Uint8Array>();
+/** Decoded runs by the SHA-256 of their bytes: the same run arrives at many peers of a simulation. */
+const decodedRuns = new Map<string, Run | null>();
+const RUN_CACHE_ENTRIES = 8192;
+
+function remember<V>(cache: Map<string, V>, key: string, value: V): V {
+  if (cache.size >= RUN_CACHE_ENTRIES) cache.delete(cache.keys().next().value!);
+  cache.set(key, value);
+  return value;
+}
+
+/**
+ * One run, self-contained: its own string table, so its bytes are the same in every frame that
+ * carries it (which is what lets receivers share its decoding and hashing).
+ */
+export function encodeRun(run: Run): Uint8Array {
+  const key = `${run.first}:${toHex(run.hash)}:${toHex(run.sig.subarray(0, 8))}`;
+  const known = encodedRuns.get(key);
+  if (known !== undefined) return known;
+  const strings: string[] = [];
+  const refs = new Map<string, number>();
+  const ref = (s: string): number => {
+    let r = refs.get(s);
+    if (r === undefined) {
+      r = strings.length;
+      strings.push(s);
+      refs.set(s, r);
     }
-    return ref;
+    return r;
+  };
+  const body = new Writer(64 + run.facts.length * 16);
+  body.uvarint(ref(run.origin)).uvarint(run.first).uvarint(run.facts.length);
+  if (run.prev === null) body.u8(0);
+  else body.u8(1).raw(run.prev);
+  body.raw(run.hash).raw(run.sig);
+  let wall = 0;
+  for (const f of run.facts) {
+    body.u8(TYPE_CODE[f.type]).svarint(f.hlc.wall - wall).uvarint(f.hlc.logical);
+    wall = f.hlc.wall;
+    body.uvarint(ref(f.collection)).uvarint(ref(f.item));
+    if (f.type === 'create') {
+      const data = f.data!;
+      const fields = Object.keys(data);
+      body.uvarint(fields.length);
+      for (const field of fields) {
+        body.uvarint(ref(field));
+        writeJson(body, data[field]);
+      }
+    } else if (f.type === 'update') {
+      const field = Object.keys(f.data!)[0]!;
+      body.uvarint(ref(field));
+      writeJson(body, f.data![field]);
+    }
   }
+  const w = new Writer(body.length + 16 + strings.length * 16).uvarint(strings.length);
+  for (const str of strings) w.string(str);
+  w.raw(body.view());
+  return remember(encodedRuns, key, w.finish());
 }
 
 /** Decode one frame. Never throws. */
@@ -294,18 +312,6 @@ export function decodeFrame(frame: Uint8Array): Result<Message, DecodeError> {
 }
 
 function readRuns(r: Reader): Run[] {
-  const nStrings = r.uvarint();
-  if (nStrings > r.remaining) {
-    r.fail();
-    return [];
-  }
-  const strings: string[] = new Array<string>(nStrings);
-  for (let i = 0; i < nStrings && !r.failed; i++) strings[i] = r.string(MAX_ID_BYTES);
-  const str = (): string => {
-    const s = strings[r.uvarint()];
-    if (s === undefined) r.fail();
-    return s ?? '';
-  };
   const nRuns = r.uvarint();
   // A run takes at least 100 bytes (hash and signature).
   if (nRuns > r.remaining / (HASH_BYTES + SIGNATURE_BYTES)) {
@@ -314,58 +320,70 @@ function readRuns(r: Reader): Run[] {
   }
   const runs: Run[] = [];
   for (let i = 0; i < nRuns && !r.failed; i++) {
-    const origin = str() as PeerId;
-    const first = r.uvarint();
-    const n = r.uvarint();
-    // A fact takes at least 6 bytes.
-    if (n > r.remaining / 6) {
-      r.fail();
-      break;
-    }
-    const prev = r.u8() === 1 ? r.raw(HASH_BYTES).slice() : null;
-    const hash = r.raw(HASH_BYTES).slice();
-    const sig = r.raw(SIGNATURE_BYTES).slice();
-    const facts: FactBody[] = new Array<FactBody>(n);
-    let wall = 0;
-    for (let j = 0; j < n && !r.failed; j++) {
-      const type = CODE_TYPE[r.u8()];
-      wall += r.svarint();
-      const hlc = { wall, logical: r.uvarint() };
-      const collection = str();
-      const item = str();
-      if (type === undefined) {
-        r.fail();
-        break;
-      }
-      if (type === 'delete') {
-        facts[j] = { type, hlc, collection, item };
-        continue;
-      }
-      let data: JsonObject;
-      if (type === 'create') {
-        const nFields = r.uvarint();
-        if (nFields > r.remaining / 2) {
-          r.fail();
-          break;
-        }
-        const obj: Record<string, JsonValue> = {};
-        for (let k = 0; k < nFields && !r.failed; k++) {
-          const field = str();
-          const value = readJson(r);
-          // Assigning "__proto__" would set the prototype; a repeated field is not canonical.
-          if (value === undefined || field === '__proto__' || Object.hasOwn(obj, field)) r.fail();
-          else obj[field] = value;
-        }
-        data = Object.freeze(obj);
-      } else {
-        const field = str();
-        const value = readJson(r);
-        if (value === undefined || field === '__proto__') r.fail();
-        data = Object.freeze({ [field]: value ?? null });
-      }
-      facts[j] = { type, hlc, collection, item, data };
-    }
-    runs.push({ origin, first, prev, facts, hash, sig });
+    const bytes = r.bytes(MAX_FRAME_BYTES);
+    const key = toHex(sha256(bytes));
+    let run = decodedRuns.get(key);
+    if (run === undefined) run = remember(decodedRuns, key, decodeRun(bytes) ?? null);
+    if (run === null) r.fail();
+    else runs.push(run);
   }
   return runs;
+}
+
+/** Decode one run written by `encodeRun`; undefined when malformed. */
+function decodeRun(bytes: Uint8Array): Run | undefined {
+  const r = new Reader(bytes);
+  const nStrings = r.uvarint();
+  if (nStrings > r.remaining) return undefined;
+  const strings: string[] = new Array<string>(nStrings);
+  for (let i = 0; i < nStrings && !r.failed; i++) strings[i] = r.string(MAX_ID_BYTES);
+  const str = (): string => {
+    const s = strings[r.uvarint()];
+    if (s === undefined) r.fail();
+    return s ?? '';
+  };
+  const origin = str() as PeerId;
+  const first = r.uvarint();
+  const n = r.uvarint();
+  // A fact takes at least 6 bytes.
+  if (n > r.remaining / 6) return undefined;
+  const prev = r.u8() === 1 ? r.raw(HASH_BYTES).slice() : null;
+  const hash = r.raw(HASH_BYTES).slice();
+  const sig = r.raw(SIGNATURE_BYTES).slice();
+  const facts: FactBody[] = new Array<FactBody>(n);
+  let wall = 0;
+  for (let j = 0; j < n && !r.failed; j++) {
+    const type = CODE_TYPE[r.u8()];
+    wall += r.svarint();
+    const hlc = { wall, logical: r.uvarint() };
+    const collection = str();
+    const item = str();
+    if (type === undefined) return undefined;
+    if (type === 'delete') {
+      facts[j] = { type, hlc, collection, item };
+      continue;
+    }
+    let data: JsonObject;
+    if (type === 'create') {
+      const nFields = r.uvarint();
+      if (nFields > r.remaining / 2) return undefined;
+      const obj: Record<string, JsonValue> = {};
+      for (let k = 0; k < nFields && !r.failed; k++) {
+        const field = str();
+        const value = readJson(r);
+        // Assigning "__proto__" would set the prototype; a repeated field is not canonical.
+        if (value === undefined || field === '__proto__' || Object.hasOwn(obj, field)) return undefined;
+        obj[field] = value;
+      }
+      data = Object.freeze(obj);
+    } else {
+      const field = str();
+      const value = readJson(r);
+      if (value === undefined || field === '__proto__') return undefined;
+      data = Object.freeze({ [field]: value });
+    }
+    facts[j] = { type, hlc, collection, item, data };
+  }
+  if (!r.done) return undefined;
+  return Object.freeze({ origin, first, prev, facts, hash, sig });
 }

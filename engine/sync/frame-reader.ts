@@ -35,15 +35,26 @@ export interface FrameSource {
 /**
  * The next frame for a remote that holds `sent`. Facts of other origins that arrived after
  * `forwardBefore` are held back (reported as `heldBackUntil`); facts no longer in the log (pruned:
- * covered by a snapshot) are reported as `needsSnapshot`.
+ * covered by a snapshot) are reported as `needsSnapshot`. Only origins in `candidates` are looked at;
+ * those found fully sent are removed from it.
  */
-export async function readFrame(src: FrameSource, sent: Vector, maxBytes: number, forwardBefore: number): Promise<OutgoingFrame | undefined> {
+export async function readFrame(
+  src: FrameSource,
+  sent: Vector,
+  maxBytes: number,
+  forwardBefore: number,
+  candidates: Set<PeerId>,
+): Promise<OutgoingFrame | undefined> {
   const wanted: { origin: PeerId; from: number; to: number; seq: SequenceId }[] = [];
   let heldBackUntil: number | undefined;
   let needsSnapshot = false;
-  for (const [origin, tip] of src.durable) {
+  for (const origin of candidates) {
+    const tip = src.durable.get(origin);
     const from = (sent.get(origin) ?? 0) + 1;
-    if (tip.counter < from) continue;
+    if (tip === undefined || tip.counter < from) {
+      candidates.delete(origin); // the remote has everything of it
+      continue;
+    }
     // Facts loaded from storage arrived "at 0": forwardable unless everything else is held (-1).
     const arrived = src.arrivals.get(origin) ?? 0;
     if (origin !== src.origin && arrived > forwardBefore) {

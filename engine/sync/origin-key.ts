@@ -5,6 +5,7 @@
  * A key collision (2^-64 by accident) or a peer that forges one can only confuse bookkeeping about
  * what that remote holds: the remote's own claims decide what we send it, never what we accept.
  */
+import { hexToBytes } from '@noble/hashes/utils.js';
 import { toHex } from '../facts/bytes.js';
 import { sha256 } from '../facts/hash.js';
 import type { PeerId, Vector } from '../facts/types.js';
@@ -30,6 +31,19 @@ export function originKey(origin: PeerId): OriginKey {
     cache.set(origin, key);
   }
   return key;
+}
+
+const keyBytes = new Map<OriginKey, Uint8Array>();
+
+/** The 8 bytes of an origin key (cached: vectors are encoded again and again). */
+export function originKeyBytes(key: OriginKey): Uint8Array {
+  let bytes = keyBytes.get(key);
+  if (bytes === undefined) {
+    bytes = hexToBytes(key);
+    if (keyBytes.size >= CACHE_SIZE) keyBytes.delete(keyBytes.keys().next().value!);
+    keyBytes.set(key, bytes);
+  }
+  return bytes;
 }
 
 /** A vector as it goes on the wire. */

@@ -85,7 +85,7 @@ export interface SyncHost {
    * other origins that arrived after `forwardBefore` are held back: the remote probably got them
    * from elsewhere, and its announcements will say so.
    */
-  readFrame(sent: Vector, maxBytes: number, forwardBefore: number): Promise<OutgoingFrame | undefined>;
+  readFrame(sent: Vector, maxBytes: number, forwardBefore: number, candidates: Set<PeerId>): Promise<OutgoingFrame | undefined>;
   /** Verify and queue runs from `from`. */
   ingest(runs: readonly Run[], from: PeerId): Promise<IngestOutcome>;
   /** The origins of a wire vector that this space knows. */
@@ -152,6 +152,11 @@ export class Session {
   #offeredEpoch = -1;
   /** Until then, only our own facts are sent (see #onHello). */
   #holdOthersUntil = 0;
+  /**
+   * Origins the remote may still lack (a superset: the frame reader drops those it finds sent), so
+   * a pump looks at what changed, not at every origin of the space.
+   */
+  #lacking = new Set<PeerId>();
   /** The last pump stopped because the window was full. */
   #windowFull = false;
   /** When the log last had nothing to send this remote (durable version, epoch). */
@@ -199,6 +204,7 @@ export class Session {
     for (const origin of origins) {
       this.#announce.add(origin);
       if (this.#host.counter(origin) <= (this.#sent.get(origin) ?? 0)) continue; // it has them
+      this.#lacking.add(origin);
       if (origin === own) ready = true;
       else forward = true;
     }
@@ -272,7 +278,7 @@ export class Session {
       // point pouring forwarded ones into the void.
       const stalled = this.#inFlight.length > 0 && now - this.#lastProgress > this.#forwardDelay;
       const holding = stalled || now < this.#holdOthersUntil;
-      const out = await this.#host.readFrame(this.#sent, MAX_FRAME_BYTES, holding ? -1 : now - this.#forwardDelay);
+      const out = await this.#host.readFrame(this.#sent, MAX_FRAME_BYTES, holding ? -1 : now - this.#forwardDelay, this.#lacking);
       if (this.#closed) return;
       if (out?.needsSnapshot === true && this.#offeredEpoch !== epoch) {
         this.#offeredEpoch = epoch;
@@ -365,6 +371,8 @@ export class Session {
   #reset(vector: Vector): void {
     this.#remote = new Map(vector);
     this.#sent = new Map(vector);
+    this.#lacking = new Set();
+    for (const [origin, counter] of this.#host.vector()) if (counter > (vector.get(origin) ?? 0)) this.#lacking.add(origin);
     this.#inFlight = [];
     this.#inFlightBytes = 0;
     this.#epoch++;

@@ -66,10 +66,13 @@ export async function runMesh(options: MeshOptions): Promise<MeshResult> {
   const holdsAll = (s: Space) => Object.values(s.status().vector).reduce((a, b) => a + b, 0) === facts;
   const curve: [number, number][] = [];
   const sampleEvery = options.sampleEvery ?? 100;
+  // Peers that converged stay converged (nothing is written after the start): only check the rest.
+  let waiting = spaces;
   let converged = 0;
   while (converged < options.peers) {
     await net.advance(sampleEvery);
-    converged = spaces.filter(holdsAll).length;
+    waiting = waiting.filter((s) => !holdsAll(s));
+    converged = options.peers - waiting.length;
     const elapsed = net.stats().elapsed - start;
     curve.push([elapsed, converged]);
     options.onProgress?.(converged, options.peers, elapsed);
