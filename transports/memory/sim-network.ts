@@ -60,6 +60,8 @@ export interface SimStats {
   readonly bytesDelivered: number;
   /** Virtual time now, ms since the start. */
   readonly elapsed: number;
+  /** Most bytes ever in flight (sent, not yet delivered) on one directed link. */
+  readonly maxInFlightBytes: number;
   /** SHA-256 over every delivery (time, from, to, bytes): equal traces ⇒ identical runs. */
   readonly trace: string;
 }
@@ -105,7 +107,9 @@ export class SimNetwork {
   #groups: Map<string, number> | undefined;
   /** Rolling hash of every delivery. */
   #trace: Uint8Array = new Uint8Array(32);
-  #stats = { sent: 0, delivered: 0, dropped: 0, duplicated: 0, bytesSent: 0, bytesDelivered: 0 };
+  #stats = { sent: 0, delivered: 0, dropped: 0, duplicated: 0, bytesSent: 0, bytesDelivered: 0, maxInFlightBytes: 0 };
+  /** Bytes in flight per directed link (`from>to`). */
+  readonly #inFlight = new Map<string, number>();
 
   constructor(init: SimNetworkInit) {
     if (!Number.isSafeInteger(init.seed)) throw new TypeError('SimNetwork: seed must be an integer');
@@ -248,9 +252,11 @@ export class SimNetwork {
     const copy = frame.slice();
     const when = this.#deliveryTime(from, to);
     this.#scheduler.at(when, () => this.#deliver(key, incarnation, from, to, copy));
+    this.#flight(from, to, copy.length);
     if (this.#chance(this.#duplicate)) {
       this.#stats.duplicated++;
       this.#scheduler.at(when + this.#sampleLatency(), () => this.#deliver(key, incarnation, from, to, copy));
+      this.#flight(from, to, copy.length);
     }
     return okAsync(undefined);
   }
@@ -307,7 +313,15 @@ export class SimNetwork {
     return (this.#groups.get(a) ?? -1) !== (this.#groups.get(b) ?? -1);
   }
 
+  #flight(from: PeerId, to: PeerId, bytes: number): void {
+    const link = `${from}>${to}`;
+    const now = (this.#inFlight.get(link) ?? 0) + bytes;
+    this.#inFlight.set(link, now);
+    if (now > this.#stats.maxInFlightBytes) this.#stats.maxInFlightBytes = now;
+  }
+
   #deliver(key: string, incarnation: number, from: PeerId, to: PeerId, frame: Uint8Array): void {
+    this.#flight(from, to, -frame.length);
     const endpoint = this.#endpoints.get(to);
     if (this.#connected.get(key) !== incarnation || endpoint === undefined) {
       this.#stats.dropped++;
