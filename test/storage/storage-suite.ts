@@ -70,8 +70,8 @@ export function runStorageTests(name: string, fixture: StorageFixture): void {
       expect(Uint8Array.from(await value(again.readBlob('b')))).toEqual(Uint8Array.from([8]));
     });
 
-    const { reopen } = fixture;
-    if (reopen === undefined) return;
+    if (fixture.reopen === undefined) return;
+    const reopen = (closed: Storage) => fixture.reopen!(closed);
 
     it('finds everything again after close and reopen', async () => {
       const storage = await fixture.make();
