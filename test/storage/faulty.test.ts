@@ -97,7 +97,7 @@ let idbSerial = 0;
 interface Backend {
   name: string;
   /** A fresh durable place and a way to open a storage on it (again). */
-  place(): { open(): Storage };
+  place: () => { open: () => Storage };
 }
 
 const backends: Backend[] = [
