@@ -53,3 +53,27 @@ export const MAX_APPEND_BATCH = 8192; // facts
 
 /** Longest encoded PeerId (origin) accepted on the wire. */
 export const MAX_ORIGIN_LENGTH = 128; // characters
+
+/**
+ * An author signs its facts at least every this many canonical bytes, so any stretch between two
+ * signatures (plus one maximal fact) fits in one frame and can be forwarded unchanged.
+ */
+export const MAX_SEGMENT_BYTES = 512 * 1024; // 512 KiB
+
+/** How often a session with unacknowledged frames checks for progress. */
+export const SYNC_TICK_MS = 1_000; // 1 s
+
+/** Unacknowledged frames are re-sent (from the receiver's last known vector) after this long. */
+export const RETRANSMIT_AFTER_MS = 2_000; // 2 s
+
+/** A hello that gets no answer is repeated this many times (with backoff), then left until the link changes. */
+export const MAX_HELLO_RETRIES = 6; // hellos
+
+/** Least time between two gossip messages on one link. */
+export const GOSSIP_INTERVAL_MS = 2_000; // 2 s
+
+/** Most faults a space remembers (oldest dropped first). */
+export const MAX_FAULTS = 256; // faults
+
+/** Longest wait between two hellos to a remote that stopped answering. */
+export const MAX_RETRY_INTERVAL_MS = 30_000; // 30 s

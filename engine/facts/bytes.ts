@@ -27,6 +27,12 @@ export class Writer {
     return this.#pos;
   }
 
+  /** Drop everything written after the first `length` bytes. */
+  truncate(length: number): this {
+    if (length < this.#pos) this.#pos = length;
+    return this;
+  }
+
   /** Forget the content, keep the memory. */
   reset(): this {
     this.#pos = 0;

@@ -163,6 +163,11 @@ export function computeHash(space: string, fact: UnhashedFact): Result<Hash, Pro
  * mutation of the caller's object cannot reach the log or the state.
  */
 export function sealFact(space: string, draft: UnhashedFact): Result<Fact, InvalidInputError> {
+  return sealFactSized(space, draft).map((sealed) => sealed.fact);
+}
+
+/** `sealFact`, also returning the canonical size in bytes (the author sizes its signed runs by it). */
+export function sealFactSized(space: string, draft: UnhashedFact): Result<{ fact: Fact; size: number }, InvalidInputError> {
   const problem = checkHeader(draft);
   if (problem !== undefined) return err(invalidInput(problem.message));
   const w = scratch.reset();
@@ -176,11 +181,12 @@ export function sealFact(space: string, draft: UnhashedFact): Result<Fact, Inval
   if (draft.prev === null) w.u8(0);
   else w.u8(1).raw(draft.prev);
   const bytes = w.view();
+  const size = bytes.length;
   const hash = sha256(bytes);
-  if (draft.type === 'delete') return ok({ ...draft, hash } as Fact);
+  if (draft.type === 'delete') return ok({ fact: { ...draft, hash }, size });
   const data = readData(new Reader(bytes, dataStart, dataEnd), draft.type);
   if (data === null || data === undefined) return err(invalidInput('data does not round-trip'));
-  return ok({ ...draft, data, hash } as Fact);
+  return ok({ fact: { ...draft, data, hash }, size });
 }
 
 /**

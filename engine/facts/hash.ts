@@ -14,9 +14,9 @@ export const nodeCrypto: NodeCrypto | undefined = (() => {
   return mod && typeof mod.hash === 'function' ? mod : undefined;
 })();
 
-/** SHA-256 of `data` (32 bytes). */
+/** SHA-256 of `data` (32 bytes, a plain Uint8Array everywhere). */
 export const sha256: (data: Uint8Array) => Hash = nodeCrypto
-  ? (data) => nodeCrypto.hash('sha256', data, 'buffer')
+  ? (data) => new Uint8Array(nodeCrypto.hash('sha256', data, 'buffer'))
   : (data) => nobleSha256(data);
 
 /** An incremental SHA-256 for long inputs (state hashes, snapshots). */
@@ -28,7 +28,7 @@ export interface Sha256Stream {
 export function sha256Stream(): Sha256Stream {
   if (nodeCrypto) {
     const h = nodeCrypto.createHash('sha256');
-    return { update: (d) => void h.update(d), digest: () => h.digest() };
+    return { update: (d) => void h.update(d), digest: () => new Uint8Array(h.digest()) };
   }
   const h = nobleSha256.create();
   return { update: (d) => void h.update(d), digest: () => h.digest() };

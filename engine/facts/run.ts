@@ -1,0 +1,136 @@
+/**
+ * Runs: how facts travel. A run is one origin's consecutive facts, ending in a fact the origin
+ * signed. On the wire a run carries the first fact's `prev`, the claimed hash of the last fact and
+ * the signature over it; the receiver recomputes every hash along the chain, so a forged or damaged
+ * fact anywhere in the run breaks the chain to the signature.
+ *
+ * `verifyRun` is everything a receiver checks before a fact may touch state.
+ */
+import { err, ok, type Result } from 'neverthrow';
+import { factError, type FactError } from '../errors.js';
+import { MAX_RUN_FACTS } from '../limits.js';
+import { equalBytes } from './bytes.js';
+import { computeHash } from './codec.js';
+import type { HlcClock } from './hlc.js';
+import type { SignatureVerifier } from './sign.js';
+import type { Fact, FactType, Hash, Hlc, JsonObject, PeerId, UnhashedFact } from './types.js';
+
+/** A fact as it travels inside a run: what the run's origin and position do not already say. */
+export interface FactBody {
+  readonly type: FactType;
+  readonly hlc: Hlc;
+  readonly collection: string;
+  readonly item: string;
+  readonly data?: JsonObject;
+}
+
+export interface Run {
+  readonly origin: PeerId;
+  /** Counter of the first fact. */
+  readonly first: number;
+  /** `prev` of the first fact. */
+  readonly prev: Hash | null;
+  readonly facts: readonly FactBody[];
+  /** Claimed hash of the last fact. */
+  readonly hash: Hash;
+  /** The origin's signature over `hash`. */
+  readonly sig: Uint8Array;
+}
+
+/** Where an origin's chain ends on the receiver. */
+export interface ChainTip {
+  readonly counter: number;
+  readonly hash: Hash;
+}
+
+/** Proof that an origin signed two different facts for one counter. */
+export interface Equivocation {
+  readonly origin: PeerId;
+  readonly counter: number;
+  /** The hash we hold and the conflicting signed one. */
+  readonly hashes: readonly [Hash, Hash];
+}
+
+export type VerifiedRun =
+  | { readonly kind: 'new'; readonly facts: Fact[]; readonly sig: Uint8Array }
+  | { readonly kind: 'duplicate' };
+
+export type RunError = FactError & { readonly equivocation?: Equivocation };
+
+/** The run made from stored facts (consecutive, one origin, the last one signed). */
+export function runOf(facts: readonly Fact[], sig: Uint8Array): Run {
+  const first = facts[0]!;
+  const last = facts[facts.length - 1]!;
+  return {
+    origin: first.origin,
+    first: first.counter,
+    prev: first.prev,
+    facts: facts.map(bodyOf),
+    hash: last.hash,
+    sig,
+  };
+}
+
+export const bodyOf = (f: Fact): FactBody =>
+  f.type === 'delete'
+    ? { type: f.type, hlc: f.hlc, collection: f.collection, item: f.item }
+    : { type: f.type, hlc: f.hlc, collection: f.collection, item: f.item, data: f.data };
+
+/**
+ * Check a run against the receiver's chain tip for its origin. Cheap checks first, the signature
+ * last. Nothing here touches state: the caller appends what comes back.
+ */
+export async function verifyRun(
+  space: string,
+  run: Run,
+  tip: ChainTip | undefined,
+  clock: HlcClock,
+  verifier: SignatureVerifier,
+): Promise<Result<VerifiedRun, RunError>> {
+  const n = run.facts.length;
+  const at = { origin: run.origin, counter: run.first };
+  if (n === 0) return err(factError('malformed', 'empty run', at));
+  if (n > MAX_RUN_FACTS) return err(factError('too-large', `run longer than ${MAX_RUN_FACTS} facts`, at));
+  if (!Number.isSafeInteger(run.first) || run.first < 1) return err(factError('malformed', 'bad first counter', at));
+  if (!verifier.isValidOrigin(run.origin)) return err(factError('malformed', 'origin is not an Ed25519 PeerId', at));
+
+  const held = tip?.counter ?? 0;
+  const last = run.first + n - 1;
+  if (run.first > held + 1) {
+    return err(factError('out-of-order', `counter ${run.first} follows ${held}: a gap`, at));
+  }
+  if (last <= held && !(last === held && !equalBytes(run.hash, tip!.hash))) return ok({ kind: 'duplicate' });
+
+  for (let i = Math.max(0, held + 1 - run.first); i < n; i++) {
+    const drift = clock.check(run.facts[i]!.hlc);
+    if (drift.isErr()) return err({ ...drift.error, origin: run.origin, counter: run.first + i });
+  }
+  if (held === run.first - 1 && held > 0 && (run.prev === null || !equalBytes(run.prev, tip!.hash))) {
+    return err(factError('broken-chain', `prev does not link to fact ${held}`, at));
+  }
+
+  const facts: Fact[] = [];
+  let prev = run.prev;
+  let conflict: Hash | undefined;
+  for (let i = 0; i < n; i++) {
+    const body = run.facts[i]!;
+    const counter = run.first + i;
+    const draft = { ...body, origin: run.origin, counter, prev } as UnhashedFact;
+    const hash = computeHash(space, draft);
+    if (hash.isErr()) return err(factError(hash.error.type, hash.error.message, { origin: run.origin, counter }));
+    if (counter === held && !equalBytes(hash.value, tip!.hash)) conflict = hash.value;
+    if (counter > held) facts.push({ ...draft, hash: hash.value });
+    prev = hash.value;
+  }
+  if (!equalBytes(prev!, run.hash)) return err(factError('bad-hash', 'the facts do not hash to the signed hash', { origin: run.origin, counter: last }));
+  if (!(await verifier.verify(run.origin, run.hash, run.sig))) {
+    return err(factError('bad-signature', 'signature does not verify against the origin', { origin: run.origin, counter: last }));
+  }
+  if (conflict !== undefined) {
+    return err({
+      ...factError('equivocation', `origin signed two different facts for counter ${held}`, { origin: run.origin, counter: held }),
+      equivocation: { origin: run.origin, counter: held, hashes: [tip!.hash, conflict] },
+    });
+  }
+  return ok({ kind: 'new', facts, sig: run.sig });
+}

@@ -1,0 +1,45 @@
+/**
+ * Shoal: a peer-to-peer, local-first sync engine.
+ *
+ * Every peer keeps its own event log of signed, hash-chained facts, writes locally without waiting
+ * for anyone, and converges with the others over whatever link is there.
+ *
+ * @example
+ * ```ts
+ * import { createPeer, memoryStorage } from 'shoal';
+ *
+ * const peer = (await createPeer({ storage: memoryStorage() }))._unsafeUnwrap();
+ * const space = (await peer.space('groceries'))._unsafeUnwrap();
+ * const items = space.collection<{ title: string; done: boolean }>('items');
+ * const id = (await items.create({ title: 'milk', done: false }))._unsafeUnwrap();
+ * await items.update(id, 'done', true);
+ * items.get(id); // { title: 'milk', done: true, id }
+ * ```
+ */
+export { createPeer } from './peer/peer.js';
+export type {
+  ChangeSource,
+  Collection,
+  Fault,
+  ItemChange,
+  ItemView,
+  Peer,
+  PeerInit,
+  Space,
+  SpaceEvent,
+  SpaceListener,
+  SpaceStatus,
+} from './peer/types.js';
+
+export { memoryStorage, type MemoryStorageInit } from './storage/memory.js';
+export type { FactEntry, Storage } from './storage/storage.js';
+export type { EventLog, LogEntry, LogMetadata, QueryValue, SequenceId, BlobId, SnapshotValue } from './log/event-log.js';
+export { MemoryEventLog } from './log/memory-log.js';
+export type { BlobDir, BlobStore, BlobName } from './blobs/blob-store.js';
+export { memoryBlobStore } from './blobs/memory-blobs.js';
+
+export { realEnv, type Env, type Timer } from './env.js';
+export type { Transport, TransportContext, TransportHandler } from './transport.js';
+export type { Fact, FactType, Hlc, JsonObject, JsonValue, PeerId, Vector } from './facts/types.js';
+export * from './errors.js';
+export * as limits from './limits.js';

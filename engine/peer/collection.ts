@@ -1,0 +1,55 @@
+/**
+ * A named collection of items inside a space. Thin: validation of the caller's input happens here
+ * (so the error names the argument), everything else in the space.
+ */
+import { errAsync, type ResultAsync } from 'neverthrow';
+import { invalidInput, type WriteError } from '../errors.js';
+import { checkFieldName, checkId } from '../facts/codec.js';
+import type { JsonObject, JsonValue } from '../facts/types.js';
+import type { ItemView } from '../state/view.js';
+import type { Collection } from './types.js';
+import type { SpaceImpl } from './space.js';
+
+export class CollectionImpl<T extends object> implements Collection<T> {
+  readonly name: string;
+  readonly #space: SpaceImpl;
+  readonly #badName: string | undefined;
+
+  constructor(space: SpaceImpl, name: string) {
+    this.#space = space;
+    this.name = name;
+    this.#badName = checkId(name, 'collection name')?.message;
+  }
+
+  create(data: T, id?: string): ResultAsync<string, WriteError> {
+    if (this.#badName !== undefined) return errAsync(invalidInput(this.#badName));
+    if (typeof data !== 'object' || data === null || Array.isArray(data)) {
+      return errAsync(invalidInput('create takes a plain object'));
+    }
+    const itemId = id ?? this.#space.newItemId();
+    return this.#space.write('create', this.name, itemId, data as JsonObject).map(() => itemId);
+  }
+
+  update<K extends keyof T & string>(id: string, field: K, value: T[K]): ResultAsync<void, WriteError> {
+    if (this.#badName !== undefined) return errAsync(invalidInput(this.#badName));
+    const badField = checkFieldName(field);
+    if (badField !== undefined) return errAsync(invalidInput(badField.message));
+    if (value === undefined) return errAsync(invalidInput(`value of ${field} is undefined (use null)`));
+    return this.#space.write('update', this.name, id, { [field]: value as JsonValue });
+  }
+
+  delete(id: string): ResultAsync<void, WriteError> {
+    if (this.#badName !== undefined) return errAsync(invalidInput(this.#badName));
+    return this.#space.write('delete', this.name, id);
+  }
+
+  get(id: string): ItemView<T> | undefined {
+    if (this.#badName !== undefined || typeof id !== 'string') return undefined;
+    return this.#space.view(this.name, id) as ItemView<T> | undefined;
+  }
+
+  all(): ItemView<T>[] {
+    if (this.#badName !== undefined) return [];
+    return this.#space.viewAll(this.name) as ItemView<T>[];
+  }
+}

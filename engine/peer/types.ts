@@ -1,0 +1,117 @@
+/**
+ * The public API of a peer (DESIGN §7): what examples, tests and apps build on.
+ */
+import type { PrivateKey } from '@libp2p/interface';
+import type { ResultAsync } from 'neverthrow';
+import type { Env } from '../env.js';
+import type { OpenError, SnapshotError, StorageError, WriteError } from '../errors.js';
+import type { Fact, JsonValue } from '../facts/types.js';
+import type { Storage } from '../storage/storage.js';
+import type { Transport } from '../transport.js';
+import type { ItemView } from '../state/view.js';
+
+export type { ItemView } from '../state/view.js';
+
+export interface PeerInit {
+  /** Where the peer keeps everything: `memoryStorage()`, `sqliteStorage(path)`, `idbStorage(name)`… */
+  storage: Storage;
+  /** Networks to sync over. @default [] (offline) */
+  transports?: Transport[];
+  /** Identity key (Ed25519). @default the key in `storage`, or a new one stored there */
+  identity?: PrivateKey;
+  /** Clock, timers, randomness. @default realEnv() */
+  env?: Env;
+  /** Other peers that must acknowledge a local fact before it stops being pending. @default 1 */
+  ackQuorum?: number;
+  /** Furthest a remote fact's clock may be ahead of ours, in ms. @default 60_000 */
+  maxDrift?: number;
+  /** Log entries between automatic snapshots. @default 10_000 */
+  snapshotEvery?: number;
+  /** A peer silent for longer than this (ms) no longer holds back pruning. @default 7 days */
+  pruneWindow?: number;
+}
+
+export interface Peer {
+  /** This peer's PeerId: the origin of every fact it writes. */
+  readonly id: string;
+  /** Where other peers can dial this one (multiaddrs with `/p2p/<id>`). */
+  addresses(): string[];
+  /** Open (or return the already open) space `id`. */
+  space(id: string): ResultAsync<Space, OpenError>;
+  /** Flush what is durable, stop the transports, close the storage. */
+  close(): Promise<void>;
+}
+
+/** A change to one item, as seen by readers (pending overlay included). */
+export interface ItemChange {
+  readonly collection: string;
+  readonly id: string;
+  /** The item now, or undefined when it is not visible (deleted or never created). */
+  readonly value: ItemView | undefined;
+}
+
+/** Why a batch of changes happened. */
+export type ChangeSource = 'local' | 'remote' | 'ack' | 'rollback';
+
+export interface SpaceEvent {
+  readonly source: ChangeSource;
+  readonly changes: readonly ItemChange[];
+}
+
+export type SpaceListener = (event: SpaceEvent) => void;
+
+/** Something a peer did wrong, kept so the app can see it. */
+export interface Fault {
+  readonly type: 'equivocation' | 'invalid-input';
+  /** The peer that sent it. */
+  readonly peer: string;
+  /** The origin at fault (for equivocation: the origin that signed two facts). */
+  readonly origin?: string;
+  readonly counter?: number;
+  readonly message: string;
+  /** When it was noticed (ms, on this peer's clock). */
+  readonly at: number;
+}
+
+export interface SpaceStatus {
+  /** Local facts not yet acknowledged by `ackQuorum` peers. */
+  readonly pending: number;
+  /** Peers currently syncing this space with us. */
+  readonly peers: string[];
+  /** Highest contiguous counter held per origin. */
+  readonly vector: Record<string, number>;
+  /** Sequence id of the first entry still in the log. */
+  readonly logStart: number;
+  /** Entries in the log (head − start). */
+  readonly logLength: number;
+  readonly snapshot?: { readonly blobId: string; readonly sequenceId: number };
+  readonly faults: readonly Fault[];
+}
+
+export interface Collection<T extends object = Record<string, JsonValue>> {
+  readonly name: string;
+  /** Create an item (the whole object). Resolves with its id once durable locally. */
+  create(data: T, id?: string): ResultAsync<string, WriteError>;
+  /** Set one field of a visible item. Resolves once durable locally. */
+  update<K extends keyof T & string>(id: string, field: K, value: T[K]): ResultAsync<void, WriteError>;
+  /** Delete (tombstone) a visible item. Resolves once durable locally. */
+  delete(id: string): ResultAsync<void, WriteError>;
+  /** The item as readers see it (pending local writes included), or undefined. */
+  get(id: string): ItemView<T> | undefined;
+  /** Every visible item, sorted by id. */
+  all(): ItemView<T>[];
+}
+
+export interface Space {
+  readonly id: string;
+  collection<T extends object = Record<string, JsonValue>>(name: string): Collection<T>;
+  /** Listen to changes; returns the unsubscribe function. */
+  subscribe(listener: SpaceListener): () => void;
+  status(): SpaceStatus;
+  /** SHA-256 of the LWW registers (no pending overlay): same facts ⇒ same hash. */
+  stateHash(): string;
+  /** Write a snapshot now. */
+  snapshot(): ResultAsync<{ blobId: string }, SnapshotError>;
+  /** Every fact about one item, oldest first (log and history blobs). */
+  history(collection: string, item: string): ResultAsync<Fact[], StorageError>;
+}

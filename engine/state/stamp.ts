@@ -1,0 +1,31 @@
+/**
+ * Stamps order facts for last-writer-wins: `(hlc.wall, hlc.logical, origin, counter)`.
+ *
+ * The origin breaks ties between peers that wrote in the same millisecond with the same logical
+ * count. The counter only matters for a misbehaving origin that stamps two of its facts alike; it
+ * keeps the order total, so merge stays a pure function of the set of facts.
+ */
+import type { Fact, PeerId } from '../facts/types.js';
+
+export interface Stamp {
+  readonly wall: number;
+  readonly logical: number;
+  readonly origin: PeerId;
+  readonly counter: number;
+}
+
+/** Negative, zero or positive as `a` is older than, the same as, or newer than `b`. */
+export function compareStamps(a: Stamp, b: Stamp): number {
+  if (a.wall !== b.wall) return a.wall - b.wall;
+  if (a.logical !== b.logical) return a.logical - b.logical;
+  if (a.origin !== b.origin) return a.origin < b.origin ? -1 : 1;
+  return a.counter - b.counter;
+}
+
+/** The stamp of a fact. */
+export const stampOf = (fact: Fact): Stamp => ({
+  wall: fact.hlc.wall,
+  logical: fact.hlc.logical,
+  origin: fact.origin,
+  counter: fact.counter,
+});

@@ -1,0 +1,73 @@
+/**
+ * The sync protocol's messages (DESIGN §3), as a discriminated union. The binary codec in
+ * `codec.ts` turns frames into these and back; everything that comes off the wire is decoded into
+ * one of them (or a typed error) before any other code looks at it.
+ */
+import type { BlobId } from '../log/event-log.js';
+import type { Run } from '../facts/run.js';
+import type { PeerId, Vector } from '../facts/types.js';
+
+/** Bumped on incompatible changes; a `hello` with another version gets an `error`. */
+export const PROTOCOL_VERSION = 1;
+
+/** The latest snapshot a peer holds, and the vector it covers. */
+export interface SnapshotRef {
+  readonly blobId: BlobId;
+  readonly vector: Vector;
+}
+
+/** Opens (and re-opens) a session for one space: what the sender holds. */
+export interface Hello {
+  readonly type: 'hello';
+  readonly space: string;
+  readonly version: number;
+  /** Ask the receiver to answer with its own hello. */
+  readonly reply: boolean;
+  /** Highest contiguous counter per origin, durable on the sender. */
+  readonly vector: Vector;
+  /** Per origin, the first counter still in the sender's log (what it pruned is before it). */
+  readonly logStart: Vector;
+  readonly snapshot?: SnapshotRef | undefined;
+}
+
+/** Facts in per-origin runs, each ending in a signed fact. */
+export interface FactsMessage {
+  readonly type: 'facts';
+  readonly space: string;
+  readonly runs: readonly Run[];
+}
+
+/** The receiver's counters after durable storage (only the origins listed). */
+export interface Ack {
+  readonly type: 'ack';
+  readonly space: string;
+  readonly vector: Vector;
+}
+
+/** What one peer knows of another. */
+export interface GossipEntry {
+  readonly peer: PeerId;
+  /** Its acknowledged (durable) vector. */
+  readonly vector: Vector;
+  readonly snapshot?: SnapshotRef | undefined;
+  /** When it was last heard from directly, on the relaying peer's clock (ms). */
+  readonly lastSeen: number;
+}
+
+/** Epidemic relay of what peers know of each other. */
+export interface Gossip {
+  readonly type: 'gossip';
+  readonly space: string;
+  readonly peers: readonly GossipEntry[];
+}
+
+/** A typed complaint about something the receiver sent. */
+export interface ErrorMessage {
+  readonly type: 'error';
+  readonly space: string;
+  readonly code: string;
+  readonly message: string;
+}
+
+export type Message = Hello | FactsMessage | Ack | Gossip | ErrorMessage;
+export type MessageType = Message['type'];

@@ -1,0 +1,228 @@
+import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import type { Env } from '../../engine/env.js';
+import { toHex } from '../../engine/facts/bytes.js';
+import {
+  canonicalBytes,
+  computeHash,
+  decodeEntry,
+  decodeEntryBody,
+  encodeEntry,
+  encodeEntryBody,
+  sealFact,
+} from '../../engine/facts/codec.js';
+import { sha256 } from '../../engine/facts/hash.js';
+import { HlcClock } from '../../engine/facts/hlc.js';
+import { createSigner, identityFromSeed, originOf, SignatureVerifier } from '../../engine/facts/sign.js';
+import type { PeerId, UnhashedFact } from '../../engine/facts/types.js';
+import type { FactEntry } from '../../engine/storage/storage.js';
+import { unwrap } from '../support/peers.js';
+
+/** The identity made from 32 bytes of 7: a fixed origin for the vectors. */
+const ORIGIN = '12D3KooWRawPbxPtP1eZaJpumGnyWX2DcUyd3RQnydr3eAto4Az7' as PeerId;
+
+const hex = (...parts: string[]): string => parts.join('').replace(/\s+/g, '');
+const ascii = (s: string): string => toHex(new TextEncoder().encode(s));
+
+const createFact: UnhashedFact = {
+  origin: ORIGIN,
+  counter: 1,
+  hlc: { wall: 1_700_000_000_123, logical: 0 },
+  type: 'create',
+  collection: 'items',
+  item: 'a1',
+  // Keys deliberately out of order: the encoding sorts them.
+  data: { title: 'milk ü', qty: 2, price: 1.5, tags: ['x', null, true], nested: { b: -3, a: false } },
+  prev: null,
+};
+
+describe('canonical encoding (test vectors)', () => {
+  it('encodes a create exactly as the format says', () => {
+    const expected = hex(
+      '01', // version
+      '09', ascii('groceries'), // space
+      '34', ascii(ORIGIN), // origin (52 chars)
+      '01', // counter 1
+      'fbd095ffbc31', // wall 1,700,000,000,123 as a varint
+      '00', // logical
+      '01', // create
+      '05', ascii('items'),
+      '02', ascii('a1'),
+      '07', '05', // object with 5 keys, sorted:
+      '06', ascii('nested'), '07', '02', '01', ascii('a'), '01', '01', ascii('b'), '03', '05', // {a:false, b:-3 (zigzag 5)}
+      '05', ascii('price'), '04', '3ff8000000000000', // float64 1.5
+      '03', ascii('qty'), '03', '04', // int 2 (zigzag 4)
+      '04', ascii('tags'), '06', '03', '05', '01', ascii('x'), '00', '02', // ['x', null, true]
+      '05', ascii('title'), '05', '07', ascii('milk ü'), // UTF-8, 7 bytes
+      '00', // prev: none
+    );
+    expect(toHex(unwrap(canonicalBytes('groceries', createFact)))).toBe(expected);
+  });
+
+  it('hashes to the same SHA-256 on every run, with node:crypto and with @noble/hashes', () => {
+    const bytes = unwrap(canonicalBytes('groceries', createFact));
+    const hash = unwrap(computeHash('groceries', createFact));
+    expect(toHex(hash)).toBe('1dda19d1ffc808e570e238a234551f2c0bfeb822a7b086f8902e1c93011eb2ca');
+    expect(toHex(nobleSha256(bytes))).toBe(toHex(hash));
+    expect(toHex(sha256(bytes))).toBe(toHex(hash));
+  });
+
+  it('encodes an update and a delete with prev links', () => {
+    const prev = unwrap(computeHash('groceries', createFact));
+    const update: UnhashedFact = { ...createFact, counter: 2, hlc: { wall: 1_700_000_000_123, logical: 1 }, type: 'update', data: { qty: 3 }, prev };
+    expect(toHex(unwrap(canonicalBytes('groceries', update)))).toBe(
+      hex('01', '09', ascii('groceries'), '34', ascii(ORIGIN), '02', 'fbd095ffbc31', '01', '02', '05', ascii('items'), '02', ascii('a1'),
+        '03', ascii('qty'), '03', '06', '01', toHex(prev)),
+    );
+    const del = { origin: ORIGIN, counter: 3, hlc: { wall: 5, logical: 0 }, type: 'delete', collection: 'items', item: 'a1', prev } as UnhashedFact;
+    expect(toHex(unwrap(canonicalBytes('groceries', del)))).toBe(
+      hex('01', '09', ascii('groceries'), '34', ascii(ORIGIN), '03', '05', '00', '03', '05', ascii('items'), '02', ascii('a1'), '01', toHex(prev)),
+    );
+  });
+
+  it('depends on the space id, so a fact cannot be replayed into another space', () => {
+    expect(toHex(unwrap(computeHash('a', createFact)))).not.toBe(toHex(unwrap(computeHash('b', createFact))));
+  });
+
+  it('gives the same bytes whatever the key order of the data (property)', () => {
+    fc.assert(
+      fc.property(fc.dictionary(fc.string({ minLength: 1, maxLength: 8 }).filter((k) => k !== 'id' && k !== '__proto__'), fc.jsonValue(), { maxKeys: 6 }), (data) => {
+        const reversed = Object.fromEntries(Object.entries(data).reverse());
+        const a = canonicalBytes('s', { ...createFact, data } as UnhashedFact);
+        const b = canonicalBytes('s', { ...createFact, data: reversed } as UnhashedFact);
+        expect(a.isOk()).toBe(b.isOk());
+        if (a.isOk() && b.isOk()) expect(toHex(a.value)).toBe(toHex(b.value));
+      }),
+      { numRuns: 1000 },
+    );
+  });
+});
+
+describe('JSON values', () => {
+  const withValue = (value: unknown) => sealFact('s', { ...createFact, type: 'update', data: { v: value } } as unknown as UnhashedFact);
+  const sparse: unknown[] = [1];
+  sparse[2] = 3;
+  class Thing {
+    x = 1;
+  }
+  let deep: unknown = 1;
+  for (let i = 0; i < 70; i++) deep = [deep];
+
+  it.each([
+    ['NaN', Number.NaN],
+    ['Infinity', Number.POSITIVE_INFINITY],
+    ['undefined', undefined],
+    ['a function', () => 1],
+    ['a Date', new Date(0)],
+    ['a Map', new Map()],
+    ['a class instance', new Thing()],
+    ['a sparse array', sparse],
+    ['a lone surrogate', '\uD800'],
+    ['a bigint', 1n],
+    ['nesting deeper than 64', deep],
+  ])('refuses %s', (_name, value) => {
+    const result = withValue(value);
+    expect(result.isErr() && result.error.type).toBe('invalid-input');
+  });
+
+  it('refuses a __proto__ key anywhere', () => {
+    const poisoned = JSON.parse('{"__proto__": {"x": 1}}') as unknown;
+    expect(withValue(poisoned).isErr()).toBe(true);
+  });
+
+  it('accepts every JSON value and copies it (frozen), so later mutation of the caller\'s object cannot reach the fact', () => {
+    const data = { list: [1, { a: 'b' }], n: -0.25 };
+    const fact = unwrap(sealFact('s', { ...createFact, data }));
+    data.list.push(2);
+    expect((fact as { data: unknown }).data).toEqual({ list: [1, { a: 'b' }], n: -0.25 });
+    expect(Object.isFrozen((fact as unknown as { data: { list: unknown } }).data.list)).toBe(true);
+  });
+
+  it('round-trips arbitrary JSON through the at-rest encoding (property)', () => {
+    fc.assert(
+      fc.property(fc.jsonValue(), (value) => {
+        const fact = withValue(value);
+        if (fact.isErr()) return; // e.g. -0 inside; the property is about what seals
+        const entry: FactEntry = fact.value;
+        const back = unwrap(decodeEntry(encodeEntry(entry)));
+        expect(back).toEqual(entry);
+      }),
+      { numRuns: 1000 },
+    );
+  });
+});
+
+describe('entries at rest', () => {
+  it('round-trip with and without signature, whole and as body', () => {
+    const fact = unwrap(sealFact('s', createFact));
+    const signed: FactEntry = { ...fact, sig: new Uint8Array(64).fill(9) };
+    expect(unwrap(decodeEntry(encodeEntry(signed)))).toEqual(signed);
+    expect(unwrap(decodeEntry(encodeEntry(fact)))).toEqual(fact);
+    expect(unwrap(decodeEntryBody(encodeEntryBody(fact), fact.origin, fact.counter, fact.hash, undefined))).toEqual(fact);
+  });
+
+  it('decoding arbitrary bytes never throws (property)', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 300 }), (bytes) => {
+        const result = decodeEntry(bytes);
+        expect(result.isOk() || result.isErr()).toBe(true);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+});
+
+describe('signatures', () => {
+  it('sign with the identity, verify against its origin', async () => {
+    const key = unwrap(await identityFromSeed(new Uint8Array(32).fill(7)));
+    expect(originOf(key)).toBe(ORIGIN);
+    const signer = unwrap(createSigner(key));
+    const hash = unwrap(computeHash('s', createFact));
+    const sig = await signer.sign(hash);
+    const verifier = new SignatureVerifier();
+    expect(await verifier.verify(ORIGIN, hash, sig)).toBe(true);
+    const other = hash.slice();
+    other[0]! ^= 1;
+    expect(await verifier.verify(ORIGIN, other, sig)).toBe(false);
+    const otherKey = unwrap(await identityFromSeed(new Uint8Array(32).fill(8)));
+    expect(await verifier.verify(originOf(otherKey), hash, sig)).toBe(false);
+    expect(await verifier.verify('not-a-peer-id', hash, sig)).toBe(false);
+    expect(await verifier.verify(ORIGIN, hash, sig.subarray(0, 63))).toBe(false);
+  });
+});
+
+describe('hybrid logical clock', () => {
+  const fakeEnv = (now: () => number): Env => ({
+    now,
+    setTimer: () => ({ cancel: () => {} }),
+    randomBytes: (n) => new Uint8Array(n),
+    random: () => 0,
+  });
+
+  it('never goes backwards, even when the wall clock does', () => {
+    let wall = 1000;
+    const clock = new HlcClock(fakeEnv(() => wall), 60_000);
+    const a = clock.tick();
+    wall = 500;
+    const b = clock.tick();
+    expect(b).toEqual({ wall: 1000, logical: 1 });
+    expect(a).toEqual({ wall: 1000, logical: 0 });
+    wall = 2000;
+    expect(clock.tick()).toEqual({ wall: 2000, logical: 0 });
+  });
+
+  it('stamps after what it observed (causality)', () => {
+    const clock = new HlcClock(fakeEnv(() => 1000), 60_000);
+    clock.observe({ wall: 5000, logical: 3 });
+    expect(clock.tick()).toEqual({ wall: 5000, logical: 4 });
+  });
+
+  it('refuses a reading more than maxDrift ahead', () => {
+    const clock = new HlcClock(fakeEnv(() => 1000), 60_000);
+    expect(clock.check({ wall: 61_000, logical: 0 }).isOk()).toBe(true);
+    const drifted = clock.check({ wall: 61_001, logical: 0 });
+    expect(drifted.isErr() && drifted.error.type).toBe('clock-drift');
+  });
+});
+

@@ -1,0 +1,217 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import type { Fact, FactType, JsonObject, PeerId } from '../../engine/facts/types.js';
+import { LwwState } from '../../engine/state/lww.js';
+import { PendingOverlay } from '../../engine/state/overlay.js';
+import { viewOf } from '../../engine/state/view.js';
+
+const ORIGINS = ['12D3KooWAAA', '12D3KooWBBB', '12D3KooWCCC'] as PeerId[];
+const HASH = new Uint8Array(32);
+
+let counters = new Map<PeerId, number>();
+
+function fact(origin: PeerId, wall: number, logical: number, type: FactType, item: string, data?: JsonObject, collection = 'c'): Fact {
+  const counter = (counters.get(origin) ?? 0) + 1;
+  counters.set(origin, counter);
+  const base = { origin, counter, hlc: { wall, logical }, collection, item, prev: counter === 1 ? null : HASH, hash: HASH };
+  return (type === 'delete' ? { ...base, type } : { ...base, type, data: data ?? {} });
+}
+
+const stateOf = (facts: readonly Fact[]): LwwState => {
+  const state = new LwwState();
+  for (const f of facts) state.apply(f);
+  return state;
+};
+
+/** Random facts over a few origins, items and fields, with small clocks so ties happen. */
+const factsArb = fc
+  .array(
+    fc.record({
+      origin: fc.constantFrom(...ORIGINS),
+      wall: fc.integer({ min: 0, max: 12 }),
+      logical: fc.integer({ min: 0, max: 2 }),
+      type: fc.constantFrom<FactType>('create', 'update', 'update', 'update', 'delete'),
+      collection: fc.constantFrom('c', 'd'),
+      item: fc.constantFrom('i1', 'i2', 'i3'),
+      field: fc.constantFrom('f1', 'f2', 'f3'),
+      value: fc.oneof(fc.integer(), fc.string({ maxLength: 4 }), fc.boolean(), fc.constant(null)),
+      extra: fc.option(fc.constantFrom('f1', 'f2', 'f3')),
+    }),
+    { maxLength: 40 },
+  )
+  .map((specs) => {
+    counters = new Map();
+    return specs.map((s) => {
+      const data: JsonObject =
+        s.type === 'create'
+          ? { [s.field]: s.value, ...(s.extra !== null && s.extra !== s.field ? { [s.extra]: 1 } : {}) }
+          : { [s.field]: s.value };
+      return fact(s.origin, s.wall, s.logical, s.type, s.item, s.type === 'delete' ? undefined : data, s.collection);
+    });
+  });
+
+describe('LWW state: merge laws (property, 1,000 runs each)', () => {
+  it('any permutation and duplication of a fact set gives the same stateHash()', () => {
+    fc.assert(
+      fc.property(
+        factsArb.chain((facts) =>
+          fc.tuple(
+            fc.constant(facts),
+            fc.shuffledSubarray(facts, { minLength: facts.length, maxLength: facts.length }),
+            fc.array(fc.nat({ max: Math.max(0, facts.length - 1) }), { maxLength: facts.length === 0 ? 0 : 20 }),
+          ),
+        ),
+        ([facts, shuffled, dupes]) => {
+          const withDupes = [...shuffled];
+          for (const i of dupes) withDupes.splice((i * 7) % (withDupes.length + 1), 0, facts[i]!);
+          expect(stateOf(withDupes).hash()).toBe(stateOf(facts).hash());
+        },
+      ),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('merge is commutative', () => {
+    fc.assert(
+      fc.property(factsArb, fc.nat(), (facts, cut) => {
+        const k = facts.length === 0 ? 0 : cut % facts.length;
+        const a = () => stateOf(facts.slice(0, k));
+        const b = () => stateOf(facts.slice(k));
+        const ab = a();
+        ab.merge(b());
+        const ba = b();
+        ba.merge(a());
+        expect(ab.hash()).toBe(ba.hash());
+        // and merging states equals applying the union of their facts
+        expect(ab.hash()).toBe(stateOf(facts).hash());
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('merge is associative', () => {
+    fc.assert(
+      fc.property(factsArb, fc.nat(), fc.nat(), (facts, x, y) => {
+        const n = facts.length + 1;
+        const [i, j] = [x % n, y % n].sort((p, q) => p - q) as [number, number];
+        const parts = [facts.slice(0, i), facts.slice(i, j), facts.slice(j)];
+        const left = stateOf(parts[0]!);
+        left.merge(stateOf(parts[1]!));
+        left.merge(stateOf(parts[2]!));
+        const bc = stateOf(parts[1]!);
+        bc.merge(stateOf(parts[2]!));
+        const right = stateOf(parts[0]!);
+        right.merge(bc);
+        expect(left.hash()).toBe(right.hash());
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('merge is idempotent', () => {
+    fc.assert(
+      fc.property(factsArb, (facts) => {
+        const a = stateOf(facts);
+        const before = a.hash();
+        a.merge(stateOf(facts));
+        a.merge(a);
+        expect(a.hash()).toBe(before);
+      }),
+      { numRuns: 1000 },
+    );
+  });
+});
+
+describe('LWW state: rules', () => {
+  const visible = (state: LwwState, item: string) => viewOf(item, state.record('c', item), undefined);
+
+  it('breaks a tie (same wall and logical) by origin, whatever the order', () => {
+    counters = new Map();
+    const low = fact(ORIGINS[0]!, 10, 0, 'create', 'x', { v: 'from A' });
+    const high = fact(ORIGINS[1]!, 10, 0, 'create', 'x', { v: 'from B' });
+    expect(visible(stateOf([low, high]), 'x')).toEqual({ id: 'x', v: 'from B' });
+    expect(visible(stateOf([high, low]), 'x')).toEqual({ id: 'x', v: 'from B' });
+  });
+
+  it('a delete beats a concurrent update, even one with a later stamp', () => {
+    counters = new Map();
+    const create = fact(ORIGINS[0]!, 1, 0, 'create', 'x', { v: 1 });
+    const del = fact(ORIGINS[0]!, 5, 0, 'delete', 'x');
+    const update = fact(ORIGINS[1]!, 6, 0, 'update', 'x', { v: 2 });
+    for (const order of [[create, del, update], [update, del, create], [create, update, del]]) {
+      expect(visible(stateOf(order), 'x')).toBeUndefined();
+    }
+  });
+
+  it('a later create restores the item with exactly its own fields', () => {
+    counters = new Map();
+    const create = fact(ORIGINS[0]!, 1, 0, 'create', 'x', { a: 1, b: 1 });
+    const del = fact(ORIGINS[1]!, 2, 0, 'delete', 'x');
+    const staleUpdate = fact(ORIGINS[2]!, 3, 0, 'update', 'x', { b: 2 });
+    const recreate = fact(ORIGINS[0]!, 4, 0, 'create', 'x', { a: 9 });
+    const later = fact(ORIGINS[1]!, 5, 0, 'update', 'x', { c: 3 });
+    const facts = [create, del, staleUpdate, recreate, later];
+    expect(visible(stateOf(facts), 'x')).toEqual({ id: 'x', a: 9, c: 3 });
+    expect(visible(stateOf([...facts].reverse()), 'x')).toEqual({ id: 'x', a: 9, c: 3 });
+    // without the re-create the delete holds
+    expect(visible(stateOf([create, del, staleUpdate]), 'x')).toBeUndefined();
+  });
+
+  it('an update with a later stamp wins, with an earlier one loses', () => {
+    counters = new Map();
+    const create = fact(ORIGINS[0]!, 1, 0, 'create', 'x', { v: 0 });
+    const early = fact(ORIGINS[1]!, 2, 0, 'update', 'x', { v: 'early' });
+    const late = fact(ORIGINS[2]!, 3, 0, 'update', 'x', { v: 'late' });
+    expect(visible(stateOf([create, late, early]), 'x')).toEqual({ id: 'x', v: 'late' });
+  });
+});
+
+describe('pending overlay (Figma\'s rule)', () => {
+  it('shows our pending value over a newer remote one, and the LWW winner once acknowledged', () => {
+    counters = new Map();
+    const [me, them] = [ORIGINS[0]!, ORIGINS[1]!];
+    const create = fact(me, 1, 0, 'create', 'x', { title: 'milk' });
+    const mine = fact(me, 2, 0, 'update', 'x', { title: 'oat milk' });
+    const theirs = fact(them, 3, 0, 'update', 'x', { title: 'soy milk' });
+    const state = stateOf([create, mine, theirs]);
+    const overlay = new PendingOverlay();
+    overlay.add(create);
+    overlay.add(mine);
+    expect(viewOf('x', state.record('c', 'x'), overlay.pending('c', 'x'))).toEqual({ id: 'x', title: 'oat milk' });
+    expect(overlay.acknowledge(1).map((f) => f.counter)).toEqual([1]);
+    expect(viewOf('x', state.record('c', 'x'), overlay.pending('c', 'x'))).toEqual({ id: 'x', title: 'oat milk' });
+    overlay.acknowledge(2);
+    expect(overlay.count).toBe(0);
+    expect(viewOf('x', state.record('c', 'x'), overlay.pending('c', 'x'))).toEqual({ id: 'x', title: 'soy milk' });
+  });
+
+  it('shadows only the fields we wrote; a pending delete hides the item', () => {
+    counters = new Map();
+    const [me, them] = [ORIGINS[0]!, ORIGINS[1]!];
+    const create = fact(them, 1, 0, 'create', 'x', { a: 1, b: 1 });
+    const mine = fact(me, 2, 0, 'update', 'x', { a: 2 });
+    const theirs = fact(them, 3, 0, 'update', 'x', { b: 3 });
+    const theirsA = fact(them, 4, 0, 'update', 'x', { a: 4 });
+    const state = stateOf([create, mine, theirs, theirsA]);
+    const overlay = new PendingOverlay();
+    overlay.add(mine);
+    expect(viewOf('x', state.record('c', 'x'), overlay.pending('c', 'x'))).toEqual({ id: 'x', a: 2, b: 3 });
+    const del = fact(me, 5, 0, 'delete', 'x');
+    overlay.add(del);
+    expect(viewOf('x', state.record('c', 'x'), overlay.pending('c', 'x'))).toBeUndefined();
+    // never in the hash
+    expect(stateOf([create, mine, theirs, theirsA]).hash()).toBe(state.hash());
+  });
+
+  it('rolls back writes that never became durable', () => {
+    counters = new Map();
+    const me = ORIGINS[0]!;
+    const overlay = new PendingOverlay();
+    const a = fact(me, 1, 0, 'create', 'x', { v: 1 });
+    const b = fact(me, 2, 0, 'update', 'x', { v: 2 });
+    overlay.add(a);
+    overlay.add(b);
+    expect(overlay.rollback(1).map((f) => f.counter)).toEqual([2]);
+    expect(viewOf('x', undefined, overlay.pending('c', 'x'))).toEqual({ id: 'x', v: 1 });
+  });
+});

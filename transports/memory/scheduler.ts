@@ -1,0 +1,109 @@
+/**
+ * The simulator's virtual time: one clock and one queue of events ordered by (time, insertion
+ * order). Nothing here reads the real clock, so one seed gives one run.
+ */
+
+interface Event {
+  readonly time: number;
+  readonly seq: number;
+  readonly run: () => void;
+  cancelled: boolean;
+}
+
+export interface ScheduledEvent {
+  cancel(): void;
+}
+
+/** A binary min-heap of events. */
+export class Scheduler {
+  #now: number;
+  #seq = 0;
+  readonly #heap: Event[] = [];
+
+  constructor(start: number) {
+    this.#now = start;
+  }
+
+  get now(): number {
+    return this.#now;
+  }
+
+  /** Pending (not cancelled) events. */
+  get size(): number {
+    return this.#heap.length;
+  }
+
+  /** Time of the earliest event, or undefined. */
+  peekTime(): number | undefined {
+    this.#skipCancelled();
+    return this.#heap[0]?.time;
+  }
+
+  at(time: number, run: () => void): ScheduledEvent {
+    const event: Event = { time: Math.max(time, this.#now), seq: this.#seq++, run, cancelled: false };
+    this.#push(event);
+    return {
+      cancel: () => {
+        event.cancelled = true;
+      },
+    };
+  }
+
+  /** Run every event due at the earliest pending time; returns false when there is none. */
+  runNext(limit = Number.POSITIVE_INFINITY): boolean {
+    const time = this.peekTime();
+    if (time === undefined || time > limit) return false;
+    this.#now = time;
+    while (this.#heap.length > 0 && this.#heap[0]!.time === time) {
+      const event = this.#pop()!;
+      if (!event.cancelled) event.run();
+    }
+    return true;
+  }
+
+  /** Move the clock forward without running anything (nothing may be due before `time`). */
+  advanceTo(time: number): void {
+    if (time > this.#now) this.#now = time;
+  }
+
+  #skipCancelled(): void {
+    while (this.#heap.length > 0 && this.#heap[0]!.cancelled) this.#pop();
+  }
+
+  #less(a: Event, b: Event): boolean {
+    return a.time < b.time || (a.time === b.time && a.seq < b.seq);
+  }
+
+  #push(event: Event): void {
+    const heap = this.#heap;
+    heap.push(event);
+    let i = heap.length - 1;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (!this.#less(heap[i]!, heap[parent]!)) break;
+      [heap[i], heap[parent]] = [heap[parent]!, heap[i]!];
+      i = parent;
+    }
+  }
+
+  #pop(): Event | undefined {
+    const heap = this.#heap;
+    const top = heap[0];
+    const last = heap.pop();
+    if (heap.length > 0 && last !== undefined) {
+      heap[0] = last;
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let m = i;
+        if (l < heap.length && this.#less(heap[l]!, heap[m]!)) m = l;
+        if (r < heap.length && this.#less(heap[r]!, heap[m]!)) m = r;
+        if (m === i) break;
+        [heap[i], heap[m]] = [heap[m]!, heap[i]!];
+        i = m;
+      }
+    }
+    return top;
+  }
+}

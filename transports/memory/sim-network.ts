@@ -1,0 +1,386 @@
+/**
+ * SimNetwork: a deterministic in-memory network for testing many peers and their offline
+ * behaviour. One seed gives one run, message for message:
+ *
+ * - one virtual clock and seeded randomness, shared by every peer through `net.env`;
+ * - per-message latency, drop, duplicate and reorder probabilities;
+ * - partitions (messages between groups vanish silently, as on a real network) and heal;
+ * - links down and up (peers see peer-down / peer-up), crash and restart of a peer on its storage.
+ *
+ * Peers' asynchronous work (storage, hashing, signing) runs on microtasks; the network drains them
+ * after each instant of virtual time, so nothing depends on the host's timing.
+ *
+ * @example
+ * ```ts
+ * const net = new SimNetwork({ seed: 7, drop: 0.1 });
+ * const a = (await createPeer({ storage: memoryStorage(), env: net.env, transports: [net.transport()] }))._unsafeUnwrap();
+ * const b = (await createPeer({ storage: memoryStorage(), env: net.env, transports: [net.transport()] }))._unsafeUnwrap();
+ * // … write on both …
+ * await net.runUntilQuiet();
+ * ```
+ */
+import { errAsync, okAsync, type ResultAsync } from 'neverthrow';
+import { uniformFloat64 } from 'pure-rand/distribution/uniformFloat64';
+import { xoroshiro128plus } from 'pure-rand/generator/xoroshiro128plus';
+import type { RandomGenerator } from 'pure-rand/types/RandomGenerator';
+import type { Env, Timer } from '../../engine/env.js';
+import { transportError, type TransportError } from '../../engine/errors.js';
+import { sha256 } from '../../engine/facts/hash.js';
+import { toHex } from '../../engine/facts/bytes.js';
+import type { PeerId } from '../../engine/facts/types.js';
+import { MAX_FRAME_BYTES } from '../../engine/limits.js';
+import type { Transport, TransportContext, TransportHandler } from '../../engine/transport.js';
+import { Scheduler } from './scheduler.js';
+
+export interface SimNetworkInit {
+  /** Everything random in the run derives from it. */
+  seed: number;
+  /** One-way latency in ms: fixed, or uniform in a range. @default { min: 5, max: 50 } */
+  latency?: number | { min: number; max: number };
+  /** Probability that a message is lost. @default 0 */
+  drop?: number;
+  /** Probability that a message is delivered twice. @default 0 */
+  duplicate?: number;
+  /** Probability that a message is held back so later ones overtake it. @default 0 */
+  reorder?: number;
+  /** Link every pair of peers automatically; with false, only `linkUp` links them. @default true */
+  mesh?: boolean;
+  /** Virtual time at the start, ms since the epoch. @default 1_700_000_000_000 */
+  start?: number;
+}
+
+export interface SimStats {
+  /** Frames handed to the network. */
+  readonly sent: number;
+  readonly delivered: number;
+  /** Lost to `drop`, partitions, links going down or crashes. */
+  readonly dropped: number;
+  readonly duplicated: number;
+  readonly bytesSent: number;
+  readonly bytesDelivered: number;
+  /** Virtual time now, ms since the start. */
+  readonly elapsed: number;
+  /** SHA-256 over every delivery (time, from, to, bytes): equal traces ⇒ identical runs. */
+  readonly trace: string;
+}
+
+/** How long a peer cut off by `disconnect` (misbehaviour) stays cut off. */
+const DISCONNECT_BAN_MS = 60_000;
+const DEFAULT_START = 1_700_000_000_000;
+const DEFAULT_MAX_TIME = 24 * 60 * 60 * 1000;
+
+interface Endpoint {
+  readonly id: PeerId;
+  readonly handler: TransportHandler;
+  readonly transport: SimTransport;
+}
+
+const pairKey = (a: string, b: string): string => (a < b ? `${a}|${b}` : `${b}|${a}`);
+
+/** Resolves after every microtask queued so far (and those they queue) has run. */
+const drainMicrotasks = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+export class SimNetwork {
+  /** The environment every peer on this network must use. */
+  readonly env: Env;
+  readonly #scheduler: Scheduler;
+  readonly #start: number;
+  readonly #envRng: RandomGenerator;
+  readonly #netRng: RandomGenerator;
+  readonly #latency: { min: number; max: number };
+  readonly #drop: number;
+  readonly #duplicate: number;
+  readonly #reorder: number;
+  readonly #mesh: boolean;
+  readonly #endpoints = new Map<PeerId, Endpoint>();
+  /** Links explicitly up (used when mesh is off). */
+  readonly #up = new Set<string>();
+  /** Links explicitly down. */
+  readonly #down = new Set<string>();
+  /** Pairs whose peers were told peer-up, with the link's incarnation. */
+  readonly #connected = new Map<string, number>();
+  #linkIncarnation = 0;
+  /** Latest delivery time per directed link, to keep FIFO order when not reordering. */
+  readonly #lastDelivery = new Map<string, number>();
+  #groups: Map<string, number> | undefined;
+  /** Rolling hash of every delivery. */
+  #trace: Uint8Array = new Uint8Array(32);
+  #stats = { sent: 0, delivered: 0, dropped: 0, duplicated: 0, bytesSent: 0, bytesDelivered: 0 };
+
+  constructor(init: SimNetworkInit) {
+    if (!Number.isSafeInteger(init.seed)) throw new TypeError('SimNetwork: seed must be an integer');
+    this.#start = init.start ?? DEFAULT_START;
+    this.#scheduler = new Scheduler(this.#start);
+    this.#envRng = xoroshiro128plus(init.seed);
+    this.#netRng = xoroshiro128plus(init.seed ^ 0x5eed_1e55);
+    const latency = init.latency ?? { min: 5, max: 50 };
+    this.#latency = typeof latency === 'number' ? { min: latency, max: latency } : latency;
+    this.#drop = probability(init.drop, 'drop');
+    this.#duplicate = probability(init.duplicate, 'duplicate');
+    this.#reorder = probability(init.reorder, 'reorder');
+    this.#mesh = init.mesh ?? true;
+    this.env = this.#makeEnv();
+  }
+
+  /** A transport for one peer (give each peer its own). */
+  transport(): Transport {
+    return new SimTransport(this);
+  }
+
+  /** PeerIds of the peers currently on the network (started, not crashed). */
+  peers(): string[] {
+    return [...this.#endpoints.keys()];
+  }
+
+  /**
+   * Split the network: messages between different groups are silently lost (no peer-down, as on a
+   * real network). Peers in no group form one more group together.
+   */
+  partition(groups: string[][]): void {
+    this.#groups = new Map();
+    groups.forEach((group, i) => {
+      for (const peer of group) this.#groups!.set(peer, i);
+    });
+  }
+
+  /** Undo `partition`. */
+  heal(): void {
+    this.#groups = undefined;
+  }
+
+  /** Take the link between two peers down: both see peer-down, messages in flight are lost. */
+  linkDown(a: string, b: string): void {
+    const key = pairKey(a, b);
+    this.#up.delete(key);
+    this.#down.add(key);
+    this.#disconnectPair(a as PeerId, b as PeerId);
+  }
+
+  /** Bring the link between two peers (back) up: both see peer-up when both are running. */
+  linkUp(a: string, b: string): void {
+    const key = pairKey(a, b);
+    this.#down.delete(key);
+    this.#up.add(key);
+    this.#connectPair(a as PeerId, b as PeerId);
+  }
+
+  /**
+   * The peer's process dies: its links go down (the others see peer-down), its timers stop, writes
+   * not yet durable are lost and the old Peer object turns inert. Restart it with `createPeer` on the
+   * same storage and a new `net.transport()`.
+   */
+  crash(peerId: string): void {
+    const endpoint = this.#endpoints.get(peerId as PeerId);
+    if (endpoint === undefined) return;
+    this.#remove(endpoint);
+    endpoint.handler.halt?.();
+  }
+
+  /** Run the network for `ms` of virtual time. */
+  async advance(ms: number): Promise<void> {
+    const target = this.#scheduler.now + ms;
+    await drainMicrotasks();
+    while (this.#scheduler.runNext(target)) await drainMicrotasks();
+    this.#scheduler.advanceTo(target);
+    await drainMicrotasks();
+  }
+
+  /**
+   * Run until nothing is left to do: no message in flight, no timer pending. Returns false if that
+   * did not happen within `maxTime` ms of virtual time (e.g. a partition that never heals).
+   */
+  async runUntilQuiet(options: { maxTime?: number } = {}): Promise<boolean> {
+    const limit = this.#scheduler.now + (options.maxTime ?? DEFAULT_MAX_TIME);
+    await drainMicrotasks();
+    while (this.#scheduler.runNext(limit)) await drainMicrotasks();
+    return this.#scheduler.peekTime() === undefined;
+  }
+
+  stats(): SimStats {
+    return {
+      ...this.#stats,
+      elapsed: this.#scheduler.now - this.#start,
+      trace: toHex(this.#trace),
+    };
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Used by SimTransport
+
+  register(endpoint: Endpoint): ResultAsync<void, TransportError> {
+    if (this.#endpoints.has(endpoint.id)) return errAsync(transportError(`${endpoint.id} is already on the network`));
+    this.#endpoints.set(endpoint.id, endpoint);
+    for (const other of this.#endpoints.keys()) if (other !== endpoint.id) this.#connectPair(endpoint.id, other);
+    return okAsync(undefined);
+  }
+
+  unregister(endpoint: Endpoint): void {
+    if (this.#endpoints.get(endpoint.id) === endpoint) this.#remove(endpoint);
+  }
+
+  send(from: PeerId, to: PeerId, frame: Uint8Array): ResultAsync<void, TransportError> {
+    if (frame.length > MAX_FRAME_BYTES) return errAsync(transportError(`frame of ${frame.length} bytes exceeds ${MAX_FRAME_BYTES}`));
+    const key = pairKey(from, to);
+    const incarnation = this.#connected.get(key);
+    if (incarnation === undefined) return errAsync(transportError(`no link from ${from} to ${to}`));
+    this.#stats.sent++;
+    this.#stats.bytesSent += frame.length;
+    if (this.#partitioned(from, to) || this.#chance(this.#drop)) {
+      this.#stats.dropped++;
+      return okAsync(undefined);
+    }
+    const copy = frame.slice();
+    const when = this.#deliveryTime(from, to);
+    this.#scheduler.at(when, () => this.#deliver(key, incarnation, from, to, copy));
+    if (this.#chance(this.#duplicate)) {
+      this.#stats.duplicated++;
+      this.#scheduler.at(when + this.#sampleLatency(), () => this.#deliver(key, incarnation, from, to, copy));
+    }
+    return okAsync(undefined);
+  }
+
+  disconnect(from: PeerId, peer: PeerId): void {
+    const key = pairKey(from, peer);
+    if (!this.#connected.has(key)) return;
+    this.#disconnectPair(from, peer);
+    this.#scheduler.at(this.#scheduler.now + DISCONNECT_BAN_MS, () => this.#connectPair(from, peer));
+  }
+
+  // ------------------------------------------------------------------------------------------
+
+  #makeEnv(): Env {
+    const rng = this.#envRng;
+    return {
+      now: () => this.#scheduler.now,
+      setTimer: (ms, fn): Timer => this.#scheduler.at(this.#scheduler.now + Math.max(0, ms), fn),
+      randomBytes: (length) => {
+        const out = new Uint8Array(length);
+        for (let i = 0; i < length; i += 4) {
+          const n = rng.next();
+          for (let k = 0; k < 4 && i + k < length; k++) out[i + k] = (n >>> (8 * k)) & 0xff;
+        }
+        return out;
+      },
+      random: () => uniformFloat64(rng),
+    };
+  }
+
+  #chance(p: number): boolean {
+    return p > 0 && uniformFloat64(this.#netRng) < p;
+  }
+
+  #sampleLatency(): number {
+    const { min, max } = this.#latency;
+    return min === max ? min : min + Math.floor(uniformFloat64(this.#netRng) * (max - min + 1));
+  }
+
+  #deliveryTime(from: PeerId, to: PeerId): number {
+    const now = this.#scheduler.now;
+    if (this.#chance(this.#reorder)) {
+      // Held back: later messages on this link may overtake it.
+      return now + this.#sampleLatency() + Math.floor(uniformFloat64(this.#netRng) * 2 * this.#latency.max);
+    }
+    const link = `${from}>${to}`;
+    const when = Math.max(now + this.#sampleLatency(), this.#lastDelivery.get(link) ?? 0);
+    this.#lastDelivery.set(link, when);
+    return when;
+  }
+
+  #partitioned(a: PeerId, b: PeerId): boolean {
+    if (this.#groups === undefined) return false;
+    return (this.#groups.get(a) ?? -1) !== (this.#groups.get(b) ?? -1);
+  }
+
+  #deliver(key: string, incarnation: number, from: PeerId, to: PeerId, frame: Uint8Array): void {
+    const endpoint = this.#endpoints.get(to);
+    if (this.#connected.get(key) !== incarnation || endpoint === undefined) {
+      this.#stats.dropped++;
+      return;
+    }
+    this.#stats.delivered++;
+    this.#stats.bytesDelivered += frame.length;
+    const header = new TextEncoder().encode(`${this.#scheduler.now}|${from}|${to}|`);
+    const record = new Uint8Array(32 + header.length + frame.length);
+    record.set(this.#trace);
+    record.set(header, 32);
+    record.set(frame, 32 + header.length);
+    this.#trace = sha256(record);
+    endpoint.handler.message(from, frame);
+  }
+
+  #linkAllowed(a: PeerId, b: PeerId): boolean {
+    const key = pairKey(a, b);
+    if (this.#down.has(key)) return false;
+    return this.#mesh || this.#up.has(key);
+  }
+
+  #connectPair(a: PeerId, b: PeerId): void {
+    const key = pairKey(a, b);
+    const ea = this.#endpoints.get(a);
+    const eb = this.#endpoints.get(b);
+    if (ea === undefined || eb === undefined || this.#connected.has(key) || !this.#linkAllowed(a, b)) return;
+    this.#connected.set(key, ++this.#linkIncarnation);
+    // Both sides learn of the link in the same instant, before any message can cross it.
+    this.#scheduler.at(this.#scheduler.now, () => {
+      if (!this.#connected.has(key)) return;
+      ea.handler.peerUp(b);
+      eb.handler.peerUp(a);
+    });
+  }
+
+  #disconnectPair(a: PeerId, b: PeerId): void {
+    const key = pairKey(a, b);
+    if (!this.#connected.delete(key)) return;
+    this.#endpoints.get(a)?.handler.peerDown(b);
+    this.#endpoints.get(b)?.handler.peerDown(a);
+  }
+
+  #remove(endpoint: Endpoint): void {
+    this.#endpoints.delete(endpoint.id);
+    for (const other of this.#endpoints.keys()) {
+      const key = pairKey(endpoint.id, other);
+      if (this.#connected.delete(key)) this.#endpoints.get(other)?.handler.peerDown(endpoint.id);
+    }
+  }
+}
+
+function probability(p: number | undefined, name: string): number {
+  const value = p ?? 0;
+  if (!(value >= 0 && value <= 1)) throw new TypeError(`SimNetwork: ${name} must be a probability in [0, 1]`);
+  return value;
+}
+
+/** One peer's attachment to a SimNetwork. */
+class SimTransport implements Transport {
+  readonly #net: SimNetwork;
+  #endpoint: Endpoint | undefined;
+
+  constructor(net: SimNetwork) {
+    this.#net = net;
+  }
+
+  start(context: TransportContext, handler: TransportHandler): ResultAsync<void, TransportError> {
+    if (this.#endpoint !== undefined) return errAsync(transportError('transport already started'));
+    this.#endpoint = { id: context.peerId, handler, transport: this };
+    return this.#net.register(this.#endpoint);
+  }
+
+  send(to: PeerId, frame: Uint8Array): ResultAsync<void, TransportError> {
+    if (this.#endpoint === undefined) return errAsync(transportError('transport not started'));
+    return this.#net.send(this.#endpoint.id, to, frame);
+  }
+
+  disconnect(peer: PeerId): void {
+    if (this.#endpoint !== undefined) this.#net.disconnect(this.#endpoint.id, peer);
+  }
+
+  addresses(): string[] {
+    return this.#endpoint === undefined ? [] : [`/memory/${this.#endpoint.id}`];
+  }
+
+  stop(): Promise<void> {
+    if (this.#endpoint !== undefined) this.#net.unregister(this.#endpoint);
+    this.#endpoint = undefined;
+    return Promise.resolve();
+  }
+}
