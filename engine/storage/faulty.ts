@@ -27,6 +27,11 @@ export interface FaultyStorageInit {
   mode?: 'error' | 'crash';
   /** In crash mode, whether the crashing write reaches the inner storage before the crash. @default false */
   landed?: boolean;
+  /**
+   * Called once, at the crash, before the crashing call returns: where a test kills the process it
+   * simulates (e.g. `net.crash(peerId)`), so nothing runs on after the death.
+   */
+  onCrash?: () => void;
 }
 
 export interface FaultyStorage extends Storage {
@@ -50,9 +55,11 @@ class Faults {
   readonly #mode: 'error' | 'crash';
   readonly #landed: boolean;
   readonly #name: string;
+  readonly #onCrash: (() => void) | undefined;
 
   constructor(name: string, init: FaultyStorageInit) {
     this.#name = name;
+    this.#onCrash = init.onCrash;
     this.#limit = init.failAfterWrites ?? Infinity;
     this.#mode = init.mode ?? 'crash';
     this.#landed = init.landed ?? false;
@@ -62,31 +69,49 @@ class Faults {
     this.#limit = Infinity;
   }
 
+  crash(): void {
+    if (this.crashed) return;
+    this.crashed = true;
+    this.#onCrash?.();
+  }
+
   dead(): StorageError {
     return storageError(`${this.#name}: crashed (injected fault)`);
   }
 
+  /** Set at the crashing write: the process is dying, no other call gets through. */
+  #dying = false;
+
   /** A read: fails only after a crash. */
   read<T, E>(call: () => ResultAsync<T, E>): ResultAsync<T, E | StorageError> {
-    return this.crashed ? errAsync(this.dead()) : call();
+    return this.crashed || this.#dying ? errAsync(this.dead()) : call();
   }
 
   /** A write: counted, and failed when its number comes up. */
   write<T, E>(what: string, call: () => ResultAsync<T, E>): ResultAsync<T, E | StorageError> {
-    if (this.crashed) return errAsync(this.dead());
+    if (this.crashed || this.#dying) return errAsync(this.dead());
     const n = ++this.writes;
     this.trace.push(what);
     if (n <= this.#limit) return call();
     if (this.#mode === 'error') {
       return errAsync(storageError(`${this.#name}: write ${n} (${what}) failed (injected fault)`));
     }
-    this.crashed = true;
     const dead = this.dead();
-    if (!this.#landed) return errAsync(dead);
+    this.#dying = true;
+    if (!this.#landed) {
+      this.crash();
+      return errAsync(dead);
+    }
     // The write lands, then the process dies before anyone hears about it.
     return call()
-      .andThen(() => errAsync(dead))
-      .orElse(() => errAsync(dead));
+      .andThen(() => {
+        this.crash();
+        return errAsync(dead);
+      })
+      .orElse(() => {
+        this.crash();
+        return errAsync(dead);
+      });
   }
 }
 
@@ -143,9 +168,7 @@ export function faultyStorage(inner: Storage, init: FaultyStorageInit = {}): Fau
     get crashed() {
       return f.crashed;
     },
-    crash: () => {
-      f.crashed = true;
-    },
+    crash: () => f.crash(),
     heal: () => f.heal(),
     openLog(spaceId) {
       const cached = logs.get(spaceId);

@@ -116,14 +116,17 @@ function cloneModel(m: Model): Model {
   return { start: m.start, entries: [...m.entries], meta: new Map(m.meta), blobs: new Map(m.blobs) };
 }
 
-/** What `storage` holds, read back in full; every fact's hash recomputed and every chain checked. */
-export async function observe(storage: Storage): Promise<Model> {
-  const log = (await storage.openLog(SPACE))._unsafeUnwrap();
+/**
+ * The log of `space` in `storage`, read back in full, with every fact's hash recomputed, every
+ * origin's chain linked (prev = hash of its previous fact held) and no (origin, counter) twice.
+ */
+export async function verifiedLog(storage: Storage, space: string): Promise<{ start: number; entries: FactEntry[] }> {
+  const log = (await storage.openLog(space))._unsafeUnwrap();
   const { start, entries } = await readAll(log);
   const seen = new Set<string>();
   const lastHash = new Map<string, Uint8Array>();
   for (const e of entries) {
-    expect(checkFact(SPACE, e as Fact).isOk(), `fact ${e.origin}:${e.counter} hash`).toBe(true);
+    expect(checkFact(space, e as Fact).isOk(), `fact ${e.origin}:${e.counter} hash`).toBe(true);
     const id = `${e.origin}:${e.counter}`;
     expect(seen.has(id), `duplicate ${id}`).toBe(false);
     seen.add(id);
@@ -131,6 +134,12 @@ export async function observe(storage: Storage): Promise<Model> {
     if (prev !== undefined) expect(Array.from(e.prev!), `chain of ${id}`).toEqual(Array.from(prev));
     lastHash.set(e.origin, e.hash);
   }
+  return { start, entries };
+}
+
+/** What `storage` holds, as `verifiedLog` reads it, plus the workload's metadata and blob. */
+export async function observe(storage: Storage): Promise<Model> {
+  const { start, entries } = await verifiedLog(storage, SPACE);
   const meta = new Map<string, number[]>();
   for (const key of ['identity', 'pending', 'acked:peer-2']) {
     const v = (await storage.getMeta(key))._unsafeUnwrap();
