@@ -8,11 +8,12 @@
  *
  * Layout (≈ 90 bytes per fact on disk, hash included, for a typical update):
  * - `spaces(id, name, start)`: one row per space; `start` is the first sequence id held.
- * - `log_<id>(seq INTEGER PRIMARY KEY, origin, counter, hash, sig, body, snapshot, history, pending)`
+ * - `log_<id>(seq INTEGER PRIMARY KEY, origin, counter, fact, sig, snapshot, history, pending)`
  *   per space: `seq` is the rowid (stored in the b-tree key, appends fill pages completely),
- *   `origin` an integer into `origins`, `hash` 32 bytes, `sig` 64 bytes on the last fact of a run
- *   and NULL otherwise, `body` the rest from `encodeEntryBody`. A partial index finds the latest
- *   snapshot without scanning.
+ *   `origin` an integer into `origins`, `fact` the 32-byte hash followed by the rest of the fact
+ *   (`writeEntryBody`), `sig` 64 bytes on the last fact of a run and NULL otherwise. Hash and body
+ *   share one column because every BLOB read costs the driver an allocation: replay is bound by
+ *   them. A partial index finds the latest snapshot without scanning.
  * - prev elision: a fact whose `prev` is the hash of the row just before it (the usual case: runs
  *   of one origin are appended together) is stored without it, its body says "no prev" although
  *   its counter is above 1; reading puts the previous row's hash back. `truncate` writes the prev
@@ -42,7 +43,8 @@ import {
   type WriteBlobError,
 } from '../blobs/blob-store.js';
 import { conflictError, describe, notFound, outOfRange, storageError, type StorageError } from '../errors.js';
-import { decodeEntryBody, encodeEntryBody } from '../facts/codec.js';
+import { Writer } from '../facts/bytes.js';
+import { decodeEntryBody, HASH_BYTES, writeEntryBody } from '../facts/codec.js';
 import type { PeerId } from '../facts/types.js';
 import { LOG_PAGE_ENTRIES } from '../limits.js';
 import type {
@@ -132,8 +134,21 @@ function guard<T>(file: string, doing: string, fn: () => T): Result<T, StorageEr
 /** `ResultAsync` of a result already computed (SQLite is synchronous). */
 const settle = <T, E>(r: Result<T, E>): ResultAsync<T, E> => (r.isOk() ? okAsync(r.value) : errAsync(r.error));
 
-/** A plain Uint8Array view of a Buffer the driver returned (no copy). */
+/** A plain Uint8Array view of a Buffer the driver returned (no copy; the driver gives each its own memory). */
 const view = (b: Uint8Array): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+
+const factWriter = new Writer(1024);
+
+/** The `fact` column: hash, then the body (`writeEntryBody`) of `entry`. */
+function encodeFactColumn(entry: FactEntry): Uint8Array {
+  const w = factWriter.reset();
+  w.raw(entry.hash);
+  writeEntryBody(w, entry);
+  return w.finish();
+}
+
+/** Byte of the `fact` column that says whether the body holds a prev (the body's flags byte). */
+const FLAGS_AT = HASH_BYTES;
 
 const SCHEMA = `
   CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
@@ -231,7 +246,7 @@ class SqliteEventLog implements EventLog<FactEntry> {
     this.#spaceId = spaceId;
     this.#table = `log_${spaceId}`;
     this.#start = start;
-    const last = conn.stmt(`SELECT seq, hash FROM ${this.#table} ORDER BY seq DESC LIMIT 1`).raw(true).get() as
+    const last = conn.stmt(`SELECT seq, substr(fact, 1, ${HASH_BYTES}) FROM ${this.#table} ORDER BY seq DESC LIMIT 1`).raw(true).get() as
       | [number, Uint8Array]
       | undefined;
     this.#head = last === undefined ? start : last[0] + 1;
@@ -253,7 +268,7 @@ class SqliteEventLog implements EventLog<FactEntry> {
     if (bad !== undefined) return errAsync(bad);
     if (entries.length === 0) return settle(this.#withSnapshot(c, {}, snapshotId));
 
-    const insert = c.stmt(`INSERT INTO ${this.#table} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+    const insert = c.stmt(`INSERT INTO ${this.#table} VALUES (?, ?, ?, ?, ?, ?, ?, ?)`);
     const insertOrigin = c.stmt('INSERT INTO origins (origin) VALUES (?)');
     const newOrigins: [string, number][] = [];
     const written = c.guard(`appending ${entries.length} entries to space ${JSON.stringify(this.#space)}`, () =>
@@ -267,8 +282,8 @@ class SqliteEventLog implements EventLog<FactEntry> {
             newOrigins.push([entry.origin, originId]);
           }
           const elide = entry.prev !== null && predecessor !== undefined && sameBytes(entry.prev, predecessor);
-          const body = encodeEntryBody(elide ? { ...entry, prev: null } : entry);
-          insert.run(seq, originId, entry.counter, entry.hash, entry.sig ?? null, body, entry.snapshot ?? null, entry.history ?? null, entry.pending ?? null);
+          const fact = encodeFactColumn(elide ? { ...entry, prev: null } : entry);
+          insert.run(seq, originId, entry.counter, fact, entry.sig ?? null, entry.snapshot ?? null, entry.history ?? null, entry.pending ?? null);
           predecessor = entry.hash;
           seq++;
         }
@@ -342,16 +357,19 @@ class SqliteEventLog implements EventLog<FactEntry> {
     const done = c.guard(`truncating space ${JSON.stringify(this.#space)} at ${start}`, () =>
       c.db.transaction(() => {
         // The row that becomes the first loses its predecessor: give it back its prev.
-        const first = c.stmt(`SELECT origin, counter, hash, body FROM ${this.#table} WHERE seq = ?`).raw(true).get(start) as
-          | [number, number, Uint8Array, Uint8Array]
+        const first = c.stmt(`SELECT origin, counter, fact FROM ${this.#table} WHERE seq = ?`).raw(true).get(start) as
+          | [number, number, Uint8Array]
           | undefined;
-        if (first !== undefined && first[1] > 1 && first[3][0] === 0) {
-          const prev = c.stmt(`SELECT hash FROM ${this.#table} WHERE seq = ?`).pluck().get(start - 1) as Uint8Array | undefined;
+        if (first !== undefined && first[1] > 1 && first[2][FLAGS_AT] === 0) {
+          const prev = c.stmt(`SELECT substr(fact, 1, ${HASH_BYTES}) FROM ${this.#table} WHERE seq = ?`).pluck().get(start - 1) as
+            | Uint8Array
+            | undefined;
           if (prev === undefined) return err(`entry ${start} has no stored prev and no predecessor`);
-          const decoded = decodeEntryBody(view(first[3]), c.origins[first[0]] as PeerId, first[1], view(first[2]), undefined);
+          const stored = view(first[2]);
+          const decoded = decodeEntryBody(stored.subarray(HASH_BYTES), c.origins[first[0]] as PeerId, first[1], stored.subarray(0, HASH_BYTES), undefined);
           if (decoded.isErr()) return err(`entry ${start}: ${decoded.error}`);
-          const body = encodeEntryBody({ ...decoded.value, prev: view(prev) });
-          c.stmt(`UPDATE ${this.#table} SET body = ? WHERE seq = ?`).run(body, start);
+          const fact = encodeFactColumn({ ...decoded.value, prev: view(prev) });
+          c.stmt(`UPDATE ${this.#table} SET fact = ? WHERE seq = ?`).run(fact, start);
         }
         c.stmt(`DELETE FROM ${this.#table} WHERE seq < ?`).run(start);
         c.stmt('UPDATE spaces SET start = ? WHERE id = ?').run(start, this.#spaceId);
@@ -371,7 +389,7 @@ class SqliteEventLog implements EventLog<FactEntry> {
     if (to <= from) return ok([]);
     const lower = from > this.#start ? from - 1 : from;
     const rows = c.guard('reading entries', () =>
-      c.stmt(`SELECT seq, origin, counter, hash, sig, body, snapshot, history, pending FROM ${this.#table} WHERE seq >= ? AND seq < ? ORDER BY seq`)
+      c.stmt(`SELECT seq, origin, counter, fact, sig, snapshot, history, pending FROM ${this.#table} WHERE seq >= ? AND seq < ? ORDER BY seq`)
         .raw(true)
         .all(lower, to),
     );
@@ -379,9 +397,10 @@ class SqliteEventLog implements EventLog<FactEntry> {
     const out: FactEntry[] = [];
     let predecessor: Uint8Array | undefined;
     let expected = lower;
-    for (const row of rows.value as [number, number, number, Uint8Array, Uint8Array | null, Uint8Array, string | null, string | null, string | null][]) {
-      const [seq, originId, counter, hashBuf, sig, body, snapshot, history, pending] = row;
-      const hash = view(hashBuf);
+    for (const row of rows.value as [number, number, number, Uint8Array, Uint8Array | null, string | null, string | null, string | null][]) {
+      const [seq, originId, counter, factBuf, sig, snapshot, history, pending] = row;
+      const stored = view(factBuf);
+      const hash = stored.subarray(0, HASH_BYTES);
       if (seq !== expected) return err(this.#corrupt(c, `entry ${expected} is missing`));
       expected++;
       if (seq < from) {
@@ -390,7 +409,7 @@ class SqliteEventLog implements EventLog<FactEntry> {
       }
       const origin = c.origins[originId];
       if (origin === undefined) return err(this.#corrupt(c, `entry ${seq} names unknown origin ${originId}`));
-      const decoded = decodeEntryBody(view(body), origin as PeerId, counter, hash, sig === null ? undefined : view(sig));
+      const decoded = decodeEntryBody(stored.subarray(HASH_BYTES), origin as PeerId, counter, hash, sig === null ? undefined : view(sig));
       if (decoded.isErr()) return err(this.#corrupt(c, `entry ${seq}: ${decoded.error}`));
       const entry = decoded.value as { -readonly [K in keyof FactEntry]: FactEntry[K] };
       if (entry.prev === null && counter > 1) {
@@ -606,8 +625,8 @@ class SqliteStorage implements Storage {
               }
               const table = `log_${row[0]}`;
               c.db.exec(`CREATE TABLE IF NOT EXISTS ${table} (
-                seq INTEGER PRIMARY KEY, origin INTEGER NOT NULL, counter INTEGER NOT NULL, hash BLOB NOT NULL,
-                sig BLOB, body BLOB NOT NULL, snapshot TEXT, history TEXT, pending TEXT);
+                seq INTEGER PRIMARY KEY, origin INTEGER NOT NULL, counter INTEGER NOT NULL, fact BLOB NOT NULL,
+                sig BLOB, snapshot TEXT, history TEXT, pending TEXT);
                 CREATE INDEX IF NOT EXISTS ${table}_snapshots ON ${table} (seq) WHERE snapshot IS NOT NULL;`);
               return new SqliteEventLog(this, c, spaceId, row[0], row[1]);
             }).immediate(),

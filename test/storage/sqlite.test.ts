@@ -129,7 +129,7 @@ describe('sqliteStorage on disk', () => {
     (await log.addEntries(entries.slice(12), 12))._unsafeUnwrap();
     (await storage.close())._unsafeUnwrap();
     const db = new Database(file, { readonly: true });
-    const flags = (db.prepare('SELECT body FROM log_1 ORDER BY seq').pluck().all() as Buffer[]).map((b) => b[0]);
+    const flags = (db.prepare('SELECT fact FROM log_1 ORDER BY seq').pluck().all() as Buffer[]).map((b) => b[32]);
     db.close();
     // First fact of each origin: counter 1, no prev. Inside a run: elided. First of a later run
     // follows another origin's row: stored.
@@ -166,7 +166,7 @@ describe('sqliteStorage on disk', () => {
     expect((await readAll(log)).entries.map(normalize)).toEqual(third.map(normalize));
     (await storage.close())._unsafeUnwrap();
     const db = new Database(file, { readonly: true });
-    const flags = (db.prepare('SELECT body FROM log_1 ORDER BY seq').pluck().all() as Buffer[]).map((b) => b[0]);
+    const flags = (db.prepare('SELECT fact FROM log_1 ORDER BY seq').pluck().all() as Buffer[]).map((b) => b[32]);
     db.close();
     expect(flags).toEqual([1, 0]);
   });
