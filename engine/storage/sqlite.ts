@@ -398,9 +398,9 @@ class SqliteEventLog implements EventLog<FactEntry> {
     let predecessor: Uint8Array | undefined;
     let expected = lower;
     for (const row of rows.value as [number, number, number, Uint8Array, Uint8Array | null, string | null, string | null, string | null][]) {
-      const [seq, originId, counter, factBuf, sig, snapshot, history, pending] = row;
-      const stored = view(factBuf);
-      const hash = stored.subarray(0, HASH_BYTES);
+      const [seq, originId, counter, stored, sig, snapshot, history, pending] = row;
+      // Two plain views on the driver's buffer (allocation is what replay pays for).
+      const hash = new Uint8Array(stored.buffer, stored.byteOffset, HASH_BYTES);
       if (seq !== expected) return err(this.#corrupt(c, `entry ${expected} is missing`));
       expected++;
       if (seq < from) {
@@ -409,7 +409,8 @@ class SqliteEventLog implements EventLog<FactEntry> {
       }
       const origin = c.origins[originId];
       if (origin === undefined) return err(this.#corrupt(c, `entry ${seq} names unknown origin ${originId}`));
-      const decoded = decodeEntryBody(stored.subarray(HASH_BYTES), origin as PeerId, counter, hash, sig === null ? undefined : view(sig));
+      const body = new Uint8Array(stored.buffer, stored.byteOffset + HASH_BYTES, stored.byteLength - HASH_BYTES);
+      const decoded = decodeEntryBody(body, origin as PeerId, counter, hash, sig === null ? undefined : view(sig));
       if (decoded.isErr()) return err(this.#corrupt(c, `entry ${seq}: ${decoded.error}`));
       const entry = decoded.value as { -readonly [K in keyof FactEntry]: FactEntry[K] };
       if (entry.prev === null && counter > 1) {
