@@ -291,4 +291,5 @@ async function run(ctx: BenchContext): Promise<BenchRow[]> {
   return rows;
 }
 
+/** The storage suite: the file name is the suite name the runner knows it by. */
 export default { name: 'storage', run } satisfies BenchSuite;

@@ -41,6 +41,7 @@ const MAX_DIR_KEY_CHARS = 200; // characters
 /** The first key part of every blob key, unless `init.prefix` says otherwise. */
 export const DEFAULT_AUTOMERGE_BLOB_PREFIX = 'shoal-blobs';
 
+/** Options of `automergeBlobStore`. */
 export interface AutomergeBlobStoreInit {
   /**
    * First key part of every key this store writes, keeping it apart from automerge-repo's own

@@ -20,6 +20,7 @@ import { storageError, type StorageError } from '../errors.js';
 import type { EventLog, LogMetadata, SequenceId } from '../log/event-log.js';
 import type { FactEntry, Storage } from './storage.js';
 
+/** Where and how `faultyStorage` fails. */
 export interface FaultyStorageInit {
   /** Writes that succeed before faults begin. @default Infinity (never) */
   failAfterWrites?: number;
@@ -34,6 +35,7 @@ export interface FaultyStorageInit {
   onCrash?: () => void;
 }
 
+/** A Storage with injected faults, plus what a test needs to drive and explain them. */
 export interface FaultyStorage extends Storage {
   /** Write calls so far, the failed ones included. */
   readonly writes: number;

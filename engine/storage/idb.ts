@@ -58,6 +58,7 @@ const DB_VERSION = 1;
 /** Names one blob directory listing page returns. */
 const BLOB_PAGE_NAMES = 1000; // names
 
+/** Options of `idbStorage`. */
 export interface IdbStorageInit {
   /** Most entries one log `query` returns. @default LOG_PAGE_ENTRIES */
   pageSize?: number;

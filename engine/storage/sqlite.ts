@@ -75,6 +75,7 @@ const APPLICATION_ID = 0x53484f4c;
 /** `PRAGMA user_version` of the current layout. */
 const SCHEMA_VERSION = 1;
 
+/** Options of `sqliteStorage`; the defaults are what a peer should use. */
 export interface SqliteStorageInit {
   /** Most entries one log `query` returns. @default LOG_PAGE_ENTRIES */
   pageSize?: number;

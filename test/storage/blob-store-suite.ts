@@ -41,6 +41,7 @@ export async function listAll(dir: BlobDir): Promise<{ blobs: string[]; dirs: st
 
 const bytes = (...xs: number[]) => Uint8Array.from(xs);
 
+/** Register the BlobStore acceptance tests for the backend `name`; `makeStore` gives a fresh, empty store. */
 export function runBlobStoreTests(name: string, makeStore: MakeStore): void {
   describe(`BlobStore conformance: ${name}`, () => {
     it('writes, reads back, overwrites and removes blobs', async () => {

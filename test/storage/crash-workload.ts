@@ -13,6 +13,7 @@ import type { FactEntry, Storage } from '../../engine/storage/storage.js';
 import { FactChain, normalize, testOrigin } from '../support/facts.js';
 import { readAll } from './event-log-suite.js';
 
+/** The space the workload writes to. */
 export const SPACE = 'crash-space';
 
 /** What a storage holds, as far as the workload can tell. */
@@ -92,6 +93,7 @@ export function workload(): Step[] {
   return steps;
 }
 
+/** A storage that holds nothing. */
 export const emptyModel = (): Model => ({ start: 0, entries: [], meta: new Map(), blobs: new Map() });
 
 /**

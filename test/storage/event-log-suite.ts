@@ -15,6 +15,7 @@ import { MemoryEventLog } from '../../engine/log/memory-log.js';
 import type { FactEntry } from '../../engine/storage/storage.js';
 import { FactChain, interleavedRuns, normalize, testOrigin } from '../support/facts.js';
 
+/** What a suite asks of a new log. */
 export interface MakeLogInit {
   /** Most entries one query returns; small values exercise paging. */
   pageSize?: number;
@@ -55,6 +56,7 @@ export async function readAll(
 
 const norm = (entries: readonly FactEntry[]) => entries.map(normalize);
 
+/** Register the EventLog acceptance tests for the backend `name`; `makeLog` gives a fresh, empty log. */
 export function runEventLogTests(name: string, makeLog: MakeLog): void {
   describe(`EventLog conformance: ${name}`, () => {
     describe('addEntry / addEntries', () => {

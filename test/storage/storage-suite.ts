@@ -9,6 +9,7 @@ import type { Storage } from '../../engine/storage/storage.js';
 import { FactChain, normalize, testOrigin } from '../support/facts.js';
 import { readAll } from './event-log-suite.js';
 
+/** How the Storage suite gets fresh storages and reopens closed ones. */
 export interface StorageFixture {
   /** A fresh, empty storage. */
   make(): Promise<Storage>;
@@ -25,6 +26,7 @@ async function value<T, E>(r: ResultAsync<T, E>): Promise<T> {
   return result.value;
 }
 
+/** Register the Storage acceptance tests for the backend `name`. */
 export function runStorageTests(name: string, fixture: StorageFixture): void {
   describe(`Storage conformance: ${name}`, () => {
     it('gives the same log object for a space on every call, and keeps spaces apart', async () => {
