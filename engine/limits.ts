@@ -76,4 +76,13 @@ export const GOSSIP_INTERVAL_MS = 2_000; // 2 s
 export const MAX_FAULTS = 256; // faults
 
 /** Longest wait between two hellos to a remote that stopped answering. */
-export const MAX_RETRY_INTERVAL_MS = 30_000; // 30 s
+export const MAX_RETRY_INTERVAL_MS = 5_000; // 5 s
+
+/**
+ * Facts learned from another peer are forwarded this long after they arrived, unless the remote
+ * announced it has them by then: in a mesh most remotes got them from the author directly.
+ */
+export const FORWARD_DELAY_MS = 250; // 250 ms
+
+/** A peer announces new facts it accepted (an `ack` to each remote) at most this often per remote. */
+export const ANNOUNCE_DELAY_MS = 50; // 50 ms

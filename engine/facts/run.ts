@@ -52,10 +52,40 @@ export interface Equivocation {
 }
 
 export type VerifiedRun =
-  | { readonly kind: 'new'; readonly facts: Fact[]; readonly sig: Uint8Array }
+  | { readonly kind: 'new'; readonly facts: readonly Fact[]; readonly sig: Uint8Array }
   | { readonly kind: 'duplicate' };
 
 export type RunError = FactError & { readonly equivocation?: Equivocation };
+
+/**
+ * Every fact of a run with its hash, each linked to the one before: a pure function of the run, so
+ * it is computed once per Run object (runs decoded from one frame are shared; see
+ * engine/sync/frame-cache.ts) and the Fact objects are shared too (they are immutable).
+ */
+export function chainOf(space: string, run: Run): Result<readonly Fact[], FactError> {
+  const memo = chains.get(run);
+  if (memo !== undefined && memo.space === space) return memo.result;
+  const facts: Fact[] = [];
+  let prev = run.prev;
+  let result: Result<readonly Fact[], FactError> = ok(facts);
+  for (let i = 0; i < run.facts.length; i++) {
+    const counter = run.first + i;
+    const draft = { ...run.facts[i]!, origin: run.origin, counter, prev } as UnhashedFact;
+    const hash = computeHash(space, draft);
+    if (hash.isErr()) {
+      result = err(factError(hash.error.type, hash.error.message, { origin: run.origin, counter }));
+      break;
+    }
+    const fact = draft as Fact & { hash: Hash };
+    fact.hash = hash.value;
+    facts.push(fact);
+    prev = hash.value;
+  }
+  chains.set(run, { space, result });
+  return result;
+}
+
+const chains = new WeakMap<Run, { space: string; result: Result<readonly Fact[], FactError> }>();
 
 /** The run made from stored facts (consecutive, one origin, the last one signed). */
 export function runOf(facts: readonly Fact[], sig: Uint8Array): Run {
@@ -109,20 +139,14 @@ export async function verifyRun(
     return err(factError('broken-chain', `prev does not link to fact ${held}`, at));
   }
 
-  const facts: Fact[] = [];
-  let prev = run.prev;
-  let conflict: Hash | undefined;
-  for (let i = 0; i < n; i++) {
-    const body = run.facts[i]!;
-    const counter = run.first + i;
-    const draft = { ...body, origin: run.origin, counter, prev } as UnhashedFact;
-    const hash = computeHash(space, draft);
-    if (hash.isErr()) return err(factError(hash.error.type, hash.error.message, { origin: run.origin, counter }));
-    if (counter === held && !equalBytes(hash.value, tip!.hash)) conflict = hash.value;
-    if (counter > held) facts.push({ ...draft, hash: hash.value });
-    prev = hash.value;
+  const chain = chainOf(space, run);
+  if (chain.isErr()) return err(chain.error);
+  const all = chain.value;
+  if (!equalBytes(all[n - 1]!.hash, run.hash)) {
+    return err(factError('bad-hash', 'the facts do not hash to the signed hash', { origin: run.origin, counter: last }));
   }
-  if (!equalBytes(prev!, run.hash)) return err(factError('bad-hash', 'the facts do not hash to the signed hash', { origin: run.origin, counter: last }));
+  const conflict = held >= run.first && !equalBytes(all[held - run.first]!.hash, tip!.hash) ? all[held - run.first]!.hash : undefined;
+  const facts = held >= run.first ? all.slice(held - run.first + 1) : all;
   if (!(await verifier.verify(run.origin, run.hash, run.sig))) {
     return err(factError('bad-signature', 'signature does not verify against the origin', { origin: run.origin, counter: last }));
   }

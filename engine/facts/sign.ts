@@ -14,6 +14,7 @@ import type { PrivateKey, PublicKey } from '@libp2p/interface';
 import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id';
 import { err, ok, Result, ResultAsync } from 'neverthrow';
 import { corrupt, describe, invalidInput, type CorruptError, type InvalidInputError } from '../errors.js';
+import { toHex } from './bytes.js';
 import { nodeCrypto } from './hash.js';
 import type { Hash, PeerId } from './types.js';
 
@@ -69,18 +70,33 @@ type VerifyFn = (hash: Hash, sig: Uint8Array) => boolean | Promise<boolean>;
 /** Most origins whose verification keys are cached. */
 const KEY_CACHE_SIZE = 4096;
 
+/** Most (origin, hash, signature) triples remembered as verified, process-wide. */
+const VERIFIED_CACHE_SIZE = 65_536;
+const verified = new Set<string>();
+const keyCache = new Map<string, VerifyFn | null>();
+
 /**
  * Verifies signatures by origin, caching each origin's key. An origin that is not an Ed25519 PeerId
  * never verifies.
  */
 export class SignatureVerifier {
-  readonly #cache = new Map<string, VerifyFn | null>();
+  // Process-wide: keys are pure functions of the origin string.
+  readonly #cache = keyCache;
 
   /** True when `sig` is `origin`'s signature over `hash`. */
   async verify(origin: string, hash: Hash, sig: Uint8Array): Promise<boolean> {
     const fn = this.#keyFor(origin);
     if (fn === null || sig.length !== 64) return false;
-    return fn(hash, sig);
+    // Verification is a pure function of its inputs, so a signature verified once in this process
+    // (by any peer: a simulation runs hundreds) need not be verified again.
+    const key = origin + toHex(sig) + toHex(hash);
+    if (verified.has(key)) return true;
+    const ok = await fn(hash, sig);
+    if (ok) {
+      if (verified.size >= VERIFIED_CACHE_SIZE) verified.delete(verified.values().next().value!);
+      verified.add(key);
+    }
+    return ok;
   }
 
   /** True when `origin` is a well-formed Ed25519 PeerId. */

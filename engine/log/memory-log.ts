@@ -29,6 +29,8 @@ export interface MemoryEventLogInit {
 export class MemoryEventLog<T extends LogEntry> implements EventLog<T> {
   #start: SequenceId = 0;
   #entries: T[] = [];
+  /** The latest entry carrying a snapshot, kept up to date on every change. */
+  #snapshot: SnapshotValue | undefined;
   readonly #pageSize: number;
 
   constructor(init: MemoryEventLogInit = {}) {
@@ -47,7 +49,10 @@ export class MemoryEventLog<T extends LogEntry> implements EventLog<T> {
     if (sequenceId !== this.#end) {
       return errAsync(conflictError(`sequence id ${sequenceId} is not the head ${this.#end}`, this.#end));
     }
-    for (const entry of entries) this.#entries.push({ ...entry });
+    for (const entry of entries) {
+      if (entry.snapshot !== undefined) this.#snapshot = { sequenceId: this.#end, blobId: entry.snapshot };
+      this.#entries.push({ ...entry });
+    }
     return okAsync(this.#withSnapshot({}, snapshotId));
   }
 
@@ -58,11 +63,12 @@ export class MemoryEventLog<T extends LogEntry> implements EventLog<T> {
       return errAsync(outOfRange(`no entry ${sequenceId} (log holds ${this.#start}..${this.#end})`));
     }
     this.#entries[index] = applyMetadata(entry, metadata);
+    if ('snapshot' in metadata) this.#snapshot = this.#findLatestSnapshot();
     return okAsync(undefined);
   }
 
   query(start: SequenceId | 'snapshot' | 'start', end: SequenceId | 'end', snapshotId?: SequenceId): ResultAsync<QueryValue<T>, QueryError> {
-    const range = resolveQueryRange(start, end, this.#start, this.#end, () => this.#latestSnapshot()?.sequenceId);
+    const range = resolveQueryRange(start, end, this.#start, this.#end, () => this.#snapshot?.sequenceId);
     if (range.isErr()) return errAsync(range.error);
     const from = range.value.start;
     const to = Math.min(range.value.end, from + this.#pageSize);
@@ -79,11 +85,12 @@ export class MemoryEventLog<T extends LogEntry> implements EventLog<T> {
     if (start > this.#start) {
       this.#entries = this.#entries.slice(start - this.#start);
       this.#start = start;
+      if (this.#snapshot !== undefined && this.#snapshot.sequenceId < start) this.#snapshot = this.#findLatestSnapshot();
     }
     return okAsync(undefined);
   }
 
-  #latestSnapshot(): SnapshotValue | undefined {
+  #findLatestSnapshot(): SnapshotValue | undefined {
     for (let i = this.#entries.length - 1; i >= 0; i--) {
       const blobId = this.#entries[i]!.snapshot;
       if (blobId !== undefined) return { sequenceId: this.#start + i, blobId };
@@ -92,7 +99,7 @@ export class MemoryEventLog<T extends LogEntry> implements EventLog<T> {
   }
 
   #withSnapshot<V extends object>(value: V, snapshotId: SequenceId | undefined): V & { lastSnapshot?: SnapshotValue } {
-    const latest = newerSnapshot(this.#latestSnapshot(), snapshotId);
+    const latest = newerSnapshot(this.#snapshot, snapshotId);
     return latest === undefined ? value : { ...value, lastSnapshot: latest };
   }
 }

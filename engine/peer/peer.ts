@@ -22,7 +22,8 @@ import {
   MAX_INVALID_MESSAGES,
 } from '../limits.js';
 import type { Storage } from '../storage/storage.js';
-import { decodeFrame, encodeMessage } from '../sync/codec.js';
+import { encodeMessage } from '../sync/codec.js';
+import { decodeFrameShared } from '../sync/frame-cache.js';
 import type { Transport, TransportHandler } from '../transport.js';
 import { SpaceImpl, type SpaceOptions } from './space.js';
 import type { Peer, PeerInit, Space } from './types.js';
@@ -212,7 +213,7 @@ class PeerImpl implements Peer {
   async #drain(from: PeerId, inbox: { frames: Uint8Array[]; running: boolean }): Promise<void> {
     while (inbox.frames.length > 0 && !this.#closed) {
       const frame = inbox.frames.shift()!;
-      const message = decodeFrame(frame);
+      const message = decodeFrameShared(frame);
       if (message.isErr()) {
         this.#strike(from, `${message.error.type}: ${message.error.message}`);
         continue;

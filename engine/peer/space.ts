@@ -39,6 +39,7 @@ import { viewOf, type ItemView } from '../state/view.js';
 import type { FactEntry, Storage } from '../storage/storage.js';
 import { FactsFrameBuilder } from '../sync/codec.js';
 import type { Message, SnapshotRef } from '../sync/messages.js';
+import { OriginDirectory, type WireVector } from '../sync/origin-key.js';
 import { Session, type IngestOutcome, type OutgoingFrame, type SyncHost } from '../sync/session.js';
 import { CollectionImpl } from './collection.js';
 import type { Collection, Fault, ItemChange, Space, SpaceEvent, SpaceListener, SpaceStatus, ChangeSource } from './types.js';
@@ -70,6 +71,13 @@ export interface SpaceContext {
 
 const ackedKey = (space: string): string => `space/${space}/acked`;
 
+/** Facts read from the log per `readFrame` call (a frame holds at most ~1 MiB of them anyway). */
+const FRAME_READ_BUDGET = 8192;
+/** Facts of one origin read per query. */
+const FRAME_READ_CHUNK = 1024;
+/** Two wanted entries this close in the log are read with one query. */
+const READ_GAP = 32;
+
 /** Bytes of item-id randomness (96 bits). */
 const ITEM_ID_BYTES = 12;
 
@@ -85,6 +93,9 @@ export class SpaceImpl implements Space, SyncHost {
   readonly #durable = new Map<PeerId, ChainTip>();
   readonly #tips = new Map<PeerId, ChainTip>();
   readonly #index = new OriginIndex();
+  #durableVersion = 0;
+  /** Every origin this space knows, by wire key. */
+  readonly #origins = new OriginDirectory();
   /** Canonical size of own facts queued but not yet sealed, by counter (to size signed segments). */
   readonly #ownSizes = new Map<number, number>();
   #logStart: SequenceId;
@@ -100,6 +111,8 @@ export class SpaceImpl implements Space, SyncHost {
   readonly #allViews = new Map<string, ItemView[]>();
   readonly #faults: Fault[] = [];
   readonly #stash = new Map<PeerId, Run[]>();
+  /** When facts of each (other) origin last arrived, to hold back forwarding briefly. */
+  readonly #arrivals = new Map<PeerId, number>();
   #stashedFacts = 0;
   #ingestChain: Promise<unknown> = Promise.resolve();
   #closed = false;
@@ -112,6 +125,7 @@ export class SpaceImpl implements Space, SyncHost {
     this.#acked = acked;
     this.#ackedPersisted = acked;
     this.#clock = new HlcClock(ctx.env, ctx.options.maxDrift);
+    this.#origins.add(ctx.origin);
   }
 
   /** Open a space: replay its log into registers, restore the pending set. */
@@ -255,6 +269,10 @@ export class SpaceImpl implements Space, SyncHost {
   // ------------------------------------------------------------------------------------------
   // Sync host
 
+  get durableVersion(): number {
+    return this.#durableVersion;
+  }
+
   vector(): Vector {
     const vector: Vector = new Map();
     for (const [origin, tip] of this.#durable) vector.set(origin, tip.counter);
@@ -273,47 +291,93 @@ export class SpaceImpl implements Space, SyncHost {
     return undefined;
   }
 
-  async readFrame(sent: Vector, maxBytes: number): Promise<OutgoingFrame | undefined> {
-    const next = new Map<PeerId, number>();
-    let cursor = Number.POSITIVE_INFINITY;
+  async readFrame(sent: Vector, maxBytes: number, forwardBefore: number): Promise<OutgoingFrame | undefined> {
+    const wanted: { origin: PeerId; from: number; to: number; seq: SequenceId }[] = [];
+    let heldBackUntil: number | undefined;
     for (const [origin, tip] of this.#durable) {
       const from = (sent.get(origin) ?? 0) + 1;
       if (tip.counter < from) continue;
+      // Facts loaded from storage arrived "at 0": forwardable unless everything else is held (-1).
+      const arrived = this.#arrivals.get(origin) ?? 0;
+      if (origin !== this.#ctx.origin && arrived > forwardBefore) {
+        heldBackUntil = Math.min(heldBackUntil ?? arrived, arrived);
+        continue;
+      }
       const seq = this.#index.seqOf(origin, from);
       if (seq === undefined) continue; // pruned: the remote needs a snapshot (not sent here)
-      next.set(origin, from);
-      cursor = Math.min(cursor, seq);
+      wanted.push({ origin, from, to: tip.counter, seq });
     }
-    if (next.size === 0) return undefined;
+    if (wanted.length === 0) return heldBackUntil === undefined ? undefined : { until: new Map(), heldBackUntil };
+    // Oldest first: a remote that fell behind gets history in the order it was written.
+    wanted.sort((a, b) => a.seq - b.seq);
 
     const builder = new FactsFrameBuilder(this.id, maxBytes);
     const until: Vector = new Map();
+    const next = new Map<PeerId, number>(wanted.map((w) => [w.origin, w.from]));
+    const last = new Map<PeerId, number>(wanted.map((w) => [w.origin, w.to]));
     const open = new Map<PeerId, FactEntry[]>();
-    const head = this.#appender.next;
-    let seq = cursor;
-    reading: while (seq < head) {
-      const page = await this.#log.query(seq, head);
-      if (page.isErr() || this.#closed) return undefined;
-      for (const entry of page.value.entries) {
-        const expected = next.get(entry.origin);
-        if (expected !== entry.counter) continue;
-        next.set(entry.origin, expected + 1);
-        let run = open.get(entry.origin);
-        if (run === undefined) {
-          run = [];
-          open.set(entry.origin, run);
+    let budget = FRAME_READ_BUDGET;
+    // Rounds: read the next chunk of every wanted origin in one pass over the log (entries of
+    // different origins interleave there), until the frame is full or the budget is spent. A run
+    // in progress is always finished: it ends at a signed fact at most one append batch away.
+    reading: while (next.size > 0 && (budget > 0 || open.size > 0)) {
+      const seqs: SequenceId[] = [];
+      for (const [origin, counter] of next) {
+        if (budget <= 0 && !open.has(origin)) {
+          next.delete(origin);
+          continue;
         }
+        const to = Math.min(last.get(origin)!, counter + FRAME_READ_CHUNK - 1);
+        for (let c = counter; c <= to; c++) seqs.push(this.#index.seqOf(origin, c)!);
+      }
+      if (seqs.length === 0) break;
+      budget -= seqs.length;
+      seqs.sort((a, b) => a - b);
+      const entries = await this.#readSeqs(seqs);
+      if (entries === undefined || this.#closed) return undefined;
+      for (const entry of entries) {
+        const origin = entry.origin;
+        const counter = entry.counter;
+        if (counter + 1 > last.get(origin)!) next.delete(origin);
+        else next.set(origin, counter + 1);
+        let run = open.get(origin);
+        if (run === undefined) open.set(origin, (run = []));
         run.push(entry);
         if (entry.sig === undefined) continue;
+        open.delete(origin);
         if (!builder.add(runOf(run, entry.sig))) break reading;
-        until.set(entry.origin, entry.counter);
-        open.delete(entry.origin);
+        until.set(origin, counter);
       }
-      seq = page.value.endSequenceId;
-      if (page.value.entries.length === 0) break;
     }
-    if (builder.runs === 0) return undefined;
-    return { frame: builder.finish(), until };
+    if (builder.runs === 0) return heldBackUntil === undefined ? undefined : { until, heldBackUntil };
+    return { frame: builder.finish(), until, heldBackUntil };
+  }
+
+  /** The entries at `seqs` (ascending), reading nearby ones in one query. */
+  async #readSeqs(seqs: readonly SequenceId[]): Promise<FactEntry[] | undefined> {
+    const out: FactEntry[] = [];
+    let i = 0;
+    while (i < seqs.length) {
+      let j = i;
+      while (j + 1 < seqs.length && seqs[j + 1]! - seqs[j]! <= READ_GAP) j++;
+      let start = seqs[i]!;
+      const end = seqs[j]! + 1;
+      let k = i;
+      while (start < end) {
+        const page = await this.#log.query(start, end);
+        if (page.isErr()) return undefined;
+        for (const entry of page.value.entries) {
+          if (entry.counter === undefined) continue;
+          if (start++ === seqs[k]) {
+            out.push(entry);
+            k++;
+          }
+        }
+        if (page.value.entries.length === 0) return undefined;
+      }
+      i = j + 1;
+    }
+    return out;
   }
 
   ingest(runs: readonly Run[], from: PeerId): Promise<IngestOutcome> {
@@ -323,6 +387,10 @@ export class SpaceImpl implements Space, SyncHost {
     return result;
   }
 
+  resolve(vector: WireVector): Vector {
+    return this.#origins.resolve(vector);
+  }
+
   noteRemoteVector(peer: PeerId, vector: Vector): void {
     let known = this.#peerVectors.get(peer);
     if (known === undefined) {
@@ -330,7 +398,7 @@ export class SpaceImpl implements Space, SyncHost {
       this.#peerVectors.set(peer, known);
     }
     for (const [origin, counter] of vector) if (counter > (known.get(origin) ?? 0)) known.set(origin, counter);
-    this.#updateAcked();
+    if (vector.has(this.#ctx.origin)) this.#updateAcked();
   }
 
   noteInvalid(peer: PeerId, message: string): void {
@@ -426,6 +494,7 @@ export class SpaceImpl implements Space, SyncHost {
 
   /** A durable entry enters the registers and the indexes. */
   #accept(entry: FactEntry, seq: SequenceId): boolean {
+    if (!this.#durable.has(entry.origin)) this.#origins.add(entry.origin);
     this.#index.add(entry.origin, entry.counter, seq);
     this.#durable.set(entry.origin, { counter: entry.counter, hash: entry.hash });
     return this.#state.apply(entry);
@@ -455,16 +524,19 @@ export class SpaceImpl implements Space, SyncHost {
   }
 
   #onDurable(entries: readonly FactEntry[], first: SequenceId): void {
+    this.#durableVersion++;
     const touched: [string, string][] = [];
     const origins = new Set<PeerId>();
+    const now = this.#ctx.env.now();
     entries.forEach((entry, i) => {
       const changed = this.#accept(entry, first + i);
       origins.add(entry.origin);
+      if (entry.origin !== this.#ctx.origin) this.#arrivals.set(entry.origin, now);
       if (changed && entry.origin !== this.#ctx.origin) touched.push([entry.collection, entry.item]);
       else if (changed) this.#invalidate(entry.collection, entry.item);
     });
     if (touched.length > 0) this.#changed('remote', touched);
-    for (const session of this.#sessions.values()) session.advanced(origins);
+    for (const session of this.#sessions.values()) session.advanced(origins, this.#ctx.origin);
   }
 
   #onAppendFailed(dropped: readonly FactEntry[], error: StorageError): void {

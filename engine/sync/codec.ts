@@ -10,7 +10,7 @@
  *   ack     := vector
  *   gossip  := uvarint n · (str peer · vector · u8 hasSnapshot · [str blobId · vector] · uvarint lastSeen)*
  *   error   := str code · str message
- *   vector  := uvarint n · (str origin · uvarint counter)*
+ *   vector  := uvarint n · (originKey 8 · uvarint counter)*     (see origin-key.ts)
  *
  * Facts frames share one string table (origins, collections, items, field names), and hashes are
  * not sent except the last of each run (the receiver recomputes the chain): a steady stream of
@@ -20,13 +20,15 @@
  * allocates anything.
  */
 import { err, ok, type Result } from 'neverthrow';
-import { Reader, Writer } from '../facts/bytes.js';
+import { hexToBytes } from '@noble/hashes/utils.js';
+import { Reader, toHex, Writer } from '../facts/bytes.js';
 import { CODE_TYPE, HASH_BYTES, SIGNATURE_BYTES, TYPE_CODE } from '../facts/codec.js';
 import { readJson, writeJson } from '../facts/json.js';
 import type { FactBody, Run } from '../facts/run.js';
-import type { JsonObject, JsonValue, PeerId, Vector } from '../facts/types.js';
+import type { JsonObject, JsonValue, PeerId } from '../facts/types.js';
 import { MAX_FRAME_BYTES, MAX_ID_LENGTH, MAX_ORIGIN_LENGTH, MAX_VECTOR_ORIGINS } from '../limits.js';
 import type { GossipEntry, Message, MessageType, SnapshotRef } from './messages.js';
+import { ORIGIN_KEY_BYTES, type OriginKey, type WireVector } from './origin-key.js';
 
 const TYPE_BYTE: Record<MessageType, number> = { hello: 1, facts: 2, ack: 3, gossip: 4, error: 5 };
 const MAX_ID_BYTES = MAX_ID_LENGTH * 3;
@@ -38,21 +40,21 @@ export interface DecodeError {
   readonly message: string;
 }
 
-function writeVector(w: Writer, vector: Vector): void {
+function writeVector(w: Writer, vector: WireVector): void {
   w.uvarint(vector.size);
-  for (const [origin, counter] of vector) w.string(origin).uvarint(counter);
+  for (const [key, counter] of vector) w.raw(hexToBytes(key)).uvarint(counter);
 }
 
-function readVector(r: Reader): Vector {
+function readVector(r: Reader): WireVector {
   const n = r.uvarint();
-  const vector: Vector = new Map();
-  if (n > MAX_VECTOR_ORIGINS || n > r.remaining / 2) {
+  const vector = new Map<OriginKey, number>();
+  if (n > MAX_VECTOR_ORIGINS || n > r.remaining / (ORIGIN_KEY_BYTES + 1)) {
     r.fail();
     return vector;
   }
   for (let i = 0; i < n && !r.failed; i++) {
-    const origin = r.string(MAX_ORIGIN_LENGTH) as PeerId;
-    vector.set(origin, r.uvarint());
+    const key = toHex(r.raw(ORIGIN_KEY_BYTES)) as OriginKey;
+    vector.set(key, r.uvarint());
   }
   return vector;
 }
@@ -119,7 +121,7 @@ export class FactsFrameBuilder {
   readonly #strings: string[] = [];
   readonly #refs = new Map<string, number>();
   #tableBytes = 0;
-  readonly #body = new Writer(4096);
+  readonly #body = new Writer(1024);
   #runs = 0;
   #facts = 0;
 

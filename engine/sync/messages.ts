@@ -5,7 +5,8 @@
  */
 import type { BlobId } from '../log/event-log.js';
 import type { Run } from '../facts/run.js';
-import type { PeerId, Vector } from '../facts/types.js';
+import type { PeerId } from '../facts/types.js';
+import type { WireVector } from './origin-key.js';
 
 /** Bumped on incompatible changes; a `hello` with another version gets an `error`. */
 export const PROTOCOL_VERSION = 1;
@@ -13,7 +14,7 @@ export const PROTOCOL_VERSION = 1;
 /** The latest snapshot a peer holds, and the vector it covers. */
 export interface SnapshotRef {
   readonly blobId: BlobId;
-  readonly vector: Vector;
+  readonly vector: WireVector;
 }
 
 /** Opens (and re-opens) a session for one space: what the sender holds. */
@@ -24,9 +25,9 @@ export interface Hello {
   /** Ask the receiver to answer with its own hello. */
   readonly reply: boolean;
   /** Highest contiguous counter per origin, durable on the sender. */
-  readonly vector: Vector;
+  readonly vector: WireVector;
   /** Per origin, the first counter still in the sender's log (what it pruned is before it). */
-  readonly logStart: Vector;
+  readonly logStart: WireVector;
   readonly snapshot?: SnapshotRef | undefined;
 }
 
@@ -41,14 +42,14 @@ export interface FactsMessage {
 export interface Ack {
   readonly type: 'ack';
   readonly space: string;
-  readonly vector: Vector;
+  readonly vector: WireVector;
 }
 
 /** What one peer knows of another. */
 export interface GossipEntry {
   readonly peer: PeerId;
   /** Its acknowledged (durable) vector. */
-  readonly vector: Vector;
+  readonly vector: WireVector;
   readonly snapshot?: SnapshotRef | undefined;
   /** When it was last heard from directly, on the relaying peer's clock (ms). */
   readonly lastSeen: number;

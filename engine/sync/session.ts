@@ -19,6 +19,8 @@ import { TimerScope } from '../env.js';
 import type { RunError, Run } from '../facts/run.js';
 import type { PeerId, Vector } from '../facts/types.js';
 import {
+  ANNOUNCE_DELAY_MS,
+  FORWARD_DELAY_MS,
   MAX_FRAME_BYTES,
   MAX_HELLO_RETRIES,
   MAX_IN_FLIGHT_BYTES,
@@ -28,6 +30,7 @@ import {
   SYNC_TICK_MS,
 } from '../limits.js';
 import { encodeMessage } from './codec.js';
+import { toWire, type WireVector } from './origin-key.js';
 import { PROTOCOL_VERSION, type Ack, type FactsMessage, type Hello, type Message, type SnapshotRef } from './messages.js';
 
 /** Outcome of handing runs to the space. */
@@ -42,9 +45,12 @@ export interface IngestOutcome {
 
 /** A frame of facts read from the log for a remote. */
 export interface OutgoingFrame {
-  readonly frame: Uint8Array;
+  /** Absent when nothing is ready to send now. */
+  readonly frame?: Uint8Array | undefined;
   /** Per origin, the last counter the frame carries. */
   readonly until: Vector;
+  /** Facts forwarded from other origins that are held back until this time (see FORWARD_DELAY_MS). */
+  readonly heldBackUntil?: number | undefined;
 }
 
 /** What a session needs from its space. */
@@ -53,15 +59,23 @@ export interface SyncHost {
   readonly env: Env;
   /** Durable vector. */
   vector(): Vector;
+  /** Bumped whenever facts become durable: nothing new to send while it stays the same. */
+  readonly durableVersion: number;
   /** Durable counter of one origin (0 when none). */
   counter(origin: PeerId): number;
   /** Per origin, first counter still in the log. */
   logStart(): Vector;
   snapshotRef(): SnapshotRef | undefined;
-  /** Read the next frame of facts the remote lacks, given what was already sent to it. */
-  readFrame(sent: Vector, maxBytes: number): Promise<OutgoingFrame | undefined>;
+  /**
+   * Read the next frame of facts the remote lacks, given what was already sent to it. Facts of
+   * other origins that arrived after `forwardBefore` are held back: the remote probably got them
+   * from elsewhere, and its announcements will say so.
+   */
+  readFrame(sent: Vector, maxBytes: number, forwardBefore: number): Promise<OutgoingFrame | undefined>;
   /** Verify and queue runs from `from`. */
   ingest(runs: readonly Run[], from: PeerId): Promise<IngestOutcome>;
+  /** The origins of a wire vector that this space knows. */
+  resolve(vector: WireVector): Vector;
   /** The remote durably holds at least `vector` (partial). */
   noteRemoteVector(peer: PeerId, vector: Vector): void;
   /** A remote broke the protocol. */
@@ -99,8 +113,25 @@ export class Session {
   /** Bumped whenever `#sent` is reset, so a frame read before the reset is not sent after it. */
   #epoch = 0;
   #tickScheduled = false;
-  #ackOrigins = new Set<PeerId>();
-  #ackScheduled = false;
+  #pumpScheduled = false;
+  /**
+   * How long facts of other origins wait before we forward them to this remote. Jittered per
+   * session, so that of the remote's neighbours holding the same facts one goes first and the
+   * remote's announcement spares the others.
+   */
+  readonly #forwardDelay: number;
+  #lastHello = 0;
+  /** Until then, only our own facts are sent (see #onHello). */
+  #holdOthersUntil = 0;
+  /** The last pump stopped because the window was full. */
+  #windowFull = false;
+  /** When the log last had nothing to send this remote (durable version, epoch). */
+  #drained: { version: number; epoch: number } | undefined;
+  /** Origins to announce to the remote at the next announcement. */
+  readonly #announce = new Set<PeerId>();
+  #announceScheduled = false;
+  /** What we told the remote we hold (hello, acks), so acks only carry what moved. */
+  #told: Vector = new Map();
   #strikes = 0;
   #closed = false;
 
@@ -108,6 +139,7 @@ export class Session {
     this.peer = peer;
     this.#host = host;
     this.#timers = new TimerScope(host.env);
+    this.#forwardDelay = Math.round(FORWARD_DELAY_MS * (1 + 3 * host.env.random()));
   }
 
   /** True while the remote answers: it has this space open and we are in sync with it. */
@@ -130,11 +162,31 @@ export class Session {
     this.#timers.close();
   }
 
-  /** The space accepted new facts for these origins: acknowledge and push. */
-  advanced(origins: Iterable<PeerId>): void {
+  /** The space accepted new facts for these origins: announce them (soon) and push what is ready. */
+  advanced(origins: Iterable<PeerId>, own: PeerId): void {
     if (this.#closed) return;
-    this.#queueAck(origins);
-    this.pump();
+    let ready = false;
+    let forward = false;
+    for (const origin of origins) {
+      if (origin !== this.peer) this.#announce.add(origin);
+      if (this.#host.counter(origin) <= (this.#sent.get(origin) ?? 0)) continue; // it has them
+      if (origin === own) ready = true;
+      else forward = true;
+    }
+    if (this.#announce.size > 0 && !this.#announceScheduled) {
+      // Coalesce announcements: one ack per remote per ANNOUNCE_DELAY_MS, whatever the write rate.
+      this.#announceScheduled = true;
+      this.#timers.after(ANNOUNCE_DELAY_MS, () => {
+        this.#announceScheduled = false;
+        const origins = [...this.#announce];
+        this.#announce.clear();
+        this.#sendAck(origins);
+      });
+    }
+    // Our own facts go out at once; forwarded ones after FORWARD_DELAY_MS, unless the remote
+    // announces it has them by then.
+    if (ready) this.pump();
+    else if (forward) this.#schedulePump(this.#forwardDelay);
   }
 
   /** Re-announce ourselves (e.g. after a snapshot changed what we can offer). */
@@ -144,6 +196,10 @@ export class Session {
 
   async receive(message: Message): Promise<void> {
     if (this.#closed) return;
+    // The remote is reachable again while we wait for a hello answer: ask now, not at the next retry.
+    if (!this.#helloSeen && message.type !== 'hello' && this.#host.env.now() - this.#lastHello >= SYNC_TICK_MS / 4) {
+      this.#sendHello(true);
+    }
     switch (message.type) {
       case 'hello':
         return this.#onHello(message);
@@ -177,8 +233,23 @@ export class Session {
   async #pumpLoop(): Promise<void> {
     while (!this.#closed && this.#helloSeen && this.#inFlightBytes < MAX_IN_FLIGHT_BYTES) {
       const epoch = this.#epoch;
-      const out = await this.#host.readFrame(this.#sent, MAX_FRAME_BYTES);
-      if (this.#closed || out === undefined) return;
+      const version = this.#host.durableVersion;
+      // Nothing became durable and nothing was reset since the log had nothing for this remote.
+      if (this.#drained !== undefined && this.#drained.version === version && this.#drained.epoch === epoch) return;
+      const now = this.#host.env.now();
+      // Right after (re)connecting, only our own facts: every neighbour of the remote is about to
+      // offer it the same forwarded facts, and its announcements will tell us which it still lacks.
+      // A remote that stopped acknowledging (lost, partitioned) gets our own facts at most: no
+      // point pouring forwarded ones into the void.
+      const stalled = this.#inFlight.length > 0 && now - this.#lastProgress > this.#forwardDelay;
+      const holding = stalled || now < this.#holdOthersUntil;
+      const out = await this.#host.readFrame(this.#sent, MAX_FRAME_BYTES, holding ? -1 : now - this.#forwardDelay);
+      if (this.#closed) return;
+      if (out?.heldBackUntil !== undefined) {
+        this.#schedulePump(holding ? Math.max(this.#holdOthersUntil - now, this.#forwardDelay) : out.heldBackUntil + this.#forwardDelay - now);
+      }
+      if (out === undefined && epoch === this.#epoch) this.#drained = { version, epoch };
+      if (out?.frame === undefined) return;
       if (epoch !== this.#epoch) continue;
       if (this.#inFlight.length === 0) this.#lastProgress = this.#host.env.now();
       this.#host.send(this.peer, out.frame);
@@ -187,6 +258,7 @@ export class Session {
       advance(this.#sent, out.until);
       this.#scheduleTick(SYNC_TICK_MS);
     }
+    if (this.#inFlightBytes >= MAX_IN_FLIGHT_BYTES) this.#windowFull = true;
   }
 
   #onHello(hello: Hello): void {
@@ -197,15 +269,18 @@ export class Session {
     this.#helloSeen = true;
     this.#established = true;
     this.#helloRetries = 0;
-    this.#reset(hello.vector);
-    this.#host.noteRemoteVector(this.peer, hello.vector);
+    const vector = this.#host.resolve(hello.vector);
+    this.#reset(vector);
+    this.#holdOthersUntil = this.#host.env.now() + this.#forwardDelay;
+    this.#host.noteRemoteVector(this.peer, vector);
     if (hello.reply) this.#sendHello(false);
     this.pump();
   }
 
   #onAck(ack: Ack): void {
-    advance(this.#remote, ack.vector);
-    advance(this.#sent, ack.vector);
+    const vector = this.#host.resolve(ack.vector);
+    advance(this.#remote, vector);
+    advance(this.#sent, vector);
     const before = this.#inFlight.length;
     this.#inFlight = this.#inFlight.filter((f) => {
       for (const [origin, counter] of f.until) if ((this.#remote.get(origin) ?? 0) < counter) return true;
@@ -213,8 +288,12 @@ export class Session {
       return false;
     });
     if (this.#inFlight.length < before) this.#lastProgress = this.#host.env.now();
-    this.#host.noteRemoteVector(this.peer, ack.vector);
-    this.pump();
+    this.#host.noteRemoteVector(this.peer, vector);
+    // Only a full window held anything back.
+    if (this.#windowFull && this.#inFlightBytes < MAX_IN_FLIGHT_BYTES) {
+      this.#windowFull = false;
+      this.pump();
+    }
   }
 
   async #onFacts(message: FactsMessage): Promise<void> {
@@ -227,7 +306,7 @@ export class Session {
     if (outcome.covered.size === 0) return;
     const origins = [...outcome.covered.keys()];
     void outcome.durable.then((ok) => {
-      if (ok) this.#queueAck(origins);
+      if (ok && !this.#closed) this.#sendAck(origins);
     });
   }
 
@@ -247,33 +326,43 @@ export class Session {
   }
 
   #sendHello(reply: boolean): void {
+    this.#lastHello = this.#host.env.now();
     const snapshot = this.#host.snapshotRef();
+    const vector = this.#host.vector();
+    this.#told = new Map(vector);
     const hello: Hello = {
       type: 'hello',
       space: this.#host.spaceId,
       version: PROTOCOL_VERSION,
       reply,
-      vector: this.#host.vector(),
-      logStart: this.#host.logStart(),
+      vector: toWire(vector),
+      logStart: toWire(this.#host.logStart()),
       snapshot,
     };
     this.#host.send(this.peer, encodeMessage(hello));
   }
 
-  #queueAck(origins: Iterable<PeerId>): void {
-    for (const origin of origins) this.#ackOrigins.add(origin);
-    if (this.#ackScheduled || this.#ackOrigins.size === 0) return;
-    this.#ackScheduled = true;
-    queueMicrotask(() => {
-      this.#ackScheduled = false;
-      if (this.#closed || !this.#helloSeen) return;
-      const vector: Vector = new Map();
-      for (const origin of this.#ackOrigins) {
-        const counter = this.#host.counter(origin);
-        if (counter > 0) vector.set(origin, counter);
+  /** Tell the remote our counters for `origins` (those that moved since we last told it). */
+  #sendAck(origins: Iterable<PeerId>): void {
+    if (this.#closed || !this.#helloSeen) return;
+    const vector: Vector = new Map();
+    for (const origin of origins) {
+      const counter = this.#host.counter(origin);
+      if (counter > (this.#told.get(origin) ?? 0)) {
+        vector.set(origin, counter);
+        this.#told.set(origin, counter);
       }
-      this.#ackOrigins.clear();
-      if (vector.size > 0) this.#host.send(this.peer, encodeMessage({ type: 'ack', space: this.#host.spaceId, vector }));
+    }
+    if (vector.size > 0) this.#host.send(this.peer, encodeMessage({ type: 'ack', space: this.#host.spaceId, vector: toWire(vector) }));
+  }
+
+  #schedulePump(ms: number): void {
+    if (this.#pumpScheduled || this.#closed) return;
+    this.#pumpScheduled = true;
+    this.#timers.after(Math.max(0, ms), () => {
+      this.#pumpScheduled = false;
+      this.#drained = undefined;
+      this.pump();
     });
   }
 
