@@ -81,17 +81,14 @@ class Faults {
     return storageError(`${this.#name}: crashed (injected fault)`);
   }
 
-  /** Set at the crashing write: the process is dying, no other call gets through. */
-  #dying = false;
-
   /** A read: fails only after a crash. */
   read<T, E>(call: () => ResultAsync<T, E>): ResultAsync<T, E | StorageError> {
-    return this.crashed || this.#dying ? errAsync(this.dead()) : call();
+    return this.crashed ? errAsync(this.dead()) : call();
   }
 
   /** A write: counted, and failed when its number comes up. */
   write<T, E>(what: string, call: () => ResultAsync<T, E>): ResultAsync<T, E | StorageError> {
-    if (this.crashed || this.#dying) return errAsync(this.dead());
+    if (this.crashed) return errAsync(this.dead());
     const n = ++this.writes;
     this.trace.push(what);
     if (n <= this.#limit) return call();
@@ -99,21 +96,13 @@ class Faults {
       return errAsync(storageError(`${this.#name}: write ${n} (${what}) failed (injected fault)`));
     }
     const dead = this.dead();
-    this.#dying = true;
-    if (!this.#landed) {
-      this.crash();
-      return errAsync(dead);
-    }
-    // The write lands, then the process dies before anyone hears about it.
+    // The process dies at this write, at once: nothing of it runs on while the write is in flight.
+    this.crash();
+    if (!this.#landed) return errAsync(dead);
+    // The write still lands (as the OS flushes what a dead process handed it), unacknowledged.
     return call()
-      .andThen(() => {
-        this.crash();
-        return errAsync(dead);
-      })
-      .orElse(() => {
-        this.crash();
-        return errAsync(dead);
-      });
+      .andThen(() => errAsync(dead))
+      .orElse(() => errAsync(dead));
   }
 }
 

@@ -54,16 +54,22 @@ const places: { name: string; place: () => Place }[] = [
   },
 ];
 
+/** Virtual time one `quiesce` round may run before it lets real macrotasks in. */
+const QUIESCE_SLICE_MS = 5_000; // ms of virtual time
+/** Rounds before `quiesce` gives up (4 virtual hours of slices). */
+const QUIESCE_ROUNDS = 2_880; // rounds
+
 /**
  * Run the network until it is quiet and `done()` holds. IndexedDB (fake-indexeddb) finishes its
- * requests on real macrotasks, which the virtual network's `runUntilQuiet` does not wait for, so
- * quiet is checked again after real turns until nothing is left to do.
+ * requests on real macrotasks, while `runUntilQuiet` drains only microtasks: left alone it would
+ * simulate up to a virtual day of sync timers without a single IndexedDB request completing. So
+ * the network runs in bounded virtual slices with a real macrotask turn between them.
  */
 async function quiesce(net: SimNetwork, done: () => boolean = () => true): Promise<boolean> {
-  for (let round = 0; round < 200; round++) {
-    const quiet = await net.runUntilQuiet();
+  for (let round = 0; round < QUIESCE_ROUNDS; round++) {
+    const quiet = await net.runUntilQuiet({ maxTime: QUIESCE_SLICE_MS });
     if (quiet && done()) return true;
-    await new Promise((resolve) => setTimeout(resolve, 1));
+    await new Promise((resolve) => setTimeout(resolve, 0));
   }
   return false;
 }
