@@ -1,0 +1,12 @@
+/** The in-memory reference backend passes the same conformance suites as every durable one. */
+import { memoryBlobStore } from '../../engine/blobs/memory-blobs.js';
+import { MemoryEventLog } from '../../engine/log/memory-log.js';
+import { memoryStorage } from '../../engine/storage/memory.js';
+import type { FactEntry } from '../../engine/storage/storage.js';
+import { runBlobStoreTests } from './blob-store-suite.js';
+import { runEventLogTests } from './event-log-suite.js';
+import { runStorageTests } from './storage-suite.js';
+
+runEventLogTests('memory', (init) => Promise.resolve(new MemoryEventLog<FactEntry>(init)));
+runBlobStoreTests('memory', () => Promise.resolve(memoryBlobStore()));
+runStorageTests('memory', { make: () => Promise.resolve(memoryStorage()) });

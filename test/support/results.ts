@@ -1,0 +1,10 @@
+/** Assertions on neverthrow results, so tests say what they expect in one line. */
+import type { Result } from 'neverthrow';
+import { expect } from 'vitest';
+
+/** The message of `r`, asserting that `r` failed with an error of `type` (default `'storage'`). */
+export function failure(r: Result<unknown, { type: string; message: string }>, type = 'storage'): string {
+  if (r.isOk()) throw new Error(`expected a ${type} error, got ok`);
+  expect(r.error.type).toBe(type);
+  return r.error.message;
+}
