@@ -132,14 +132,14 @@ export class Writer {
 /** Reads what a Writer wrote. Never throws; check `failed` (and `done`) after decoding. */
 export class Reader {
   readonly #buf: Uint8Array;
-  readonly #view: DataView;
+  /** Made on first use: most readers never read a float. */
+  #view: DataView | undefined;
   #pos: number;
   readonly #end: number;
   failed = false;
 
   constructor(buf: Uint8Array, start = 0, end = buf.length) {
     this.#buf = buf;
-    this.#view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
     this.#pos = start;
     this.#end = end;
   }
@@ -201,6 +201,7 @@ export class Reader {
       this.fail();
       return 0;
     }
+    this.#view ??= new DataView(this.#buf.buffer, this.#buf.byteOffset, this.#buf.byteLength);
     const n = this.#view.getFloat64(this.#pos, false);
     this.#pos += 8;
     return n;

@@ -266,9 +266,8 @@ export function readEntryBody(
   }
   const data = readData(r, type);
   if (data === null) return undefined;
-  const base = { origin, counter, hlc, collection, item, prev, hash };
-  const fact = (type === 'delete' ? { ...base, type } : { ...base, type, data }) as FactEntry;
-  return sig === undefined ? fact : { ...fact, sig };
+  // One literal, fields in a fixed order, absent ones undefined: one hidden class for every entry.
+  return { origin, counter, hlc, type, collection, item, data, prev, hash, sig } as FactEntry;
 }
 
 /** Decode a body produced by `encodeEntryBody`. */

@@ -71,7 +71,8 @@ export function chainOf(space: string, run: Run): Result<readonly Fact[], FactEr
   for (let i = 0; i < run.facts.length; i++) {
     const counter = run.first + i;
     const body = run.facts[i]!;
-    // One object literal with every field in a fixed order: a single hidden class for all facts.
+    // One object literal with every field in a fixed order (a delete's data undefined): a single
+    // hidden class for all facts.
     const fact = {
       origin: run.origin,
       counter,
@@ -83,7 +84,6 @@ export function chainOf(space: string, run: Run): Result<readonly Fact[], FactEr
       prev,
       hash: NO_HASH,
     } as Fact & { hash: Hash };
-    if (body.type === 'delete') delete (fact as { data?: unknown }).data;
     const hash = computeHash(space, fact);
     if (hash.isErr()) {
       result = err(factError(hash.error.type, hash.error.message, { origin: run.origin, counter }));

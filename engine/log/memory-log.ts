@@ -1,7 +1,7 @@
 /**
  * The in-memory EventLog: the reference implementation every other backend is checked against.
- * Entries are immutable: they are kept as given and replaced (never mutated) when their metadata
- * changes, so an entry a caller got from `query` never changes under it.
+ * Entries are copied on the way in and replaced (never mutated) when their metadata changes, so an
+ * entry a caller got from `query` never changes under it.
  */
 import { errAsync, okAsync, type ResultAsync } from 'neverthrow';
 import { conflictError, outOfRange } from '../errors.js';
@@ -49,10 +49,10 @@ export class MemoryEventLog<T extends LogEntry> implements EventLog<T> {
     if (sequenceId !== this.#end) {
       return errAsync(conflictError(`sequence id ${sequenceId} is not the head ${this.#end}`, this.#end));
     }
-    // Entries are kept as given (immutable by contract): metadata changes replace them, never mutate.
     for (const entry of entries) {
       if (entry.snapshot !== undefined) this.#snapshot = { sequenceId: this.#end, blobId: entry.snapshot };
-      this.#entries.push(entry);
+      // A shallow copy: the caller keeps its object, the log its own.
+      this.#entries.push({ ...entry });
     }
     return okAsync(this.#withSnapshot({}, snapshotId));
   }

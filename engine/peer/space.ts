@@ -29,7 +29,7 @@ import { HlcClock } from '../facts/hlc.js';
 import { verifyRun, type ChainTip, type Run, type RunError } from '../facts/run.js';
 import type { SignatureVerifier, Signer } from '../facts/sign.js';
 import type { Fact, FactType, JsonObject, JsonValue, PeerId, UnhashedFact, Vector } from '../facts/types.js';
-import { GOSSIP_INTERVAL_MS, MAX_FAULTS, MAX_SEGMENT_BYTES, MAX_STASHED_BYTES } from '../limits.js';
+import { GOSSIP_INTERVAL_MS, MAX_FAULTS, MAX_SEGMENT_BYTES, MAX_STASHED_BYTES, RETRANSMIT_AFTER_MS } from '../limits.js';
 import { Appender } from '../log/appender.js';
 import type { EventLog, SequenceId } from '../log/event-log.js';
 import { OriginIndex } from '../log/origin-index.js';
@@ -727,7 +727,7 @@ export class SpaceImpl implements Space, SyncHost {
   #runWorkflow(seq: SequenceId): ResultAsync<HeldSnapshot, SnapshotError> {
     this.#workflowBusy = true;
     return this.#snapshots
-      .run(seq, this.#logStart)
+      .run(seq, this.#logStart, this.#state.itemCount)
       .map((held) => {
         this.#workflowBusy = false;
         this.#scheduleGossip();
@@ -838,7 +838,12 @@ export class SpaceImpl implements Space, SyncHost {
     this.#ackedFrom = from;
     const written = await this.#ctx.storage.setMeta(ackedKey(this.id), encodeAcked(value, from));
     this.#persistingAck = false;
-    if (written.isOk()) this.#ackedPersisted = Math.max(this.#ackedPersisted, value);
+    if (written.isErr()) {
+      // A full or failing disk: try again later, not in a loop (the next acknowledgement also retries).
+      this.#ctx.timers.after(RETRANSMIT_AFTER_MS, () => void this.#flushAcked());
+      return;
+    }
+    this.#ackedPersisted = Math.max(this.#ackedPersisted, value);
     if (!this.#closed && this.#acked !== this.#ackedPersisted) void this.#flushAcked();
   }
 

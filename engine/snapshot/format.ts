@@ -5,6 +5,8 @@
  *
  *   root  := 'S' u8(1) · str space · str creator · uvarint nTips · (str origin · uvarint counter · hash 32)* ·
  *            uvarint items · uvarint nChunks · (chunk id 32)* · sig 64
+ *   (`items` counts item records over all chunks: one item may appear in several chunks, the later
+ *   ones newer; loading merges them all, which LWW registers allow in any order.)
  *   chunk := 'C' u8(1) · uvarint nOrigins · str* · uvarint nItems ·
  *            (str collection · str item · exists · reset · uvarint nFields · (str field · stamp · json)*)*
  *   stamp := uvarint wall · uvarint logical · uvarint originRef · uvarint counter

@@ -59,6 +59,8 @@ export interface SnapshotContext {
 }
 
 const adoptedKey = (space: string): string => `space/${space}/adopted`;
+/** Superseded item records a snapshot may carry beyond twice the live items before it is compacted. */
+const COMPACT_SLACK_ITEMS = 1000;
 /** Chunks asked for at once while fetching a snapshot. */
 const FETCH_WINDOW = 8;
 /** Requests for a missing blob before a fetch is given up (another offer restarts it). */
@@ -190,14 +192,24 @@ export class SnapshotManager {
   // ------------------------------------------------------------------------------------------
   // The workflow
 
-  /** Run the snapshot (and history) workflow for entry `seq`. One workflow at a time. */
-  run(seq: SequenceId, logStart: SequenceId): ResultAsync<HeldSnapshot, SnapshotError> {
-    const result = this.#running.then(() => this.#workflow(seq, logStart));
+  /**
+   * Run the snapshot (and history) workflow for entry `seq`. One workflow at a time. `liveItems` is
+   * the size of the live state, which decides when to compact (see #workflow).
+   */
+  run(seq: SequenceId, logStart: SequenceId, liveItems: number): ResultAsync<HeldSnapshot, SnapshotError> {
+    const result = this.#running.then(() => this.#workflow(seq, logStart, liveItems));
     this.#running = result;
     return new ResultAsync(result);
   }
 
-  async #workflow(seq: SequenceId, logStart: SequenceId): Promise<Result<HeldSnapshot, SnapshotError>> {
+  /**
+   * Registers merge by stamp, so a snapshot may be the previous one's chunks plus chunks of the
+   * registers of the entries since (a delta): O(tail), whatever the size of the state. When the
+   * chunks hold more than twice the live items (superseded registers pile up), the snapshot is
+   * compacted instead: every chunk and entry folded into one fresh set of chunks. Amortized, each
+   * entry costs O(1) either way.
+   */
+  async #workflow(seq: SequenceId, logStart: SequenceId, liveItems: number): Promise<Result<HeldSnapshot, SnapshotError>> {
     if (this.#own !== undefined && this.#own.seq !== undefined && this.#own.seq >= seq) return ok(this.#own);
     const job = this.#ctx.workers.snapshotJob();
     const tips = new Map<PeerId, ChainTip>();
@@ -207,11 +219,22 @@ export class SnapshotManager {
     const base = [...(this.#own === undefined ? [] : [this.#own.blobId]), ...this.#adopted.map((a) => a.blobId)];
     const adoptedNow = this.#adopted.map((a) => a.blobId);
     try {
+      const roots: SnapshotRoot[] = [];
       for (const rootId of base) {
         const root = await this.#readRoot(rootId);
         if (root.isErr()) return err(root.error);
         fold(root.value);
-        for (const id of root.value.chunks) {
+        roots.push(root.value);
+      }
+      const carried = roots.reduce((sum, root) => sum + root.items, 0);
+      const compact = carried > 2 * liveItems + COMPACT_SLACK_ITEMS;
+      const kept: string[] = [];
+      for (const root of roots) {
+        if (!compact) {
+          kept.push(...root.chunks);
+          continue;
+        }
+        for (const id of root.chunks) {
           const bytes = await this.#store.getSnapshotBlob(id);
           if (bytes.isErr()) return err(bytes.error);
           if (bytes.value === undefined) return err(corrupt(`snapshot chunk ${id} is missing`));
@@ -245,7 +268,9 @@ export class SnapshotManager {
         const put = await this.#store.putSnapshotBlob(chunk.bytes);
         if (put.isErr()) return err(put.error);
       }
-      const body = encodeRootBody(this.#ctx.spaceId, this.#ctx.origin, tips, built.items, built.chunks.map((c) => c.id));
+      const chunks = [...kept, ...built.chunks.map((c) => c.id)];
+      const items = (compact ? 0 : carried) + built.items;
+      const body = encodeRootBody(this.#ctx.spaceId, this.#ctx.origin, tips, items, chunks);
       const sig = await this.#ctx.signer.sign(rootSigningHash(body));
       const rootId = await this.#store.putSnapshotBlob(encodeRoot(body, sig));
       if (rootId.isErr()) return err(rootId.error);

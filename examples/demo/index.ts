@@ -16,7 +16,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createPeer, memoryStorage, type Peer, type Space, type SpaceEvent, type Storage } from '../../engine/index.js';
+import { createPeer, sqliteStorage, type Peer, type Space, type SpaceEvent, type Storage } from '../../engine/index.js';
 import type { Result } from 'neverthrow';
 import { libp2pTransport, type Libp2pTransport } from '../../transports/libp2p/index.js';
 import { formatItems, itemsOf, LIST_SPACE, shortId, type ShoppingItem } from '../shopping-list/list.js';
@@ -98,9 +98,9 @@ async function main(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'shoal-demo-'));
   say(bold('Shoal demo: three peers, one shopping list, real networking on this machine'));
   say(dim('libp2p over TCP on 127.0.0.1 · noise encryption with each peer\'s own key · yamux'));
-  // TODO(storage): `sqliteStorage(join(dir, `${name}.db`))` once sqliteStorage is on main; memory
-  // storage survives a peer's restart within this process just like a file would.
-  const storageFor = (_name: string): Storage => memoryStorage();
+  // Each person's peer keeps everything (identity, log, snapshots) in one SQLite file; a restart
+  // opens the same file again.
+  const storageFor = (name: string): Storage => sqliteStorage(join(dir, `${name}.db`));
 
   // ① ------------------------------------------------------------------------------------------
   step('① Alice, Bob and Carol start. Bob dials Alice; Carol dials both.');
@@ -145,7 +145,7 @@ async function main(): Promise<void> {
   // ④ ------------------------------------------------------------------------------------------
   step('④ Carol goes offline and keeps shopping.');
   await carol.peer.close();
-  carol = await open('carol', carol.storage, undefined); // same storage, no network
+  carol = await open('carol', storageFor('carol'), undefined); // same file, no network
   await until(() => alice.space.status().peers.length === 1, 'Alice to notice Carol left');
   ok('alice and bob see carol leave');
   await set(carol, coffee, 'title', 'decaf');
@@ -159,12 +159,11 @@ async function main(): Promise<void> {
 
   // ⑤ ------------------------------------------------------------------------------------------
   step('⑤ Carol comes back online (same storage, same identity). She reaches Alice first.');
-  const carolStorage = carol.storage;
   await carol.peer.close();
   // Watch Carol's list from the moment she is back: what she shows when Bob's edit arrives.
   let arrived: string | undefined;
   let released: string | undefined;
-  carol = await open('carol', carolStorage, { bootstrap: aliceAddress });
+  carol = await open('carol', storageFor('carol'), { bootstrap: aliceAddress });
   const unsubscribe = carol.space.subscribe((event: SpaceEvent) => {
     const change = event.changes.find((c) => c.id === coffee);
     const shows = (change?.value as ShoppingItem | undefined)?.title;

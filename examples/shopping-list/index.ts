@@ -6,7 +6,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { generateKey } from '@libp2p/pnet';
-import { createPeer, memoryStorage, type ItemView, type SpaceEvent } from '../../engine/index.js';
+import { createPeer, sqliteStorage, type ItemView, type SpaceEvent } from '../../engine/index.js';
 import { libp2pTransport } from '../../transports/libp2p/index.js';
 import { parseCli, USAGE, type CliOptions } from './args.js';
 import { AnnouncedVectors, showCatchUp } from './catch-up.js';
@@ -53,9 +53,9 @@ async function run(options: CliOptions): Promise<number> {
       return 2;
     }
   }
-  // TODO(storage): `sqliteStorage(options.db)` once sqliteStorage is on main. Until then the list
-  // and the identity live in memory and are gone when the CLI exits.
-  const storage = memoryStorage();
+  // The list, the identity and everything pending live in this file: run again with the same --db
+  // and you are the same peer, with nothing lost.
+  const storage = sqliteStorage(options.db);
 
   const announced = new AnnouncedVectors(options.list);
   const transport = libp2pTransport({

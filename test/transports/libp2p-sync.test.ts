@@ -5,8 +5,10 @@
  */
 import { generateKey } from '@libp2p/pnet';
 import { afterEach, describe, expect, it } from 'vitest';
-import { memoryStorage } from '../../engine/index.js';
+import { join } from 'node:path';
+import { sqliteStorage } from '../../engine/index.js';
 import { unwrap } from '../support/peers.js';
+import { tempDirs } from '../support/temp-dir.js';
 import { converged, eventually, libp2pPeer, type NetPeer } from './network-peers.js';
 
 interface Item {
@@ -122,10 +124,11 @@ describe('who may connect', () => {
 });
 
 describe('restart', () => {
+  const tempDir = tempDirs('shoal-restart-');
   it('a peer restarted on the same storage and identity resumes without re-sending what was acknowledged', async () => {
     const a = await start();
-    const storage = memoryStorage(); // TODO(storage branch): sqliteStorage(file) once it is on main
-    const b1 = await start({ storage, transport: { bootstrap: a.peer.addresses() } });
+    const file = join(tempDir(), 'b.db');
+    const b1 = await start({ storage: sqliteStorage(file), transport: { bootstrap: a.peer.addresses() } });
     const first = 2000;
     await Promise.all(Array.from({ length: first }, (_, k) => items(a).create({ title: `item ${k}`, n: k })));
     await eventually(() => converged([a, b1]) && items(b1).all().length === first, 'the first sync');
@@ -138,7 +141,7 @@ describe('restart', () => {
     await Promise.all(Array.from({ length: 10 }, (_, k) => items(a).create({ title: `while away ${k}`, n: k })));
     const sentBefore = a.transport.stats().bytesSent;
 
-    const b2 = await start({ storage, transport: { bootstrap: a.peer.addresses() } });
+    const b2 = await start({ storage: sqliteStorage(file), transport: { bootstrap: a.peer.addresses() } });
     expect(b2.peer.id).toBe(b1.peer.id); // the identity came from storage
     expect(items(b2).all()).toHaveLength(first); // and the facts, before any network
     await eventually(() => converged([a, b2]) && items(b2).all().length === first + 10, 'the resync');
