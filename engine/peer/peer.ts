@@ -22,6 +22,7 @@ import {
   MAX_INVALID_MESSAGES,
 } from '../limits.js';
 import type { Storage } from '../storage/storage.js';
+import type { BlobStore } from '../blobs/blob-store.js';
 import { inProcessWorkers, type Workers } from '../snapshot/workers.js';
 import { decodeFrame, encodeMessage } from '../sync/codec.js';
 import type { Transport, TransportHandler } from '../transport.js';
@@ -47,7 +48,16 @@ export function createPeer(init: PeerInit): ResultAsync<Peer, OpenError> {
   return loadIdentity(init.storage, init.identity, env)
     .andThen((key) => createSigner(key).map((signer) => ({ key, signer })))
     .andThen(({ key, signer }) => {
-      const peer = new PeerImpl(init.storage, env, key, signer, options.value, init.transports ?? [], init.workers ?? inProcessWorkers(env));
+      const peer = new PeerImpl(
+        init.storage,
+        env,
+        key,
+        signer,
+        options.value,
+        init.transports ?? [],
+        init.workers ?? inProcessWorkers(env),
+        init.archive ?? init.storage.blobs,
+      );
       return peer.start().map(() => peer as Peer);
     });
 }
@@ -104,9 +114,20 @@ class PeerImpl implements Peer {
   #closed = false;
 
   readonly #workers: Workers;
+  readonly #archive: BlobStore;
 
-  constructor(storage: Storage, env: Env, key: PrivateKey, signer: Signer, options: SpaceOptions, transports: Transport[], workers: Workers) {
+  constructor(
+    storage: Storage,
+    env: Env,
+    key: PrivateKey,
+    signer: Signer,
+    options: SpaceOptions,
+    transports: Transport[],
+    workers: Workers,
+    archive: BlobStore,
+  ) {
     this.#workers = workers;
+    this.#archive = archive;
     this.#storage = storage;
     this.#env = env;
     this.#key = key;
@@ -142,6 +163,7 @@ class PeerImpl implements Peer {
         storage: this.#storage,
         options: this.#options,
         workers: this.#workers,
+        archive: this.#archive,
         link: { send: (peer, frame) => this.#send(peer, frame), disconnect: (peer) => this.#disconnect(peer) },
       }).map((space) => {
         this.#open.set(id, space);

@@ -12,6 +12,7 @@
  * - every change from one valid state to the next happens synchronously (no await in between).
  */
 import { errAsync, okAsync, ResultAsync } from 'neverthrow';
+import type { BlobStore } from '../blobs/blob-store.js';
 import type { Env, TimerScope } from '../env.js';
 import {
   closedError,
@@ -72,6 +73,8 @@ export interface SpaceContext {
   readonly options: SpaceOptions;
   readonly link: SpaceLink;
   readonly workers: Workers;
+  /** Where history blobs go. */
+  readonly archive: BlobStore;
 }
 
 const ackedKey = (space: string): string => `space/${space}/acked`;
@@ -157,6 +160,7 @@ export class SpaceImpl implements Space, SyncHost {
             env: ctx.env,
             timers: ctx.timers,
             storage: ctx.storage,
+            archive: ctx.archive,
             log,
             workers: ctx.workers,
           }).map((manager) => ({ manager, acked })),

@@ -7,6 +7,7 @@ import type { Env } from '../env.js';
 import type { OpenError, SnapshotError, StorageError, WriteError } from '../errors.js';
 import type { Fact, JsonValue } from '../facts/types.js';
 import type { Storage } from '../storage/storage.js';
+import type { BlobStore } from '../blobs/blob-store.js';
 import type { Transport } from '../transport.js';
 import type { Workers } from '../snapshot/workers.js';
 import type { ItemView } from '../state/view.js';
@@ -30,6 +31,11 @@ export interface PeerInit {
   snapshotEvery?: number;
   /** A peer silent for longer than this (ms) no longer holds back pruning. @default 7 days */
   pruneWindow?: number;
+  /**
+   * Where history blobs (the audit trail of pruned facts) go: for instance an `fsBlobStore` on cheap
+   * storage, so the database holds only live state and the recent tail. @default storage.blobs
+   */
+  archive?: BlobStore;
   /** Where snapshot jobs run. @default inProcessWorkers(env); in Node, `threadWorkers()` moves them off the event loop */
   workers?: Workers;
 }

@@ -13,6 +13,7 @@
  *   remembered (meta) until the next own snapshot folds it in.
  */
 import { err, errAsync, ok, okAsync, ResultAsync, type Result } from 'neverthrow';
+import type { BlobStore } from '../blobs/blob-store.js';
 import type { Env, TimerScope } from '../env.js';
 import { closedError, corrupt, describe, storageError, type CorruptError, type SnapshotError, type StorageError } from '../errors.js';
 import { encodeEntry } from '../facts/codec.js';
@@ -54,6 +55,8 @@ export interface SnapshotContext {
   readonly env: Env;
   readonly timers: TimerScope;
   readonly storage: Storage;
+  /** Where history blobs go (defaults to the storage's blob store). */
+  readonly archive: BlobStore;
   readonly log: EventLog<FactEntry>;
   readonly workers: Workers;
 }
@@ -99,7 +102,7 @@ export class SnapshotManager {
   }
 
   static open(ctx: SnapshotContext): ResultAsync<SnapshotManager, StorageError> {
-    return SnapshotStore.open(ctx.storage.blobs, ctx.spaceId).map((store) => new SnapshotManager(ctx, store));
+    return SnapshotStore.open(ctx.storage.blobs, ctx.archive, ctx.spaceId).map((store) => new SnapshotManager(ctx, store));
   }
 
   /** Connect the space (which is created after its manager). */

@@ -3,6 +3,7 @@
  *
  *   space-<hash of space id>/snapshots/<blob id>   snapshot roots and chunks (content-addressed)
  *   space-<hash of space id>/history/<blob id>     history blobs, each naming the one before
+ *                                                  (in the peer's `archive` store when it has one)
  *
  *   history := 'H' u8(1) · u8 hasPrev · [prev id 32] · uvarint firstSeq · uvarint n · (bytes entry)*
  *
@@ -46,16 +47,15 @@ export class SnapshotStore {
     this.#history = history;
   }
 
-  static open(blobs: BlobStore, spaceId: string): ResultAsync<SnapshotStore, StorageError> {
+  /** Snapshots go to `blobs`; history blobs to `archive` (the same store unless told otherwise). */
+  static open(blobs: BlobStore, archive: BlobStore, spaceId: string): ResultAsync<SnapshotStore, StorageError> {
     const name = `space-${toHex(sha256(new TextEncoder().encode(spaceId))).slice(0, 32)}`;
-    return blobs
-      .getRootDir()
-      .andThen((root) => root.getDir(name).mapErr(toStorage))
-      .andThen((dir) =>
-        ResultAsync.combine([dir.getDir('snapshots').mapErr(toStorage), dir.getDir('history').mapErr(toStorage)]).map(
-          ([snapshots, history]) => new SnapshotStore(snapshots, history),
-        ),
-      );
+    const dir = (store: BlobStore, sub: string) =>
+      store
+        .getRootDir()
+        .andThen((root) => root.getDir(name).mapErr(toStorage))
+        .andThen((space) => space.getDir(sub).mapErr(toStorage));
+    return dir(blobs, 'snapshots').andThen((snapshots) => dir(archive, 'history').map((history) => new SnapshotStore(snapshots, history)));
   }
 
   /** Store a snapshot blob (idempotent: the name is the content's hash). */

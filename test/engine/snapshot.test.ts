@@ -3,7 +3,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { createPeer, inProcessWorkers, memoryStorage, threadWorkers, type Space, type Workers } from '../../engine/index.js';
+import { createPeer, inProcessWorkers, memoryBlobStore, memoryStorage, threadWorkers, type Space, type Workers } from '../../engine/index.js';
 import type { Fact, FactType, JsonObject, PeerId } from '../../engine/facts/types.js';
 import { ChunkWriter, decodeChunk, decodeRoot, sortedItems } from '../../engine/snapshot/format.js';
 import { LwwState } from '../../engine/state/lww.js';
@@ -133,5 +133,28 @@ describe('snapshot blobs', () => {
 
   it('a root from another space or with a bad signature is refused', () => {
     expect(decodeRoot(new Uint8Array(10)).isErr()).toBe(true);
+  });
+});
+
+describe('archive', () => {
+  it('history blobs go to the archive store, snapshots stay in the storage', async () => {
+    const net = new SimNetwork({ seed: 5 });
+    const storage = memoryStorage();
+    const archive = memoryBlobStore();
+    const peer = unwrap(await createPeer({ storage, env: net.env, archive }));
+    const space = unwrap(await peer.space('s'));
+    for (let i = 0; i < 30; i++) unwrap(await space.collection('items').create({ n: i }, `i${i}`));
+    unwrap(await space.snapshot());
+    const names = async (store: typeof archive) => {
+      const root = unwrap(await store.getRootDir());
+      const [spaceDir] = unwrap(await root.query()).dirs;
+      const dir = unwrap(await root.getDir(spaceDir!));
+      const sub = async (name: string) => unwrap(await unwrap(await dir.getDir(name)).query()).blobs.length;
+      return { snapshots: await sub('snapshots'), history: await sub('history') };
+    };
+    expect(await names(archive)).toEqual({ snapshots: 0, history: 1 });
+    expect((await names(storage.blobs)).history).toBe(0);
+    expect((await names(storage.blobs)).snapshots).toBeGreaterThan(0);
+    expect(unwrap(await space.history('items', 'i3')).map((f) => f.type)).toEqual(['create']);
   });
 });
