@@ -249,7 +249,8 @@ export class SnapshotManager {
       const stateFrom = this.#own?.seq ?? logStart;
       const historyFrom = this.#history?.seq ?? logStart;
       const from = Math.max(logStart, Math.min(stateFrom, historyFrom));
-      const history: FactEntry[] = [];
+      // Each entry is encoded once: the bytes feed both the job and the history blobs.
+      const history: Uint8Array[] = [];
       for (let at = from; at < seq; ) {
         const page = await this.#ctx.log.query(at, Math.min(seq, at + LOG_PAGE_ENTRIES));
         if (page.isErr()) return err(toStorage(page.error));
@@ -257,9 +258,10 @@ export class SnapshotManager {
         if (entries.length === 0) return err(corrupt(`log ends at ${at} before the snapshot entry ${seq}`));
         const encoded: Uint8Array[] = [];
         entries.forEach((entry, i) => {
-          if (at + i >= historyFrom) history.push(entry);
+          const bytes = encodeEntry(entry);
+          if (at + i >= historyFrom) history.push(bytes);
           if (at + i < stateFrom) return;
-          encoded.push(encodeEntry(entry));
+          encoded.push(bytes);
           if ((tips.get(entry.origin)?.counter ?? 0) < entry.counter) tips.set(entry.origin, { counter: entry.counter, hash: entry.hash });
         });
         await job.addEntries(encoded);

@@ -15,7 +15,7 @@ import { err, errAsync, ok, okAsync, ResultAsync, type Result } from 'neverthrow
 import type { BlobDir, BlobStore } from '../blobs/blob-store.js';
 import { corrupt, storageError, type CorruptError, type StorageError } from '../errors.js';
 import { Reader, toHex, Writer } from '../facts/bytes.js';
-import { decodeEntry, encodeEntry, HASH_BYTES } from '../facts/codec.js';
+import { decodeEntry, HASH_BYTES } from '../facts/codec.js';
 import { sha256 } from '../facts/hash.js';
 import type { SequenceId } from '../log/event-log.js';
 import type { FactEntry } from '../storage/storage.js';
@@ -84,8 +84,11 @@ export class SnapshotStore {
     return sweep(undefined, 0);
   }
 
-  /** Write entries (oldest first) as history blobs chained onto `prev`; returns the newest id. */
-  putHistory(entries: readonly FactEntry[], firstSeq: SequenceId, prev: string | undefined): ResultAsync<string | undefined, StorageError> {
+  /**
+   * Write entries (oldest first, each encoded with `encodeEntry`) as history blobs chained onto
+   * `prev`; returns the newest id.
+   */
+  putHistory(entries: readonly Uint8Array[], firstSeq: SequenceId, prev: string | undefined): ResultAsync<string | undefined, StorageError> {
     let chain: ResultAsync<string | undefined, StorageError> = okAsync(prev);
     for (let i = 0; i < entries.length; i += HISTORY_BLOB_ENTRIES) {
       const slice = entries.slice(i, i + HISTORY_BLOB_ENTRIES);
@@ -120,13 +123,13 @@ function readChecked(dir: BlobDir, id: string): ResultAsync<Uint8Array | undefin
     );
 }
 
-function encodeHistory(prev: string | undefined, firstSeq: SequenceId, entries: readonly FactEntry[]): Uint8Array {
-  const w = new Writer(64 + entries.length * 160);
+function encodeHistory(prev: string | undefined, firstSeq: SequenceId, entries: readonly Uint8Array[]): Uint8Array {
+  const w = new Writer(64 + entries.reduce((sum, e) => sum + e.length + 3, 0));
   w.u8(HISTORY_MAGIC).u8(VERSION);
   if (prev === undefined) w.u8(0);
   else w.u8(1).raw(hexToBytes(prev));
   w.uvarint(firstSeq).uvarint(entries.length);
-  for (const entry of entries) w.bytes(encodeEntry(entry));
+  for (const entry of entries) w.bytes(entry);
   return w.finish();
 }
 
