@@ -21,8 +21,19 @@ export interface Env {
   random(): number;
 }
 
+/** Bytes of randomness fetched at once (item ids take 12: one call per ~340 ids, not one each). */
+const RANDOM_POOL_BYTES = 4096;
+
 /** The real Env: system clock, host timers, `crypto.getRandomValues`. */
 export function realEnv(): Env {
+  let pool = new Uint8Array(0);
+  let used = 0;
+  const fill = (bytes: Uint8Array) => {
+    // getRandomValues fills at most 65,536 bytes per call.
+    for (let offset = 0; offset < bytes.length; offset += 65_536) {
+      globalThis.crypto.getRandomValues(bytes.subarray(offset, Math.min(bytes.length, offset + 65_536)));
+    }
+  };
   return {
     now: () => Date.now(),
     setTimer(ms, fn) {
@@ -30,12 +41,20 @@ export function realEnv(): Env {
       return { cancel: () => clearTimeout(handle) };
     },
     randomBytes(length) {
-      const bytes = new Uint8Array(length);
-      // getRandomValues fills at most 65,536 bytes per call.
-      for (let offset = 0; offset < length; offset += 65_536) {
-        globalThis.crypto.getRandomValues(bytes.subarray(offset, Math.min(length, offset + 65_536)));
+      if (length > RANDOM_POOL_BYTES / 4) {
+        const bytes = new Uint8Array(length);
+        fill(bytes);
+        return bytes;
       }
-      return bytes;
+      if (used + length > pool.length) {
+        pool = new Uint8Array(RANDOM_POOL_BYTES);
+        fill(pool);
+        used = 0;
+      }
+      // A copy: the pool's bytes are never handed out twice.
+      const out = pool.slice(used, used + length);
+      used += length;
+      return out;
     },
     random: () => Math.random(),
   };

@@ -85,4 +85,4 @@ export const MAX_RETRY_INTERVAL_MS = 5_000; // 5 s
 export const FORWARD_DELAY_MS = 250; // 250 ms
 
 /** A peer announces new facts it accepted (an `ack` to each remote) at most this often per remote. */
-export const ANNOUNCE_DELAY_MS = 50; // 50 ms
+export const ANNOUNCE_DELAY_MS = 100; // 100 ms
