@@ -12,7 +12,7 @@
  */
 import { createPeer, memoryStorage, type Peer, type Space, type Transport } from '../engine/index.js';
 import { encodeEntry } from '../engine/facts/codec.js';
-import { runOf } from '../engine/facts/run.js';
+import { runsOf } from '../engine/facts/run.js';
 import { forgetVerifiedSignatures } from '../engine/facts/sign.js';
 import type { PeerId } from '../engine/facts/types.js';
 import type { SpaceImpl } from '../engine/peer/space.js';
@@ -51,16 +51,7 @@ async function entriesOf(storage: Storage): Promise<FactEntry[]> {
 
 /** A facts frame carrying a log's facts as the runs they were signed in. */
 function framesOf(entries: readonly FactEntry[]): Uint8Array {
-  const runs = [];
-  let open: FactEntry[] = [];
-  for (const entry of entries) {
-    open.push(entry);
-    if (entry.sig !== undefined) {
-      runs.push(runOf(open, entry.sig));
-      open = [];
-    }
-  }
-  return encodeMessage({ type: 'facts', space: SPACE, runs });
+  return encodeMessage({ type: 'facts', space: SPACE, runs: runsOf(entries) });
 }
 
 interface Replica {

@@ -100,6 +100,23 @@ export function chainOf(space: string, run: Run): Result<readonly Fact[], FactEr
 const chains = new WeakMap<Run, { space: string; result: Result<readonly Fact[], FactError> }>();
 const NO_HASH = new Uint8Array(0);
 
+/**
+ * Stored entries of one origin, in order, cut into the runs they were signed in (a run ends at each
+ * entry that carries a signature; unsigned entries at the end are left out).
+ */
+export function runsOf(entries: readonly (Fact & { readonly sig?: Uint8Array | undefined })[]): Run[] {
+  const runs: Run[] = [];
+  let open: Fact[] = [];
+  for (const entry of entries) {
+    open.push(entry);
+    if (entry.sig !== undefined) {
+      runs.push(runOf(open, entry.sig));
+      open = [];
+    }
+  }
+  return runs;
+}
+
 /** The run made from stored facts (consecutive, one origin, the last one signed). */
 export function runOf(facts: readonly Fact[], sig: Uint8Array): Run {
   const first = facts[0]!;

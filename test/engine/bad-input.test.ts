@@ -7,7 +7,7 @@ import { createPeer, memoryStorage, type Env, type Space } from '../../engine/in
 import { HlcClock } from '../../engine/facts/hlc.js';
 import { createSigner, identityFromSeed, SignatureVerifier } from '../../engine/facts/sign.js';
 import { computeHash } from '../../engine/facts/codec.js';
-import { runOf, verifyRun, type FactBody, type Run } from '../../engine/facts/run.js';
+import { runOf, runsOf, verifyRun, type FactBody, type Run } from '../../engine/facts/run.js';
 import type { Fact, PeerId } from '../../engine/facts/types.js';
 import { MAX_VALUE_BYTES } from '../../engine/limits.js';
 import type { SpaceImpl } from '../../engine/peer/space.js';
@@ -35,16 +35,7 @@ async function authorRuns(writes: (space: Space) => Promise<void>, env = fixedEn
   await peer.close();
   const log = unwrap(await storage.openLog('s'));
   const entries = unwrap(await log.query('start', 'end')).entries;
-  const runs: Run[] = [];
-  let open: FactEntry[] = [];
-  for (const entry of entries) {
-    open.push(entry);
-    if (entry.sig !== undefined) {
-      runs.push(runOf(open, entry.sig));
-      open = [];
-    }
-  }
-  return { runs, entries };
+  return { runs: runsOf(entries), entries };
 }
 
 async function receiver(): Promise<SpaceImpl> {
