@@ -92,7 +92,7 @@ async function run(options: CliOptions): Promise<number> {
 
   print([
     `Shoal shopping list "${options.list}" · ${options.name} · ${peer.id}`,
-    `storage: ${storage.name} (--db ${options.db} is used once SQLite storage lands)`,
+    `storage: ${storage.name}`,
     ...(introduced === undefined ? [] : [`note: ${introduced}`]),
     'others can join with:',
     ...peer.addresses().map((a) => `  npm run shop -- --name <name> --peer ${a}`),

@@ -3,8 +3,11 @@
  * their stdin, what they print read from their stdout.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -79,12 +82,21 @@ class Cli {
 }
 
 const running: Cli[] = [];
-afterEach(() => {
-  for (const cli of running.splice(0)) cli.kill();
+// Each test's databases live in a fresh directory: lists must not carry over between tests or runs.
+let dir = '';
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'shoal-shop-'));
+});
+afterEach(async () => {
+  const clis = running.splice(0);
+  for (const cli of clis) cli.kill();
+  await Promise.all(clis.map((cli) => cli.exited));
+  rmSync(dir, { recursive: true, force: true });
 });
 
 function start(name: string, extra: string[] = []): Cli {
-  const cli = new Cli(['--name', name, '--no-mdns', '--listen', '/ip4/127.0.0.1/tcp/0', ...extra]);
+  const db = join(dir, `${name}.db`);
+  const cli = new Cli(['--name', name, '--db', db, '--no-mdns', '--listen', '/ip4/127.0.0.1/tcp/0', ...extra]);
   running.push(cli);
   return cli;
 }
