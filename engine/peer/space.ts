@@ -36,7 +36,7 @@ import type { EventLog, SequenceId } from '../log/event-log.js';
 import { OriginIndex } from '../log/origin-index.js';
 import { LwwState, type ItemRecord } from '../state/lww.js';
 import { PendingOverlay } from '../state/overlay.js';
-import { viewOf, type ItemView } from '../state/view.js';
+import { isVisible, viewOf, type ItemView } from '../state/view.js';
 import { factOf, type FactEntry, type Storage } from '../storage/storage.js';
 import { SnapshotManager, type HeldSnapshot } from '../snapshot/manager.js';
 import type { Workers } from '../snapshot/workers.js';
@@ -291,7 +291,10 @@ export class SpaceImpl implements Space, SyncHost {
     if (this.#closed) return errAsync(closedError('the space is closed'));
     const badName = checkId(collection, 'collection name') ?? checkId(item, 'item id');
     if (badName !== undefined) return errAsync(invalidInput(badName.message));
-    const visible = this.view(collection, item) !== undefined;
+    const cached = this.#views.get(collection);
+    const visible = cached?.has(item) === true
+      ? cached.get(item) !== undefined
+      : isVisible(this.#state.record(collection, item), this.#overlay.pending(collection, item));
     if (type === 'create' && visible) return errAsync(exists(`${collection}/${item} already exists`));
     if (type !== 'create' && !visible) return errAsync(notFound(`${collection}/${item} does not exist`));
 

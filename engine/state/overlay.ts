@@ -6,11 +6,51 @@
  *
  * The overlay never enters `stateHash()`.
  */
-import type { Fact } from '../facts/types.js';
+import type { Fact, JsonValue } from '../facts/types.js';
+import { stampOf, type Stamp } from './stamp.js';
+
+/**
+ * An item's pending facts folded, oldest first, into what they do to a view: the fields they set,
+ * whether they leave the item existing, and the newest create (which replaces the object: every
+ * register older than it is hidden). Kept up to date per added fact in O(1), so a burst of local
+ * writes on one item costs O(n), not O(n²); rebuilt from the list when facts leave it.
+ */
+export interface PendingFold {
+  /** Set by the newest pending create or delete; undefined when neither is pending. */
+  exists: boolean | undefined;
+  /** Stamp of the newest pending create: registers older than it are hidden. */
+  reset: Stamp | undefined;
+  /** Fields set by pending facts since `reset` (all of them without one), first set first. */
+  readonly fields: Map<string, JsonValue>;
+}
+
+function foldInto(fold: PendingFold, fact: Fact): PendingFold {
+  switch (fact.type) {
+    case 'create': {
+      const fields = new Map<string, JsonValue>();
+      for (const field of Object.keys(fact.data)) fields.set(field, fact.data[field]!);
+      return { exists: true, reset: stampOf(fact), fields };
+    }
+    case 'update': {
+      const field = Object.keys(fact.data)[0]!;
+      fold.fields.set(field, fact.data[field]!);
+      return fold;
+    }
+    case 'delete':
+      fold.exists = false;
+      return fold;
+  }
+}
+
+/** One item's pending facts and their fold (undefined after a removal until next asked for). */
+interface ItemPending {
+  readonly facts: Fact[];
+  fold: PendingFold | undefined;
+}
 
 export class PendingOverlay {
   /** collection → item → pending facts in counter order. */
-  readonly #byItem = new Map<string, Map<string, Fact[]>>();
+  readonly #byItem = new Map<string, Map<string, ItemPending>>();
   /** All pending facts in counter order. */
   #queue: Fact[] = [];
   #head = 0;
@@ -28,19 +68,35 @@ export class PendingOverlay {
       items = new Map();
       this.#byItem.set(fact.collection, items);
     }
-    const list = items.get(fact.item);
-    if (list === undefined) items.set(fact.item, [fact]);
-    else list.push(fact);
+    const entry = items.get(fact.item);
+    if (entry === undefined) {
+      items.set(fact.item, { facts: [fact], fold: foldInto({ exists: undefined, reset: undefined, fields: new Map() }, fact) });
+    } else {
+      entry.facts.push(fact);
+      if (entry.fold !== undefined) entry.fold = foldInto(entry.fold, fact);
+    }
+  }
+
+  /** What the pending facts on one item do to its view; undefined when none is pending. */
+  pending(collection: string, item: string): Readonly<PendingFold> | undefined {
+    const entry = this.#byItem.get(collection)?.get(item);
+    if (entry === undefined) return undefined;
+    if (entry.fold === undefined) {
+      let fold: PendingFold = { exists: undefined, reset: undefined, fields: new Map() };
+      for (const fact of entry.facts) fold = foldInto(fold, fact);
+      entry.fold = fold;
+    }
+    return entry.fold;
   }
 
   /** Pending facts on one item, oldest first. */
-  pending(collection: string, item: string): readonly Fact[] | undefined {
-    return this.#byItem.get(collection)?.get(item);
+  facts(collection: string, item: string): readonly Fact[] | undefined {
+    return this.#byItem.get(collection)?.get(item)?.facts;
   }
 
   /** Items of `collection` with pending facts. */
   items(collection: string): IterableIterator<string> {
-    return (this.#byItem.get(collection) ?? new Map<string, Fact[]>()).keys();
+    return (this.#byItem.get(collection) ?? new Map<string, ItemPending>()).keys();
   }
 
   /** The oldest pending fact, if any. */
@@ -81,10 +137,13 @@ export class PendingOverlay {
 
   #removeFromItem(fact: Fact): void {
     const items = this.#byItem.get(fact.collection);
-    const list = items?.get(fact.item);
-    if (items === undefined || list === undefined) return;
-    const index = list.indexOf(fact);
+    const entry = items?.get(fact.item);
+    if (items === undefined || entry === undefined) return;
+    const list = entry.facts;
+    // Acknowledged facts leave from the front, rolled-back ones from the back.
+    const index = list[0] === fact ? 0 : list.lastIndexOf(fact);
     if (index >= 0) list.splice(index, 1);
+    entry.fold = undefined;
     if (list.length === 0) {
       items.delete(fact.item);
       if (items.size === 0) this.#byItem.delete(fact.collection);

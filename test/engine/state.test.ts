@@ -215,3 +215,52 @@ describe('pending overlay (Figma\'s rule)', () => {
     expect(viewOf('x', undefined, overlay.pending('c', 'x'))).toEqual({ id: 'x', v: 1 });
   });
 });
+
+describe('pending overlay: the view predicts the acknowledged state', () => {
+  // Our pending facts are newer than everything in the registers (walls 100+): once they land,
+  // the LWW state must show exactly what the overlay showed while they were pending, including a
+  // re-create after a delete (which hides every older field) — and after any acknowledgement or
+  // rollback, the view equals the registers with the remaining facts on top.
+  const opArb = fc.record({
+    kind: fc.constantFrom('create', 'update', 'update', 'update', 'delete'),
+    field: fc.constantFrom('f1', 'f2', 'f3'),
+    value: fc.integer({ min: 0, max: 9 }),
+  });
+
+  it('while pending, after acks and after rollbacks (property, 1,000 runs)', () => {
+    fc.assert(
+      fc.property(factsArb, fc.array(opArb, { maxLength: 30 }), fc.nat(), fc.nat(), (remote, ops, ackAt, rollbackAt) => {
+        counters = new Map();
+        const me = ORIGINS[0]!;
+        const base = remote.filter((f) => f.collection === 'c' && f.item === 'i1' && f.origin !== me);
+        const overlay = new PendingOverlay();
+        const mine: Fact[] = [];
+        let visible = viewOf('i1', stateOf(base).record('c', 'i1'), undefined) !== undefined;
+        let wall = 100;
+        for (const op of ops) {
+          // Only what the API lets a caller write: create when invisible, update/delete when visible.
+          const kind = visible ? (op.kind === 'create' ? 'update' : op.kind) : 'create';
+          const f = fact(me, wall++, 0, kind, 'i1', kind === 'delete' ? undefined : { [op.field]: op.value });
+          mine.push(f);
+          overlay.add(f);
+          visible = kind !== 'delete';
+          expect(viewOf('i1', stateOf([...base, ...mine]).record('c', 'i1'), undefined)).toEqual(
+            viewOf('i1', stateOf(base).record('c', 'i1'), overlay.pending('c', 'i1')),
+          );
+        }
+        const acked = mine.length === 0 ? 0 : mine[ackAt % mine.length]!.counter;
+        overlay.acknowledge(acked);
+        const landed = mine.filter((f) => f.counter <= acked);
+        expect(viewOf('i1', stateOf([...base, ...landed]).record('c', 'i1'), overlay.pending('c', 'i1'))).toEqual(
+          viewOf('i1', stateOf([...base, ...mine]).record('c', 'i1'), undefined),
+        );
+        const keep = mine.length === 0 ? 0 : Math.max(acked, mine[rollbackAt % mine.length]!.counter);
+        overlay.rollback(keep);
+        expect(viewOf('i1', stateOf([...base, ...landed]).record('c', 'i1'), overlay.pending('c', 'i1'))).toEqual(
+          viewOf('i1', stateOf([...base, ...mine.filter((f) => f.counter <= keep)]).record('c', 'i1'), undefined),
+        );
+      }),
+      { numRuns: 1000 },
+    );
+  });
+});
