@@ -18,7 +18,15 @@ export interface BenchRow {
   readonly better: 'lower' | 'higher';
   /** The goal from the issue, in the same unit, when there is one. */
   readonly goal?: number;
+  /** A goal relative to other systems: Shoal's ratio (oriented, >1 = better) to each of `vs`. */
+  readonly goalRatio?: RatioGoal;
   readonly note?: string;
+}
+
+/** "At least `atLeast`× better than each of `vs`", in the report's oriented ratio. */
+export interface RatioGoal {
+  readonly vs: readonly System[];
+  readonly atLeast: number;
 }
 
 export interface BenchContext {

@@ -3,7 +3,7 @@
  * measures it. Adding a system to a workload is adding one entry to `systems`; the metric names,
  * units and goals stay shared, so every system's rows line up in the report.
  */
-import type { BenchContext, BenchRow, System } from './harness.js';
+import type { BenchContext, BenchRow, RatioGoal, System } from './harness.js';
 
 /** How one metric of a workload is reported. */
 export interface MetricSpec {
@@ -12,6 +12,8 @@ export interface MetricSpec {
   readonly better: 'lower' | 'higher';
   /** The goal from the issue, in `unit`. */
   readonly goal?: number;
+  /** The goal from the issue as a ratio to other systems ("≥ 1.5× faster than Yjs"). */
+  readonly goalRatio?: RatioGoal;
 }
 
 /** What a system's function returns: a value per metric (omit what does not apply) and notes. */
@@ -50,6 +52,7 @@ export async function runWorkloads(workloads: readonly Workload<string>[], ctx: 
           unit: spec.unit,
           better: spec.better,
           ...(spec.goal === undefined ? {} : { goal: spec.goal }),
+          ...(spec.goalRatio === undefined ? {} : { goalRatio: spec.goalRatio }),
           ...(note === undefined ? {} : { note }),
         });
       }

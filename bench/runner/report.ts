@@ -2,7 +2,7 @@
  * Turning rows into the printed report: Shoal's ratio to every other system, goals, and aligned
  * tables. Pure functions, so they are unit-tested (test/bench/report.test.ts).
  */
-import type { BenchRow } from '../harness.js';
+import type { BenchRow, RatioGoal } from '../harness.js';
 
 /** The system every other one is compared with. */
 export const SHOAL = 'shoal';
@@ -25,6 +25,26 @@ export function ratio(shoal: number | undefined, other: number | undefined, bett
 /** Whether `value` meets `goal` (at most the goal for lower-is-better metrics, at least otherwise). */
 export function meetsGoal(value: number, goal: number, better: 'lower' | 'higher'): boolean {
   return better === 'lower' ? value <= goal : value >= goal;
+}
+
+/**
+ * Whether Shoal's ratio to every system in `goal.vs` is at least `goal.atLeast`; undefined while a
+ * value is missing.
+ */
+export function meetsRatioGoal(
+  goal: RatioGoal,
+  shoal: number | undefined,
+  valueOf: (system: string) => number | undefined,
+  better: 'lower' | 'higher',
+): boolean | undefined {
+  const ratios = goal.vs.map((s) => ratio(shoal, valueOf(s), better));
+  if (ratios.some((r) => r === undefined)) return undefined;
+  return ratios.every((r) => r! >= goal.atLeast);
+}
+
+/** A ratio goal as `≥1.50× yjs, automerge`. */
+export function formatRatioGoal(goal: RatioGoal): string {
+  return `≥${formatRatio(goal.atLeast)} ${goal.vs.join(', ')}`;
 }
 
 /** A measured value with as many digits as are worth reading: 1,234 · 123 · 12.3 · 1.23 · 0.123. */
@@ -90,6 +110,15 @@ export function renderWorkload(workload: string, rows: readonly BenchRow[]): str
     const any = rows.find((r) => r.metric === metric)!;
     const shoal = of(SHOAL)?.value;
     const goal = rows.find((r) => r.metric === metric && r.goal !== undefined)?.goal;
+    const goalRatio = rows.find((r) => r.metric === metric && r.goalRatio !== undefined)?.goalRatio;
+    const meetsRatio = goalRatio === undefined ? undefined : meetsRatioGoal(goalRatio, shoal, (s) => of(s)?.value, any.better);
+    const goalCells =
+      goalRatio !== undefined
+        ? [formatRatioGoal(goalRatio), meetsRatio === undefined ? '—' : meetsRatio ? 'yes' : 'NO']
+        : [
+            goal === undefined ? '—' : formatValue(goal),
+            goal === undefined || shoal === undefined ? '—' : meetsGoal(shoal, goal, any.better) ? 'yes' : 'NO',
+          ];
     return [
       metric,
       any.unit,
@@ -98,8 +127,7 @@ export function renderWorkload(workload: string, rows: readonly BenchRow[]): str
         return value === undefined ? '—' : formatValue(value);
       }),
       ...others.map((s) => formatRatio(ratio(shoal, of(s)?.value, any.better))),
-      goal === undefined ? '—' : formatValue(goal),
-      goal === undefined || shoal === undefined ? '—' : meetsGoal(shoal, goal, any.better) ? 'yes' : 'NO',
+      ...goalCells,
     ];
   });
   const notes = rows.filter((r) => r.note !== undefined).map((r) => `    ${r.system}, ${r.metric}: ${r.note}`);

@@ -8,7 +8,7 @@ import { automergeLocalWrites, automergeMerge, automergeStream } from '../baseli
 import { yjsLocalWrites, yjsMerge, yjsStream } from '../baselines/yjs.js';
 import { shoalLocalWrites, shoalMerge, shoalStream } from '../shoal.js';
 import { assertEqual } from '../check.js';
-import type { BenchContext, BenchSuite } from '../harness.js';
+import type { BenchContext, BenchSuite, RatioGoal } from '../harness.js';
 import { describeSamples, sample } from '../measure.js';
 import {
   fieldKey,
@@ -33,6 +33,13 @@ const SEED = 0x5eed;
 /** Warm-ups run on this share of the input: enough for the JIT, and a full Automerge run can take a minute. */
 const WARMUP_SHARE = 0.1;
 
+/** `metrics` with a ratio goal (from the issue) on the metrics named in `keys`. */
+function withRatioGoal<K extends string>(metrics: Record<K, MetricSpec>, keys: readonly K[], goalRatio: RatioGoal): Record<K, MetricSpec> {
+  const out = { ...metrics };
+  for (const key of keys) out[key] = { ...metrics[key], goalRatio };
+  return out;
+}
+
 const count = (n: number): string => n.toLocaleString('en-US');
 const scaled = (n: number, scale: number): number => Math.max(1, Math.round(n * scale));
 
@@ -47,13 +54,13 @@ const MERGE_METRICS = {
 type MergeMetric = keyof typeof MERGE_METRICS;
 
 const LOCAL_WRITE_METRICS = {
-  rate: { metric: 'local writes', unit: 'writes/s', better: 'higher' },
+  rate: { metric: 'local writes', unit: 'writes/s', better: 'higher', goal: 200_000 },
   rateCpu: { metric: 'local writes, main-thread CPU', unit: 'writes/s', better: 'higher' },
 } satisfies Record<string, MetricSpec>;
 type LocalWriteMetric = keyof typeof LOCAL_WRITE_METRICS;
 
 const STREAM_METRICS = {
-  wire: { metric: 'on the wire, per op (sync messages, both ways)', unit: 'B', better: 'lower' },
+  wire: { metric: 'on the wire, per op (sync messages, both ways)', unit: 'B', better: 'lower', goal: 24 },
   payload: { metric: 'update payload, per op (batched)', unit: 'B', better: 'lower' },
   perOp: { metric: 'update payload, per op (one update per op)', unit: 'B', better: 'lower' },
 } satisfies Record<string, MetricSpec>;
@@ -153,7 +160,7 @@ export function mergeWorkloads(scale: number): Workload<string>[] {
 
   const b31: Workload<MergeMetric> = {
     name: `B3.1 merge: ${count(writers)} writers set one key once`,
-    metrics: MERGE_METRICS,
+    metrics: withRatioGoal<MergeMetric>(MERGE_METRICS, ['perUpdate', 'perUpdateCpu'], { vs: ['yjs'], atLeast: 1.5 }),
     systems: {
       shoal: (ctx) => measureMerge(shoalMerge, oneSet, ctx),
       yjs: (ctx) => measureMerge(yjsMerge, oneSet, ctx),
@@ -162,7 +169,7 @@ export function mergeWorkloads(scale: number): Workload<string>[] {
   };
   const long: Workload<MergeMetric> = {
     name: `merge, long runs: ${count(writers)} writers × ${SETS_PER_LONG_RUN} sets of one key`,
-    metrics: MERGE_METRICS,
+    metrics: withRatioGoal<MergeMetric>(MERGE_METRICS, ['perUpdate', 'perUpdateCpu'], { vs: ['yjs', 'automerge'], atLeast: 5 }),
     systems: {
       shoal: (ctx) => measureMerge(shoalMerge, longRuns, ctx),
       yjs: (ctx) => measureMerge(yjsMerge, longRuns, ctx),

@@ -99,6 +99,22 @@ describe('tables', () => {
     expect(lines[3]!.trim().split(/\s{2,}/)).toEqual(['rate', 'ops/s', '100', '50.0', '—', '2.00×', '—', '200', 'NO']);
     expect(text).toContain('yjs, time: median of 5');
   });
+  it('prints a ratio goal and meets it only when Shoal beats every named system by that much', () => {
+    const goalRatio = { vs: ['yjs', 'automerge'], atLeast: 1.5 };
+    const text = renderWorkload('w', [
+      row('shoal', 'time', 10, { goalRatio }),
+      row('yjs', 'time', 40, { goalRatio }),
+      row('automerge', 'time', 14, { goalRatio }),
+      row('shoal', 'size', 10, { goalRatio }),
+      row('yjs', 'size', 40, { goalRatio }),
+      row('automerge', 'size', 16, { goalRatio }),
+    ]);
+    const lines = text.split('\n');
+    expect(lines[2]!.trim().split(/\s{2,}/).slice(-2)).toEqual(['≥1.50× yjs, automerge', 'NO']);
+    expect(lines[3]!.trim().split(/\s{2,}/).slice(-2)).toEqual(['≥1.50× yjs, automerge', 'yes']);
+    const missing = renderWorkload('w', [row('shoal', 'time', 10, { goalRatio }), row('yjs', 'time', 40, { goalRatio })]);
+    expect(missing.split('\n')[2]!.trim().split(/\s{2,}/).slice(-2)).toEqual(['≥1.50× yjs, automerge', '—']);
+  });
   it('shows dashes for ratios and goals while Shoal has no rows', () => {
     const line = renderWorkload('w', [row('yjs', 'time', 40)]).split('\n')[2]!;
     expect(line.trim().split(/\s{2,}/)).toEqual(['time', 'ms', '—', '40.0', '—', '—', '—']);
