@@ -3,7 +3,7 @@ import tseslint from 'typescript-eslint';
 import mustUseResult from './eslint-rules/must-use-result.js';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', '.tmp/**', 'coverage/**'] },
+  { ignores: ['dist/**', 'node_modules/**', '.tmp/**', 'coverage/**', 'test/lint/fixtures/**'] },
   {
     files: ['**/*.ts'],
     extends: [...tseslint.configs.recommendedTypeChecked],

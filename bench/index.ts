@@ -38,6 +38,9 @@ interface SuiteOutcome {
   readonly maxLoad: number;
 }
 
+/** Heap limit of each suite's process, in MiB (the machine has 24 GiB). */
+const SUITE_HEAP_MIB = 16 * 1024;
+
 /** How often the runner samples the load average while a suite runs, in ms. */
 const LOAD_SAMPLE_MS = 5000;
 
@@ -53,7 +56,9 @@ function runSuite(suite: SuiteFile, scale: number): Promise<SuiteOutcome> {
     let rows: BenchRow[] | undefined;
     let protocolError: string | undefined;
     const child = fork(childEntry, [suite.path, String(scale)], {
-      execArgv: [...process.execArgv, '--expose-gc'],
+      // A heap of 16 GiB: the 1,000-peer simulation holds every peer's log and state in one
+      // process (about 4 GiB with the default limit was not enough).
+      execArgv: [...process.execArgv, '--expose-gc', `--max-old-space-size=${SUITE_HEAP_MIB}`],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     child.on('message', (message) => {

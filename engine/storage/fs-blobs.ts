@@ -111,13 +111,9 @@ class FsBlobDir implements BlobDir {
       const temp = path.join(this.#dir, `${name}${TEMP_MARK}${this.#node.randomUUID()}`);
       this.#inFlight.add(temp);
       const write = async (): Promise<void> => {
-        const handle = await fs.open(temp, 'wx');
-        try {
-          await handle.writeFile(bytes);
-          await handle.sync();
-        } finally {
-          await handle.close();
-        }
+        // One call opens, writes, fsyncs (flush) and closes: on a busy event loop each awaited
+        // call costs a turn, so fewer calls is what keeps snapshots and pruning moving.
+        await fs.writeFile(temp, bytes, { flag: 'wx', flush: true });
         await fs.rename(temp, file);
         await syncDir(fs, this.#dir);
       };
