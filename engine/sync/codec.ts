@@ -187,17 +187,41 @@ export class FactsFrameBuilder {
   }
 }
 
-/** Encoded runs by content (first counter, last hash, signature): the same run goes to many peers. */
-const encodedRuns = new Map<string, Uint8Array>();
-/** Decoded runs by the SHA-256 of their bytes: the same run arrives at many peers of a simulation. */
-const decodedRuns = new Map<string, Run | null>();
-const RUN_CACHE_ENTRIES = 8192;
+/**
+ * A process-wide cache of runs, oldest out first, bounded by the encoded bytes of what it holds
+ * (a run may be one fact or thousands: a bound on entries alone let a long-lived peer keep a
+ * million decoded facts alive).
+ */
+class RunCache<V> {
+  readonly #entries = new Map<string, { value: V; bytes: number }>();
+  #bytes = 0;
 
-function remember<V>(cache: Map<string, V>, key: string, value: V): V {
-  if (cache.size >= RUN_CACHE_ENTRIES) cache.delete(cache.keys().next().value!);
-  cache.set(key, value);
-  return value;
+  constructor(readonly maxBytes: number) {}
+
+  get(key: string): V | undefined {
+    return this.#entries.get(key)?.value;
+  }
+
+  /** Keep `value` (whose encoding is `bytes` long) unless it alone would take a quarter of the cache. */
+  remember(key: string, value: V, bytes: number): V {
+    if (bytes > this.maxBytes / 4 || this.#entries.has(key)) return value;
+    for (const [oldest, entry] of this.#entries) {
+      if (this.#bytes + bytes <= this.maxBytes) break;
+      this.#entries.delete(oldest);
+      this.#bytes -= entry.bytes;
+    }
+    this.#entries.set(key, { value, bytes });
+    this.#bytes += bytes;
+    return value;
+  }
 }
+
+/** Encoded bytes each run cache may hold. */
+const RUN_CACHE_BYTES = 8 * 1024 * 1024;
+/** Encoded runs by content (first counter, last hash, signature): the same run goes to many peers. */
+const encodedRuns = new RunCache<Uint8Array>(RUN_CACHE_BYTES);
+/** Decoded runs by the SHA-256 of their bytes: the same run arrives at many peers of a simulation. */
+const decodedRuns = new RunCache<Run | null>(RUN_CACHE_BYTES);
 
 /**
  * One run, self-contained: its own string table, so its bytes are the same in every frame that
@@ -245,7 +269,8 @@ export function encodeRun(run: Run): Uint8Array {
   const w = new Writer(body.length + 16 + strings.length * 16).uvarint(strings.length);
   for (const str of strings) w.string(str);
   w.raw(body.view());
-  return remember(encodedRuns, key, w.finish());
+  const bytes = w.finish();
+  return encodedRuns.remember(key, bytes, bytes.length);
 }
 
 /** Decode one frame. Never throws. */
@@ -323,7 +348,7 @@ function readRuns(r: Reader): Run[] {
     const bytes = r.bytes(MAX_FRAME_BYTES);
     const key = toHex(sha256(bytes));
     let run = decodedRuns.get(key);
-    if (run === undefined) run = remember(decodedRuns, key, decodeRun(bytes) ?? null);
+    if (run === undefined) run = decodedRuns.remember(key, decodeRun(bytes) ?? null, bytes.length);
     if (run === null) r.fail();
     else runs.push(run);
   }
