@@ -188,40 +188,41 @@ export class FactsFrameBuilder {
 }
 
 /**
- * A process-wide cache of runs, oldest out first, bounded by the encoded bytes of what it holds
+ * A process-wide cache of runs, oldest out first, bounded by the total weight of what it holds
  * (a run may be one fact or thousands: a bound on entries alone let a long-lived peer keep a
- * million decoded facts alive).
+ * million decoded facts, and their verified chains, alive).
  */
 class RunCache<V> {
-  readonly #entries = new Map<string, { value: V; bytes: number }>();
-  #bytes = 0;
+  readonly #entries = new Map<string, { value: V; weight: number }>();
+  #weight = 0;
 
-  constructor(readonly maxBytes: number) {}
+  constructor(readonly maxWeight: number) {}
 
   get(key: string): V | undefined {
     return this.#entries.get(key)?.value;
   }
 
-  /** Keep `value` (whose encoding is `bytes` long) unless it alone would take a quarter of the cache. */
-  remember(key: string, value: V, bytes: number): V {
-    if (bytes > this.maxBytes / 4 || this.#entries.has(key)) return value;
+  /** Keep `value` unless it alone would take a quarter of the cache. */
+  remember(key: string, value: V, weight: number): V {
+    if (weight > this.maxWeight / 4 || this.#entries.has(key)) return value;
     for (const [oldest, entry] of this.#entries) {
-      if (this.#bytes + bytes <= this.maxBytes) break;
+      if (this.#weight + weight <= this.maxWeight) break;
       this.#entries.delete(oldest);
-      this.#bytes -= entry.bytes;
+      this.#weight -= entry.weight;
     }
-    this.#entries.set(key, { value, bytes });
-    this.#bytes += bytes;
+    this.#entries.set(key, { value, weight });
+    this.#weight += weight;
     return value;
   }
 }
 
-/** Encoded bytes each run cache may hold. */
-const RUN_CACHE_BYTES = 8 * 1024 * 1024;
-/** Encoded runs by content (first counter, last hash, signature): the same run goes to many peers. */
-const encodedRuns = new RunCache<Uint8Array>(RUN_CACHE_BYTES);
-/** Decoded runs by the SHA-256 of their bytes: the same run arrives at many peers of a simulation. */
-const decodedRuns = new RunCache<Run | null>(RUN_CACHE_BYTES);
+/** Encoded runs by content (first counter, last hash, signature): the same run goes to many peers. Weight: bytes (8 MiB). */
+const encodedRuns = new RunCache<Uint8Array>(8 * 1024 * 1024);
+/**
+ * Decoded runs by the SHA-256 of their bytes: the same run arrives at many peers of a simulation.
+ * Weight: facts (a decoded fact with its verified chain takes a few hundred bytes).
+ */
+const decodedRuns = new RunCache<Run | null>(65_536);
 
 /**
  * One run, self-contained: its own string table, so its bytes are the same in every frame that
@@ -348,7 +349,10 @@ function readRuns(r: Reader): Run[] {
     const bytes = r.bytes(MAX_FRAME_BYTES);
     const key = toHex(sha256(bytes));
     let run = decodedRuns.get(key);
-    if (run === undefined) run = decodedRuns.remember(key, decodeRun(bytes) ?? null, bytes.length);
+    if (run === undefined) {
+      const decoded = decodeRun(bytes) ?? null;
+      run = decodedRuns.remember(key, decoded, decoded?.facts.length ?? 1);
+    }
     if (run === null) r.fail();
     else runs.push(run);
   }
