@@ -3,9 +3,23 @@
  * one of these tagged objects. Switch on `type`; `message` is for humans.
  */
 
+/**
+ * Why a storage backend failed, for code that reacts (ask the user to free space, retry later,
+ * restore a backup); `message` says the same for humans.
+ * - `disk-full`: no space left (SQLITE_FULL, ENOSPC/EDQUOT);
+ * - `quota-exceeded`: the browser's storage quota (IndexedDB QuotaExceededError);
+ * - `locked`: another connection or process holds the database (SQLITE_BUSY/LOCKED);
+ * - `corrupt`: the stored bytes are damaged or not Shoal's (SQLITE_CORRUPT/NOTADB, a broken log);
+ * - `permission`: read-only or not permitted (SQLITE_READONLY/PERM, EACCES/EPERM/EROFS);
+ * - `io`: an I/O error (SQLITE_IOERR, EIO, IndexedDB UnknownError);
+ * - `other`: anything else (bad arguments to a backend, an injected fault, a missing driver).
+ */
+export type StorageFailure = 'disk-full' | 'quota-exceeded' | 'locked' | 'corrupt' | 'permission' | 'io' | 'other';
+
 /** A storage backend failed (disk full, locked database, quota exceeded, corrupt file…). */
 export interface StorageError {
   readonly type: 'storage';
+  readonly reason: StorageFailure;
   readonly message: string;
   readonly cause?: unknown;
 }
@@ -101,8 +115,8 @@ export type OpenError = StorageError | InvalidInputError | ClosedError | Corrupt
 /** Errors of `space.snapshot()`. */
 export type SnapshotError = StorageError | ClosedError | CorruptError | InvalidInputError;
 
-export const storageError = (message: string, cause?: unknown): StorageError =>
-  cause === undefined ? { type: 'storage', message } : { type: 'storage', message, cause };
+export const storageError = (message: string, cause?: unknown, reason: StorageFailure = 'other'): StorageError =>
+  cause === undefined ? { type: 'storage', reason, message } : { type: 'storage', reason, message, cause };
 
 export const invalidInput = (message: string): InvalidInputError => ({ type: 'invalid-input', message });
 

@@ -93,7 +93,7 @@ class Faults {
     this.trace.push(what);
     if (n <= this.#limit) return call();
     if (this.#mode === 'error') {
-      return errAsync(storageError(`${this.#name}: write ${n} (${what}) failed (injected fault)`));
+      return errAsync(storageError(`${this.#name}: write ${n} (${what}) failed (injected fault)`, undefined, 'disk-full'));
     }
     const dead = this.dead();
     // The process dies at this write, at once: nothing of it runs on while the write is in flight.

@@ -22,7 +22,7 @@ import {
   type RemoveBlobError,
   type WriteBlobError,
 } from '../blobs/blob-store.js';
-import { describe, notFound, storageError, type StorageError } from '../errors.js';
+import { describe, notFound, storageError, type StorageError, type StorageFailure } from '../errors.js';
 
 type Fs = typeof import('node:fs/promises');
 type Path = typeof import('node:path');
@@ -57,6 +57,14 @@ const codeOf = (e: unknown): string => {
 /** A readable storage error from a failed fs call, by errno code. */
 export function fsError(doing: string, e: unknown): StorageError {
   const code = codeOf(e);
+  const reason: StorageFailure =
+    code === 'ENOSPC' || code === 'EDQUOT'
+      ? 'disk-full'
+      : code === 'EACCES' || code === 'EPERM' || code === 'EROFS'
+        ? 'permission'
+        : code === 'EIO'
+          ? 'io'
+          : 'other';
   const what =
     code === 'ENOSPC' || code === 'EDQUOT'
       ? 'the disk is full'
@@ -67,7 +75,7 @@ export function fsError(doing: string, e: unknown): StorageError {
           : code === 'EIO'
             ? 'an I/O error occurred'
             : 'the file system call failed';
-  return storageError(`fs blobs: ${doing}: ${what} (${code || 'error'}: ${describe(e)})`, e);
+  return storageError(`fs blobs: ${doing}: ${what} (${code || 'error'}: ${describe(e)})`, e, reason);
 }
 
 const wrongKind = (message: string) => ({ type: 'blob-wrong-kind', message }) as const;

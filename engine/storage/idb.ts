@@ -33,7 +33,7 @@ import {
   type RemoveBlobError,
   type WriteBlobError,
 } from '../blobs/blob-store.js';
-import { conflictError, describe, notFound, outOfRange, storageError, type StorageError } from '../errors.js';
+import { conflictError, describe, notFound, outOfRange, storageError, type StorageError, type StorageFailure } from '../errors.js';
 import { decodeEntry, encodeEntry } from '../facts/codec.js';
 import { LOG_PAGE_ENTRIES } from '../limits.js';
 import type {
@@ -87,6 +87,8 @@ type Tx<S extends Store[], M extends IDBTransactionMode> = IDBPTransaction<Shoal
 /** A readable storage error from what IndexedDB reported, by DOMException name. */
 export function idbError(database: string, doing: string, e: unknown): StorageError {
   const name = (e as { name?: unknown } | null)?.name;
+  const reason: StorageFailure =
+    name === 'QuotaExceededError' ? 'quota-exceeded' : name === 'UnknownError' ? 'io' : name === 'NotFoundError' ? 'corrupt' : 'other';
   const what =
     name === 'QuotaExceededError'
       ? 'the storage quota is exceeded'
@@ -103,7 +105,7 @@ export function idbError(database: string, doing: string, e: unknown): StorageEr
                 : name === 'NotFoundError'
                   ? 'the database layout is damaged'
                   : 'IndexedDB failed';
-  return storageError(`indexeddb ${database}: ${doing}: ${what} (${typeof name === 'string' ? name : 'error'}: ${describe(e)})`, e);
+  return storageError(`indexeddb ${database}: ${doing}: ${what} (${typeof name === 'string' ? name : 'error'}: ${describe(e)})`, e, reason);
 }
 
 /**
@@ -386,7 +388,7 @@ class IdbEventLog implements EventLog<FactEntry> {
   }
 
   #corrupt(message: string): StorageError {
-    return storageError(`${this.#storage.name}: corrupt log of space ${JSON.stringify(this.#space)}: ${message}`);
+    return storageError(`${this.#storage.name}: corrupt log of space ${JSON.stringify(this.#space)}: ${message}`, undefined, 'corrupt');
   }
 }
 

@@ -42,7 +42,7 @@ import {
   type RemoveBlobError,
   type WriteBlobError,
 } from '../blobs/blob-store.js';
-import { conflictError, describe, notFound, outOfRange, storageError, type StorageError } from '../errors.js';
+import { conflictError, describe, notFound, outOfRange, storageError, type StorageError, type StorageFailure } from '../errors.js';
 import { Writer } from '../facts/bytes.js';
 import { decodeEntryBody, HASH_BYTES, writeEntryBody } from '../facts/codec.js';
 import type { PeerId } from '../facts/types.js';
@@ -100,6 +100,17 @@ type Driver = typeof BetterSqlite3;
 /** A readable storage error from what better-sqlite3 threw, by SQLite result code. */
 export function sqliteError(file: string, doing: string, e: unknown): StorageError {
   const code = typeof (e as { code?: unknown } | null)?.code === 'string' ? (e as { code: string }).code : '';
+  const reason: StorageFailure = code.startsWith('SQLITE_FULL')
+    ? 'disk-full'
+    : code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')
+      ? 'locked'
+      : code.startsWith('SQLITE_CORRUPT') || code.startsWith('SQLITE_NOTADB')
+        ? 'corrupt'
+        : code.startsWith('SQLITE_READONLY') || code.startsWith('SQLITE_PERM') || code.startsWith('SQLITE_AUTH')
+          ? 'permission'
+          : code.startsWith('SQLITE_IOERR')
+            ? 'io'
+            : 'other';
   const what =
     code.startsWith('SQLITE_FULL')
       ? 'the disk is full (or the database reached its size limit)'
@@ -114,7 +125,7 @@ export function sqliteError(file: string, doing: string, e: unknown): StorageErr
               : code.startsWith('SQLITE_IOERR')
                 ? 'an I/O error occurred'
                 : 'SQLite failed';
-  return storageError(`sqlite ${file}: ${doing}: ${what} (${code || 'error'}: ${describe(e)})`, e);
+  return storageError(`sqlite ${file}: ${doing}: ${what} (${code || 'error'}: ${describe(e)})`, e, reason);
 }
 
 function loadDriver(): Result<Driver, StorageError> {
@@ -377,7 +388,7 @@ class SqliteEventLog implements EventLog<FactEntry> {
         return ok(undefined);
       })(),
     );
-    const result = done.andThen((r) => r.mapErr((m) => storageError(`sqlite ${c.file}: corrupt log: ${m}`)));
+    const result = done.andThen((r) => r.mapErr((m) => storageError(`sqlite ${c.file}: corrupt log: ${m}`, undefined, 'corrupt')));
     if (result.isOk()) {
       this.#start = start;
       if (start === this.#head) this.#lastHash = undefined;
@@ -429,7 +440,7 @@ class SqliteEventLog implements EventLog<FactEntry> {
   }
 
   #corrupt(c: Connection, message: string): StorageError {
-    return storageError(`sqlite ${c.file}: corrupt log of space ${JSON.stringify(this.#space)}: ${message}`);
+    return storageError(`sqlite ${c.file}: corrupt log of space ${JSON.stringify(this.#space)}: ${message}`, undefined, 'corrupt');
   }
 
   #latestSnapshot(c: Connection): Result<SnapshotValue | undefined, StorageError> {

@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { idbStorage, type IdbStorageInit } from '../../engine/storage/idb.js';
 import type { Storage } from '../../engine/storage/storage.js';
 import { FactChain, normalize, testOrigin } from '../support/facts.js';
-import { failure } from '../support/results.js';
+import { failure, storageReason } from '../support/results.js';
 import { runBlobStoreTests } from './blob-store-suite.js';
 import { readAll, runEventLogTests } from './event-log-suite.js';
 import { runStorageTests } from './storage-suite.js';
@@ -59,7 +59,9 @@ describe('idbStorage', () => {
     (await log.addEntries(acked, 0))._unsafeUnwrap();
     const restore = quotaExceeded();
     try {
-      expect(failure(await log.addEntries(chain.run(5), 5))).toMatch(/quota is exceeded \(QuotaExceededError/);
+      const refused = await log.addEntries(chain.run(5), 5);
+      expect(failure(refused)).toMatch(/quota is exceeded \(QuotaExceededError/);
+      expect(storageReason(refused)).toBe('quota-exceeded');
       expect(failure(await storage.setMeta('k', Uint8Array.from([1])))).toMatch(/quota/);
       const root = (await storage.blobs.getRootDir())._unsafeUnwrap();
       expect(failure(await root.writeBlob('b', Uint8Array.from([1])))).toMatch(/quota/);

@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { sqliteStorage, type SqliteStorageInit } from '../../engine/storage/sqlite.js';
 import type { Storage } from '../../engine/storage/storage.js';
 import { FactChain, interleavedRuns, normalize, testOrigin } from '../support/facts.js';
-import { failure } from '../support/results.js';
+import { failure, storageReason } from '../support/results.js';
 import { tempDirs } from '../support/temp-dir.js';
 import { runBlobStoreTests } from './blob-store-suite.js';
 import { readAll, runEventLogTests } from './event-log-suite.js';
@@ -42,7 +42,9 @@ describe('sqliteStorage on disk', () => {
     const file = join(tempDir(), 'garbage.db');
     writeFileSync(file, Buffer.alloc(16_384, 0x5a));
     const storage = fresh({}, file);
-    expect(failure(await storage.getMeta('identity'))).toMatch(/corrupt or not a database/);
+    const read = await storage.getMeta('identity');
+    expect(failure(read)).toMatch(/corrupt or not a database/);
+    expect(storageReason(read)).toBe('corrupt');
     expect((await storage.openLog('s')).isErr()).toBe(true);
   });
 
@@ -79,7 +81,9 @@ describe('sqliteStorage on disk', () => {
     const first = fresh({}, file);
     (await first.setMeta('k', Uint8Array.from([1])))._unsafeUnwrap();
     const second = fresh({ busyTimeoutMs: 50 }, file);
-    expect(failure(await second.getMeta('k'))).toMatch(/locked/);
+    const locked = await second.getMeta('k');
+    expect(failure(locked)).toMatch(/locked/);
+    expect(storageReason(locked)).toBe('locked');
     (await first.setMeta('k', Uint8Array.from([2])))._unsafeUnwrap();
     (await first.close())._unsafeUnwrap();
     // Once the first is closed, the second's next call opens the file.
@@ -100,6 +104,7 @@ describe('sqliteStorage on disk', () => {
     }
     if (full === undefined) throw new Error('64 KiB never filled up');
     expect(failure(full)).toMatch(/disk is full/);
+    expect(storageReason(full)).toBe('disk-full');
     // Nothing of the failed batch is visible, and the head did not move.
     const all = await readAll(log);
     expect(all.entries.map(normalize)).toEqual(acked.map(normalize));

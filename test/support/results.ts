@@ -8,3 +8,10 @@ export function failure(r: Result<unknown, { type: string; message: string }>, t
   expect(r.error.type).toBe(type);
   return r.error.message;
 }
+
+/** The `reason` of a failed result's StorageError (fails the test if it is not one). */
+export function storageReason(r: Result<unknown, { type: string }>): string {
+  if (r.isOk()) throw new Error('expected a storage error, got ok');
+  expect(r.error.type).toBe('storage');
+  return (r.error as { reason?: string }).reason ?? '(none)';
+}
