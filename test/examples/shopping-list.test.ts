@@ -111,8 +111,12 @@ describe('shopping-list CLI, two processes', () => {
     const alice = start('alice');
     const address = await addressOf(alice);
     const bob = start('bob', ['--peer', address]);
-    await alice.waitFor(/~ connected to bob/);
-    await bob.waitFor(/~ connected to alice/);
+    // The link may come up before the other's name has synced: then the line names its peer id and
+    // "<name> is on this list" follows once the name arrives. Either way, each must learn the other.
+    for (const [cli, other] of [[alice, 'bob'], [bob, 'alice']] as const) {
+      await cli.waitFor(/^~ connected to /);
+      await cli.waitFor(new RegExp(`^~ (connected to ${other} |${other} is on this list$)`));
+    }
 
     alice.type('add milk');
     alice.type('add sourdough bread');
