@@ -5,7 +5,9 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createPeer, inProcessWorkers, memoryBlobStore, memoryStorage, threadWorkers, type Space, type Workers } from '../../engine/index.js';
 import type { Fact, FactType, JsonObject, PeerId } from '../../engine/facts/types.js';
+import { encodeEntry } from '../../engine/facts/codec.js';
 import { ChunkWriter, decodeChunk, decodeRoot, sortedItems } from '../../engine/snapshot/format.js';
+import { SnapshotJobCore, YIELD_EVERY } from '../../engine/snapshot/workers.js';
 import { LwwState } from '../../engine/state/lww.js';
 import { SimNetwork } from '../../transports/memory/index.js';
 import { unwrap } from '../support/peers.js';
@@ -129,6 +131,36 @@ describe('snapshot blobs', () => {
       return id;
     };
     expect(await build(() => threadWorkers())).toBe(await build((net) => inProcessWorkers(net.env)));
+  });
+
+  it('an in-process job pauses after every YIELD_EVERY operations, in every phase', async () => {
+    // Not a timing test: it counts pauses against operations (registers merged, entries applied,
+    // items written), which is what bounds how long the job holds the event loop at a stretch.
+    const items = 5000;
+    const state = new LwwState();
+    const entries: Uint8Array[] = [];
+    for (let i = 0; i < items; i++) {
+      const f: Fact = { origin: ORIGINS[0]!, counter: i + 1, hlc: { wall: i, logical: 0 }, type: 'create', collection: 'c', item: `i${i}`, data: { n: i }, prev: i === 0 ? null : HASH, hash: HASH };
+      state.apply(f);
+      entries.push(encodeEntry(f));
+    }
+    const chunks = new ChunkWriter();
+    for (const [c, i, r] of sortedItems(state)) chunks.add(c, i, r);
+    const pausesAfter: number[] = [];
+    const job = new SnapshotJobCore(() => {
+      pausesAfter.push(pausesAfter.length);
+      return Promise.resolve();
+    });
+    for (const chunk of chunks.finish()) await job.addChunk(chunk.bytes);
+    const afterChunks = pausesAfter.length;
+    await job.addEntries(entries);
+    const afterEntries = pausesAfter.length;
+    const built = await job.finish();
+    expect(built.items).toBe(items);
+    // 5,000 merges, then 5,000 applies, then 5,000 writes: a pause at every multiple of YIELD_EVERY.
+    expect(afterChunks).toBe(Math.floor(items / YIELD_EVERY));
+    expect(afterEntries).toBe(Math.floor((2 * items) / YIELD_EVERY));
+    expect(pausesAfter.length).toBe(Math.floor((3 * items) / YIELD_EVERY));
   });
 
   it('a root from another space or with a bad signature is refused', () => {
