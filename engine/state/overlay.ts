@@ -89,11 +89,6 @@ export class PendingOverlay {
     return entry.fold;
   }
 
-  /** Pending facts on one item, oldest first. */
-  facts(collection: string, item: string): readonly Fact[] | undefined {
-    return this.#byItem.get(collection)?.get(item)?.facts;
-  }
-
   /** Items of `collection` with pending facts. */
   items(collection: string): IterableIterator<string> {
     return (this.#byItem.get(collection) ?? new Map<string, ItemPending>()).keys();

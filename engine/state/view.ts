@@ -16,8 +16,7 @@ export type ItemView<T = Record<string, JsonValue>> = Readonly<T> & { readonly i
  * acknowledged.
  */
 export function viewOf(id: string, record: ItemRecord | undefined, pending: Readonly<PendingFold> | undefined): ItemView | undefined {
-  const exists = pending?.exists ?? record?.exists?.value === true;
-  if (!exists) return undefined;
+  if (!isVisible(record, pending)) return undefined;
   const out: Record<string, JsonValue> = {};
   const reset = pending?.reset;
   if (record !== undefined) {

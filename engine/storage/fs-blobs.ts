@@ -54,27 +54,22 @@ const codeOf = (e: unknown): string => {
   return typeof code === 'string' ? code : '';
 };
 
+/** Errno codes, what each means for a caller and for a human. */
+const FS_FAILURES: Readonly<Record<string, readonly [reason: StorageFailure, what: string]>> = {
+  ENOSPC: ['disk-full', 'the disk is full'],
+  EDQUOT: ['disk-full', 'the disk is full'],
+  EACCES: ['permission', 'permission denied or read-only file system'],
+  EPERM: ['permission', 'permission denied or read-only file system'],
+  EROFS: ['permission', 'permission denied or read-only file system'],
+  EMFILE: ['other', 'too many open files'],
+  ENFILE: ['other', 'too many open files'],
+  EIO: ['io', 'an I/O error occurred'],
+};
+
 /** A readable storage error from a failed fs call, by errno code. */
 export function fsError(doing: string, e: unknown): StorageError {
   const code = codeOf(e);
-  const reason: StorageFailure =
-    code === 'ENOSPC' || code === 'EDQUOT'
-      ? 'disk-full'
-      : code === 'EACCES' || code === 'EPERM' || code === 'EROFS'
-        ? 'permission'
-        : code === 'EIO'
-          ? 'io'
-          : 'other';
-  const what =
-    code === 'ENOSPC' || code === 'EDQUOT'
-      ? 'the disk is full'
-      : code === 'EACCES' || code === 'EPERM' || code === 'EROFS'
-        ? 'permission denied or read-only file system'
-        : code === 'EMFILE' || code === 'ENFILE'
-          ? 'too many open files'
-          : code === 'EIO'
-            ? 'an I/O error occurred'
-            : 'the file system call failed';
+  const [reason, what] = Object.hasOwn(FS_FAILURES, code) ? FS_FAILURES[code]! : (['other', 'the file system call failed'] as const);
   return storageError(`fs blobs: ${doing}: ${what} (${code || 'error'}: ${describe(e)})`, e, reason);
 }
 

@@ -97,34 +97,20 @@ export interface SqliteStorageInit {
 type Db = BetterSqlite3.Database;
 type Driver = typeof BetterSqlite3;
 
+/** SQLite result-code prefixes, what each means for a caller and for a human. First match wins. */
+const SQLITE_FAILURES: readonly (readonly [prefixes: readonly string[], reason: StorageFailure, what: string])[] = [
+  [['SQLITE_FULL'], 'disk-full', 'the disk is full (or the database reached its size limit)'],
+  [['SQLITE_BUSY', 'SQLITE_LOCKED'], 'locked', 'the database is locked by another connection or process'],
+  [['SQLITE_CORRUPT', 'SQLITE_NOTADB'], 'corrupt', 'the database file is corrupt or not a database'],
+  [['SQLITE_CANTOPEN'], 'other', 'the database file cannot be opened'],
+  [['SQLITE_READONLY', 'SQLITE_PERM', 'SQLITE_AUTH'], 'permission', 'the database is read-only or not permitted'],
+  [['SQLITE_IOERR'], 'io', 'an I/O error occurred'],
+];
+
 /** A readable storage error from what better-sqlite3 threw, by SQLite result code. */
 export function sqliteError(file: string, doing: string, e: unknown): StorageError {
   const code = typeof (e as { code?: unknown } | null)?.code === 'string' ? (e as { code: string }).code : '';
-  const reason: StorageFailure = code.startsWith('SQLITE_FULL')
-    ? 'disk-full'
-    : code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')
-      ? 'locked'
-      : code.startsWith('SQLITE_CORRUPT') || code.startsWith('SQLITE_NOTADB')
-        ? 'corrupt'
-        : code.startsWith('SQLITE_READONLY') || code.startsWith('SQLITE_PERM') || code.startsWith('SQLITE_AUTH')
-          ? 'permission'
-          : code.startsWith('SQLITE_IOERR')
-            ? 'io'
-            : 'other';
-  const what =
-    code.startsWith('SQLITE_FULL')
-      ? 'the disk is full (or the database reached its size limit)'
-      : code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')
-        ? 'the database is locked by another connection or process'
-        : code.startsWith('SQLITE_CORRUPT') || code.startsWith('SQLITE_NOTADB')
-          ? 'the database file is corrupt or not a database'
-          : code.startsWith('SQLITE_CANTOPEN')
-            ? 'the database file cannot be opened'
-            : code.startsWith('SQLITE_READONLY') || code.startsWith('SQLITE_PERM') || code.startsWith('SQLITE_AUTH')
-              ? 'the database is read-only or not permitted'
-              : code.startsWith('SQLITE_IOERR')
-                ? 'an I/O error occurred'
-                : 'SQLite failed';
+  const [, reason, what] = SQLITE_FAILURES.find(([prefixes]) => prefixes.some((p) => code.startsWith(p))) ?? [[], 'other', 'SQLite failed'];
   return storageError(`sqlite ${file}: ${doing}: ${what} (${code || 'error'}: ${describe(e)})`, e, reason);
 }
 

@@ -4,24 +4,13 @@
  * directories holding byte blobs, names checked the same way everywhere, blobs and directories
  * never confused, listings paged with a continuation.
  */
-import type { ResultAsync } from 'neverthrow';
 import { describe, expect, it } from 'vitest';
+import { error, value } from '../support/results.js';
 import type { BlobDir, BlobStore } from '../../engine/blobs/blob-store.js';
 
 /** Makes a fresh, empty store. The calling test file cleans up (afterEach). */
 export type MakeStore = () => Promise<BlobStore>;
 
-async function value<T, E>(r: ResultAsync<T, E>): Promise<T> {
-  const result = await r;
-  if (result.isErr()) throw new Error(`expected ok, got ${JSON.stringify(result.error)}`);
-  return result.value;
-}
-
-async function error<T, E>(r: ResultAsync<T, E>): Promise<E> {
-  const result = await r;
-  if (result.isOk()) throw new Error('expected an error');
-  return result.error;
-}
 
 /** Every name in `dir`, following continuations. */
 export async function listAll(dir: BlobDir): Promise<{ blobs: string[]; dirs: string[]; pages: number }> {

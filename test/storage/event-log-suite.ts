@@ -10,6 +10,7 @@
 import fc from 'fast-check';
 import type { ResultAsync } from 'neverthrow';
 import { describe, expect, it } from 'vitest';
+import { error, value } from '../support/results.js';
 import type { EventLog, LogMetadata, QueryValue, SequenceId } from '../../engine/log/event-log.js';
 import { MemoryEventLog } from '../../engine/log/memory-log.js';
 import type { FactEntry } from '../../engine/storage/storage.js';
@@ -26,17 +27,6 @@ export type MakeLog = (init: MakeLogInit) => Promise<EventLog<FactEntry>>;
 
 const SPACE = 'suite-space';
 
-async function value<T, E>(r: ResultAsync<T, E>): Promise<T> {
-  const result = await r;
-  if (result.isErr()) throw new Error(`expected ok, got ${JSON.stringify(result.error)}`);
-  return result.value;
-}
-
-async function error<T, E>(r: ResultAsync<T, E>): Promise<E> {
-  const result = await r;
-  if (result.isOk()) throw new Error(`expected an error, got ${JSON.stringify(result.value)}`);
-  return result.error;
-}
 
 /** Every entry of `log` from `start`, following pages until complete. */
 export async function readAll(

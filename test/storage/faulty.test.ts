@@ -5,15 +5,12 @@
  * recomputes, every chain links, nothing twice.
  */
 import 'fake-indexeddb/auto';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { faultyStorage } from '../../engine/storage/faulty.js';
-import { idbStorage } from '../../engine/storage/idb.js';
 import { memoryStorage } from '../../engine/storage/memory.js';
-import { sqliteStorage } from '../../engine/storage/sqlite.js';
-import type { Storage } from '../../engine/storage/storage.js';
 import { FactChain, testOrigin } from '../support/facts.js';
 import { failure } from '../support/results.js';
+import { durableBackends } from '../support/durable-places.js';
 import { tempDirs } from '../support/temp-dir.js';
 import { readAll } from './event-log-suite.js';
 import { comparable, observe, runUntilFailure, workload } from './crash-workload.js';
@@ -92,37 +89,7 @@ describe('faultyStorage', () => {
   });
 });
 
-let idbSerial = 0;
-
-interface Backend {
-  name: string;
-  /** A fresh durable place and a way to open a storage on it (again). */
-  place: () => { open: () => Storage };
-}
-
-const backends: Backend[] = [
-  {
-    name: 'memory',
-    place: () => {
-      const disk = memoryStorage();
-      return { open: () => disk };
-    },
-  },
-  {
-    name: 'sqlite',
-    place: () => {
-      const file = join(tempDir(), 'peer.db');
-      return { open: () => sqliteStorage(file) };
-    },
-  },
-  {
-    name: 'indexeddb',
-    place: () => {
-      const name = `crash-${++idbSerial}`;
-      return { open: () => idbStorage(name) };
-    },
-  },
-];
+const backends = durableBackends(tempDir, 'crash');
 
 describe.each(backends)('crash at every write point: $name', ({ place }) => {
   it('the workload runs clean and writes often enough to be worth crashing', async () => {

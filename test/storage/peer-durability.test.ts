@@ -9,50 +9,20 @@
  *   intact and re-offered, and both peers converge.
  */
 import 'fake-indexeddb/auto';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createPeer, memoryStorage, type Peer, type Space, type Storage } from '../../engine/index.js';
+import { createPeer, type Peer, type Space, type Storage } from '../../engine/index.js';
 import type { JsonValue } from '../../engine/facts/types.js';
 import { faultyStorage } from '../../engine/storage/faulty.js';
-import { idbStorage } from '../../engine/storage/idb.js';
-import { sqliteStorage } from '../../engine/storage/sqlite.js';
 import { SimNetwork } from '../../transports/memory/index.js';
 import { simPeer, unwrap } from '../support/peers.js';
+import { durableBackends, type Place } from '../support/durable-places.js';
 import { tempDirs } from '../support/temp-dir.js';
 import { verifiedLog } from './crash-workload.js';
 
 const tempDir = tempDirs('shoal-peer-');
 const SPACE = 'list';
 
-/** A durable place a peer's storage can be opened on, again and again. */
-interface Place {
-  open(): Storage;
-}
-
-let idbSerial = 0;
-const places: { name: string; place: () => Place }[] = [
-  {
-    name: 'memory',
-    place: () => {
-      const disk = memoryStorage();
-      return { open: () => disk };
-    },
-  },
-  {
-    name: 'sqlite',
-    place: () => {
-      const file = join(tempDir(), 'peer.db');
-      return { open: () => sqliteStorage(file) };
-    },
-  },
-  {
-    name: 'indexeddb',
-    place: () => {
-      const name = `peer-durability-${++idbSerial}`;
-      return { open: () => idbStorage(name) };
-    },
-  },
-];
+const places = durableBackends(tempDir, 'peer-durability');
 
 /** Virtual time one `quiesce` round may run before it lets real macrotasks in. */
 const QUIESCE_SLICE_MS = 5_000; // ms of virtual time
