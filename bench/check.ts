@@ -8,7 +8,11 @@ export function assertEqual(actual: unknown, expected: unknown, what: string): v
 }
 
 /** Throws unless two flat records hold the same keys and values, in any order. */
-export function assertSameFields(actual: Record<string, unknown>, expected: Record<string, unknown>, what: string): void {
+export function assertSameFields(
+  actual: Record<string, unknown>,
+  expected: Record<string, unknown>,
+  what: string,
+): void {
   const keys = Object.keys(expected);
   assertEqual(Object.keys(actual).length, keys.length, `${what}: number of fields`);
   for (const key of keys) assertEqual(actual[key], expected[key], `${what}: field ${key}`);

@@ -71,7 +71,14 @@ function runSuite(suite: SuiteFile, scale: number): Promise<SuiteOutcome> {
       done(
         error === undefined && rows !== undefined
           ? { name: suite.name, status: 'ok', durationMs, rows, maxLoad }
-          : { name: suite.name, status: 'failed', durationMs, rows: rows ?? [], error: error ?? 'the suite sent no rows', maxLoad },
+          : {
+              name: suite.name,
+              status: 'failed',
+              durationMs,
+              rows: rows ?? [],
+              error: error ?? 'the suite sent no rows',
+              maxLoad,
+            },
       );
     };
     child.on('error', (e) => finish(e.message));
@@ -111,7 +118,9 @@ async function main(): Promise<number> {
     console.error(`suite ${suite.name}…`);
     const outcome = await runSuite(suite, options.scale);
     outcomes.push(outcome);
-    console.log(`== suite ${outcome.name}: ${outcome.status} in ${(outcome.durationMs / 1000).toFixed(1)} s${outcome.error ? ` — ${outcome.error}` : ''}`);
+    console.log(
+      `== suite ${outcome.name}: ${outcome.status} in ${(outcome.durationMs / 1000).toFixed(1)} s${outcome.error ? ` — ${outcome.error}` : ''}`,
+    );
     const warning = busyWarning(outcome.maxLoad, machine.cores);
     console.log(warning === undefined ? '' : `${warning}\n`);
     if (outcome.rows.length > 0) console.log(`${renderReport(outcome.rows)}\n`);

@@ -112,8 +112,15 @@ export async function sample<S, R>(options: SampleOptions<S, R>): Promise<Sample
     times.push(ms);
     total += ms;
   }
-  const stats = onCpuMs.length === times.length ? { onCpuMedianMs: median(onCpuMs), waitShare: waitNs / 1e6 / total } : {};
-  return { medianMs: median(times), minMs: Math.min(...times), maxMs: Math.max(...times), runs: times.length, ...stats };
+  const stats =
+    onCpuMs.length === times.length ? { onCpuMedianMs: median(onCpuMs), waitShare: waitNs / 1e6 / total } : {};
+  return {
+    medianMs: median(times),
+    minMs: Math.min(...times),
+    maxMs: Math.max(...times),
+    runs: times.length,
+    ...stats,
+  };
 }
 
 /**

@@ -41,8 +41,10 @@ const NEIGHBOUR = '12D3KooWBenchNeighbourBenchNeighbourBenchNeighbour' as PeerId
 async function entriesOf(storage: Storage): Promise<FactEntry[]> {
   const log = (await storage.openLog(SPACE))._unsafeUnwrap();
   const out: FactEntry[] = [];
-  for (let at: number | 'start' = 'start'; ; ) {
-    const page: { entries: FactEntry[]; isComplete: boolean; endSequenceId: number } = (await log.query(at, "end"))._unsafeUnwrap();
+  for (let at: number | 'start' = 'start'; ;) {
+    const page: { entries: FactEntry[]; isComplete: boolean; endSequenceId: number } = (
+      await log.query(at, 'end')
+    )._unsafeUnwrap();
     out.push(...page.entries);
     if (page.isComplete) return out;
     at = page.endSequenceId;
@@ -82,8 +84,17 @@ export const shoalMerge: MergeSystem<Replica> = {
       const entries = await entriesOf(storage);
       updates.push(framesOf(entries));
       const last = entries[entries.length - 1]!;
-      const candidate = { origin: last.origin, logical: last.hlc.logical, value: w * spec.setsPerWriter + spec.setsPerWriter - 1 };
-      if (best === undefined || candidate.logical > best.logical || (candidate.logical === best.logical && candidate.origin > best.origin)) best = candidate;
+      const candidate = {
+        origin: last.origin,
+        logical: last.hlc.logical,
+        value: w * spec.setsPerWriter + spec.setsPerWriter - 1,
+      };
+      if (
+        best === undefined ||
+        candidate.logical > best.logical ||
+        (candidate.logical === best.logical && candidate.origin > best.origin)
+      )
+        best = candidate;
     }
     const note =
       spec.setsPerWriter === 1
@@ -167,8 +178,12 @@ export const shoalStream: StreamSystem = {
     const counted = async (batch: number) => {
       const net = new SimNetwork({ seed: spec.seed });
       const totals = { wire: 0, payload: 0 };
-      const writer = (await createPeer({ storage: memoryStorage(), env: net.env, transports: [counting(net.transport(), totals)] }))._unsafeUnwrap();
-      const reader = (await createPeer({ storage: memoryStorage(), env: net.env, transports: [counting(net.transport(), totals)] }))._unsafeUnwrap();
+      const writer = (
+        await createPeer({ storage: memoryStorage(), env: net.env, transports: [counting(net.transport(), totals)] })
+      )._unsafeUnwrap();
+      const reader = (
+        await createPeer({ storage: memoryStorage(), env: net.env, transports: [counting(net.transport(), totals)] })
+      )._unsafeUnwrap();
       const items = (await writer.space(SPACE))._unsafeUnwrap().collection<Record<string, number>>(COLLECTION);
       const readerSpace = (await reader.space(SPACE))._unsafeUnwrap();
       (await items.create({}, ITEM))._unsafeUnwrap();
@@ -178,12 +193,14 @@ export const shoalStream: StreamSystem = {
       totals.payload = 0;
       for (let i = 0; i < spec.ops; i += batch) {
         const writes = [];
-        for (let k = i; k < Math.min(spec.ops, i + batch); k++) writes.push(items.update(ITEM, fieldKey(k, spec.keys), k));
+        for (let k = i; k < Math.min(spec.ops, i + batch); k++)
+          writes.push(items.update(ITEM, fieldKey(k, spec.keys), k));
         for (const result of await Promise.all(writes)) result._unsafeUnwrap();
         await net.runUntilQuiet();
       }
       const expected = JSON.stringify(items.get(ITEM));
-      if (JSON.stringify(readerSpace.collection(COLLECTION).get(ITEM)) !== expected) throw new Error('the reader diverged from the writer');
+      if (JSON.stringify(readerSpace.collection(COLLECTION).get(ITEM)) !== expected)
+        throw new Error('the reader diverged from the writer');
       await writer.close();
       await reader.close();
       return { ...totals };

@@ -139,11 +139,8 @@ export const outOfRange = (message: string): OutOfRangeError => ({ type: 'out-of
 export const transportError = (message: string, cause?: unknown): TransportError =>
   cause === undefined ? { type: 'transport', message } : { type: 'transport', message, cause };
 
-export const factError = (
-  type: FactErrorType,
-  message: string,
-  at?: { origin: string; counter: number },
-): FactError => (at === undefined ? { type, message } : { type, message, origin: at.origin, counter: at.counter });
+export const factError = (type: FactErrorType, message: string, at?: { origin: string; counter: number }): FactError =>
+  at === undefined ? { type, message } : { type, message, origin: at.origin, counter: at.counter };
 
 /** A readable message from anything a library threw. */
 export const describe = (e: unknown): string => (e instanceof Error ? e.message : String(e));

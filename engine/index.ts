@@ -35,10 +35,22 @@ export { memoryStorage, type MemoryStorageInit } from './storage/memory.js';
 export { sqliteStorage, SQLITE_BUSY_TIMEOUT_MS, type SqliteStorageInit } from './storage/sqlite.js';
 export { idbStorage, type IdbStorageInit } from './storage/idb.js';
 export { fsBlobStore } from './storage/fs-blobs.js';
-export { automergeBlobStore, DEFAULT_AUTOMERGE_BLOB_PREFIX, type AutomergeBlobStoreInit } from './storage/automerge-blobs.js';
+export {
+  automergeBlobStore,
+  DEFAULT_AUTOMERGE_BLOB_PREFIX,
+  type AutomergeBlobStoreInit,
+} from './storage/automerge-blobs.js';
 export { faultyStorage, type FaultyStorage, type FaultyStorageInit } from './storage/faulty.js';
 export type { FactEntry, Storage } from './storage/storage.js';
-export type { EventLog, LogEntry, LogMetadata, QueryValue, SequenceId, BlobId, SnapshotValue } from './log/event-log.js';
+export type {
+  EventLog,
+  LogEntry,
+  LogMetadata,
+  QueryValue,
+  SequenceId,
+  BlobId,
+  SnapshotValue,
+} from './log/event-log.js';
 export { MemoryEventLog } from './log/memory-log.js';
 export type { BlobDir, BlobStore, BlobName } from './blobs/blob-store.js';
 export { memoryBlobStore } from './blobs/memory-blobs.js';

@@ -20,7 +20,10 @@ function isResultType(type) {
   const parts = type.isUnion() ? type.types : [type];
   return parts.some((t) => {
     const props = ['andThen', 'orElse', 'match', 'mapErr'];
-    return props.every((p) => t.getProperty(p) !== undefined) && (t.getProperty('isErr') !== undefined || t.getProperty('then') !== undefined);
+    return (
+      props.every((p) => t.getProperty(p) !== undefined) &&
+      (t.getProperty('isErr') !== undefined || t.getProperty('then') !== undefined)
+    );
   });
 }
 
@@ -30,7 +33,8 @@ const rule = {
     type: 'problem',
     docs: { description: 'Require every neverthrow Result/ResultAsync to be handled' },
     messages: {
-      dropped: 'This {{kind}} is dropped: its error would be ignored. Handle it (isErr/match/andThen/return) or discard it explicitly with `void`.',
+      dropped:
+        'This {{kind}} is dropped: its error would be ignored. Handle it (isErr/match/andThen/return) or discard it explicitly with `void`.',
       unused: 'The {{kind}} in `{{name}}` is never read: its error would be ignored.',
     },
     schema: [],
@@ -60,7 +64,9 @@ const rule = {
         if (node.id.type !== 'Identifier' || !node.init) return;
         const kind = kindOf(node.init);
         if (!kind) return;
-        const variable = context.sourceCode.getDeclaredVariables(node).find((v) => v.name === /** @type {any} */ (node.id).name);
+        const variable = context.sourceCode
+          .getDeclaredVariables(node)
+          .find((v) => v.name === /** @type {any} */ (node.id).name);
         if (variable && variable.references.every((ref) => ref.init === true || ref.isWriteOnly())) {
           context.report({ node, messageId: 'unused', data: { kind, name: variable.name } });
         }

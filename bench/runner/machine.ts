@@ -23,7 +23,9 @@ const LIBRARIES = ['yjs', '@automerge/automerge', '@automerge/automerge-repo'];
 
 function installedVersion(root: string, name: string): string | undefined {
   try {
-    const pkg = JSON.parse(readFileSync(join(root, 'node_modules', name, 'package.json'), 'utf8')) as { version?: unknown };
+    const pkg = JSON.parse(readFileSync(join(root, 'node_modules', name, 'package.json'), 'utf8')) as {
+      version?: unknown;
+    };
     return typeof pkg.version === 'string' ? pkg.version : undefined;
   } catch {
     return undefined; // not installed: nothing to report
@@ -66,6 +68,7 @@ export function describeMachine(m: MachineInfo): string {
   const libs = Object.entries(m.libraries)
     .map(([name, version]) => `${name} ${version}`)
     .join(', ');
-  const code = m.commit === undefined ? '' : `, commit ${m.commit.slice(0, 10)}${m.dirty ? ' (uncommitted changes)' : ''}`;
+  const code =
+    m.commit === undefined ? '' : `, commit ${m.commit.slice(0, 10)}${m.dirty ? ' (uncommitted changes)' : ''}`;
   return `node ${m.node} (V8 ${m.v8}) on ${m.platform}; CPU ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB\n${libs}${code}`;
 }

@@ -16,7 +16,11 @@ export const RATIO_LEGEND =
  * How many times better Shoal is than `other` on a metric: >1 means Shoal is better whichever way
  * the metric points. Undefined when the ratio means nothing (a missing, zero or negative value).
  */
-export function ratio(shoal: number | undefined, other: number | undefined, better: 'lower' | 'higher'): number | undefined {
+export function ratio(
+  shoal: number | undefined,
+  other: number | undefined,
+  better: 'lower' | 'higher',
+): number | undefined {
   if (shoal === undefined || other === undefined) return undefined;
   if (!(shoal > 0 && other > 0) || !Number.isFinite(shoal) || !Number.isFinite(other)) return undefined;
   return better === 'lower' ? other / shoal : shoal / other;
@@ -111,7 +115,8 @@ export function renderWorkload(workload: string, rows: readonly BenchRow[]): str
     const shoal = of(SHOAL)?.value;
     const goal = rows.find((r) => r.metric === metric && r.goal !== undefined)?.goal;
     const goalRatio = rows.find((r) => r.metric === metric && r.goalRatio !== undefined)?.goalRatio;
-    const meetsRatio = goalRatio === undefined ? undefined : meetsRatioGoal(goalRatio, shoal, (s) => of(s)?.value, any.better);
+    const meetsRatio =
+      goalRatio === undefined ? undefined : meetsRatioGoal(goalRatio, shoal, (s) => of(s)?.value, any.better);
     const goalCells =
       goalRatio !== undefined
         ? [formatRatioGoal(goalRatio), meetsRatio === undefined ? '—' : meetsRatio ? 'yes' : 'NO']
@@ -131,7 +136,11 @@ export function renderWorkload(workload: string, rows: readonly BenchRow[]): str
     ];
   });
   const notes = rows.filter((r) => r.note !== undefined).map((r) => `    ${r.system}, ${r.metric}: ${r.note}`);
-  return [workload, ...alignColumns([header, ...lines], 2).map((line) => `  ${line}`), ...(notes.length ? ['  notes:', ...notes] : [])].join('\n');
+  return [
+    workload,
+    ...alignColumns([header, ...lines], 2).map((line) => `  ${line}`),
+    ...(notes.length ? ['  notes:', ...notes] : []),
+  ].join('\n');
 }
 
 /** Every workload's table, separated by blank lines. */

@@ -23,7 +23,10 @@ export function findSuites(dir: string): SuiteFile[] {
 }
 
 /** The suites `only` names (all when undefined), in the order given; an unknown name is an error. */
-export function selectSuites(available: readonly SuiteFile[], only: readonly string[] | undefined): Result<SuiteFile[], string> {
+export function selectSuites(
+  available: readonly SuiteFile[],
+  only: readonly string[] | undefined,
+): Result<SuiteFile[], string> {
   if (only === undefined) return ok([...available]);
   const selected: SuiteFile[] = [];
   for (const name of only) {

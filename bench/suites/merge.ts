@@ -34,7 +34,11 @@ const SEED = 0x5eed;
 const WARMUP_SHARE = 0.1;
 
 /** `metrics` with a ratio goal (from the issue) on the metrics named in `keys`. */
-function withRatioGoal<K extends string>(metrics: Record<K, MetricSpec>, keys: readonly K[], goalRatio: RatioGoal): Record<K, MetricSpec> {
+function withRatioGoal<K extends string>(
+  metrics: Record<K, MetricSpec>,
+  keys: readonly K[],
+  goalRatio: RatioGoal,
+): Record<K, MetricSpec> {
   const out = { ...metrics };
   for (const key of keys) out[key] = { ...metrics[key], goalRatio };
   return out;
@@ -76,11 +80,17 @@ type StreamMetric = keyof typeof STREAM_METRICS;
  * Generates the writers' updates (untimed), then times a fresh replica ingesting all of them and
  * checks, outside the clock, that it converged to the system's own winner.
  */
-export async function measureMerge<R>(system: MergeSystem<R>, spec: MergeSpec, ctx: BenchContext): Promise<Measured<MergeMetric>> {
+export async function measureMerge<R>(
+  system: MergeSystem<R>,
+  spec: MergeSpec,
+  ctx: BenchContext,
+): Promise<Measured<MergeMetric>> {
   const sets = spec.writers * spec.setsPerWriter;
   const started = performance.now();
   const input = await system.generate(spec);
-  ctx.log(`  generated ${count(sets)} sets as ${count(input.updates.length)} updates in ${(performance.now() - started).toFixed(0)} ms`);
+  ctx.log(
+    `  generated ${count(sets)} sets as ${count(input.updates.length)} updates in ${(performance.now() - started).toFixed(0)} ms`,
+  );
   const warmupUpdates = input.updates.slice(0, Math.ceil(input.updates.length * WARMUP_SHARE));
   let atRest: number | undefined;
   const samples = await sample({
@@ -116,7 +126,10 @@ export async function measureMerge<R>(system: MergeSystem<R>, spec: MergeSpec, c
 }
 
 /** Times `spec.writes` local writes on a fresh document and checks the last one landed. */
-export async function measureLocalWrites<D>(system: LocalWritesSystem<D>, spec: LocalWritesSpec): Promise<Measured<LocalWriteMetric>> {
+export async function measureLocalWrites<D>(
+  system: LocalWritesSystem<D>,
+  spec: LocalWritesSpec,
+): Promise<Measured<LocalWriteMetric>> {
   const last = spec.writes - 1;
   const samples = await sample({
     setup: () => system.create(),
@@ -169,7 +182,10 @@ export function mergeWorkloads(scale: number): Workload<string>[] {
   };
   const long: Workload<MergeMetric> = {
     name: `merge, long runs: ${count(writers)} writers × ${SETS_PER_LONG_RUN} sets of one key`,
-    metrics: withRatioGoal<MergeMetric>(MERGE_METRICS, ['perUpdate', 'perUpdateCpu'], { vs: ['yjs', 'automerge'], atLeast: 5 }),
+    metrics: withRatioGoal<MergeMetric>(MERGE_METRICS, ['perUpdate', 'perUpdateCpu'], {
+      vs: ['yjs', 'automerge'],
+      atLeast: 5,
+    }),
     systems: {
       shoal: (ctx) => measureMerge(shoalMerge, longRuns, ctx),
       yjs: (ctx) => measureMerge(yjsMerge, longRuns, ctx),

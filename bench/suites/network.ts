@@ -64,15 +64,24 @@ async function shoalSource(n: number): Promise<Ready> {
   const transport = libp2pTransport({ listen: ['/ip4/127.0.0.1/tcp/0'], websockets: false });
   const dir = await mkdtemp(join(tmpdir(), 'shoal-bench-source-'));
   process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
-  const peer = (await createPeer({ storage: sqliteStorage(join(dir, 'source.db')), transports: [transport] }))._unsafeUnwrap();
+  const peer = (
+    await createPeer({ storage: sqliteStorage(join(dir, 'source.db')), transports: [transport] })
+  )._unsafeUnwrap();
   const space = (await peer.space(SPACE))._unsafeUnwrap();
   const items = space.collection<{ title: string; n: number }>('items');
   for (let start = 0; start < n; start += WRITE_BATCH) {
     const writes = [];
-    for (let i = start; i < Math.min(n, start + WRITE_BATCH); i++) writes.push(items.create({ title: `item ${i}`, n: i }));
+    for (let i = start; i < Math.min(n, start + WRITE_BATCH); i++)
+      writes.push(items.create({ title: `item ${i}`, n: i }));
     for (const written of await Promise.all(writes)) written._unsafeUnwrap();
   }
-  return { kind: 'ready', address: peer.addresses()[0]!, id: peer.id, check: space.stateHash(), buildMs: performance.now() - started };
+  return {
+    kind: 'ready',
+    address: peer.addresses()[0]!,
+    id: peer.id,
+    check: space.stateHash(),
+    buildMs: performance.now() - started,
+  };
 }
 
 async function automergeSource(n: number): Promise<Ready> {
@@ -128,7 +137,9 @@ function startSource(system: SystemName, n: number): Promise<Source> {
   });
   return new Promise((resolve, reject) => {
     child.once('message', (message) => resolve({ ready: message as Ready, child }));
-    child.once('exit', (code) => reject(new Error(`the ${system} source exited with code ${String(code)} before it was ready`)));
+    child.once('exit', (code) =>
+      reject(new Error(`the ${system} source exited with code ${String(code)} before it was ready`)),
+    );
   });
 }
 
@@ -161,18 +172,25 @@ async function shoalCatchUp(n: number, ctx: BenchContext): Promise<Measured> {
   const source = await startSource('shoal', n);
   try {
     ctx.log(`shoal: source built in ${(source.ready.buildMs / 1000).toFixed(1)} s; a fresh peer catches up…`);
-    const transport = libp2pTransport({ listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap: [source.ready.address], websockets: false });
+    const transport = libp2pTransport({
+      listen: ['/ip4/127.0.0.1/tcp/0'],
+      bootstrap: [source.ready.address],
+      websockets: false,
+    });
     const dir = await mkdtemp(join(tmpdir(), 'shoal-bench-'));
     const started = performance.now();
     // Durable means on disk: the fresh peer stores into SQLite (fsync on every group commit).
-    const peer = (await createPeer({ storage: sqliteStorage(join(dir, 'fresh.db')), transports: [transport] }))._unsafeUnwrap();
+    const peer = (
+      await createPeer({ storage: sqliteStorage(join(dir, 'fresh.db')), transports: [transport] })
+    )._unsafeUnwrap();
     const space = (await peer.space(SPACE))._unsafeUnwrap();
     await waitUntil(() => (space.status().vector[source.ready.id] ?? 0) >= n, 'the Shoal catch-up');
     const ms = performance.now() - started;
     const status = space.status();
     const stats = transport.stats();
     if (space.stateHash() !== source.ready.check) throw new Error('shoal: the fresh peer does not hold the same state');
-    if (status.faults.length > 0 || status.vector[source.ready.id] !== n) throw new Error(`shoal: ${status.faults.length} faults, ${status.vector[source.ready.id]} facts`);
+    if (status.faults.length > 0 || status.vector[source.ready.id] !== n)
+      throw new Error(`shoal: ${status.faults.length} faults, ${status.vector[source.ready.id]} facts`);
     await peer.close();
     await rm(dir, { recursive: true, force: true });
     return {
@@ -204,7 +222,10 @@ async function automergeRepoSync(n: number, ctx: BenchContext): Promise<Measured
       }
     }
     const started = performance.now();
-    const repo = new Repo({ network: [new CountingClient(source.ready.address)], sharePolicy: () => Promise.resolve(true) });
+    const repo = new Repo({
+      network: [new CountingClient(source.ready.address)],
+      sharePolicy: () => Promise.resolve(true),
+    });
     const url = source.ready.id as Parameters<typeof repo.find>[0];
     const handle = await repo.find<{ items: Record<string, string> }>(url);
     await waitUntil(() => JSON.stringify(handle.heads()) === source.ready.check, 'the automerge-repo sync');

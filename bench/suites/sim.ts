@@ -20,7 +20,12 @@ const suite: BenchSuite = {
     const workload: Workload<'wall' | 'virtual' | 'messages' | 'bytes' | 'bytesPerPeer'> = {
       name: `simulation: ${peers.toLocaleString('en-US')} peers × ${WRITES} writes, mesh of degree 4, 5 % drop`,
       metrics: {
-        wall: { metric: 'wall time to converge (2 cores)', unit: 's', better: 'lower', ...(peers === PEERS ? { goal: 60 } : {}) },
+        wall: {
+          metric: 'wall time to converge (2 cores)',
+          unit: 's',
+          better: 'lower',
+          ...(peers === PEERS ? { goal: 60 } : {}),
+        },
         virtual: { metric: 'virtual time to converge', unit: 's', better: 'lower' },
         messages: { metric: 'messages per fact', unit: 'msgs', better: 'lower' },
         bytes: { metric: 'bytes per fact (all peers)', unit: 'B', better: 'lower' },
@@ -54,7 +59,9 @@ const suite: BenchSuite = {
               bytes: result.stats.bytesSent / result.facts,
               bytesPerPeer: result.stats.bytesSent / result.facts / peers,
             },
-            notes: { wall: `includes creating the ${peers} peers and checking every state hash; seed 1 (npm run sim -- --peers ${peers} --writes ${WRITES} --drop 0.05 --seed 1)` },
+            notes: {
+              wall: `includes creating the ${peers} peers and checking every state hash; seed 1 (npm run sim -- --peers ${peers} --writes ${WRITES} --drop 0.05 --seed 1)`,
+            },
           };
         },
       },

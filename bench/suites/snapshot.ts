@@ -52,7 +52,14 @@ interface Built {
 }
 
 /** Write `writes` field sets on `items` items into a fresh SQLite peer acknowledged by another. */
-async function build(dir: string, name: string, writes: number, items: number, snapshots: boolean, ctx: BenchContext): Promise<Built> {
+async function build(
+  dir: string,
+  name: string,
+  writes: number,
+  items: number,
+  snapshots: boolean,
+  ctx: BenchContext,
+): Promise<Built> {
   // Two real peers in this process (real clock and timers), linked by an automerge-repo
   // MessageChannel adapter: the writer's snapshot jobs and disk I/O run as they would in an app.
   const { port1, port2 } = new MessageChannel();
@@ -60,7 +67,12 @@ async function build(dir: string, name: string, writes: number, items: number, s
   const archive = join(dir, `${name}-archive`);
   const options = snapshots ? {} : { snapshotEvery: Number.MAX_SAFE_INTEGER };
   const writer = (
-    await createPeer({ storage: sqliteStorage(file), archive: fsBlobStore(archive), transports: [automergeTransport(new MessageChannelNetworkAdapter(port1))], ...options })
+    await createPeer({
+      storage: sqliteStorage(file),
+      archive: fsBlobStore(archive),
+      transports: [automergeTransport(new MessageChannelNetworkAdapter(port1))],
+      ...options,
+    })
   )._unsafeUnwrap();
   // The acknowledging peer keeps its log in memory but its audit trail on disk, like the writer:
   // with history blobs in memory its RSS would grow with every write by design.
@@ -88,17 +100,22 @@ async function build(dir: string, name: string, writes: number, items: number, s
     return { db: dbBytes(file), rss: rss(), archive: bytesUnder(archive) };
   };
   let at100k = await measure();
-  for (let done = 0; done < writes; ) {
+  for (let done = 0; done < writes;) {
     const batch = [];
     for (let k = 0; k < BATCH && done < writes; k++, done++) {
       const id = `item-${done % items}`;
-      batch.push(done < items ? list.create({ n: done, label: `item ${done}` }, id).map(() => undefined) : list.update(id, 'n', done));
+      batch.push(
+        done < items
+          ? list.create({ n: done, label: `item ${done}` }, id).map(() => undefined)
+          : list.update(id, 'n', done),
+      );
     }
     for (const result of await Promise.all(batch)) result._unsafeUnwrap();
     // Wait for the acknowledgements (real time): the writer may prune only what its peer holds.
     while (space.status().pending > 0) await new Promise((resolve) => setTimeout(resolve, 5));
     if (done === Math.min(writes, 100_000)) at100k = await measure();
-    if (done % 100_000 === 0) ctx.log(`  ${name}: ${done.toLocaleString('en-US')} writes, log ${space.status().logLength} entries`);
+    if (done % 100_000 === 0)
+      ctx.log(`  ${name}: ${done.toLocaleString('en-US')} writes, log ${space.status().logLength} entries`);
   }
   const atEnd = await measure();
   const built = { file, archive, at100k, atEnd, logLength: space.status().logLength, stateHash: space.stateHash() };
@@ -112,11 +129,14 @@ async function build(dir: string, name: string, writes: number, items: number, s
 /** Time from a cold start (new process state, file on disk) until the space answers a read. */
 async function coldOpen(built: Built): Promise<number> {
   const started = performance.now();
-  const peer = (await createPeer({ storage: sqliteStorage(built.file), archive: fsBlobStore(built.archive) }))._unsafeUnwrap();
+  const peer = (
+    await createPeer({ storage: sqliteStorage(built.file), archive: fsBlobStore(built.archive) })
+  )._unsafeUnwrap();
   const space = (await peer.space(SPACE))._unsafeUnwrap();
   const first = space.collection('items').get('item-0');
   const ms = performance.now() - started;
-  if (first === undefined || space.stateHash() !== built.stateHash) throw new Error('cold open: not the state that was written');
+  if (first === undefined || space.stateHash() !== built.stateHash)
+    throw new Error('cold open: not the state that was written');
   await peer.close();
   return ms;
 }
@@ -128,7 +148,9 @@ const suite: BenchSuite = {
     const items = Math.max(1_000, Math.round(ITEMS * ctx.scale));
     const dir = mkdtempSync(join(tmpdir(), 'shoal-bench-snapshot-'));
     try {
-      ctx.log(`building ${writes.toLocaleString('en-US')} writes on ${items.toLocaleString('en-US')} items with snapshots and pruning…`);
+      ctx.log(
+        `building ${writes.toLocaleString('en-US')} writes on ${items.toLocaleString('en-US')} items with snapshots and pruning…`,
+      );
       const pruned = await build(dir, 'pruned', writes, items, true, ctx);
       ctx.log(`building the same without snapshots (for the full replay)…`);
       const full = await build(dir, 'full', writes, items, false, ctx);

@@ -91,12 +91,22 @@ class FactFactory {
     if (r < 0.1 || this.#items.length === 0) {
       const item = this.#itemId();
       this.#items.push(item);
-      draft = { ...base, type: 'create', item, data: { title: `item ${base.counter}`, qty: 1 + Math.floor(this.#rand() * 9), done: false } };
+      draft = {
+        ...base,
+        type: 'create',
+        item,
+        data: { title: `item ${base.counter}`, qty: 1 + Math.floor(this.#rand() * 9), done: false },
+      };
     } else {
       const item = this.#items[Math.floor(this.#rand() * this.#items.length)]!;
       if (r < 0.9) {
         const pick = this.#rand();
-        const data = pick < 0.5 ? { done: pick < 0.25 } : pick < 0.8 ? { qty: Math.floor(pick * 20) } : { title: `renamed ${base.counter}` };
+        const data =
+          pick < 0.5
+            ? { done: pick < 0.25 }
+            : pick < 0.8
+              ? { qty: Math.floor(pick * 20) }
+              : { title: `renamed ${base.counter}` };
         draft = { ...base, type: 'update', item, data };
       } else draft = { ...base, type: 'delete', item };
     }
@@ -138,9 +148,15 @@ class Clock {
   }
 }
 
-async function appendAll(log: EventLog<FactEntry>, factory: FactFactory, total: number, ctx: BenchContext, label: string): Promise<Clock> {
+async function appendAll(
+  log: EventLog<FactEntry>,
+  factory: FactFactory,
+  total: number,
+  ctx: BenchContext,
+  label: string,
+): Promise<Clock> {
   const clock = new Clock();
-  for (let at = 0; at < total; ) {
+  for (let at = 0; at < total;) {
     const batch = await factory.batch(Math.min(MAX_APPEND_BATCH, total - at));
     const r = await clock.time(() => log.addEntries(batch, at));
     if (r.isErr()) throw new Error(`${label}: append failed: ${r.error.message}`);

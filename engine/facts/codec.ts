@@ -57,7 +57,8 @@ export function checkId(id: unknown, what: string): Problem | undefined {
 function checkIdUncached(id: unknown, what: string): Problem | undefined {
   if (typeof id !== 'string') return malformed(`${what} must be a string`);
   if (id.length === 0) return malformed(`${what} must not be empty`);
-  if (id.length > MAX_ID_LENGTH) return { type: 'too-large', message: `${what} is longer than ${MAX_ID_LENGTH} characters` };
+  if (id.length > MAX_ID_LENGTH)
+    return { type: 'too-large', message: `${what} is longer than ${MAX_ID_LENGTH} characters` };
   if (!id.isWellFormed()) return malformed(`${what} has a lone surrogate`);
   return undefined;
 }
@@ -81,7 +82,8 @@ const scratch = new Writer(1024);
  */
 function writeData(w: Writer, type: FactType, data: unknown): Problem | undefined {
   if (type === 'delete') return data === undefined ? undefined : malformed('a delete carries no data');
-  if (typeof data !== 'object' || data === null || Array.isArray(data)) return malformed(`${type} data must be an object`);
+  if (typeof data !== 'object' || data === null || Array.isArray(data))
+    return malformed(`${type} data must be an object`);
   const start = w.length;
   if (type === 'create') {
     for (const key of Object.keys(data)) {
@@ -100,7 +102,8 @@ function writeData(w: Writer, type: FactType, data: unknown): Problem | undefine
     const problem = writeJson(w, (data as Record<string, unknown>)[field]);
     if (problem !== undefined) return malformed(problem);
   }
-  if (w.length - start > MAX_VALUE_BYTES) return { type: 'too-large', message: `value larger than ${MAX_VALUE_BYTES} bytes` };
+  if (w.length - start > MAX_VALUE_BYTES)
+    return { type: 'too-large', message: `value larger than ${MAX_VALUE_BYTES} bytes` };
   return undefined;
 }
 
@@ -181,7 +184,10 @@ export function sealFact(space: string, draft: UnhashedFact): Result<Fact, Inval
 }
 
 /** `sealFact`, also returning the canonical size in bytes (the author sizes its signed runs by it). */
-export function sealFactSized(space: string, draft: UnhashedFact): Result<{ fact: Fact; size: number }, InvalidInputError> {
+export function sealFactSized(
+  space: string,
+  draft: UnhashedFact,
+): Result<{ fact: Fact; size: number }, InvalidInputError> {
   const problem = checkHeader(draft);
   if (problem !== undefined) return err(invalidInput(problem.message));
   const w = scratch.reset();

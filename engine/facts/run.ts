@@ -52,8 +52,7 @@ export interface Equivocation {
 }
 
 export type VerifiedRun =
-  | { readonly kind: 'new'; readonly facts: readonly Fact[]; readonly sig: Uint8Array }
-  | { readonly kind: 'duplicate' };
+  { readonly kind: 'new'; readonly facts: readonly Fact[]; readonly sig: Uint8Array } | { readonly kind: 'duplicate' };
 
 export type RunError = FactError & { readonly equivocation?: Equivocation };
 
@@ -132,7 +131,6 @@ export function runOf(facts: readonly Fact[], sig: Uint8Array): Run {
   };
 }
 
-
 /**
  * Check a run against the receiver's chain tip for its origin. Cheap checks first, the signature
  * last. Nothing here touches state: the caller appends what comes back.
@@ -170,16 +168,24 @@ export async function verifyRun(
   if (chain.isErr()) return err(chain.error);
   const all = chain.value;
   if (!equalBytes(all[n - 1]!.hash, run.hash)) {
-    return err(factError('bad-hash', 'the facts do not hash to the signed hash', { origin: run.origin, counter: last }));
+    return err(
+      factError('bad-hash', 'the facts do not hash to the signed hash', { origin: run.origin, counter: last }),
+    );
   }
-  const conflict = held >= run.first && !equalBytes(all[held - run.first]!.hash, tip!.hash) ? all[held - run.first]!.hash : undefined;
+  const conflict =
+    held >= run.first && !equalBytes(all[held - run.first]!.hash, tip!.hash) ? all[held - run.first]!.hash : undefined;
   const facts = held >= run.first ? all.slice(held - run.first + 1) : all;
   if (!(await verifier.verify(run.origin, run.hash, run.sig))) {
-    return err(factError('bad-signature', 'signature does not verify against the origin', { origin: run.origin, counter: last }));
+    return err(
+      factError('bad-signature', 'signature does not verify against the origin', { origin: run.origin, counter: last }),
+    );
   }
   if (conflict !== undefined) {
     return err({
-      ...factError('equivocation', `origin signed two different facts for counter ${held}`, { origin: run.origin, counter: held }),
+      ...factError('equivocation', `origin signed two different facts for counter ${held}`, {
+        origin: run.origin,
+        counter: held,
+      }),
       equivocation: { origin: run.origin, counter: held, hashes: [tip!.hash, conflict] },
     });
   }

@@ -36,7 +36,8 @@ export const decodeIdentity: (bytes: Uint8Array) => Result<PrivateKey, CorruptEr
 );
 
 /** Base64url without padding (JWK key material); Node-only path, so Buffer is there. */
-const b64url = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64url');
+const b64url = (bytes: Uint8Array): string =>
+  Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64url');
 
 /** Signs fact hashes for one identity. */
 export interface Signer {

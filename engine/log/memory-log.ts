@@ -45,7 +45,11 @@ export class MemoryEventLog<T extends LogEntry> implements EventLog<T> {
     return this.addEntries([entry], sequenceId, snapshotId);
   }
 
-  addEntries(entries: readonly T[], sequenceId: SequenceId, snapshotId?: SequenceId): ResultAsync<AddEntryValue, AddEntryError> {
+  addEntries(
+    entries: readonly T[],
+    sequenceId: SequenceId,
+    snapshotId?: SequenceId,
+  ): ResultAsync<AddEntryValue, AddEntryError> {
     if (sequenceId !== this.#end) {
       return errAsync(conflictError(`sequence id ${sequenceId} is not the head ${this.#end}`, this.#end));
     }
@@ -68,14 +72,21 @@ export class MemoryEventLog<T extends LogEntry> implements EventLog<T> {
     return okAsync(undefined);
   }
 
-  query(start: SequenceId | 'snapshot' | 'start', end: SequenceId | 'end', snapshotId?: SequenceId): ResultAsync<QueryValue<T>, QueryError> {
+  query(
+    start: SequenceId | 'snapshot' | 'start',
+    end: SequenceId | 'end',
+    snapshotId?: SequenceId,
+  ): ResultAsync<QueryValue<T>, QueryError> {
     const range = resolveQueryRange(start, end, this.#start, this.#end, () => this.#snapshot?.sequenceId);
     if (range.isErr()) return errAsync(range.error);
     const from = range.value.start;
     const to = Math.min(range.value.end, from + this.#pageSize);
     const entries = this.#entries.slice(from - this.#start, to - this.#start);
     return okAsync(
-      this.#withSnapshot({ startSequenceId: from, endSequenceId: to, isComplete: to === range.value.end, entries }, snapshotId),
+      this.#withSnapshot(
+        { startSequenceId: from, endSequenceId: to, isComplete: to === range.value.end, entries },
+        snapshotId,
+      ),
     );
   }
 
@@ -86,7 +97,8 @@ export class MemoryEventLog<T extends LogEntry> implements EventLog<T> {
     if (start > this.#start) {
       this.#entries = this.#entries.slice(start - this.#start);
       this.#start = start;
-      if (this.#snapshot !== undefined && this.#snapshot.sequenceId < start) this.#snapshot = this.#findLatestSnapshot();
+      if (this.#snapshot !== undefined && this.#snapshot.sequenceId < start)
+        this.#snapshot = this.#findLatestSnapshot();
     }
     return okAsync(undefined);
   }

@@ -11,7 +11,14 @@ import { realEnv, TimerScope, type Env } from '../env.js';
 import { closedError, describe, invalidInput, type OpenError } from '../errors.js';
 import { equalBytes } from '../facts/bytes.js';
 import { checkId } from '../facts/codec.js';
-import { createSigner, decodeIdentity, encodeIdentity, identityFromSeed, SignatureVerifier, type Signer } from '../facts/sign.js';
+import {
+  createSigner,
+  decodeIdentity,
+  encodeIdentity,
+  identityFromSeed,
+  SignatureVerifier,
+  type Signer,
+} from '../facts/sign.js';
 import type { PeerId } from '../facts/types.js';
 import {
   DEFAULT_ACK_QUORUM,
@@ -70,7 +77,8 @@ function checkOptions(init: PeerInit): Result<SpaceOptions, OpenError> {
     pruneWindow: init.pruneWindow ?? DEFAULT_PRUNE_WINDOW_MS,
   };
   if (typeof init.storage !== 'object' || init.storage === null) return err(invalidInput('storage is required'));
-  if (!Number.isSafeInteger(options.ackQuorum) || options.ackQuorum < 1) return err(invalidInput('ackQuorum must be an integer ≥ 1'));
+  if (!Number.isSafeInteger(options.ackQuorum) || options.ackQuorum < 1)
+    return err(invalidInput('ackQuorum must be an integer ≥ 1'));
   if (!(options.maxDrift >= 0)) return err(invalidInput('maxDrift must be ≥ 0 ms'));
   if (!Number.isSafeInteger(options.snapshotEvery) || options.snapshotEvery < 1) {
     return err(invalidInput('snapshotEvery must be an integer ≥ 1'));
@@ -90,7 +98,8 @@ function loadIdentity(storage: Storage, given: PrivateKey | undefined, env: Env)
       }
       return okAsync(key.value);
     }
-    const key: ResultAsync<PrivateKey, OpenError> = given !== undefined ? okAsync(given) : identityFromSeed(env.randomBytes(32));
+    const key: ResultAsync<PrivateKey, OpenError> =
+      given !== undefined ? okAsync(given) : identityFromSeed(env.randomBytes(32));
     return key.andThen((k) => storage.setMeta(IDENTITY_KEY, encodeIdentity(k)).map(() => k));
   });
 }

@@ -30,7 +30,13 @@ import { HlcClock } from '../facts/hlc.js';
 import { verifyRun, type ChainTip, type Run, type RunError } from '../facts/run.js';
 import type { SignatureVerifier, Signer } from '../facts/sign.js';
 import type { Fact, FactType, JsonObject, JsonValue, PeerId, UnhashedFact, Vector } from '../facts/types.js';
-import { GOSSIP_INTERVAL_MS, MAX_FAULTS, MAX_SEGMENT_BYTES, MAX_STASHED_BYTES, RETRANSMIT_AFTER_MS } from '../limits.js';
+import {
+  GOSSIP_INTERVAL_MS,
+  MAX_FAULTS,
+  MAX_SEGMENT_BYTES,
+  MAX_STASHED_BYTES,
+  RETRANSMIT_AFTER_MS,
+} from '../limits.js';
 import { Appender } from '../log/appender.js';
 import type { EventLog, SequenceId } from '../log/event-log.js';
 import { OriginIndex } from '../log/origin-index.js';
@@ -42,12 +48,29 @@ import { SnapshotManager, type HeldSnapshot } from '../snapshot/manager.js';
 import type { Workers } from '../snapshot/workers.js';
 import { encodeMessage } from '../sync/codec.js';
 import { readFrame } from '../sync/frame-reader.js';
-import type { BlobMessage, BlobRequest, ErrorMessage, Gossip, Message, SnapshotOffer, SnapshotRef } from '../sync/messages.js';
+import type {
+  BlobMessage,
+  BlobRequest,
+  ErrorMessage,
+  Gossip,
+  Message,
+  SnapshotOffer,
+  SnapshotRef,
+} from '../sync/messages.js';
 import { OriginDirectory, toWire, type WireVector } from '../sync/origin-key.js';
 import { PeerDirectory } from '../sync/peer-directory.js';
 import { Session, type IngestOutcome, type OutgoingFrame, type SyncHost } from '../sync/session.js';
 import { CollectionImpl } from './collection.js';
-import type { Collection, Fault, ItemChange, Space, SpaceEvent, SpaceListener, SpaceStatus, ChangeSource } from './types.js';
+import type {
+  Collection,
+  Fault,
+  ItemChange,
+  Space,
+  SpaceEvent,
+  SpaceListener,
+  SpaceStatus,
+  ChangeSource,
+} from './types.js';
 
 export interface SpaceOptions {
   readonly ackQuorum: number;
@@ -129,7 +152,12 @@ export class SpaceImpl implements Space, SyncHost {
   #ingestChain: Promise<unknown> = Promise.resolve();
   #closed = false;
 
-  private constructor(ctx: SpaceContext, log: EventLog<FactEntry>, snapshots: (space: SpaceImpl) => SnapshotManager, acked: AckedMeta) {
+  private constructor(
+    ctx: SpaceContext,
+    log: EventLog<FactEntry>,
+    snapshots: (space: SpaceImpl) => SnapshotManager,
+    acked: AckedMeta,
+  ) {
     this.id = ctx.id;
     this.#ctx = ctx;
     this.#log = log;
@@ -244,7 +272,9 @@ export class SpaceImpl implements Space, SyncHost {
         });
     return this.#snapshots
       .history(collection, item)
-      .andThen((archived) => page(Math.max(this.#logStart, point?.seq ?? this.#logStart)).map((live) => [...archived, ...live]));
+      .andThen((archived) =>
+        page(Math.max(this.#logStart, point?.seq ?? this.#logStart)).map((live) => [...archived, ...live]),
+      );
   }
 
   // ------------------------------------------------------------------------------------------
@@ -292,9 +322,10 @@ export class SpaceImpl implements Space, SyncHost {
     const badName = checkId(collection, 'collection name') ?? checkId(item, 'item id');
     if (badName !== undefined) return errAsync(invalidInput(badName.message));
     const cached = this.#views.get(collection);
-    const visible = cached?.has(item) === true
-      ? cached.get(item) !== undefined
-      : isVisible(this.#state.record(collection, item), this.#overlay.pending(collection, item));
+    const visible =
+      cached?.has(item) === true
+        ? cached.get(item) !== undefined
+        : isVisible(this.#state.record(collection, item), this.#overlay.pending(collection, item));
     if (type === 'create' && visible) return errAsync(exists(`${collection}/${item} already exists`));
     if (type !== 'create' && !visible) return errAsync(notFound(`${collection}/${item} does not exist`));
 
@@ -346,7 +377,12 @@ export class SpaceImpl implements Space, SyncHost {
     return own === undefined ? undefined : { blobId: own.blobId, vector: toWire(countersOf(own.tips)) };
   }
 
-  readFrame(sent: Vector, maxBytes: number, forwardBefore: number, candidates: Set<PeerId>): Promise<OutgoingFrame | undefined> {
+  readFrame(
+    sent: Vector,
+    maxBytes: number,
+    forwardBefore: number,
+    candidates: Set<PeerId>,
+  ): Promise<OutgoingFrame | undefined> {
     return readFrame(
       {
         spaceId: this.id,
@@ -399,7 +435,15 @@ export class SpaceImpl implements Space, SyncHost {
       let useful = false;
       for (const [origin, tip] of held.tips) if (tip.counter > (sent.get(origin) ?? 0)) useful = true;
       if (useful) {
-        this.send(peer, encodeMessage({ type: 'snapshot-offer', space: this.id, blobId: held.blobId, vector: toWire(countersOf(held.tips)) }));
+        this.send(
+          peer,
+          encodeMessage({
+            type: 'snapshot-offer',
+            space: this.id,
+            blobId: held.blobId,
+            vector: toWire(countersOf(held.tips)),
+          }),
+        );
       }
     }
   }
@@ -415,9 +459,11 @@ export class SpaceImpl implements Space, SyncHost {
         return;
       case 'snapshot-offer': {
         let useful = false;
-        for (const [origin, counter] of this.#origins.resolve(message.vector)) if (counter > this.counter(origin)) useful = true;
+        for (const [origin, counter] of this.#origins.resolve(message.vector))
+          if (counter > this.counter(origin)) useful = true;
         // Origins we have never heard of make any snapshot useful.
-        if (useful || this.#origins.resolve(message.vector).size < message.vector.size) this.#snapshots.offered(peer, message.blobId);
+        if (useful || this.#origins.resolve(message.vector).size < message.vector.size)
+          this.#snapshots.offered(peer, message.blobId);
         return;
       }
       case 'blob-request':
@@ -509,13 +555,11 @@ export class SpaceImpl implements Space, SyncHost {
         const entry = page.entries[0];
         const at = page.startSequenceId;
         const point = entry?.history === undefined ? undefined : { seq: at, blobId: entry.history };
-        return this.#snapshots
-          .load(entry?.snapshot === undefined ? undefined : entry, at, point)
-          .map((held) => {
-            for (const snapshot of held) this.#adoptTips(snapshot.tips);
-            this.#emitMerged('remote');
-            return at;
-          });
+        return this.#snapshots.load(entry?.snapshot === undefined ? undefined : entry, at, point).map((held) => {
+          for (const snapshot of held) this.#adoptTips(snapshot.tips);
+          this.#emitMerged('remote');
+          return at;
+        });
       })
       .andThen((from) => this.#restorePending(from).map(() => from))
       .andThen((from) => this.#replay(from, []));
@@ -538,34 +582,37 @@ export class SpaceImpl implements Space, SyncHost {
   }
 
   #replay(start: SequenceId, pendingWorkflows: SequenceId[]): ResultAsync<void, OpenError> {
-    return this.#log.query(start, 'end').mapErr(toOpenError).andThen((page) => {
-      let seq = page.startSequenceId;
-      for (const entry of page.entries) {
-        const held = this.#durable.get(entry.origin)?.counter ?? 0;
-        if (entry.counter > held + 1 && held > 0) {
-          return errAsync<void, OpenError>({
-            type: 'corrupt',
-            message: `log entry ${seq}: ${entry.origin} counter ${entry.counter} after ${held}`,
-          });
+    return this.#log
+      .query(start, 'end')
+      .mapErr(toOpenError)
+      .andThen((page) => {
+        let seq = page.startSequenceId;
+        for (const entry of page.entries) {
+          const held = this.#durable.get(entry.origin)?.counter ?? 0;
+          if (entry.counter > held + 1 && held > 0) {
+            return errAsync<void, OpenError>({
+              type: 'corrupt',
+              message: `log entry ${seq}: ${entry.origin} counter ${entry.counter} after ${held}`,
+            });
+          }
+          if (entry.pending === 'snapshot') pendingWorkflows.push(seq);
+          this.#accept(entry, seq++);
+          this.#clock.observe(entry.hlc);
+          if (entry.origin === this.#ctx.origin && entry.counter > this.#acked) this.#overlay.add(entry);
         }
-        if (entry.pending === 'snapshot') pendingWorkflows.push(seq);
-        this.#accept(entry, seq++);
-        this.#clock.observe(entry.hlc);
-        if (entry.origin === this.#ctx.origin && entry.counter > this.#acked) this.#overlay.add(entry);
-      }
-      if (!page.isComplete) return this.#replay(page.endSequenceId, pendingWorkflows);
-      for (const [origin, tip] of this.#durable) this.#tips.set(origin, tip);
-      this.#appender = new Appender(this.#log, page.endSequenceId, {
-        seal: (entries) => this.#seal(entries),
-        durable: (entries, first) => this.#onDurable(entries, first),
-        failed: (dropped, error) => this.#onAppendFailed(dropped, error),
+        if (!page.isComplete) return this.#replay(page.endSequenceId, pendingWorkflows);
+        for (const [origin, tip] of this.#durable) this.#tips.set(origin, tip);
+        this.#appender = new Appender(this.#log, page.endSequenceId, {
+          seal: (entries) => this.#seal(entries),
+          durable: (entries, first) => this.#onDurable(entries, first),
+          failed: (dropped, error) => this.#onAppendFailed(dropped, error),
+        });
+        // A crash interrupted a workflow: run it again (the latest one covers the others).
+        const resume = pendingWorkflows[pendingWorkflows.length - 1];
+        if (resume !== undefined) void this.#runWorkflow(resume);
+        else this.#maybeSnapshot();
+        return okAsync(undefined);
       });
-      // A crash interrupted a workflow: run it again (the latest one covers the others).
-      const resume = pendingWorkflows[pendingWorkflows.length - 1];
-      if (resume !== undefined) void this.#runWorkflow(resume);
-      else this.#maybeSnapshot();
-      return okAsync(undefined);
-    });
   }
 
   /** A durable entry enters the registers and the indexes. */
@@ -574,7 +621,8 @@ export class SpaceImpl implements Space, SyncHost {
     if (held === undefined) this.#origins.add(entry.origin);
     this.#index.add(entry.origin, entry.counter, seq);
     // A snapshot may already cover it (adopted after it was logged): the registers merge anyway.
-    if (held === undefined || entry.counter > held.counter) this.#durable.set(entry.origin, { counter: entry.counter, hash: entry.hash });
+    if (held === undefined || entry.counter > held.counter)
+      this.#durable.set(entry.origin, { counter: entry.counter, hash: entry.hash });
     return this.#state.apply(entry);
   }
 
@@ -625,7 +673,11 @@ export class SpaceImpl implements Space, SyncHost {
     for (const [origin, tip] of this.#durable) this.#tips.set(origin, tip);
     this.#ownSizes.clear();
     const rolledBack = this.#overlay.rollback(this.#durable.get(this.#ctx.origin)?.counter ?? 0);
-    if (rolledBack.length > 0) this.#changed('rollback', rolledBack.map((f) => [f.collection, f.item]));
+    if (rolledBack.length > 0)
+      this.#changed(
+        'rollback',
+        rolledBack.map((f) => [f.collection, f.item]),
+      );
     this.#fault({
       type: 'invalid-input',
       peer: this.#ctx.origin,
@@ -647,7 +699,14 @@ export class SpaceImpl implements Space, SyncHost {
         const e = verified.error;
         if (e.type === 'out-of-order') this.#stashRun(run);
         else if (e.type === 'equivocation' && e.equivocation !== undefined) {
-          this.#fault({ type: 'equivocation', peer: from, origin: run.origin, counter: e.equivocation.counter, message: e.message, at: this.#ctx.env.now() });
+          this.#fault({
+            type: 'equivocation',
+            peer: from,
+            origin: run.origin,
+            counter: e.equivocation.counter,
+            message: e.message,
+            at: this.#ctx.env.now(),
+          });
         } else if (e.type !== 'clock-drift') errors.push(e);
         continue;
       }
@@ -744,7 +803,13 @@ export class SpaceImpl implements Space, SyncHost {
       })
       .mapErr((e) => {
         this.#workflowBusy = false;
-        if (e.type !== 'closed') this.#fault({ type: 'invalid-input', peer: this.#ctx.origin, message: `snapshot failed: ${e.message}`, at: this.#ctx.env.now() });
+        if (e.type !== 'closed')
+          this.#fault({
+            type: 'invalid-input',
+            peer: this.#ctx.origin,
+            message: `snapshot failed: ${e.message}`,
+            at: this.#ctx.env.now(),
+          });
         return e;
       });
   }
@@ -770,14 +835,17 @@ export class SpaceImpl implements Space, SyncHost {
     if (!this.#peers.allHold(countersOf(own.tips), this.#ctx.env.now() - this.#ctx.options.pruneWindow)) return;
     this.#pruning = true;
     const cut = own.seq;
-    void this.#log.truncate(cut).map(() => {
-      this.#pruning = false;
-      if (cut <= this.#logStart) return;
-      this.#logStart = cut;
-      this.#index.dropBefore(cut);
-    }).mapErr(() => {
-      this.#pruning = false;
-    });
+    void this.#log
+      .truncate(cut)
+      .map(() => {
+        this.#pruning = false;
+        if (cut <= this.#logStart) return;
+        this.#logStart = cut;
+        this.#index.dropBefore(cut);
+      })
+      .mapErr(() => {
+        this.#pruning = false;
+      });
   }
 
   /**
@@ -830,7 +898,11 @@ export class SpaceImpl implements Space, SyncHost {
     if (acked <= this.#acked) return;
     this.#acked = acked;
     const released = this.#overlay.acknowledge(acked);
-    if (released.length > 0) this.#changed('ack', released.map((f) => [f.collection, f.item]));
+    if (released.length > 0)
+      this.#changed(
+        'ack',
+        released.map((f) => [f.collection, f.item]),
+      );
     void this.#flushAcked();
   }
 

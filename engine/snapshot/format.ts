@@ -130,7 +130,8 @@ export function encodeRootBody(
 ): Uint8Array {
   const w = new Writer(256 + tips.size * 96 + chunks.length * 32);
   w.u8(ROOT_MAGIC).u8(VERSION).string(space).string(creator).uvarint(tips.size);
-  for (const [origin, tip] of [...tips].sort((a, b) => (a[0] < b[0] ? -1 : 1))) w.string(origin).uvarint(tip.counter).raw(tip.hash);
+  for (const [origin, tip] of [...tips].sort((a, b) => (a[0] < b[0] ? -1 : 1)))
+    w.string(origin).uvarint(tip.counter).raw(tip.hash);
   w.uvarint(items).uvarint(chunks.length);
   for (const id of chunks) w.raw(hexToBytes(id));
   return w.finish();
@@ -165,14 +166,25 @@ export function decodeRoot(bytes: Uint8Array): Result<SnapshotRoot, string> {
   const chunks: string[] = [];
   for (let i = 0; i < nChunks && !r.failed; i++) chunks.push(toHex(r.raw(HASH_BYTES)));
   if (!r.done) return err('malformed snapshot root');
-  return ok({ space, creator, tips, items, chunks, signed: sha256(body), sig: bytes.slice(bytes.length - SIGNATURE_BYTES) });
+  return ok({
+    space,
+    creator,
+    tips,
+    items,
+    chunks,
+    signed: sha256(body),
+    sig: bytes.slice(bytes.length - SIGNATURE_BYTES),
+  });
 }
 
 /** Hash of a root body: what its creator signs. */
 export const rootSigningHash = (body: Uint8Array): Uint8Array => sha256(body);
 
 /** Every item of a chunk, passed to `visit`. Fails on anything malformed. */
-export function decodeChunk(bytes: Uint8Array, visit: (collection: string, item: string, record: ItemRecord) => void): Result<number, string> {
+export function decodeChunk(
+  bytes: Uint8Array,
+  visit: (collection: string, item: string, record: ItemRecord) => void,
+): Result<number, string> {
   const r = new Reader(bytes);
   if (r.u8() !== CHUNK_MAGIC || r.u8() !== VERSION) return err('not a snapshot chunk');
   const nOrigins = r.uvarint();

@@ -15,7 +15,15 @@
 import { err, errAsync, ok, okAsync, ResultAsync, type Result } from 'neverthrow';
 import type { BlobStore } from '../blobs/blob-store.js';
 import type { Env, TimerScope } from '../env.js';
-import { closedError, corrupt, describe, storageError, type CorruptError, type SnapshotError, type StorageError } from '../errors.js';
+import {
+  closedError,
+  corrupt,
+  describe,
+  storageError,
+  type CorruptError,
+  type SnapshotError,
+  type StorageError,
+} from '../errors.js';
 import { encodeEntry } from '../facts/codec.js';
 import type { ChainTip } from '../facts/run.js';
 import type { SignatureVerifier, Signer } from '../facts/sign.js';
@@ -102,7 +110,9 @@ export class SnapshotManager {
   }
 
   static open(ctx: SnapshotContext): ResultAsync<SnapshotManager, StorageError> {
-    return SnapshotStore.open(ctx.storage.blobs, ctx.archive, ctx.spaceId).map((store) => new SnapshotManager(ctx, store));
+    return SnapshotStore.open(ctx.storage.blobs, ctx.archive, ctx.spaceId).map(
+      (store) => new SnapshotManager(ctx, store),
+    );
   }
 
   /** Connect the space (which is created after its manager). */
@@ -149,17 +159,25 @@ export class SnapshotManager {
    * Load the latest own snapshot (the entry `first` of the log, when it carries one) and the adopted
    * ones into the live state through `host.mergeItem`. Returns every snapshot loaded.
    */
-  load(first: FactEntry | undefined, firstSeq: SequenceId, historyPoint: { seq: SequenceId; blobId: string } | undefined): ResultAsync<HeldSnapshot[], StorageError | CorruptError> {
+  load(
+    first: FactEntry | undefined,
+    firstSeq: SequenceId,
+    historyPoint: { seq: SequenceId; blobId: string } | undefined,
+  ): ResultAsync<HeldSnapshot[], StorageError | CorruptError> {
     this.#history = historyPoint;
     const own: ResultAsync<HeldSnapshot | undefined, StorageError | CorruptError> =
-      first?.snapshot === undefined ? okAsync(undefined) : this.#loadInto(first.snapshot).map((root) => ({ blobId: first.snapshot!, tips: root.tips, seq: firstSeq }));
+      first?.snapshot === undefined
+        ? okAsync(undefined)
+        : this.#loadInto(first.snapshot).map((root) => ({ blobId: first.snapshot!, tips: root.tips, seq: firstSeq }));
     return own.andThen((snapshot) => {
       this.#own = snapshot;
       return this.#ctx.storage
         .getMeta(adoptedKey(this.#ctx.spaceId))
         .andThen((bytes) => {
           const ids = bytes === undefined ? [] : (JSON.parse(new TextDecoder().decode(bytes)) as string[]);
-          return ResultAsync.combine(ids.map((id) => this.#loadInto(id).map((root): HeldSnapshot => ({ blobId: id, tips: root.tips }))));
+          return ResultAsync.combine(
+            ids.map((id) => this.#loadInto(id).map((root): HeldSnapshot => ({ blobId: id, tips: root.tips }))),
+          );
         })
         .map((adopted) => {
           this.#adopted = adopted;
@@ -212,7 +230,11 @@ export class SnapshotManager {
    * compacted instead: every chunk and entry folded into one fresh set of chunks. Amortized, each
    * entry costs O(1) either way.
    */
-  async #workflow(seq: SequenceId, logStart: SequenceId, liveItems: number): Promise<Result<HeldSnapshot, SnapshotError>> {
+  async #workflow(
+    seq: SequenceId,
+    logStart: SequenceId,
+    liveItems: number,
+  ): Promise<Result<HeldSnapshot, SnapshotError>> {
     if (this.#own !== undefined && this.#own.seq !== undefined && this.#own.seq >= seq) return ok(this.#own);
     const job = this.#ctx.workers.snapshotJob();
     const tips = new Map<PeerId, ChainTip>();
@@ -251,7 +273,7 @@ export class SnapshotManager {
       const from = Math.max(logStart, Math.min(stateFrom, historyFrom));
       // Each entry is encoded once: the bytes feed both the job and the history blobs.
       const history: Uint8Array[] = [];
-      for (let at = from; at < seq; ) {
+      for (let at = from; at < seq;) {
         const page = await this.#ctx.log.query(at, Math.min(seq, at + LOG_PAGE_ENTRIES));
         if (page.isErr()) return err(toStorage(page.error));
         const entries = page.value.entries;
@@ -262,7 +284,8 @@ export class SnapshotManager {
           if (at + i >= historyFrom) history.push(bytes);
           if (at + i < stateFrom) return;
           encoded.push(bytes);
-          if ((tips.get(entry.origin)?.counter ?? 0) < entry.counter) tips.set(entry.origin, { counter: entry.counter, hash: entry.hash });
+          if ((tips.get(entry.origin)?.counter ?? 0) < entry.counter)
+            tips.set(entry.origin, { counter: entry.counter, hash: entry.hash });
         });
         await job.addEntries(encoded);
         at = page.value.endSequenceId;
@@ -281,7 +304,10 @@ export class SnapshotManager {
       if (rootId.isErr()) return err(rootId.error);
       const historyId = await this.#store.putHistory(history, Math.max(historyFrom, from), this.#history?.blobId);
       if (historyId.isErr()) return err(historyId.error);
-      const meta = historyId.value === undefined ? { snapshot: rootId.value, pending: undefined } : { snapshot: rootId.value, history: historyId.value, pending: undefined };
+      const meta =
+        historyId.value === undefined
+          ? { snapshot: rootId.value, pending: undefined }
+          : { snapshot: rootId.value, history: historyId.value, pending: undefined };
       if (this.#halted) return err(closedError());
       const recorded = await this.#ctx.log.setMetadata(seq, meta);
       if (recorded.isErr()) return err(toStorage(recorded.error));
@@ -322,7 +348,10 @@ export class SnapshotManager {
   /** Persist the list of adopted snapshots; false when storage failed. */
   async #saveAdopted(adopted: readonly HeldSnapshot[]): Promise<boolean> {
     const ids = adopted.map((a) => a.blobId);
-    const saved = await this.#ctx.storage.setMeta(adoptedKey(this.#ctx.spaceId), new TextEncoder().encode(JSON.stringify(ids)));
+    const saved = await this.#ctx.storage.setMeta(
+      adoptedKey(this.#ctx.spaceId),
+      new TextEncoder().encode(JSON.stringify(ids)),
+    );
     return saved.isOk();
   }
 

@@ -55,13 +55,18 @@ export class SnapshotStore {
         .getRootDir()
         .andThen((root) => root.getDir(name).mapErr(toStorage))
         .andThen((space) => space.getDir(sub).mapErr(toStorage));
-    return dir(blobs, 'snapshots').andThen((snapshots) => dir(archive, 'history').map((history) => new SnapshotStore(snapshots, history)));
+    return dir(blobs, 'snapshots').andThen((snapshots) =>
+      dir(archive, 'history').map((history) => new SnapshotStore(snapshots, history)),
+    );
   }
 
   /** Store a snapshot blob (idempotent: the name is the content's hash). */
   putSnapshotBlob(bytes: Uint8Array): ResultAsync<string, StorageError> {
     const id = blobIdOf(bytes);
-    return this.#snapshots.writeBlob(id, bytes).mapErr(toStorage).map(() => id);
+    return this.#snapshots
+      .writeBlob(id, bytes)
+      .mapErr(toStorage)
+      .map(() => id);
   }
 
   /** A snapshot blob, checked against its id; undefined when we do not have it. */
@@ -77,8 +82,11 @@ export class SnapshotStore {
         .mapErr(toStorage)
         .andThen((page) => {
           const doomed = page.blobs.filter((id) => !keep.has(id));
-          return ResultAsync.combine(doomed.map((id) => this.#snapshots.removeBlob(id).mapErr(toStorage))).andThen(() =>
-            page.continuation === undefined ? okAsync(removed + doomed.length) : sweep(page.continuation, removed + doomed.length),
+          return ResultAsync.combine(doomed.map((id) => this.#snapshots.removeBlob(id).mapErr(toStorage))).andThen(
+            () =>
+              page.continuation === undefined
+                ? okAsync(removed + doomed.length)
+                : sweep(page.continuation, removed + doomed.length),
           );
         });
     return sweep(undefined, 0);
@@ -88,7 +96,11 @@ export class SnapshotStore {
    * Write entries (oldest first, each encoded with `encodeEntry`) as history blobs chained onto
    * `prev`; returns the newest id.
    */
-  putHistory(entries: readonly Uint8Array[], firstSeq: SequenceId, prev: string | undefined): ResultAsync<string | undefined, StorageError> {
+  putHistory(
+    entries: readonly Uint8Array[],
+    firstSeq: SequenceId,
+    prev: string | undefined,
+  ): ResultAsync<string | undefined, StorageError> {
     // Each blob names its predecessor by content id, so the whole chain is known before anything
     // is written; the blobs are then written at once (a busy event loop pays for one round of
     // file-system calls, not one per blob). Nothing names the new blobs until every one is durable.
@@ -99,7 +111,9 @@ export class SnapshotStore {
       before = blobIdOf(bytes);
       blobs.push({ id: before, bytes });
     }
-    return ResultAsync.combine(blobs.map(({ id, bytes }) => this.#history.writeBlob(id, bytes).mapErr(toStorage))).map(() => before);
+    return ResultAsync.combine(blobs.map(({ id, bytes }) => this.#history.writeBlob(id, bytes).mapErr(toStorage))).map(
+      () => before,
+    );
   }
 
   /** One history blob, checked against its id. */
@@ -117,9 +131,13 @@ function readChecked(dir: BlobDir, id: string): ResultAsync<Uint8Array | undefin
   return dir
     .readBlob(id)
     .map((bytes): Uint8Array | undefined => bytes)
-    .orElse((e) => (e.type === 'not-found' ? okAsync(undefined) : errAsync<Uint8Array | undefined, BlobError>(toStorage(e))))
+    .orElse((e) =>
+      e.type === 'not-found' ? okAsync(undefined) : errAsync<Uint8Array | undefined, BlobError>(toStorage(e)),
+    )
     .andThen((bytes) =>
-      bytes === undefined || blobIdOf(bytes) === id ? okAsync(bytes) : errAsync(corrupt(`blob ${id} does not match its id`)),
+      bytes === undefined || blobIdOf(bytes) === id
+        ? okAsync(bytes)
+        : errAsync(corrupt(`blob ${id} does not match its id`)),
     );
 }
 

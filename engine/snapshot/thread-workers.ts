@@ -16,10 +16,11 @@ interface Reply {
 
 /** Snapshot jobs on worker threads. Throws (a programmer error) outside Node. */
 export function threadWorkers(): Workers {
-  const threads = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process?.getBuiltinModule?.(
-    'node:worker_threads',
-  ) as WorkerThreads | undefined;
-  if (threads === undefined) throw new Error('threadWorkers() needs node:worker_threads; use inProcessWorkers(env) here');
+  const threads = (
+    globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }
+  ).process?.getBuiltinModule?.('node:worker_threads') as WorkerThreads | undefined;
+  if (threads === undefined)
+    throw new Error('threadWorkers() needs node:worker_threads; use inProcessWorkers(env) here');
   const live = new Set<import('node:worker_threads').Worker>();
   return {
     snapshotJob(): SnapshotJob {
@@ -37,7 +38,11 @@ export function threadWorkers(): Workers {
       };
       worker.on('error', (e) => fail(e.message));
       worker.on('exit', (code) => fail(`snapshot worker exited (${code})`));
-      const call = async (op: string, data: unknown, transfer: ArrayBuffer[] = []): Promise<BuiltSnapshot | undefined> => {
+      const call = async (
+        op: string,
+        data: unknown,
+        transfer: ArrayBuffer[] = [],
+      ): Promise<BuiltSnapshot | undefined> => {
         const id = next++;
         const reply = await new Promise<Reply>((resolve) => {
           waiting.set(id, { resolve });

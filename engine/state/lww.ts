@@ -55,7 +55,8 @@ export class LwwState {
         }
         if (newer(stamp, record.reset)) {
           record.reset = stamp;
-          for (const [field, reg] of record.fields) if (compareStamps(reg.stamp, stamp) < 0) record.fields.delete(field);
+          for (const [field, reg] of record.fields)
+            if (compareStamps(reg.stamp, stamp) < 0) record.fields.delete(field);
           changed = true;
         }
         for (const field of Object.keys(fact.data)) {

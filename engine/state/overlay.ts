@@ -70,7 +70,10 @@ export class PendingOverlay {
     }
     const entry = items.get(fact.item);
     if (entry === undefined) {
-      items.set(fact.item, { facts: [fact], fold: foldInto({ exists: undefined, reset: undefined, fields: new Map() }, fact) });
+      items.set(fact.item, {
+        facts: [fact],
+        fold: foldInto({ exists: undefined, reset: undefined, fields: new Map() }, fact),
+      });
     } else {
       entry.facts.push(fact);
       if (entry.fold !== undefined) entry.fold = foldInto(entry.fold, fact);

@@ -15,12 +15,17 @@ export type ItemView<T = Record<string, JsonValue>> = Readonly<T> & { readonly i
  * create replaces the object: registers older than it are hidden, as they will be once it is
  * acknowledged.
  */
-export function viewOf(id: string, record: ItemRecord | undefined, pending: Readonly<PendingFold> | undefined): ItemView | undefined {
+export function viewOf(
+  id: string,
+  record: ItemRecord | undefined,
+  pending: Readonly<PendingFold> | undefined,
+): ItemView | undefined {
   if (!isVisible(record, pending)) return undefined;
   const out: Record<string, JsonValue> = {};
   const reset = pending?.reset;
   if (record !== undefined) {
-    for (const [field, reg] of record.fields) if (reset === undefined || compareStamps(reg.stamp, reset) >= 0) out[field] = reg.value;
+    for (const [field, reg] of record.fields)
+      if (reset === undefined || compareStamps(reg.stamp, reset) >= 0) out[field] = reg.value;
   }
   if (pending !== undefined) for (const [field, value] of pending.fields) out[field] = value;
   out.id = id;

@@ -87,10 +87,14 @@ class AutomergeBlobDir implements BlobDir {
   readBlob(name: BlobName): ResultAsync<Uint8Array, ReadBlobError> {
     const bad = checkBlobName(name);
     if (bad) return errAsync(bad);
-    return this.#load(this.#blobKey(name), `reading blob ${name}`).andThen((data): ResultAsync<Uint8Array, ReadBlobError> => {
-      if (data !== undefined) return okAsync(data);
-      return this.#isDir(name).andThen((isDir) => err(isDir ? wrongKind(`${name} is a directory`) : notFound(`no blob ${name}`)));
-    });
+    return this.#load(this.#blobKey(name), `reading blob ${name}`).andThen(
+      (data): ResultAsync<Uint8Array, ReadBlobError> => {
+        if (data !== undefined) return okAsync(data);
+        return this.#isDir(name).andThen((isDir) =>
+          err(isDir ? wrongKind(`${name} is a directory`) : notFound(`no blob ${name}`)),
+        );
+      },
+    );
   }
 
   writeBlob(name: BlobName, content: Uint8Array): ResultAsync<void, WriteBlobError> {
@@ -120,7 +124,9 @@ class AutomergeBlobDir implements BlobDir {
     if (bad) return errAsync(bad);
     const child = new AutomergeBlobDir(this.#adapter, this.#prefix, [...this.#path, name]);
     return this.#load(this.#blobKey(name), `opening directory ${name}`)
-      .andThen((blob): ResultAsync<boolean, GetDirError> => (blob !== undefined ? errAsync(wrongKind(`${name} is a blob`)) : this.#isDir(name)))
+      .andThen((blob): ResultAsync<boolean, GetDirError> =>
+        blob !== undefined ? errAsync(wrongKind(`${name} is a blob`)) : this.#isDir(name),
+      )
       .andThen((isDir): ResultAsync<void, StorageError> => {
         if (isDir) return okAsync(undefined);
         return this.#checkPresent().andThen(() =>
@@ -132,12 +138,16 @@ class AutomergeBlobDir implements BlobDir {
 
   query(continuation?: string): ResultAsync<BlobDirEntries, DirQueryError> {
     return this.#children().map((children) => {
-      const names = children.filter((c) => continuation === undefined || c.name > continuation).sort((a, b) => (a.name < b.name ? -1 : 1));
+      const names = children
+        .filter((c) => continuation === undefined || c.name > continuation)
+        .sort((a, b) => (a.name < b.name ? -1 : 1));
       const page = names.slice(0, BLOB_PAGE_NAMES);
       const blobs: BlobName[] = [];
       const dirs: BlobName[] = [];
       for (const c of page) (c.dir ? dirs : blobs).push(c.name);
-      return names.length > BLOB_PAGE_NAMES ? { blobs, dirs, continuation: page[page.length - 1]!.name } : { blobs, dirs };
+      return names.length > BLOB_PAGE_NAMES
+        ? { blobs, dirs, continuation: page[page.length - 1]!.name }
+        : { blobs, dirs };
     });
   }
 
@@ -145,7 +155,9 @@ class AutomergeBlobDir implements BlobDir {
     return this.#children()
       .andThen((children) =>
         ResultAsync.combine(
-          children.filter((c) => c.dir).map((c) => new AutomergeBlobDir(this.#adapter, this.#prefix, [...this.#path, c.name]).removeAll()),
+          children
+            .filter((c) => c.dir)
+            .map((c) => new AutomergeBlobDir(this.#adapter, this.#prefix, [...this.#path, c.name]).removeAll()),
         ),
       )
       .andThen(() => this.#call('removing a directory', () => this.#adapter.removeRange([this.#prefix, this.#key])));
@@ -179,7 +191,9 @@ class AutomergeBlobDir implements BlobDir {
     const parent = dirKey(this.#path.slice(0, -1));
     const marker = [this.#prefix, parent, `d${hex(this.#path[this.#path.length - 1]!)}`];
     return this.#load(marker, 'inspecting a directory').andThen((m) =>
-      m !== undefined ? ok(undefined) : err(storageError(`directory ${this.#path.join('/')} was removed; open it again with getDir`)),
+      m !== undefined
+        ? ok(undefined)
+        : err(storageError(`directory ${this.#path.join('/')} was removed; open it again with getDir`)),
     );
   }
 
@@ -192,13 +206,14 @@ class AutomergeBlobDir implements BlobDir {
   }
 
   #load(key: string[], doing: string): ResultAsync<Uint8Array | undefined, StorageError> {
-    return ResultAsync.fromPromise(this.#adapter.load(key), (e) => storageError(`automerge storage adapter: ${doing}: ${describe(e)}`, e));
+    return ResultAsync.fromPromise(this.#adapter.load(key), (e) =>
+      storageError(`automerge storage adapter: ${doing}: ${describe(e)}`, e),
+    );
   }
 
   #call(doing: string, fn: () => Promise<void>): ResultAsync<void, StorageError> {
-    return ResultAsync.fromPromise(
-      Promise.resolve().then(fn),
-      (e) => storageError(`automerge storage adapter: ${doing}: ${describe(e)}`, e),
+    return ResultAsync.fromPromise(Promise.resolve().then(fn), (e) =>
+      storageError(`automerge storage adapter: ${doing}: ${describe(e)}`, e),
     );
   }
 }
@@ -215,7 +230,9 @@ class AutomergeBlobDir implements BlobDir {
 export function automergeBlobStore(adapter: StorageAdapterInterface, init: AutomergeBlobStoreInit = {}): BlobStore {
   const prefix = init.prefix ?? DEFAULT_AUTOMERGE_BLOB_PREFIX;
   if (!/^[a-z0-9-]{3,100}$/.test(prefix)) {
-    const bad = storageError(`automergeBlobStore: prefix ${JSON.stringify(prefix)} must be 3–100 characters of [a-z0-9-]`);
+    const bad = storageError(
+      `automergeBlobStore: prefix ${JSON.stringify(prefix)} must be 3–100 characters of [a-z0-9-]`,
+    );
     return { getRootDir: () => errAsync(bad) };
   }
   const root = new AutomergeBlobDir(adapter, prefix, []);

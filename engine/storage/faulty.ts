@@ -93,7 +93,9 @@ class Faults {
     this.trace.push(what);
     if (n <= this.#limit) return call();
     if (this.#mode === 'error') {
-      return errAsync(storageError(`${this.#name}: write ${n} (${what}) failed (injected fault)`, undefined, 'disk-full'));
+      return errAsync(
+        storageError(`${this.#name}: write ${n} (${what}) failed (injected fault)`, undefined, 'disk-full'),
+      );
     }
     const dead = this.dead();
     // The process dies at this write, at once: nothing of it runs on while the write is in flight.
@@ -122,9 +124,11 @@ function wrapLog(log: EventLog<FactEntry>, space: string, f: Faults): EventLog<F
 function wrapDir(dir: BlobDir, path: string, f: Faults): BlobDir {
   return {
     readBlob: (name) => f.read(() => dir.readBlob(name)),
-    writeBlob: (name, content) => f.write(`writeBlob ${path}/${name} (${content.length} B)`, () => dir.writeBlob(name, content)),
+    writeBlob: (name, content) =>
+      f.write(`writeBlob ${path}/${name} (${content.length} B)`, () => dir.writeBlob(name, content)),
     removeBlob: (name) => f.write(`removeBlob ${path}/${name}`, () => dir.removeBlob(name)),
-    getDir: (name) => f.write(`getDir ${path}/${name}`, () => dir.getDir(name)).map((d) => wrapDir(d, `${path}/${name}`, f)),
+    getDir: (name) =>
+      f.write(`getDir ${path}/${name}`, () => dir.getDir(name)).map((d) => wrapDir(d, `${path}/${name}`, f)),
     query: (continuation) => f.read(() => dir.query(continuation)),
     removeAll: () => f.write(`removeAll ${path}/`, () => dir.removeAll()),
   };
@@ -165,11 +169,13 @@ export function faultyStorage(inner: Storage, init: FaultyStorageInit = {}): Fau
       const cached = logs.get(spaceId);
       if (cached !== undefined) return f.read(() => okAsync(cached));
       // Opening a space's log for the first time may create it: a write point.
-      return f.write(`openLog ${spaceId}`, () => inner.openLog(spaceId)).map((log) => {
-        const wrapped = logs.get(spaceId) ?? wrapLog(log, spaceId, f);
-        logs.set(spaceId, wrapped);
-        return wrapped;
-      });
+      return f
+        .write(`openLog ${spaceId}`, () => inner.openLog(spaceId))
+        .map((log) => {
+          const wrapped = logs.get(spaceId) ?? wrapLog(log, spaceId, f);
+          logs.set(spaceId, wrapped);
+          return wrapped;
+        });
     },
     getMeta: (key) => f.read(() => inner.getMeta(key)),
     setMeta: (key, value) => f.write(`setMeta ${key} (${value.length} B)`, () => inner.setMeta(key, value)),

@@ -69,7 +69,9 @@ const FS_FAILURES: Readonly<Record<string, readonly [reason: StorageFailure, wha
 /** A readable storage error from a failed fs call, by errno code. */
 export function fsError(doing: string, e: unknown): StorageError {
   const code = codeOf(e);
-  const [reason, what] = Object.hasOwn(FS_FAILURES, code) ? FS_FAILURES[code]! : (['other', 'the file system call failed'] as const);
+  const [reason, what] = Object.hasOwn(FS_FAILURES, code)
+    ? FS_FAILURES[code]!
+    : (['other', 'the file system call failed'] as const);
   return storageError(`fs blobs: ${doing}: ${what} (${code || 'error'}: ${describe(e)})`, e, reason);
 }
 
@@ -94,12 +96,14 @@ class FsBlobDir implements BlobDir {
     const bad = checkBlobName(name);
     if (bad) return errAsync(bad);
     const file = this.#node.path.join(this.#dir, name);
-    return ResultAsync.fromPromise(this.#node.fs.readFile(file), (e) => e).orElse((e) => {
-      const code = codeOf(e);
-      if (code === 'ENOENT' || code === 'ENOTDIR') return err(notFound(`no blob ${name}`));
-      if (code === 'EISDIR') return err(wrongKind(`${name} is a directory`));
-      return err(fsError(`reading blob ${name}`, e));
-    }).map((b) => new Uint8Array(b.buffer, b.byteOffset, b.byteLength));
+    return ResultAsync.fromPromise(this.#node.fs.readFile(file), (e) => e)
+      .orElse((e) => {
+        const code = codeOf(e);
+        if (code === 'ENOENT' || code === 'ENOTDIR') return err(notFound(`no blob ${name}`));
+        if (code === 'EISDIR') return err(wrongKind(`${name} is a directory`));
+        return err(fsError(`reading blob ${name}`, e));
+      })
+      .map((b) => new Uint8Array(b.buffer, b.byteOffset, b.byteLength));
   }
 
   writeBlob(name: BlobName, content: Uint8Array): ResultAsync<void, WriteBlobError> {
@@ -124,7 +128,11 @@ class FsBlobDir implements BlobDir {
         .orElse((e) =>
           // Do not leave the temporary file behind; its removal failing changes nothing.
           ResultAsync.fromSafePromise(fs.rm(temp, { force: true }).catch(() => undefined)).andThen(() =>
-            err(codeOf(e) === 'ENOENT' ? storageError(`directory ${this.#dir} was removed; open it again with getDir`) : fsError(`writing blob ${name}`, e)),
+            err(
+              codeOf(e) === 'ENOENT'
+                ? storageError(`directory ${this.#dir} was removed; open it again with getDir`)
+                : fsError(`writing blob ${name}`, e),
+            ),
           ),
         )
         .map(() => {
@@ -166,7 +174,8 @@ class FsBlobDir implements BlobDir {
         .orElse((e) => {
           const code = codeOf(e);
           if (code === 'EEXIST') return ok(undefined); // created meanwhile
-          if (code === 'ENOENT') return err(storageError(`directory ${this.#dir} was removed; open it again with getDir`));
+          if (code === 'ENOENT')
+            return err(storageError(`directory ${this.#dir} was removed; open it again with getDir`));
           return err(fsError(`creating directory ${name}`, e));
         })
         .map(() => child as BlobDir);
@@ -214,7 +223,9 @@ class FsBlobDir implements BlobDir {
   #kind(file: string): ResultAsync<Kind, StorageError> {
     return ResultAsync.fromPromise(this.#node.fs.stat(file), (e) => e)
       .map((s): Kind => (s.isDirectory() ? 'dir' : 'file'))
-      .orElse((e) => (codeOf(e) === 'ENOENT' || codeOf(e) === 'ENOTDIR' ? ok(undefined) : err(fsError(`inspecting ${file}`, e))));
+      .orElse((e) =>
+        codeOf(e) === 'ENOENT' || codeOf(e) === 'ENOTDIR' ? ok(undefined) : err(fsError(`inspecting ${file}`, e)),
+      );
   }
 }
 
@@ -245,7 +256,9 @@ export function fsBlobStore(dir: string): BlobStore {
       const node = loadNode();
       if (node === undefined) return errAsync(storageError('fsBlobStore needs Node.js (node:fs)'));
       const absolute = node.path.resolve(dir);
-      return ResultAsync.fromPromise(node.fs.mkdir(absolute, { recursive: true }), (e) => fsError(`creating ${absolute}`, e)).map(() => {
+      return ResultAsync.fromPromise(node.fs.mkdir(absolute, { recursive: true }), (e) =>
+        fsError(`creating ${absolute}`, e),
+      ).map(() => {
         root ??= new FsBlobDir(node, absolute, inFlight);
         return root;
       });

@@ -33,7 +33,15 @@ import {
   type RemoveBlobError,
   type WriteBlobError,
 } from '../blobs/blob-store.js';
-import { conflictError, describe, notFound, outOfRange, storageError, type StorageError, type StorageFailure } from '../errors.js';
+import {
+  conflictError,
+  describe,
+  notFound,
+  outOfRange,
+  storageError,
+  type StorageError,
+  type StorageFailure,
+} from '../errors.js';
 import { decodeEntry, encodeEntry } from '../facts/codec.js';
 import { LOG_PAGE_ENTRIES } from '../limits.js';
 import type {
@@ -100,8 +108,14 @@ const IDB_FAILURES: Readonly<Record<string, readonly [reason: StorageFailure, wh
 export function idbError(database: string, doing: string, e: unknown): StorageError {
   const name = (e as { name?: unknown } | null)?.name;
   const [reason, what] =
-    typeof name === 'string' && Object.hasOwn(IDB_FAILURES, name) ? IDB_FAILURES[name]! : (['other', 'IndexedDB failed'] as const);
-  return storageError(`indexeddb ${database}: ${doing}: ${what} (${typeof name === 'string' ? name : 'error'}: ${describe(e)})`, e, reason);
+    typeof name === 'string' && Object.hasOwn(IDB_FAILURES, name)
+      ? IDB_FAILURES[name]!
+      : (['other', 'IndexedDB failed'] as const);
+  return storageError(
+    `indexeddb ${database}: ${doing}: ${what} (${typeof name === 'string' ? name : 'error'}: ${describe(e)})`,
+    e,
+    reason,
+  );
 }
 
 /**
@@ -142,7 +156,8 @@ class IdbStorage implements Storage {
   #open(): ResultAsync<Db, StorageError> {
     if (this.#closed) return errAsync(closedStorage(this.name));
     if (this.#db === undefined) {
-      if (typeof indexedDB === 'undefined') return errAsync(storageError('idbStorage needs IndexedDB (a browser, or fake-indexeddb in Node)'));
+      if (typeof indexedDB === 'undefined')
+        return errAsync(storageError('idbStorage needs IndexedDB (a browser, or fake-indexeddb in Node)'));
       const opening = ResultAsync.fromPromise(
         openDB<ShoalDb>(this.#dbName, DB_VERSION, {
           upgrade(db) {
@@ -208,7 +223,10 @@ class IdbStorage implements Storage {
     );
     if ('thrown' in outcome || outcome.r.isErr()) {
       // Aborting a transaction that already ended throws; either way nothing it did remains.
-      void Result.fromThrowable(() => tx.abort(), () => undefined)();
+      void Result.fromThrowable(
+        () => tx.abort(),
+        () => undefined,
+      )();
       const failure = await done;
       // The transaction's own error (QuotaExceededError…) says more than the AbortError of a request.
       if ('thrown' in outcome) return err(fail(tx.error ?? failure ?? outcome.thrown));
@@ -241,7 +259,9 @@ class IdbStorage implements Storage {
   }
 
   getMeta(key: string): ResultAsync<Uint8Array | undefined, StorageError> {
-    return this.tx(['meta'], 'readonly', `reading metadata ${key}`, async (tx) => ok(await tx.objectStore('meta').get(key)));
+    return this.tx(['meta'], 'readonly', `reading metadata ${key}`, async (tx) =>
+      ok(await tx.objectStore('meta').get(key)),
+    );
   }
 
   setMeta(key: string, value: Uint8Array): ResultAsync<void, StorageError> {
@@ -286,11 +306,19 @@ class IdbEventLog implements EventLog<FactEntry> {
     this.#id = id;
   }
 
-  addEntry(entry: FactEntry, sequenceId: SequenceId, snapshotId?: SequenceId): ResultAsync<AddEntryValue, AddEntryError> {
+  addEntry(
+    entry: FactEntry,
+    sequenceId: SequenceId,
+    snapshotId?: SequenceId,
+  ): ResultAsync<AddEntryValue, AddEntryError> {
     return this.addEntries([entry], sequenceId, snapshotId);
   }
 
-  addEntries(entries: readonly FactEntry[], sequenceId: SequenceId, snapshotId?: SequenceId): ResultAsync<AddEntryValue, AddEntryError> {
+  addEntries(
+    entries: readonly FactEntry[],
+    sequenceId: SequenceId,
+    snapshotId?: SequenceId,
+  ): ResultAsync<AddEntryValue, AddEntryError> {
     const bad = checkStorable(entries);
     const records = bad === undefined ? entries.map((e, i) => this.#record(e, sequenceId + i)) : [];
     return this.#storage.tx(
@@ -310,53 +338,87 @@ class IdbEventLog implements EventLog<FactEntry> {
 
   setMetadata(sequenceId: SequenceId, metadata: LogMetadata): ResultAsync<void, MetadataError> {
     const problem = metadataProblem(metadata);
-    return this.#storage.tx(['spaces', 'entries'], 'readwrite', `setting metadata of entry ${sequenceId}`, async (tx): Promise<Result<void, MetadataError>> => {
-      const { start, head } = await this.#bounds(tx);
-      if (!Number.isInteger(sequenceId) || sequenceId < start || sequenceId >= head) {
-        return err(outOfRange(`no entry ${sequenceId} (log holds ${start}..${head})`));
-      }
-      if (problem !== undefined) return err(storageError(`cannot store metadata: ${problem}`));
-      const store = tx.objectStore('entries');
-      const key: [number, number] = [this.#id, sequenceId];
-      const record = await store.get(key);
-      if (record === undefined) return err(this.#corrupt(`entry ${sequenceId} is missing`));
-      const meta = applyMetadata({ type: 'x', snapshot: record.s, history: record.h, pending: record.p as LogMetadata['pending'] }, metadata);
-      await store.put(withMeta({ b: record.b }, meta, key), key);
-      return ok(undefined);
-    });
+    return this.#storage.tx(
+      ['spaces', 'entries'],
+      'readwrite',
+      `setting metadata of entry ${sequenceId}`,
+      async (tx): Promise<Result<void, MetadataError>> => {
+        const { start, head } = await this.#bounds(tx);
+        if (!Number.isInteger(sequenceId) || sequenceId < start || sequenceId >= head) {
+          return err(outOfRange(`no entry ${sequenceId} (log holds ${start}..${head})`));
+        }
+        if (problem !== undefined) return err(storageError(`cannot store metadata: ${problem}`));
+        const store = tx.objectStore('entries');
+        const key: [number, number] = [this.#id, sequenceId];
+        const record = await store.get(key);
+        if (record === undefined) return err(this.#corrupt(`entry ${sequenceId} is missing`));
+        const meta = applyMetadata(
+          { type: 'x', snapshot: record.s, history: record.h, pending: record.p as LogMetadata['pending'] },
+          metadata,
+        );
+        await store.put(withMeta({ b: record.b }, meta, key), key);
+        return ok(undefined);
+      },
+    );
   }
 
-  query(start: SequenceId | 'snapshot' | 'start', end: SequenceId | 'end', snapshotId?: SequenceId): ResultAsync<QueryValue<FactEntry>, QueryError> {
-    return this.#storage.tx(['spaces', 'entries'], 'readonly', 'reading entries', async (tx): Promise<Result<QueryValue<FactEntry>, QueryError>> => {
-      const bounds = await this.#bounds(tx);
-      const latest = start === 'snapshot' || snapshotId !== undefined ? await this.#latestSnapshot(tx) : undefined;
-      const range = resolveQueryRange(start, end, bounds.start, bounds.head, () => latest?.sequenceId);
-      if (range.isErr()) return err(range.error);
-      const from = range.value.start;
-      const to = Math.min(range.value.end, from + this.#storage.pageSize);
-      const records = to > from ? await tx.objectStore('entries').getAll(IDBKeyRange.bound([this.#id, from], [this.#id, to - 1]), to - from) : [];
-      if (records.length !== to - from) return err(this.#corrupt(`entries ${from}..${to} are missing`));
-      const entries: FactEntry[] = [];
-      for (const [i, record] of records.entries()) {
-        const decoded = decodeEntry(record.b);
-        if (decoded.isErr()) return err(this.#corrupt(`entry ${from + i}: ${decoded.error}`));
-        entries.push(applyMetadata(decoded.value, { snapshot: record.s, history: record.h, pending: record.p as LogMetadata['pending'] }));
-      }
-      const value = { startSequenceId: from, endSequenceId: to, isComplete: to === range.value.end, entries };
-      const newer = newerSnapshot(latest, snapshotId);
-      return ok(newer === undefined ? value : { ...value, lastSnapshot: newer });
-    });
+  query(
+    start: SequenceId | 'snapshot' | 'start',
+    end: SequenceId | 'end',
+    snapshotId?: SequenceId,
+  ): ResultAsync<QueryValue<FactEntry>, QueryError> {
+    return this.#storage.tx(
+      ['spaces', 'entries'],
+      'readonly',
+      'reading entries',
+      async (tx): Promise<Result<QueryValue<FactEntry>, QueryError>> => {
+        const bounds = await this.#bounds(tx);
+        const latest = start === 'snapshot' || snapshotId !== undefined ? await this.#latestSnapshot(tx) : undefined;
+        const range = resolveQueryRange(start, end, bounds.start, bounds.head, () => latest?.sequenceId);
+        if (range.isErr()) return err(range.error);
+        const from = range.value.start;
+        const to = Math.min(range.value.end, from + this.#storage.pageSize);
+        const records =
+          to > from
+            ? await tx.objectStore('entries').getAll(IDBKeyRange.bound([this.#id, from], [this.#id, to - 1]), to - from)
+            : [];
+        if (records.length !== to - from) return err(this.#corrupt(`entries ${from}..${to} are missing`));
+        const entries: FactEntry[] = [];
+        for (const [i, record] of records.entries()) {
+          const decoded = decodeEntry(record.b);
+          if (decoded.isErr()) return err(this.#corrupt(`entry ${from + i}: ${decoded.error}`));
+          entries.push(
+            applyMetadata(decoded.value, {
+              snapshot: record.s,
+              history: record.h,
+              pending: record.p as LogMetadata['pending'],
+            }),
+          );
+        }
+        const value = { startSequenceId: from, endSequenceId: to, isComplete: to === range.value.end, entries };
+        const newer = newerSnapshot(latest, snapshotId);
+        return ok(newer === undefined ? value : { ...value, lastSnapshot: newer });
+      },
+    );
   }
 
   truncate(start: SequenceId): ResultAsync<void, TruncateError> {
-    return this.#storage.tx(['spaces', 'entries'], 'readwrite', `truncating at ${start}`, async (tx): Promise<Result<void, TruncateError>> => {
-      const bounds = await this.#bounds(tx);
-      if (!Number.isInteger(start) || start > bounds.head) return err(outOfRange(`cannot truncate at ${start}: the head is ${bounds.head}`));
-      if (start <= bounds.start) return ok(undefined);
-      await tx.objectStore('entries').delete(IDBKeyRange.bound([this.#id, bounds.start], [this.#id, start], false, true));
-      await tx.objectStore('spaces').put({ id: this.#id, start }, this.#space);
-      return ok(undefined);
-    });
+    return this.#storage.tx(
+      ['spaces', 'entries'],
+      'readwrite',
+      `truncating at ${start}`,
+      async (tx): Promise<Result<void, TruncateError>> => {
+        const bounds = await this.#bounds(tx);
+        if (!Number.isInteger(start) || start > bounds.head)
+          return err(outOfRange(`cannot truncate at ${start}: the head is ${bounds.head}`));
+        if (start <= bounds.start) return ok(undefined);
+        await tx
+          .objectStore('entries')
+          .delete(IDBKeyRange.bound([this.#id, bounds.start], [this.#id, start], false, true));
+        await tx.objectStore('spaces').put({ id: this.#id, start }, this.#space);
+        return ok(undefined);
+      },
+    );
   }
 
   #record(entry: FactEntry, seq: number): EntryRecord {
@@ -377,14 +439,22 @@ class IdbEventLog implements EventLog<FactEntry> {
     return { sequenceId: cursor.primaryKey[1], blobId: cursor.value.s };
   }
 
-  async #withSnapshot<V extends object>(tx: LogTx, value: V, snapshotId: SequenceId | undefined): Promise<V & { lastSnapshot?: SnapshotValue }> {
+  async #withSnapshot<V extends object>(
+    tx: LogTx,
+    value: V,
+    snapshotId: SequenceId | undefined,
+  ): Promise<V & { lastSnapshot?: SnapshotValue }> {
     if (snapshotId === undefined) return value;
     const newer = newerSnapshot(await this.#latestSnapshot(tx), snapshotId);
     return newer === undefined ? value : { ...value, lastSnapshot: newer };
   }
 
   #corrupt(message: string): StorageError {
-    return storageError(`${this.#storage.name}: corrupt log of space ${JSON.stringify(this.#space)}: ${message}`, undefined, 'corrupt');
+    return storageError(
+      `${this.#storage.name}: corrupt log of space ${JSON.stringify(this.#space)}: ${message}`,
+      undefined,
+      'corrupt',
+    );
   }
 }
 
@@ -416,65 +486,94 @@ class IdbBlobDir implements BlobDir {
   readBlob(name: BlobName): ResultAsync<Uint8Array, ReadBlobError> {
     const bad = checkBlobName(name);
     if (bad) return errAsync(bad);
-    return this.#storage.tx(['blobs', 'dirs'], 'readonly', `reading blob ${name}`, async (tx): Promise<Result<Uint8Array, ReadBlobError>> => {
-      const content = await tx.objectStore('blobs').get([this.#path, name]);
-      if (content !== undefined) return ok(content);
-      const isDir = (await tx.objectStore('dirs').count([this.#path, name])) > 0;
-      return err(isDir ? wrongKind(`${name} is a directory`) : notFound(`no blob ${name}`));
-    });
+    return this.#storage.tx(
+      ['blobs', 'dirs'],
+      'readonly',
+      `reading blob ${name}`,
+      async (tx): Promise<Result<Uint8Array, ReadBlobError>> => {
+        const content = await tx.objectStore('blobs').get([this.#path, name]);
+        if (content !== undefined) return ok(content);
+        const isDir = (await tx.objectStore('dirs').count([this.#path, name])) > 0;
+        return err(isDir ? wrongKind(`${name} is a directory`) : notFound(`no blob ${name}`));
+      },
+    );
   }
 
   writeBlob(name: BlobName, content: Uint8Array): ResultAsync<void, WriteBlobError> {
     const bad = checkBlobName(name);
     if (bad) return errAsync(bad);
     const bytes = content.slice();
-    return this.#storage.tx(['blobs', 'dirs'], 'readwrite', `writing blob ${name}`, async (tx): Promise<Result<void, WriteBlobError>> => {
-      const gone = await this.#checkPresent(tx);
-      if (gone !== undefined) return err(gone);
-      if ((await tx.objectStore('dirs').count([this.#path, name])) > 0) return err(wrongKind(`${name} is a directory`));
-      await tx.objectStore('blobs').put(bytes, [this.#path, name]);
-      return ok(undefined);
-    });
+    return this.#storage.tx(
+      ['blobs', 'dirs'],
+      'readwrite',
+      `writing blob ${name}`,
+      async (tx): Promise<Result<void, WriteBlobError>> => {
+        const gone = await this.#checkPresent(tx);
+        if (gone !== undefined) return err(gone);
+        if ((await tx.objectStore('dirs').count([this.#path, name])) > 0)
+          return err(wrongKind(`${name} is a directory`));
+        await tx.objectStore('blobs').put(bytes, [this.#path, name]);
+        return ok(undefined);
+      },
+    );
   }
 
   removeBlob(name: BlobName): ResultAsync<void, RemoveBlobError> {
     const bad = checkBlobName(name);
     if (bad) return errAsync(bad);
-    return this.#storage.tx(['blobs', 'dirs'], 'readwrite', `removing blob ${name}`, async (tx): Promise<Result<void, RemoveBlobError>> => {
-      if ((await tx.objectStore('dirs').count([this.#path, name])) > 0) return err(wrongKind(`${name} is a directory`));
-      await tx.objectStore('blobs').delete([this.#path, name]);
-      return ok(undefined);
-    });
+    return this.#storage.tx(
+      ['blobs', 'dirs'],
+      'readwrite',
+      `removing blob ${name}`,
+      async (tx): Promise<Result<void, RemoveBlobError>> => {
+        if ((await tx.objectStore('dirs').count([this.#path, name])) > 0)
+          return err(wrongKind(`${name} is a directory`));
+        await tx.objectStore('blobs').delete([this.#path, name]);
+        return ok(undefined);
+      },
+    );
   }
 
   getDir(name: BlobName): ResultAsync<BlobDir, GetDirError> {
     const bad = checkBlobName(name);
     if (bad) return errAsync(bad);
-    return this.#storage.tx(['blobs', 'dirs'], 'readwrite', `opening directory ${name}`, async (tx): Promise<Result<BlobDir, GetDirError>> => {
-      if ((await tx.objectStore('blobs').count([this.#path, name])) > 0) return err(wrongKind(`${name} is a blob`));
-      if ((await tx.objectStore('dirs').count([this.#path, name])) === 0) {
-        const gone = await this.#checkPresent(tx);
-        if (gone !== undefined) return err(gone);
-        await tx.objectStore('dirs').put(1, [this.#path, name]);
-      }
-      return ok(new IdbBlobDir(this.#storage, `${this.#path}/${name}`));
-    });
+    return this.#storage.tx(
+      ['blobs', 'dirs'],
+      'readwrite',
+      `opening directory ${name}`,
+      async (tx): Promise<Result<BlobDir, GetDirError>> => {
+        if ((await tx.objectStore('blobs').count([this.#path, name])) > 0) return err(wrongKind(`${name} is a blob`));
+        if ((await tx.objectStore('dirs').count([this.#path, name])) === 0) {
+          const gone = await this.#checkPresent(tx);
+          if (gone !== undefined) return err(gone);
+          await tx.objectStore('dirs').put(1, [this.#path, name]);
+        }
+        return ok(new IdbBlobDir(this.#storage, `${this.#path}/${name}`));
+      },
+    );
   }
 
   query(continuation?: string): ResultAsync<BlobDirEntries, DirQueryError> {
     const range =
-      continuation === undefined ? allOf(this.#path) : IDBKeyRange.bound([this.#path, continuation], [this.#path, []], true, false);
+      continuation === undefined
+        ? allOf(this.#path)
+        : IDBKeyRange.bound([this.#path, continuation], [this.#path, []], true, false);
     return this.#storage.tx(['blobs', 'dirs'], 'readonly', 'listing a directory', async (tx) => {
       // The first page+1 names of each kind hold the first page+1 names overall.
-      const [blobKeys, dirKeys] = await requests(2, (i) => tx.objectStore(i === 0 ? 'blobs' : 'dirs').getAllKeys(range, BLOB_PAGE_NAMES + 1));
-      const names = [...(blobKeys ?? []).map((k) => ({ name: k[1], dir: false })), ...(dirKeys ?? []).map((k) => ({ name: k[1], dir: true }))].sort((a, b) =>
-        a.name < b.name ? -1 : 1,
+      const [blobKeys, dirKeys] = await requests(2, (i) =>
+        tx.objectStore(i === 0 ? 'blobs' : 'dirs').getAllKeys(range, BLOB_PAGE_NAMES + 1),
       );
+      const names = [
+        ...(blobKeys ?? []).map((k) => ({ name: k[1], dir: false })),
+        ...(dirKeys ?? []).map((k) => ({ name: k[1], dir: true })),
+      ].sort((a, b) => (a.name < b.name ? -1 : 1));
       const page = names.slice(0, BLOB_PAGE_NAMES);
       const blobs: BlobName[] = [];
       const dirs: BlobName[] = [];
       for (const n of page) (n.dir ? dirs : blobs).push(n.name);
-      return ok(names.length > BLOB_PAGE_NAMES ? { blobs, dirs, continuation: page[page.length - 1]!.name } : { blobs, dirs });
+      return ok(
+        names.length > BLOB_PAGE_NAMES ? { blobs, dirs, continuation: page[page.length - 1]!.name } : { blobs, dirs },
+      );
     });
   }
 
@@ -482,7 +581,9 @@ class IdbBlobDir implements BlobDir {
     return this.#storage.tx(['blobs', 'dirs'], 'readwrite', 'removing a directory', async (tx) => {
       // '0' follows '/': [path/, path0) is the subtree below this directory.
       const below = IDBKeyRange.bound([`${this.#path}/`], [`${this.#path}0`], false, true);
-      await requests(4, (i) => tx.objectStore(i < 2 ? 'blobs' : 'dirs').delete(i % 2 === 0 ? allOf(this.#path) : below));
+      await requests(4, (i) =>
+        tx.objectStore(i < 2 ? 'blobs' : 'dirs').delete(i % 2 === 0 ? allOf(this.#path) : below),
+      );
       return ok(undefined);
     });
   }

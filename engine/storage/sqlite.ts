@@ -42,7 +42,15 @@ import {
   type RemoveBlobError,
   type WriteBlobError,
 } from '../blobs/blob-store.js';
-import { conflictError, describe, notFound, outOfRange, storageError, type StorageError, type StorageFailure } from '../errors.js';
+import {
+  conflictError,
+  describe,
+  notFound,
+  outOfRange,
+  storageError,
+  type StorageError,
+  type StorageFailure,
+} from '../errors.js';
 import { Writer } from '../facts/bytes.js';
 import { decodeEntryBody, HASH_BYTES, writeEntryBody } from '../facts/codec.js';
 import type { PeerId } from '../facts/types.js';
@@ -110,14 +118,19 @@ const SQLITE_FAILURES: readonly (readonly [prefixes: readonly string[], reason: 
 /** A readable storage error from what better-sqlite3 threw, by SQLite result code. */
 export function sqliteError(file: string, doing: string, e: unknown): StorageError {
   const code = typeof (e as { code?: unknown } | null)?.code === 'string' ? (e as { code: string }).code : '';
-  const [, reason, what] = SQLITE_FAILURES.find(([prefixes]) => prefixes.some((p) => code.startsWith(p))) ?? [[], 'other', 'SQLite failed'];
+  const [, reason, what] = SQLITE_FAILURES.find(([prefixes]) => prefixes.some((p) => code.startsWith(p))) ?? [
+    [],
+    'other',
+    'SQLite failed',
+  ];
   return storageError(`sqlite ${file}: ${doing}: ${what} (${code || 'error'}: ${describe(e)})`, e, reason);
 }
 
 function loadDriver(): Result<Driver, StorageError> {
   const proc = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
   const nodeModule = proc?.getBuiltinModule?.('node:module') as typeof import('node:module') | undefined;
-  if (nodeModule === undefined) return err(storageError('sqliteStorage needs Node.js (better-sqlite3 is a native module)'));
+  if (nodeModule === undefined)
+    return err(storageError('sqliteStorage needs Node.js (better-sqlite3 is a native module)'));
   return Result.fromThrowable(
     () => nodeModule.createRequire(import.meta.url)('better-sqlite3') as Driver,
     (e) => storageError(`cannot load better-sqlite3: ${describe(e)}`, e),
@@ -244,18 +257,27 @@ class SqliteEventLog implements EventLog<FactEntry> {
     this.#spaceId = spaceId;
     this.#table = `log_${spaceId}`;
     this.#start = start;
-    const last = conn.stmt(`SELECT seq, substr(fact, 1, ${HASH_BYTES}) FROM ${this.#table} ORDER BY seq DESC LIMIT 1`).raw(true).get() as
-      | [number, Uint8Array]
-      | undefined;
+    const last = conn
+      .stmt(`SELECT seq, substr(fact, 1, ${HASH_BYTES}) FROM ${this.#table} ORDER BY seq DESC LIMIT 1`)
+      .raw(true)
+      .get() as [number, Uint8Array] | undefined;
     this.#head = last === undefined ? start : last[0] + 1;
     this.#lastHash = last === undefined ? undefined : view(last[1]);
   }
 
-  addEntry(entry: FactEntry, sequenceId: SequenceId, snapshotId?: SequenceId): ResultAsync<AddEntryValue, AddEntryError> {
+  addEntry(
+    entry: FactEntry,
+    sequenceId: SequenceId,
+    snapshotId?: SequenceId,
+  ): ResultAsync<AddEntryValue, AddEntryError> {
     return this.addEntries([entry], sequenceId, snapshotId);
   }
 
-  addEntries(entries: readonly FactEntry[], sequenceId: SequenceId, snapshotId?: SequenceId): ResultAsync<AddEntryValue, AddEntryError> {
+  addEntries(
+    entries: readonly FactEntry[],
+    sequenceId: SequenceId,
+    snapshotId?: SequenceId,
+  ): ResultAsync<AddEntryValue, AddEntryError> {
     const conn = this.#storage.connection();
     if (conn.isErr()) return errAsync(conn.error);
     const c = conn.value;
@@ -281,7 +303,16 @@ class SqliteEventLog implements EventLog<FactEntry> {
           }
           const elide = entry.prev !== null && predecessor !== undefined && sameBytes(entry.prev, predecessor);
           const fact = encodeFactColumn(elide ? { ...entry, prev: null } : entry);
-          insert.run(seq, originId, entry.counter, fact, entry.sig ?? null, entry.snapshot ?? null, entry.history ?? null, entry.pending ?? null);
+          insert.run(
+            seq,
+            originId,
+            entry.counter,
+            fact,
+            entry.sig ?? null,
+            entry.snapshot ?? null,
+            entry.history ?? null,
+            entry.pending ?? null,
+          );
           predecessor = entry.hash;
           seq++;
         }
@@ -327,20 +358,35 @@ class SqliteEventLog implements EventLog<FactEntry> {
     );
   }
 
-  query(start: SequenceId | 'snapshot' | 'start', end: SequenceId | 'end', snapshotId?: SequenceId): ResultAsync<QueryValue<FactEntry>, QueryError> {
+  query(
+    start: SequenceId | 'snapshot' | 'start',
+    end: SequenceId | 'end',
+    snapshotId?: SequenceId,
+  ): ResultAsync<QueryValue<FactEntry>, QueryError> {
     const conn = this.#storage.connection();
     if (conn.isErr()) return errAsync(conn.error);
     const c = conn.value;
     let latest: Result<SnapshotValue | undefined, StorageError> | undefined;
     const latestSnapshot = () => (latest ??= this.#latestSnapshot(c));
-    const range = resolveQueryRange(start, end, this.#start, this.#head, () => latestSnapshot().unwrapOr(undefined)?.sequenceId);
+    const range = resolveQueryRange(
+      start,
+      end,
+      this.#start,
+      this.#head,
+      () => latestSnapshot().unwrapOr(undefined)?.sequenceId,
+    );
     if (range.isErr()) return errAsync(range.error);
     if (latest?.isErr() === true) return errAsync(latest.error);
     const from = range.value.start;
     const to = Math.min(range.value.end, from + c.pageSize);
     const entries = this.#read(c, from, to);
     if (entries.isErr()) return errAsync(entries.error);
-    const value = { startSequenceId: from, endSequenceId: to, isComplete: to === range.value.end, entries: entries.value };
+    const value = {
+      startSequenceId: from,
+      endSequenceId: to,
+      isComplete: to === range.value.end,
+      entries: entries.value,
+    };
     return settle(this.#withSnapshot(c, value, snapshotId));
   }
 
@@ -356,15 +402,21 @@ class SqliteEventLog implements EventLog<FactEntry> {
       c.db.transaction(() => {
         // The row that becomes the first loses its predecessor: give it back its prev.
         const first = c.stmt(`SELECT origin, counter, fact FROM ${this.#table} WHERE seq = ?`).raw(true).get(start) as
-          | [number, number, Uint8Array]
-          | undefined;
+          [number, number, Uint8Array] | undefined;
         if (first !== undefined && first[1] > 1 && first[2][FLAGS_AT] === 0) {
-          const prev = c.stmt(`SELECT substr(fact, 1, ${HASH_BYTES}) FROM ${this.#table} WHERE seq = ?`).pluck().get(start - 1) as
-            | Uint8Array
-            | undefined;
+          const prev = c
+            .stmt(`SELECT substr(fact, 1, ${HASH_BYTES}) FROM ${this.#table} WHERE seq = ?`)
+            .pluck()
+            .get(start - 1) as Uint8Array | undefined;
           if (prev === undefined) return err(`entry ${start} has no stored prev and no predecessor`);
           const stored = view(first[2]);
-          const decoded = decodeEntryBody(stored.subarray(HASH_BYTES), c.origins[first[0]] as PeerId, first[1], stored.subarray(0, HASH_BYTES), undefined);
+          const decoded = decodeEntryBody(
+            stored.subarray(HASH_BYTES),
+            c.origins[first[0]] as PeerId,
+            first[1],
+            stored.subarray(0, HASH_BYTES),
+            undefined,
+          );
           if (decoded.isErr()) return err(`entry ${start}: ${decoded.error}`);
           const fact = encodeFactColumn({ ...decoded.value, prev: view(prev) });
           c.stmt(`UPDATE ${this.#table} SET fact = ? WHERE seq = ?`).run(fact, start);
@@ -374,7 +426,9 @@ class SqliteEventLog implements EventLog<FactEntry> {
         return ok(undefined);
       })(),
     );
-    const result = done.andThen((r) => r.mapErr((m) => storageError(`sqlite ${c.file}: corrupt log: ${m}`, undefined, 'corrupt')));
+    const result = done.andThen((r) =>
+      r.mapErr((m) => storageError(`sqlite ${c.file}: corrupt log: ${m}`, undefined, 'corrupt')),
+    );
     if (result.isOk()) {
       this.#start = start;
       if (start === this.#head) this.#lastHash = undefined;
@@ -387,7 +441,10 @@ class SqliteEventLog implements EventLog<FactEntry> {
     if (to <= from) return ok([]);
     const lower = from > this.#start ? from - 1 : from;
     const rows = c.guard('reading entries', () =>
-      c.stmt(`SELECT seq, origin, counter, fact, sig, snapshot, history, pending FROM ${this.#table} WHERE seq >= ? AND seq < ? ORDER BY seq`)
+      c
+        .stmt(
+          `SELECT seq, origin, counter, fact, sig, snapshot, history, pending FROM ${this.#table} WHERE seq >= ? AND seq < ? ORDER BY seq`,
+        )
         .raw(true)
         .all(lower, to),
     );
@@ -395,7 +452,16 @@ class SqliteEventLog implements EventLog<FactEntry> {
     const out: FactEntry[] = [];
     let predecessor: Uint8Array | undefined;
     let expected = lower;
-    for (const row of rows.value as [number, number, number, Uint8Array, Uint8Array | null, string | null, string | null, string | null][]) {
+    for (const row of rows.value as [
+      number,
+      number,
+      number,
+      Uint8Array,
+      Uint8Array | null,
+      string | null,
+      string | null,
+      string | null,
+    ][]) {
       const [seq, originId, counter, stored, sig, snapshot, history, pending] = row;
       // Two plain views on the driver's buffer (allocation is what replay pays for).
       const hash = new Uint8Array(stored.buffer, stored.byteOffset, HASH_BYTES);
@@ -412,7 +478,8 @@ class SqliteEventLog implements EventLog<FactEntry> {
       if (decoded.isErr()) return err(this.#corrupt(c, `entry ${seq}: ${decoded.error}`));
       const entry = decoded.value as { -readonly [K in keyof FactEntry]: FactEntry[K] };
       if (entry.prev === null && counter > 1) {
-        if (predecessor === undefined) return err(this.#corrupt(c, `entry ${seq} has no stored prev and no predecessor`));
+        if (predecessor === undefined)
+          return err(this.#corrupt(c, `entry ${seq} has no stored prev and no predecessor`));
         entry.prev = predecessor;
       }
       if (snapshot !== null) entry.snapshot = snapshot;
@@ -426,7 +493,11 @@ class SqliteEventLog implements EventLog<FactEntry> {
   }
 
   #corrupt(c: Connection, message: string): StorageError {
-    return storageError(`sqlite ${c.file}: corrupt log of space ${JSON.stringify(this.#space)}: ${message}`, undefined, 'corrupt');
+    return storageError(
+      `sqlite ${c.file}: corrupt log of space ${JSON.stringify(this.#space)}: ${message}`,
+      undefined,
+      'corrupt',
+    );
   }
 
   #latestSnapshot(c: Connection): Result<SnapshotValue | undefined, StorageError> {
@@ -439,7 +510,11 @@ class SqliteEventLog implements EventLog<FactEntry> {
     });
   }
 
-  #withSnapshot<V extends object>(c: Connection, value: V, snapshotId: SequenceId | undefined): Result<V & { lastSnapshot?: SnapshotValue }, StorageError> {
+  #withSnapshot<V extends object>(
+    c: Connection,
+    value: V,
+    snapshotId: SequenceId | undefined,
+  ): Result<V & { lastSnapshot?: SnapshotValue }, StorageError> {
     if (snapshotId === undefined) return ok(value);
     return this.#latestSnapshot(c).map((latest) => {
       const newer = newerSnapshot(latest, snapshotId);
@@ -542,7 +617,9 @@ class SqliteBlobDir implements BlobDir {
         const blobs: BlobName[] = [];
         const dirs: BlobName[] = [];
         for (const [n, isDir] of page) (isDir === 1 ? dirs : blobs).push(n);
-        return ok(rows.length > BLOB_PAGE_NAMES ? { blobs, dirs, continuation: page[page.length - 1]![0] } : { blobs, dirs });
+        return ok(
+          rows.length > BLOB_PAGE_NAMES ? { blobs, dirs, continuation: page[page.length - 1]![0] } : { blobs, dirs },
+        );
       }),
     );
   }
@@ -551,7 +628,11 @@ class SqliteBlobDir implements BlobDir {
     return settle(
       this.#with('removing a directory', (c) => {
         // '0' follows '/' in byte order: [path/, path0) is exactly the subtree below this directory.
-        c.stmt('DELETE FROM blobs WHERE parent = ? OR (parent >= ? AND parent < ?)').run(this.#path, `${this.#path}/`, `${this.#path}0`);
+        c.stmt('DELETE FROM blobs WHERE parent = ? OR (parent >= ? AND parent < ?)').run(
+          this.#path,
+          `${this.#path}/`,
+          `${this.#path}0`,
+        );
         return ok(undefined);
       }),
     );
@@ -559,8 +640,7 @@ class SqliteBlobDir implements BlobDir {
 
   #node(c: Connection, parent: string, name: string): [number, Uint8Array | null] | undefined {
     return c.stmt('SELECT is_dir, content FROM blobs WHERE parent = ? AND name = ?').raw(true).get(parent, name) as
-      | [number, Uint8Array | null]
-      | undefined;
+      [number, Uint8Array | null] | undefined;
   }
 
   /** An error when this directory was removed (by an ancestor's removeAll) since it was opened. */
@@ -616,19 +696,24 @@ class SqliteStorage implements Storage {
         if (cached !== undefined) return ok(cached);
         return c
           .guard(`opening the log of space ${JSON.stringify(spaceId)}`, () =>
-            c.db.transaction(() => {
-              let row = c.stmt('SELECT id, start FROM spaces WHERE name = ?').raw(true).get(spaceId) as [number, number] | undefined;
-              if (row === undefined) {
-                const id = Number(c.stmt('INSERT INTO spaces (name, start) VALUES (?, 0)').run(spaceId).lastInsertRowid);
-                row = [id, 0];
-              }
-              const table = `log_${row[0]}`;
-              c.db.exec(`CREATE TABLE IF NOT EXISTS ${table} (
+            c.db
+              .transaction(() => {
+                let row = c.stmt('SELECT id, start FROM spaces WHERE name = ?').raw(true).get(spaceId) as
+                  [number, number] | undefined;
+                if (row === undefined) {
+                  const id = Number(
+                    c.stmt('INSERT INTO spaces (name, start) VALUES (?, 0)').run(spaceId).lastInsertRowid,
+                  );
+                  row = [id, 0];
+                }
+                const table = `log_${row[0]}`;
+                c.db.exec(`CREATE TABLE IF NOT EXISTS ${table} (
                 seq INTEGER PRIMARY KEY, origin INTEGER NOT NULL, counter INTEGER NOT NULL, fact BLOB NOT NULL,
                 sig BLOB, snapshot TEXT, history TEXT, pending TEXT);
                 CREATE INDEX IF NOT EXISTS ${table}_snapshots ON ${table} (seq) WHERE snapshot IS NOT NULL;`);
-              return new SqliteEventLog(this, c, spaceId, row[0], row[1]);
-            }).immediate(),
+                return new SqliteEventLog(this, c, spaceId, row[0], row[1]);
+              })
+              .immediate(),
           )
           .map((log) => {
             c.logs.set(spaceId, log);
@@ -656,7 +741,9 @@ class SqliteStorage implements Storage {
     return settle(
       this.connection().andThen((c) =>
         c.guard(`writing metadata ${key}`, () => {
-          c.stmt('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(key, value);
+          c.stmt(
+            'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
+          ).run(key, value);
         }),
       ),
     );

@@ -39,7 +39,8 @@ function entryProblem(entry: FactEntry): string | undefined {
 export function checkStorable(entries: readonly FactEntry[]): StorageError | undefined {
   for (let i = 0; i < entries.length; i++) {
     const problem = entryProblem(entries[i]!);
-    if (problem !== undefined) return storageError(`entry ${i} of the batch cannot be stored: ${problem}; nothing was written`);
+    if (problem !== undefined)
+      return storageError(`entry ${i} of the batch cannot be stored: ${problem}; nothing was written`);
   }
   return undefined;
 }

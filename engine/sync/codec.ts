@@ -250,7 +250,10 @@ export function encodeRun(run: Run): Uint8Array {
   body.raw(run.hash).raw(run.sig);
   let wall = 0;
   for (const f of run.facts) {
-    body.u8(TYPE_CODE[f.type]).svarint(f.hlc.wall - wall).uvarint(f.hlc.logical);
+    body
+      .u8(TYPE_CODE[f.type])
+      .svarint(f.hlc.wall - wall)
+      .uvarint(f.hlc.logical);
     wall = f.hlc.wall;
     body.uvarint(ref(f.collection)).uvarint(ref(f.item));
     if (f.type === 'create') {

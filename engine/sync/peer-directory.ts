@@ -124,7 +124,8 @@ export class PeerDirectory {
       out.push({
         peer,
         vector: toWire(k.vector),
-        snapshot: k.snapshot === undefined ? undefined : { blobId: k.snapshot.blobId, vector: toWire(k.snapshot.vector) },
+        snapshot:
+          k.snapshot === undefined ? undefined : { blobId: k.snapshot.blobId, vector: toWire(k.snapshot.vector) },
         lastSeen: k.lastSeen,
       });
     }
@@ -147,7 +148,6 @@ export class PeerDirectory {
     }
     return k;
   }
-
 }
 
 function total(vector: ReadonlyMap<PeerId, number>): number {

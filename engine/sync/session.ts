@@ -85,7 +85,12 @@ export interface SyncHost {
    * other origins that arrived after `forwardBefore` are held back: the remote probably got them
    * from elsewhere, and its announcements will say so.
    */
-  readFrame(sent: Vector, maxBytes: number, forwardBefore: number, candidates: Set<PeerId>): Promise<OutgoingFrame | undefined>;
+  readFrame(
+    sent: Vector,
+    maxBytes: number,
+    forwardBefore: number,
+    candidates: Set<PeerId>,
+  ): Promise<OutgoingFrame | undefined>;
   /** Verify and queue runs from `from`. */
   ingest(runs: readonly Run[], from: PeerId): Promise<IngestOutcome>;
   /** The origins of a wire vector that this space knows. */
@@ -278,14 +283,23 @@ export class Session {
       // point pouring forwarded ones into the void.
       const stalled = this.#inFlight.length > 0 && now - this.#lastProgress > this.#forwardDelay;
       const holding = stalled || now < this.#holdOthersUntil;
-      const out = await this.#host.readFrame(this.#sent, MAX_FRAME_BYTES, holding ? -1 : now - this.#forwardDelay, this.#lacking);
+      const out = await this.#host.readFrame(
+        this.#sent,
+        MAX_FRAME_BYTES,
+        holding ? -1 : now - this.#forwardDelay,
+        this.#lacking,
+      );
       if (this.#closed) return;
       if (out?.needsSnapshot === true && this.#offeredEpoch !== epoch) {
         this.#offeredEpoch = epoch;
         this.#host.offerSnapshots(this.peer, this.#sent);
       }
       if (out?.heldBackUntil !== undefined) {
-        this.#schedulePump(holding ? Math.max(this.#holdOthersUntil - now, this.#forwardDelay) : out.heldBackUntil + this.#forwardDelay - now);
+        this.#schedulePump(
+          holding
+            ? Math.max(this.#holdOthersUntil - now, this.#forwardDelay)
+            : out.heldBackUntil + this.#forwardDelay - now,
+        );
       }
       if (out === undefined && epoch === this.#epoch) this.#drained = { version, epoch };
       if (out?.frame === undefined) return;
@@ -372,7 +386,8 @@ export class Session {
     this.#remote = new Map(vector);
     this.#sent = new Map(vector);
     this.#lacking = new Set();
-    for (const [origin, counter] of this.#host.vector()) if (counter > (vector.get(origin) ?? 0)) this.#lacking.add(origin);
+    for (const [origin, counter] of this.#host.vector())
+      if (counter > (vector.get(origin) ?? 0)) this.#lacking.add(origin);
     this.#inFlight = [];
     this.#inFlightBytes = 0;
     this.#epoch++;
@@ -407,7 +422,8 @@ export class Session {
         this.#told.set(origin, counter);
       }
     }
-    if (vector.size > 0) this.#host.send(this.peer, encodeMessage({ type: 'ack', space: this.#host.spaceId, vector: toWire(vector) }));
+    if (vector.size > 0)
+      this.#host.send(this.peer, encodeMessage({ type: 'ack', space: this.#host.spaceId, vector: toWire(vector) }));
   }
 
   /**
@@ -416,7 +432,9 @@ export class Session {
    * after TCP's smoothed estimate (RFC 6298: srtt + 4 · rttvar).
    */
   #retransmitAfter(): number {
-    return this.#srtt === undefined ? RETRANSMIT_AFTER_MS : Math.max(RETRANSMIT_AFTER_MS, this.#srtt + 4 * this.#rttvar);
+    return this.#srtt === undefined
+      ? RETRANSMIT_AFTER_MS
+      : Math.max(RETRANSMIT_AFTER_MS, this.#srtt + 4 * this.#rttvar);
   }
 
   #sampleAckDelay(sample: number): void {

@@ -68,14 +68,21 @@ async function until(done: () => boolean, what: string): Promise<void> {
 
 /** Start (or restart) a person's peer on their storage; `online` gives it a libp2p transport. */
 async function open(name: string, storage: Storage, online: { bootstrap: string[] } | undefined): Promise<Person> {
-  const transport = online === undefined ? undefined : libp2pTransport({ listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap: online.bootstrap });
+  const transport =
+    online === undefined
+      ? undefined
+      : libp2pTransport({ listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap: online.bootstrap });
   const transports = transport === undefined ? [] : [transport];
   const peer = must(await createPeer({ storage, transports, ackQuorum: ACK_QUORUM }), `starting ${name}`);
   const space = must(await peer.space(LIST_SPACE), `opening ${name}'s list`);
   return { name, storage, peer, space, transport };
 }
 
-const titles = (p: Person): string[] => itemsOf(p.space).all().map((i) => i.title).sort();
+const titles = (p: Person): string[] =>
+  itemsOf(p.space)
+    .all()
+    .map((i) => i.title)
+    .sort();
 
 /** Everyone holds the same facts (same state hash), nothing is pending, and each shows `count` items. */
 function converged(people: readonly Person[], count: number): boolean {
@@ -89,7 +96,12 @@ async function add(p: Person, title: string): Promise<string> {
   return must(await itemsOf(p.space).create({ title, done: false, addedAt: Date.now() }), `${p.name} adding ${title}`);
 }
 
-async function set<K extends keyof ShoppingItem>(p: Person, id: string, field: K, value: ShoppingItem[K]): Promise<void> {
+async function set<K extends keyof ShoppingItem>(
+  p: Person,
+  id: string,
+  field: K,
+  value: ShoppingItem[K],
+): Promise<void> {
   must(await itemsOf(p.space).update(id, field, value), `${p.name} setting ${field}`);
 }
 
@@ -97,7 +109,7 @@ async function main(): Promise<void> {
   const started = Date.now();
   const dir = await mkdtemp(join(tmpdir(), 'shoal-demo-'));
   say(bold('Shoal demo: three peers, one shopping list, real networking on this machine'));
-  say(dim('libp2p over TCP on 127.0.0.1 · noise encryption with each peer\'s own key · yamux'));
+  say(dim("libp2p over TCP on 127.0.0.1 · noise encryption with each peer's own key · yamux"));
   // Each person's peer keeps everything (identity, log, snapshots) in one SQLite file; a restart
   // opens the same file again.
   const storageFor = (name: string): Storage => sqliteStorage(join(dir, `${name}.db`));
@@ -134,12 +146,18 @@ async function main(): Promise<void> {
   step('③ Concurrent edits.');
   say('   alice renames "milk" to "oat milk" while bob ticks "milk" off (different fields)');
   say('   alice renames "bread" to "sourdough", bob renames it to "rye bread" a moment later (same field)');
-  await Promise.all([set(alice, milk, 'title', 'oat milk'), set(bob, milk, 'done', true), set(alice, bread, 'title', 'sourdough')]);
+  await Promise.all([
+    set(alice, milk, 'title', 'oat milk'),
+    set(bob, milk, 'done', true),
+    set(alice, bread, 'title', 'sourdough'),
+  ]);
   await sleep(5); // "a moment later": bob's clock reads later, so his write is the last writer
   await set(bob, bread, 'title', 'rye bread');
   await until(() => converged(people(), 4), 'the edits to settle');
   const milkNow = itemsOf(carol.space).get(milk);
-  ok(`both edits of milk kept: "${milkNow?.title}", ${milkNow?.done === true ? 'ticked' : 'not ticked'} (on every peer)`);
+  ok(
+    `both edits of milk kept: "${milkNow?.title}", ${milkNow?.done === true ? 'ticked' : 'not ticked'} (on every peer)`,
+  );
   ok(`bread is "${itemsOf(carol.space).get(bread)?.title}" on every peer: the later write wins`);
 
   // ④ ------------------------------------------------------------------------------------------
@@ -154,7 +172,7 @@ async function main(): Promise<void> {
   await sleep(5);
   await set(bob, coffee, 'title', 'espresso');
   say('   bob, a moment later: "coffee" → "espresso"');
-  await until(() => itemsOf(alice.space).get(coffee)?.title === 'espresso', 'Bob\'s edit to reach Alice');
+  await until(() => itemsOf(alice.space).get(coffee)?.title === 'espresso', "Bob's edit to reach Alice");
   say(`   carol sees: ${titles(carol).join(', ')}   alice sees: ${titles(alice).join(', ')}`);
 
   // ⑤ ------------------------------------------------------------------------------------------
@@ -171,14 +189,18 @@ async function main(): Promise<void> {
     if (event.source === 'remote' && arrived === undefined) arrived = shows;
     if (event.source === 'ack' && released === undefined) released = shows;
   });
-  await until(() => arrived !== undefined, 'Bob\'s edit to reach Carol through Alice');
+  await until(() => arrived !== undefined, "Bob's edit to reach Carol through Alice");
   say(`   bob's "espresso" (the newer write) arrives through alice, but carol shows "${arrived}":`);
-  say(`   her own edit is still pending (${carol.space.status().pending} pending: bob does not have it yet), and pending edits shadow incoming ones`);
+  say(
+    `   her own edit is still pending (${carol.space.status().pending} pending: bob does not have it yet), and pending edits shadow incoming ones`,
+  );
   must(await carol.transport!.dial(bobAddress[0]!), 'dialling Bob');
   say('   carol reaches bob too…');
   await until(() => converged(people(), 5), 'Carol to catch up and be caught up with');
   unsubscribe();
-  ok(`both hold her edits now: nothing pending, and "coffee" shows the last write everyone agrees on: "${released ?? itemsOf(carol.space).get(coffee)?.title}"`);
+  ok(
+    `both hold her edits now: nothing pending, and "coffee" shows the last write everyone agrees on: "${released ?? itemsOf(carol.space).get(coffee)?.title}"`,
+  );
   ok('everyone converged');
 
   // The end ------------------------------------------------------------------------------------
@@ -192,7 +214,9 @@ async function main(): Promise<void> {
   await Promise.all(people().map((p) => p.peer.close()));
   await rm(dir, { recursive: true, force: true });
   if (hashes.size !== 1) throw new DemoFailure('the peers did not converge');
-  say(`\n${green('Same list, same state hash on all three peers.')} ${dim(`(${((Date.now() - started) / 1000).toFixed(1)} s)`)}`);
+  say(
+    `\n${green('Same list, same state hash on all three peers.')} ${dim(`(${((Date.now() - started) / 1000).toFixed(1)} s)`)}`,
+  );
 }
 
 main().then(

@@ -47,7 +47,10 @@ export class Shell {
     const me = this.#ctx.peer.id;
     const current = members.get(me);
     if (current?.name === this.#ctx.name) return undefined;
-    const written = current === undefined ? await members.create({ name: this.#ctx.name }, me) : await members.update(me, 'name', this.#ctx.name);
+    const written =
+      current === undefined
+        ? await members.create({ name: this.#ctx.name }, me)
+        : await members.update(me, 'name', this.#ctx.name);
     return written.isErr() ? failure(written.error) : undefined;
   }
 
@@ -137,7 +140,9 @@ export class Shell {
     const syncing = this.#ctx.space.status().peers;
     const linked = this.#ctx.transport.linkedPeers();
     if (linked.length === 0) return ['no peers yet (same LAN: wait a moment; elsewhere: --peer <address>)'];
-    return linked.map((id) => `${this.nameOf(id).padEnd(16)} ${shortId(id)}  ${syncing.includes(id) ? 'syncing' : 'connected'}`);
+    return linked.map(
+      (id) => `${this.nameOf(id).padEnd(16)} ${shortId(id)}  ${syncing.includes(id) ? 'syncing' : 'connected'}`,
+    );
   }
 
   #status(): string[] {
@@ -159,7 +164,10 @@ export class Shell {
     if (typeof item === 'string') return [item];
     const facts = await this.#ctx.space.history('items', item.id);
     if (facts.isErr()) return [failure(facts.error)];
-    return facts.value.map((fact) => `${new Date(fact.hlc.wall).toISOString().replace('T', ' ').slice(0, 19)}  ${this.nameOf(fact.origin).padEnd(16)} ${describeFact(fact)}`);
+    return facts.value.map(
+      (fact) =>
+        `${new Date(fact.hlc.wall).toISOString().replace('T', ' ').slice(0, 19)}  ${this.nameOf(fact.origin).padEnd(16)} ${describeFact(fact)}`,
+    );
   }
 
   #whoami(): string[] {
@@ -190,7 +198,8 @@ export class Shell {
     if (exact.length === 1) return exact[0]!;
     const starts = exact.length > 1 ? exact : items.filter((i) => i.title.toLowerCase().startsWith(lower));
     if (starts.length === 1) return starts[0]!;
-    if (starts.length > 1) return `"${wanted}" could be ${starts.map((i) => `"${i.title}"`).join(' or ')}: use its number from "ls"`;
+    if (starts.length > 1)
+      return `"${wanted}" could be ${starts.map((i) => `"${i.title}"`).join(' or ')}: use its number from "ls"`;
     const byId = items.find((i: ItemView<ShoppingItem>) => i.id === wanted);
     if (byId !== undefined) return byId;
     return deleted ? { id: wanted, title: wanted } : `no item "${wanted}"`;
@@ -202,7 +211,9 @@ function describeFact(fact: Fact): string {
     case 'create':
       return `created ${JSON.stringify(fact.data)}`;
     case 'update':
-      return `set ${Object.entries(fact.data).map(([k, v]) => `${k} = ${JSON.stringify(v)}`).join(', ')}`;
+      return `set ${Object.entries(fact.data)
+        .map(([k, v]) => `${k} = ${JSON.stringify(v)}`)
+        .join(', ')}`;
     case 'delete':
       return 'removed';
   }

@@ -180,14 +180,15 @@ function describeChange(before: ShoppingItem | undefined, after: ShoppingItem | 
   if (after === undefined) return `- ${before?.title ?? 'an item'} was removed`;
   if (before === undefined) return `+ ${after.title}`;
   if (before.title !== after.title) return `~ "${before.title}" is now "${after.title}"`;
-  if (before.done !== after.done) return `${after.done ? '✓' : '☐'} ${after.title} ${after.done ? 'checked' : 'unchecked'}`;
+  if (before.done !== after.done)
+    return `${after.done ? '✓' : '☐'} ${after.title} ${after.done ? 'checked' : 'unchecked'}`;
   return `~ ${after.title} changed`;
 }
 
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (e: unknown) => {
-    console.error(e instanceof Error ? e.stack ?? e.message : String(e));
+    console.error(e instanceof Error ? (e.stack ?? e.message) : String(e));
     process.exit(1);
   },
 );

@@ -23,7 +23,11 @@ interface SimPeer {
 }
 
 /** A peer on `net` with `space` open; `storage` given to restart a crashed peer on its disk. */
-async function startPeer(net: SimNetwork, init: Partial<PeerInit>, storage: Storage = memoryStorage()): Promise<SimPeer> {
+async function startPeer(
+  net: SimNetwork,
+  init: Partial<PeerInit>,
+  storage: Storage = memoryStorage(),
+): Promise<SimPeer> {
   const peer = (await createPeer({ ...init, storage, env: net.env, transports: [net.transport()] }))._unsafeUnwrap();
   const space = (await peer.space(SPACE))._unsafeUnwrap();
   return { peer, space, storage };
@@ -128,8 +132,18 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
       if (rng.chance(0.3)) {
         const shared = p.space.collection<{ v: number }>('shared');
         const id = `s${rng.int(5)}`;
-        const op = shared.get(id) === undefined ? shared.create({ v: i }, id) : rng.chance(0.2) ? shared.delete(id) : shared.update(id, 'v', written[i]!);
-        inFlight.push(op.match(() => undefined, () => undefined));
+        const op =
+          shared.get(id) === undefined
+            ? shared.create({ v: i }, id)
+            : rng.chance(0.2)
+              ? shared.delete(id)
+              : shared.update(id, 'v', written[i]!);
+        inFlight.push(
+          op.match(
+            () => undefined,
+            () => undefined,
+          ),
+        );
       }
     }
 
@@ -166,7 +180,8 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
 
   // Heal everything, restart every crashed peer, and let the network go quiet.
   net.heal();
-  for (let i = 0; i < n; i++) if (peers[i] === undefined) peers[i] = await startPeer(net, options.peer ?? {}, stopped[i]!.storage);
+  for (let i = 0; i < n; i++)
+    if (peers[i] === undefined) peers[i] = await startPeer(net, options.peer ?? {}, stopped[i]!.storage);
   await Promise.all(inFlight);
   const healedAt = net.stats().elapsed;
   const quiet = await net.runUntilQuiet({ maxTime: 30 * 60_000 });
@@ -180,9 +195,15 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
   for (const [i, p] of live.entries()) {
     const status = p.space.status();
     if (status.pending !== 0) failures.push(`peer ${i} still has ${status.pending} pending facts`);
-    const present = new Set(p.space.collection('items').all().map((item) => item.id));
+    const present = new Set(
+      p.space
+        .collection('items')
+        .all()
+        .map((item) => item.id),
+    );
     const missing = [...acknowledged].filter((id) => !present.has(id));
-    if (missing.length > 0) failures.push(`peer ${i} lacks ${missing.length} acknowledged writes, e.g. ${missing.slice(0, 3).join(', ')}`);
+    if (missing.length > 0)
+      failures.push(`peer ${i} lacks ${missing.length} acknowledged writes, e.g. ${missing.slice(0, 3).join(', ')}`);
   }
   const snapshotEvery = options.peer?.snapshotEvery;
   if (snapshotEvery !== undefined) {
@@ -196,12 +217,14 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
     for (const id of sample) {
       const author = Number(id.slice(1, id.indexOf('-')));
       const facts = await live[author]!.space.history('items', id);
-      if (facts.isErr() || !facts.value.some((f) => f.type === 'create')) failures.push(`history of ${id} on its author lacks its create`);
+      if (facts.isErr() || !facts.value.some((f) => f.type === 'create'))
+        failures.push(`history of ${id} on its author lacks its create`);
     }
   }
   const reference = JSON.stringify(live[0]!.space.collection('shared').all());
   for (const [i, p] of live.entries()) {
-    if (JSON.stringify(p.space.collection('shared').all()) !== reference) failures.push(`peer ${i} shows different shared items`);
+    if (JSON.stringify(p.space.collection('shared').all()) !== reference)
+      failures.push(`peer ${i} shows different shared items`);
   }
   for (const p of live) await p.peer.close();
   return {

@@ -10,10 +10,14 @@ const PAD = { left: 60, right: 20, top: 40, bottom: 50 };
 const escape = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
 /** `curve` holds (virtual ms, converged peers) samples in time order. */
-export function convergenceChart(curve: readonly (readonly [number, number])[], options: { peers: number; title: string }): string {
+export function convergenceChart(
+  curve: readonly (readonly [number, number])[],
+  options: { peers: number; title: string },
+): string {
   const maxT = Math.max(1, ...curve.map(([t]) => t));
   const x = (t: number): number => PAD.left + (t / maxT) * (WIDTH - PAD.left - PAD.right);
-  const y = (n: number): number => HEIGHT - PAD.bottom - (n / Math.max(1, options.peers)) * (HEIGHT - PAD.top - PAD.bottom);
+  const y = (n: number): number =>
+    HEIGHT - PAD.bottom - (n / Math.max(1, options.peers)) * (HEIGHT - PAD.top - PAD.bottom);
   const points = [[0, 0] as const, ...curve].map(([t, n]) => `${x(t).toFixed(1)},${y(n).toFixed(1)}`).join(' ');
   const ticks = 5;
   const xTicks = Array.from({ length: ticks + 1 }, (_, i) => (maxT * i) / ticks);

@@ -65,7 +65,11 @@ async function main(): Promise<void> {
     return n;
   };
   if (values.seeds !== undefined) {
-    await campaigns(num('from', values.from, 1), num('seeds', values.seeds, 100), num('jobs', values.jobs, cpus().length));
+    await campaigns(
+      num('from', values.from, 1),
+      num('seeds', values.seeds, 100),
+      num('jobs', values.jobs, cpus().length),
+    );
   } else if (values.seed !== undefined && values.peers === undefined && values.writes === undefined) {
     await replay(num('seed', values.seed, 1), values.prune === true);
   } else {
@@ -80,20 +84,41 @@ async function main(): Promise<void> {
   }
 }
 
-async function mesh(o: { seed: number; peers: number; writes: number; degree: number; drop: number; out: string | undefined }): Promise<void> {
-  console.log(`mesh: ${o.peers} peers × ${o.writes} writes, degree ${o.degree}, drop ${o.drop * 100} %, seed ${o.seed}`);
-  const bar = new SingleBar({ format: ' {bar} {value}/{total} peers converged | virtual {virtual} s | wall {wall} s' }, Presets.shades_classic);
+async function mesh(o: {
+  seed: number;
+  peers: number;
+  writes: number;
+  degree: number;
+  drop: number;
+  out: string | undefined;
+}): Promise<void> {
+  console.log(
+    `mesh: ${o.peers} peers × ${o.writes} writes, degree ${o.degree}, drop ${o.drop * 100} %, seed ${o.seed}`,
+  );
+  const bar = new SingleBar(
+    { format: ' {bar} {value}/{total} peers converged | virtual {virtual} s | wall {wall} s' },
+    Presets.shades_classic,
+  );
   const started = performance.now();
   bar.start(o.peers, 0, { virtual: '0.0', wall: '0.0' });
   const result = await runMesh({
     ...o,
     onProgress: (converged, _total, elapsed) =>
-      bar.update(converged, { virtual: (elapsed / 1000).toFixed(1), wall: ((performance.now() - started) / 1000).toFixed(1) }),
+      bar.update(converged, {
+        virtual: (elapsed / 1000).toFixed(1),
+        wall: ((performance.now() - started) / 1000).toFixed(1),
+      }),
   });
   bar.stop();
   const wall = (performance.now() - started) / 1000;
   const out = o.out ?? `sim-${o.seed}.svg`;
-  writeFileSync(out, convergenceChart(result.curve, { peers: o.peers, title: `${o.peers} peers × ${o.writes} writes, drop ${o.drop * 100} %, seed ${o.seed}` }));
+  writeFileSync(
+    out,
+    convergenceChart(result.curve, {
+      peers: o.peers,
+      title: `${o.peers} peers × ${o.writes} writes, drop ${o.drop * 100} %, seed ${o.seed}`,
+    }),
+  );
   console.log(
     [
       `converged:        ${result.converged ? 'yes' : 'NO'} (every peer holds all ${result.facts} facts, one state hash ${result.stateHash.slice(0, 16)}…)`,
@@ -109,7 +134,9 @@ async function mesh(o: { seed: number; peers: number; writes: number; degree: nu
 }
 
 async function replay(seed: number, prune: boolean): Promise<void> {
-  console.log(`campaign seed ${seed}: 20 peers × 200 writes, drop/duplicate/reorder 10 %, partitions, crashes${prune ? ', snapshots and pruning' : ''}`);
+  console.log(
+    `campaign seed ${seed}: 20 peers × 200 writes, drop/duplicate/reorder 10 %, partitions, crashes${prune ? ', snapshots and pruning' : ''}`,
+  );
   const result = await runCampaign({ seed, ...(prune ? { peer: PRUNING } : {}) });
   report(result, true);
   if (result.failures.length > 0) process.exitCode = 1;

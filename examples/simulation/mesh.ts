@@ -37,7 +37,9 @@ export async function runMesh(options: MeshOptions): Promise<MeshResult> {
   const spaces: Space[] = [];
   const ids: string[] = [];
   for (let i = 0; i < options.peers; i++) {
-    const peer = (await createPeer({ storage: memoryStorage(), env: net.env, transports: [net.transport()] }))._unsafeUnwrap();
+    const peer = (
+      await createPeer({ storage: memoryStorage(), env: net.env, transports: [net.transport()] })
+    )._unsafeUnwrap();
     spaces.push((await peer.space('mesh'))._unsafeUnwrap());
     ids.push(peer.id);
   }
@@ -59,7 +61,13 @@ export async function runMesh(options: MeshOptions): Promise<MeshResult> {
   const writes: Promise<unknown>[] = [];
   for (let i = 0; i < options.peers; i++) {
     const items = spaces[i]!.collection<{ by: number; n: number }>('items');
-    for (let n = 0; n < options.writes; n++) writes.push(items.create({ by: i, n }, `p${i}-${n}`).match(() => 0, () => 1));
+    for (let n = 0; n < options.writes; n++)
+      writes.push(
+        items.create({ by: i, n }, `p${i}-${n}`).match(
+          () => 0,
+          () => 1,
+        ),
+      );
   }
   await Promise.all(writes);
   const facts = options.peers * options.writes;
@@ -81,5 +89,12 @@ export async function runMesh(options: MeshOptions): Promise<MeshResult> {
   const convergeMs = net.stats().elapsed - start;
   await net.runUntilQuiet({ maxTime: 10 * 60_000 });
   const hashes = new Set(spaces.map((s) => s.stateHash()));
-  return { converged: converged === options.peers && hashes.size === 1, convergeMs, stats: net.stats(), facts, curve, stateHash: spaces[0]!.stateHash() };
+  return {
+    converged: converged === options.peers && hashes.size === 1,
+    convergeMs,
+    stats: net.stats(),
+    facts,
+    curve,
+    stateHash: spaces[0]!.stateHash(),
+  };
 }

@@ -13,16 +13,19 @@ const systems: [string, MergeSystem<unknown>, LocalWritesSystem<unknown>, Stream
 ];
 
 describe.each(systems)('%s baseline', (_name, merge, local, stream) => {
-  it.each([1, 5])('merges %i set(s) per writer to the winner its conflict rule predicts, in any order', async (setsPerWriter) => {
-    const input = await merge.generate({ writers: 12, setsPerWriter, seed: 7 });
-    expect(input.updates).toHaveLength(12);
-    for (const order of [input.updates, [...input.updates].reverse()]) {
-      const replica = await merge.ingest(order);
-      expect(merge.value(replica)).toBe(input.expected);
-      expect(await merge.atRestBytes(replica)).toBeGreaterThan(0);
-      merge.dispose?.(replica);
-    }
-  });
+  it.each([1, 5])(
+    'merges %i set(s) per writer to the winner its conflict rule predicts, in any order',
+    async (setsPerWriter) => {
+      const input = await merge.generate({ writers: 12, setsPerWriter, seed: 7 });
+      expect(input.updates).toHaveLength(12);
+      for (const order of [input.updates, [...input.updates].reverse()]) {
+        const replica = await merge.ingest(order);
+        expect(merge.value(replica)).toBe(input.expected);
+        expect(await merge.atRestBytes(replica)).toBeGreaterThan(0);
+        merge.dispose?.(replica);
+      }
+    },
+  );
 
   it('makes the same input from the same seed', async () => {
     const a = await merge.generate({ writers: 4, setsPerWriter: 1, seed: 3 });

@@ -27,17 +27,27 @@ describe('sample', () => {
   });
   it('fails when a check fails', async () => {
     await expect(
-      sample({ setup: () => 0, run: () => 1, check: () => { throw new Error('wrong result'); }, minRuns: 1, maxRuns: 1 }),
+      sample({
+        setup: () => 0,
+        run: () => 1,
+        check: () => {
+          throw new Error('wrong result');
+        },
+        minRuns: 1,
+        maxRuns: 1,
+      }),
     ).rejects.toThrow('wrong result');
   });
 });
 
 describe('describeSamples', () => {
   it('gives the run count, the spread and, where known, the time on and waiting for a CPU', () => {
-    expect(describeSamples({ medianMs: 500, minMs: 480.4, maxMs: 520.6, runs: 5 })).toBe('median of 5 runs (min–max 480–521 ms)');
-    expect(describeSamples({ medianMs: 50, minMs: 12.34, maxMs: 56.78, runs: 9, onCpuMedianMs: 40.04, waitShare: 0.2 })).toBe(
-      'median of 9 runs (min–max 12.3–56.8 ms; on CPU 40.0 ms, 20 % waiting for a CPU)',
+    expect(describeSamples({ medianMs: 500, minMs: 480.4, maxMs: 520.6, runs: 5 })).toBe(
+      'median of 5 runs (min–max 480–521 ms)',
     );
+    expect(
+      describeSamples({ medianMs: 50, minMs: 12.34, maxMs: 56.78, runs: 9, onCpuMedianMs: 40.04, waitShare: 0.2 }),
+    ).toBe('median of 9 runs (min–max 12.3–56.8 ms; on CPU 40.0 ms, 20 % waiting for a CPU)');
   });
 });
 

@@ -68,18 +68,34 @@ describe('formatting', () => {
     expect(formatRatio(undefined)).toBe('—');
   });
   it('left-aligns text columns and right-aligns the rest', () => {
-    expect(alignColumns([['a', 'bb', '1'], ['ccc', 'd', '22']], 2)).toEqual(['a    bb   1', 'ccc  d   22']);
+    expect(
+      alignColumns(
+        [
+          ['a', 'bb', '1'],
+          ['ccc', 'd', '22'],
+        ],
+        2,
+      ),
+    ).toEqual(['a    bb   1', 'ccc  d   22']);
   });
 });
 
 describe('tables', () => {
   it('groups rows by workload in order of first appearance', () => {
-    const rows = [row('yjs', 'm', 1, { workload: 'b' }), row('yjs', 'm', 1, { workload: 'a' }), row('shoal', 'm', 1, { workload: 'b' })];
+    const rows = [
+      row('yjs', 'm', 1, { workload: 'b' }),
+      row('yjs', 'm', 1, { workload: 'a' }),
+      row('shoal', 'm', 1, { workload: 'b' }),
+    ];
     expect([...groupByWorkload(rows).keys()]).toEqual(['b', 'a']);
     expect(groupByWorkload(rows).get('b')).toHaveLength(2);
   });
   it('puts Shoal first even when it has no rows yet', () => {
-    expect(systemsOf([row('yjs', 'm', 1), row('automerge', 'm', 1), row('shoal', 'm', 1)])).toEqual(['shoal', 'yjs', 'automerge']);
+    expect(systemsOf([row('yjs', 'm', 1), row('automerge', 'm', 1), row('shoal', 'm', 1)])).toEqual([
+      'shoal',
+      'yjs',
+      'automerge',
+    ]);
     expect(systemsOf([row('yjs', 'm', 1)])).toEqual(['shoal', 'yjs']);
   });
   it('prints values, oriented ratios, the goal and whether Shoal meets it', () => {
@@ -93,9 +109,27 @@ describe('tables', () => {
     const lines = text.split('\n');
     expect(lines[0]).toBe('w');
     expect(lines[1]!.trim().split(/\s{2,}/)).toEqual([
-      'metric', 'unit', 'shoal', 'yjs', 'automerge', 'shoal vs yjs', 'shoal vs automerge', 'goal', 'meets',
+      'metric',
+      'unit',
+      'shoal',
+      'yjs',
+      'automerge',
+      'shoal vs yjs',
+      'shoal vs automerge',
+      'goal',
+      'meets',
     ]);
-    expect(lines[2]!.trim().split(/\s{2,}/)).toEqual(['time', 'ms', '10.0', '40.0', '5.00', '4.00×', '0.50×', '20.0', 'yes']);
+    expect(lines[2]!.trim().split(/\s{2,}/)).toEqual([
+      'time',
+      'ms',
+      '10.0',
+      '40.0',
+      '5.00',
+      '4.00×',
+      '0.50×',
+      '20.0',
+      'yes',
+    ]);
     expect(lines[3]!.trim().split(/\s{2,}/)).toEqual(['rate', 'ops/s', '100', '50.0', '—', '2.00×', '—', '200', 'NO']);
     expect(text).toContain('yjs, time: median of 5');
   });
@@ -110,10 +144,29 @@ describe('tables', () => {
       row('automerge', 'size', 16, { goalRatio }),
     ]);
     const lines = text.split('\n');
-    expect(lines[2]!.trim().split(/\s{2,}/).slice(-2)).toEqual(['≥1.50× yjs, automerge', 'NO']);
-    expect(lines[3]!.trim().split(/\s{2,}/).slice(-2)).toEqual(['≥1.50× yjs, automerge', 'yes']);
-    const missing = renderWorkload('w', [row('shoal', 'time', 10, { goalRatio }), row('yjs', 'time', 40, { goalRatio })]);
-    expect(missing.split('\n')[2]!.trim().split(/\s{2,}/).slice(-2)).toEqual(['≥1.50× yjs, automerge', '—']);
+    expect(
+      lines[2]!
+        .trim()
+        .split(/\s{2,}/)
+        .slice(-2),
+    ).toEqual(['≥1.50× yjs, automerge', 'NO']);
+    expect(
+      lines[3]!
+        .trim()
+        .split(/\s{2,}/)
+        .slice(-2),
+    ).toEqual(['≥1.50× yjs, automerge', 'yes']);
+    const missing = renderWorkload('w', [
+      row('shoal', 'time', 10, { goalRatio }),
+      row('yjs', 'time', 40, { goalRatio }),
+    ]);
+    expect(
+      missing
+        .split('\n')[2]!
+        .trim()
+        .split(/\s{2,}/)
+        .slice(-2),
+    ).toEqual(['≥1.50× yjs, automerge', '—']);
   });
   it('shows dashes for ratios and goals while Shoal has no rows', () => {
     const line = renderWorkload('w', [row('yjs', 'time', 40)]).split('\n')[2]!;

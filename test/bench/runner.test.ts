@@ -29,7 +29,11 @@ describe('selectSuites', () => {
   ];
   it('selects all without --only, else the named ones in the order given, once each', () => {
     expect(selectSuites(available, undefined)._unsafeUnwrap()).toEqual(available);
-    expect(selectSuites(available, ['sync', 'merge', 'sync'])._unsafeUnwrap().map((s) => s.name)).toEqual(['sync', 'merge']);
+    expect(
+      selectSuites(available, ['sync', 'merge', 'sync'])
+        ._unsafeUnwrap()
+        .map((s) => s.name),
+    ).toEqual(['sync', 'merge']);
   });
   it('names the available suites when one is unknown', () => {
     expect(selectSuites(available, ['storage'])._unsafeUnwrapErr()).toContain('have: merge, sync');

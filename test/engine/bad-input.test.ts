@@ -27,7 +27,10 @@ function fixedEnv(offset = 0): Env {
 }
 
 /** An author's facts in space `s`, as runs ready to send (one per write). */
-async function authorRuns(writes: (space: Space) => Promise<void>, env = fixedEnv()): Promise<{ runs: Run[]; entries: FactEntry[] }> {
+async function authorRuns(
+  writes: (space: Space) => Promise<void>,
+  env = fixedEnv(),
+): Promise<{ runs: Run[]; entries: FactEntry[] }> {
   const storage = memoryStorage();
   const peer = unwrap(await createPeer({ storage, env }));
   const space = unwrap(await peer.space('s'));
@@ -46,7 +49,11 @@ async function receiver(): Promise<SpaceImpl> {
 const FROM = '12D3KooWSender' as PeerId;
 
 /** Everything observable about a space's content. */
-const snapshotOf = (space: SpaceImpl) => ({ hash: space.stateHash(), status: { ...space.status(), faults: [] }, items: space.collection('items').all() });
+const snapshotOf = (space: SpaceImpl) => ({
+  hash: space.stateHash(),
+  status: { ...space.status(), faults: [] },
+  items: space.collection('items').all(),
+});
 
 async function expectRefused(space: SpaceImpl, runs: Run[], type: string): Promise<void> {
   const before = snapshotOf(space);
@@ -86,7 +93,7 @@ describe('facts refused with a typed error, changing nothing', () => {
     await expectRefused(space, [tampered], 'bad-hash');
   });
 
-  it('bad hash: the claimed hash is not the chain\'s', async () => {
+  it("bad hash: the claimed hash is not the chain's", async () => {
     const hash = runs[0]!.hash.slice();
     hash[5]! ^= 0xff;
     await expectRefused(space, [{ ...runs[0]!, hash }], 'bad-hash');
@@ -111,7 +118,13 @@ describe('facts refused with a typed error, changing nothing', () => {
   });
 
   it('wrong counter: a gap is refused with out-of-order, and the run waits until the gap fills', async () => {
-    const verified = await verifyRun('s', runs[2]!, undefined, new HlcClock(fixedEnv(), 60_000), new SignatureVerifier());
+    const verified = await verifyRun(
+      's',
+      runs[2]!,
+      undefined,
+      new HlcClock(fixedEnv(), 60_000),
+      new SignatureVerifier(),
+    );
     expect(verified.isErr() && verified.error.type).toBe('out-of-order');
     const before = snapshotOf(space);
     const outcome = await space.ingest([runs[2]!], FROM);
@@ -119,8 +132,12 @@ describe('facts refused with a typed error, changing nothing', () => {
     expect(outcome.errors).toEqual([]);
     expect(snapshotOf(space)).toEqual(before);
     // Once the gap fills, the waiting run goes in too.
-    await (await space.ingest([runs[0]!, runs[1]!], FROM)).durable;
-    await (await space.ingest([], FROM)).durable;
+    await (
+      await space.ingest([runs[0]!, runs[1]!], FROM)
+    ).durable;
+    await (
+      await space.ingest([], FROM)
+    ).durable;
     expect(space.status().vector).toEqual({ [runs[0]!.origin]: 3 });
   });
 
@@ -129,9 +146,12 @@ describe('facts refused with a typed error, changing nothing', () => {
   });
 
   it('too far in the future (clock drift)', async () => {
-    const ahead = await authorRuns(async (s) => {
-      unwrap(await s.collection('items').create({ title: 'from the future' }, 'f'));
-    }, fixedEnv(2 * 60_000));
+    const ahead = await authorRuns(
+      async (s) => {
+        unwrap(await s.collection('items').create({ title: 'from the future' }, 'f'));
+      },
+      fixedEnv(2 * 60_000),
+    );
     const before = snapshotOf(space);
     const outcome = await space.ingest(ahead.runs, FROM);
     // Not the sender's fault (its clock is off): not stored, no strike; offered again later.
@@ -147,13 +167,17 @@ describe('facts refused with a typed error, changing nothing', () => {
 
   it('an update with two fields', async () => {
     const run = runs[1]!;
-    await (await space.ingest([runs[0]!], FROM)).durable;
+    await (
+      await space.ingest([runs[0]!], FROM)
+    ).durable;
     const two: FactBody = { ...run.facts[0]!, data: { title: 'a', qty: 1 } };
     await expectRefused(space, [{ ...run, facts: [two] }], 'malformed');
   });
 
   it('an update with no field', async () => {
-    await (await space.ingest([runs[0]!], FROM)).durable;
+    await (
+      await space.ingest([runs[0]!], FROM)
+    ).durable;
     await expectRefused(space, [{ ...runs[1]!, facts: [{ ...runs[1]!.facts[0]!, data: {} }] }], 'malformed');
   });
 
@@ -186,7 +210,9 @@ describe('equivocation', () => {
     const first = await author('milk');
     const second = await author('poison');
     const space = await receiver();
-    await (await space.ingest([first], FROM)).durable;
+    await (
+      await space.ingest([first], FROM)
+    ).durable;
     const before = space.stateHash();
     const outcome = await space.ingest([second], FROM);
     await outcome.durable;

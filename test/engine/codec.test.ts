@@ -32,7 +32,15 @@ describe('sync codec', () => {
   it('round-trips every message type', async () => {
     const vector = toWire(new Map([[ORIGIN, 7]]));
     const messages: Message[] = [
-      { type: 'hello', space: 's', version: 1, reply: true, vector, logStart: toWire(new Map()), snapshot: { blobId: 'ab'.repeat(32), vector } },
+      {
+        type: 'hello',
+        space: 's',
+        version: 1,
+        reply: true,
+        vector,
+        logStart: toWire(new Map()),
+        snapshot: { blobId: 'ab'.repeat(32), vector },
+      },
       { type: 'ack', space: 's', vector },
       { type: 'gossip', space: 's', peers: [{ peer: ORIGIN, vector, snapshot: undefined, lastSeen: 123 }] },
       { type: 'error', space: 's', code: 'bad-hash', message: 'nope' },
@@ -43,7 +51,11 @@ describe('sync codec', () => {
     for (const message of messages) expect(unwrap(decodeFrame(encodeMessage(message)))).toEqual(message);
     const facts = unwrap(decodeFrame(await realFactsFrame()));
     // Each awaited write was its own durable batch, so its own signed run.
-    expect(facts.type === 'facts' && facts.runs.map((r) => r.facts.map((f) => f.type))).toEqual([['create'], ['update'], ['delete']]);
+    expect(facts.type === 'facts' && facts.runs.map((r) => r.facts.map((f) => f.type))).toEqual([
+      ['create'],
+      ['update'],
+      ['delete'],
+    ]);
   });
 
   it('never throws on arbitrary bytes (property)', () => {
@@ -59,14 +71,20 @@ describe('sync codec', () => {
   it('never throws on damaged real frames: flipped, cut or extended (property)', async () => {
     const frame = await realFactsFrame();
     fc.assert(
-      fc.property(fc.nat({ max: frame.length - 1 }), fc.integer({ min: 1, max: 255 }), fc.nat({ max: frame.length }), fc.uint8Array({ maxLength: 8 }), (at, xor, cut, extra) => {
-        const damaged = frame.slice();
-        damaged[at]! ^= xor;
-        for (const bytes of [damaged, frame.subarray(0, cut), Uint8Array.from([...frame, ...extra])]) {
-          const result = decodeFrame(bytes);
-          expect(result.isOk() || result.isErr()).toBe(true);
-        }
-      }),
+      fc.property(
+        fc.nat({ max: frame.length - 1 }),
+        fc.integer({ min: 1, max: 255 }),
+        fc.nat({ max: frame.length }),
+        fc.uint8Array({ maxLength: 8 }),
+        (at, xor, cut, extra) => {
+          const damaged = frame.slice();
+          damaged[at]! ^= xor;
+          for (const bytes of [damaged, frame.subarray(0, cut), Uint8Array.from([...frame, ...extra])]) {
+            const result = decodeFrame(bytes);
+            expect(result.isOk() || result.isErr()).toBe(true);
+          }
+        },
+      ),
       { numRuns: 3000 },
     );
   });

@@ -41,20 +41,53 @@ describe('canonical encoding (test vectors)', () => {
   it('encodes a create exactly as the format says', () => {
     const expected = hex(
       '01', // version
-      '09', ascii('groceries'), // space
-      '34', ascii(ORIGIN), // origin (52 chars)
+      '09',
+      ascii('groceries'), // space
+      '34',
+      ascii(ORIGIN), // origin (52 chars)
       '01', // counter 1
       'fbd095ffbc31', // wall 1,700,000,000,123 as a varint
       '00', // logical
       '01', // create
-      '05', ascii('items'),
-      '02', ascii('a1'),
-      '07', '05', // object with 5 keys, sorted:
-      '06', ascii('nested'), '07', '02', '01', ascii('a'), '01', '01', ascii('b'), '03', '05', // {a:false, b:-3 (zigzag 5)}
-      '05', ascii('price'), '04', '3ff8000000000000', // float64 1.5
-      '03', ascii('qty'), '03', '04', // int 2 (zigzag 4)
-      '04', ascii('tags'), '06', '03', '05', '01', ascii('x'), '00', '02', // ['x', null, true]
-      '05', ascii('title'), '05', '07', ascii('milk ü'), // UTF-8, 7 bytes
+      '05',
+      ascii('items'),
+      '02',
+      ascii('a1'),
+      '07',
+      '05', // object with 5 keys, sorted:
+      '06',
+      ascii('nested'),
+      '07',
+      '02',
+      '01',
+      ascii('a'),
+      '01',
+      '01',
+      ascii('b'),
+      '03',
+      '05', // {a:false, b:-3 (zigzag 5)}
+      '05',
+      ascii('price'),
+      '04',
+      '3ff8000000000000', // float64 1.5
+      '03',
+      ascii('qty'),
+      '03',
+      '04', // int 2 (zigzag 4)
+      '04',
+      ascii('tags'),
+      '06',
+      '03',
+      '05',
+      '01',
+      ascii('x'),
+      '00',
+      '02', // ['x', null, true]
+      '05',
+      ascii('title'),
+      '05',
+      '07',
+      ascii('milk ü'), // UTF-8, 7 bytes
       '00', // prev: none
     );
     expect(toHex(unwrap(canonicalBytes('groceries', createFact)))).toBe(expected);
@@ -70,14 +103,64 @@ describe('canonical encoding (test vectors)', () => {
 
   it('encodes an update and a delete with prev links', () => {
     const prev = unwrap(computeHash('groceries', createFact));
-    const update: UnhashedFact = { ...createFact, counter: 2, hlc: { wall: 1_700_000_000_123, logical: 1 }, type: 'update', data: { qty: 3 }, prev };
+    const update: UnhashedFact = {
+      ...createFact,
+      counter: 2,
+      hlc: { wall: 1_700_000_000_123, logical: 1 },
+      type: 'update',
+      data: { qty: 3 },
+      prev,
+    };
     expect(toHex(unwrap(canonicalBytes('groceries', update)))).toBe(
-      hex('01', '09', ascii('groceries'), '34', ascii(ORIGIN), '02', 'fbd095ffbc31', '01', '02', '05', ascii('items'), '02', ascii('a1'),
-        '03', ascii('qty'), '03', '06', '01', toHex(prev)),
+      hex(
+        '01',
+        '09',
+        ascii('groceries'),
+        '34',
+        ascii(ORIGIN),
+        '02',
+        'fbd095ffbc31',
+        '01',
+        '02',
+        '05',
+        ascii('items'),
+        '02',
+        ascii('a1'),
+        '03',
+        ascii('qty'),
+        '03',
+        '06',
+        '01',
+        toHex(prev),
+      ),
     );
-    const del = { origin: ORIGIN, counter: 3, hlc: { wall: 5, logical: 0 }, type: 'delete', collection: 'items', item: 'a1', prev } as UnhashedFact;
+    const del = {
+      origin: ORIGIN,
+      counter: 3,
+      hlc: { wall: 5, logical: 0 },
+      type: 'delete',
+      collection: 'items',
+      item: 'a1',
+      prev,
+    } as UnhashedFact;
     expect(toHex(unwrap(canonicalBytes('groceries', del)))).toBe(
-      hex('01', '09', ascii('groceries'), '34', ascii(ORIGIN), '03', '05', '00', '03', '05', ascii('items'), '02', ascii('a1'), '01', toHex(prev)),
+      hex(
+        '01',
+        '09',
+        ascii('groceries'),
+        '34',
+        ascii(ORIGIN),
+        '03',
+        '05',
+        '00',
+        '03',
+        '05',
+        ascii('items'),
+        '02',
+        ascii('a1'),
+        '01',
+        toHex(prev),
+      ),
     );
   });
 
@@ -87,20 +170,28 @@ describe('canonical encoding (test vectors)', () => {
 
   it('gives the same bytes whatever the key order of the data (property)', () => {
     fc.assert(
-      fc.property(fc.dictionary(fc.string({ minLength: 1, maxLength: 8 }).filter((k) => k !== 'id' && k !== '__proto__'), fc.jsonValue(), { maxKeys: 6 }), (data) => {
-        const reversed = Object.fromEntries(Object.entries(data).reverse());
-        const a = canonicalBytes('s', { ...createFact, data } as UnhashedFact);
-        const b = canonicalBytes('s', { ...createFact, data: reversed } as UnhashedFact);
-        expect(a.isOk()).toBe(b.isOk());
-        if (a.isOk() && b.isOk()) expect(toHex(a.value)).toBe(toHex(b.value));
-      }),
+      fc.property(
+        fc.dictionary(
+          fc.string({ minLength: 1, maxLength: 8 }).filter((k) => k !== 'id' && k !== '__proto__'),
+          fc.jsonValue(),
+          { maxKeys: 6 },
+        ),
+        (data) => {
+          const reversed = Object.fromEntries(Object.entries(data).reverse());
+          const a = canonicalBytes('s', { ...createFact, data } as UnhashedFact);
+          const b = canonicalBytes('s', { ...createFact, data: reversed } as UnhashedFact);
+          expect(a.isOk()).toBe(b.isOk());
+          if (a.isOk() && b.isOk()) expect(toHex(a.value)).toBe(toHex(b.value));
+        },
+      ),
       { numRuns: 1000 },
     );
   });
 });
 
 describe('JSON values', () => {
-  const withValue = (value: unknown) => sealFact('s', { ...createFact, type: 'update', data: { v: value } } as unknown as UnhashedFact);
+  const withValue = (value: unknown) =>
+    sealFact('s', { ...createFact, type: 'update', data: { v: value } } as unknown as UnhashedFact);
   const sparse: unknown[] = [1];
   sparse[2] = 3;
   class Thing {
@@ -131,7 +222,7 @@ describe('JSON values', () => {
     expect(withValue(poisoned).isErr()).toBe(true);
   });
 
-  it('accepts every JSON value and copies it (frozen), so later mutation of the caller\'s object cannot reach the fact', () => {
+  it("accepts every JSON value and copies it (frozen), so later mutation of the caller's object cannot reach the fact", () => {
     const data = { list: [1, { a: 'b' }], n: -0.25 };
     const fact = unwrap(sealFact('s', { ...createFact, data }));
     data.list.push(2);
@@ -159,7 +250,9 @@ describe('entries at rest', () => {
     const signed: FactEntry = { ...fact, sig: new Uint8Array(64).fill(9) };
     expect(unwrap(decodeEntry(encodeEntry(signed)))).toEqual(signed);
     expect(unwrap(decodeEntry(encodeEntry(fact)))).toEqual(fact);
-    expect(unwrap(decodeEntryBody(encodeEntryBody(fact), fact.origin, fact.counter, fact.hash, undefined))).toEqual(fact);
+    expect(unwrap(decodeEntryBody(encodeEntryBody(fact), fact.origin, fact.counter, fact.hash, undefined))).toEqual(
+      fact,
+    );
   });
 
   it('decoding arbitrary bytes never throws (property)', () => {
@@ -202,7 +295,10 @@ describe('hybrid logical clock', () => {
 
   it('never goes backwards, even when the wall clock does', () => {
     let wall = 1000;
-    const clock = new HlcClock(fakeEnv(() => wall), 60_000);
+    const clock = new HlcClock(
+      fakeEnv(() => wall),
+      60_000,
+    );
     const a = clock.tick();
     wall = 500;
     const b = clock.tick();
@@ -213,16 +309,21 @@ describe('hybrid logical clock', () => {
   });
 
   it('stamps after what it observed (causality)', () => {
-    const clock = new HlcClock(fakeEnv(() => 1000), 60_000);
+    const clock = new HlcClock(
+      fakeEnv(() => 1000),
+      60_000,
+    );
     clock.observe({ wall: 5000, logical: 3 });
     expect(clock.tick()).toEqual({ wall: 5000, logical: 4 });
   });
 
   it('refuses a reading more than maxDrift ahead', () => {
-    const clock = new HlcClock(fakeEnv(() => 1000), 60_000);
+    const clock = new HlcClock(
+      fakeEnv(() => 1000),
+      60_000,
+    );
     expect(clock.check({ wall: 61_000, logical: 0 }).isOk()).toBe(true);
     const drifted = clock.check({ wall: 61_001, logical: 0 });
     expect(drifted.isErr() && drifted.error.type).toBe('clock-drift');
   });
 });
-

@@ -1,6 +1,14 @@
 import { errAsync, type ResultAsync } from 'neverthrow';
 import { describe, expect, it } from 'vitest';
-import { createPeer, memoryStorage, storageError, type Space, type SpaceEvent, type Storage, type WriteError } from '../../engine/index.js';
+import {
+  createPeer,
+  memoryStorage,
+  storageError,
+  type Space,
+  type SpaceEvent,
+  type Storage,
+  type WriteError,
+} from '../../engine/index.js';
 import { identityFromSeed, originOf } from '../../engine/facts/sign.js';
 import { MAX_ID_LENGTH, MAX_VALUE_BYTES } from '../../engine/limits.js';
 import { SimNetwork } from '../../transports/memory/index.js';
@@ -25,7 +33,12 @@ describe('collections', () => {
     unwrap(await items.update(id, 'done', true));
     expect(items.get(id)?.done).toBe(true);
     unwrap(await items.create({ title: 'eggs', done: false }, 'eggs'));
-    expect(items.all().map((i) => i.title).sort()).toEqual(['eggs', 'milk']);
+    expect(
+      items
+        .all()
+        .map((i) => i.title)
+        .sort(),
+    ).toEqual(['eggs', 'milk']);
     unwrap(await items.delete(id));
     expect(items.get(id)).toBeUndefined();
     expect(items.all().map((i) => i.id)).toEqual(['eggs']);
@@ -57,7 +70,7 @@ describe('collections', () => {
     const items = space.collection<{ tags: string[] }>('items');
     unwrap(await items.create({ tags: ['a'] }, 'x'));
     const view = items.get('x')!;
-    expect(() => (view.tags).push('b')).toThrow();
+    expect(() => view.tags.push('b')).toThrow();
     expect(items.get('x')).toEqual({ id: 'x', tags: ['a'] });
   });
 
@@ -69,26 +82,56 @@ describe('collections', () => {
     unwrap(await items.create({ title: 'milk', done: false }, 'm'));
     unsubscribe();
     unwrap(await items.update('m', 'done', true));
-    expect(events).toEqual([{ source: 'local', changes: [{ collection: 'items', id: 'm', value: { id: 'm', title: 'milk', done: false } }] }]);
+    expect(events).toEqual([
+      { source: 'local', changes: [{ collection: 'items', id: 'm', value: { id: 'm', title: 'milk', done: false } }] },
+    ]);
   });
 });
 
 describe('caller errors are typed and change nothing', () => {
   const cases: [string, (s: Space) => ResultAsync<unknown, WriteError>, string][] = [
     ['an empty collection name', (s) => s.collection('').create({ a: 1 }), 'invalid-input'],
-    ['a collection name that is too long', (s) => s.collection('c'.repeat(MAX_ID_LENGTH + 1)).create({ a: 1 }), 'invalid-input'],
-    ['a collection name that is not a string', (s) => s.collection(42 as unknown as string).create({ a: 1 }), 'invalid-input'],
+    [
+      'a collection name that is too long',
+      (s) => s.collection('c'.repeat(MAX_ID_LENGTH + 1)).create({ a: 1 }),
+      'invalid-input',
+    ],
+    [
+      'a collection name that is not a string',
+      (s) => s.collection(42 as unknown as string).create({ a: 1 }),
+      'invalid-input',
+    ],
     ['an empty item id', (s) => s.collection('items').create({ a: 1 }, ''), 'invalid-input'],
-    ['an item id that is not a string', (s) => s.collection('items').create({ a: 1 }, 7 as unknown as string), 'invalid-input'],
+    [
+      'an item id that is not a string',
+      (s) => s.collection('items').create({ a: 1 }, 7 as unknown as string),
+      'invalid-input',
+    ],
     ['create of an existing item', (s) => s.collection('items').create({ a: 1 }, 'existing'), 'exists'],
     ['update of a missing item', (s) => s.collection('items').update('nope', 'a', 1), 'not-found'],
     ['delete of a missing item', (s) => s.collection('items').delete('nope'), 'not-found'],
     ['the reserved field "id"', (s) => s.collection('items').create({ id: 'x' }), 'invalid-input'],
     ['update of the field "id"', (s) => s.collection('items').update('existing', 'id', 'y'), 'invalid-input'],
-    ['an undefined value', (s) => s.collection<{ a?: number }>('items').update('existing', 'a', undefined), 'invalid-input'],
-    ['a non-JSON value', (s) => s.collection<{ a: unknown }>('items').update('existing', 'a', new Date()), 'invalid-input'],
-    ['an array as an object', (s) => s.collection('items').create([1, 2] as unknown as Record<string, number>), 'invalid-input'],
-    ['an oversized value', (s) => s.collection('items').update('existing', 'a', 'x'.repeat(MAX_VALUE_BYTES)), 'invalid-input'],
+    [
+      'an undefined value',
+      (s) => s.collection<{ a?: number }>('items').update('existing', 'a', undefined),
+      'invalid-input',
+    ],
+    [
+      'a non-JSON value',
+      (s) => s.collection<{ a: unknown }>('items').update('existing', 'a', new Date()),
+      'invalid-input',
+    ],
+    [
+      'an array as an object',
+      (s) => s.collection('items').create([1, 2] as unknown as Record<string, number>),
+      'invalid-input',
+    ],
+    [
+      'an oversized value',
+      (s) => s.collection('items').update('existing', 'a', 'x'.repeat(MAX_VALUE_BYTES)),
+      'invalid-input',
+    ],
   ];
 
   it.each(cases)('%s', async (_name, act, type) => {
@@ -98,7 +141,9 @@ describe('caller errors are typed and change nothing', () => {
     const result = await act(space);
     expect(result.isErr()).toBe(true);
     expect(result.isErr() && result.error.type).toBe(type);
-    expect({ hash: space.stateHash(), all: space.collection('items').all(), vector: space.status().vector }).toEqual(before);
+    expect({ hash: space.stateHash(), all: space.collection('items').all(), vector: space.status().vector }).toEqual(
+      before,
+    );
     expect(space.status().pending).toBe(1);
   });
 
@@ -158,7 +203,8 @@ describe('peers and storage', () => {
           setMetadata: log.setMetadata.bind(log),
           query: log.query.bind(log),
           truncate: log.truncate.bind(log),
-          addEntries: (entries, seq, snap) => (failing ? errAsync(storageError('disk full')) : log.addEntries(entries, seq, snap)),
+          addEntries: (entries, seq, snap) =>
+            failing ? errAsync(storageError('disk full')) : log.addEntries(entries, seq, snap),
         })),
     };
     const { space } = await offlinePeer(storage);

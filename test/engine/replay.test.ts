@@ -28,26 +28,34 @@ const observe = (space: Space) => ({
 describe('replay', () => {
   it('state after snapshot-free replay from the log equals the live state (property, 1,000 runs)', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.integer({ min: 1, max: 1_000_000 }), fc.array(opArb, { maxLength: 25 }), async (seed, ops) => {
-        const net = new SimNetwork({ seed, drop: 0.2 });
-        const peers = [await simPeer(net), await simPeer(net)];
-        for (const op of ops) {
-          const items = peers[op.peer]!.space.collection<{ v: number }>('items');
-          const id = `i${op.item}`;
-          // Errors (exists / not-found) are part of the workload; no other error may happen.
-          const result =
-            op.kind === 'create' ? await items.create({ v: op.value }, id) : op.kind === 'update' ? await items.update(id, 'v', op.value) : await items.delete(id);
-          if (result.isErr()) expect(['exists', 'not-found']).toContain(result.error.type);
-          if (op.advance > 0) await net.advance(op.advance);
-        }
-        for (const p of peers) {
-          const live = observe(p.space);
-          await p.peer.close();
-          const reopened = unwrap(await createPeer({ storage: p.storage, env: net.env }));
-          expect(reopened.id).toBe(p.peer.id);
-          expect(observe(unwrap(await reopened.space('space')))).toEqual(live);
-        }
-      }),
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 1_000_000 }),
+        fc.array(opArb, { maxLength: 25 }),
+        async (seed, ops) => {
+          const net = new SimNetwork({ seed, drop: 0.2 });
+          const peers = [await simPeer(net), await simPeer(net)];
+          for (const op of ops) {
+            const items = peers[op.peer]!.space.collection<{ v: number }>('items');
+            const id = `i${op.item}`;
+            // Errors (exists / not-found) are part of the workload; no other error may happen.
+            const result =
+              op.kind === 'create'
+                ? await items.create({ v: op.value }, id)
+                : op.kind === 'update'
+                  ? await items.update(id, 'v', op.value)
+                  : await items.delete(id);
+            if (result.isErr()) expect(['exists', 'not-found']).toContain(result.error.type);
+            if (op.advance > 0) await net.advance(op.advance);
+          }
+          for (const p of peers) {
+            const live = observe(p.space);
+            await p.peer.close();
+            const reopened = unwrap(await createPeer({ storage: p.storage, env: net.env }));
+            expect(reopened.id).toBe(p.peer.id);
+            expect(observe(unwrap(await reopened.space('space')))).toEqual(live);
+          }
+        },
+      ),
       { numRuns: 1000 },
     );
   });

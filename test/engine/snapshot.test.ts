@@ -3,7 +3,15 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { createPeer, inProcessWorkers, memoryBlobStore, memoryStorage, threadWorkers, type Space, type Workers } from '../../engine/index.js';
+import {
+  createPeer,
+  inProcessWorkers,
+  memoryBlobStore,
+  memoryStorage,
+  threadWorkers,
+  type Space,
+  type Workers,
+} from '../../engine/index.js';
 import type { Fact, FactType, JsonObject, PeerId } from '../../engine/facts/types.js';
 import { encodeEntry } from '../../engine/facts/codec.js';
 import { ChunkWriter, decodeChunk, decodeRoot, sortedItems } from '../../engine/snapshot/format.js';
@@ -23,7 +31,12 @@ const factsArb = fc
       type: fc.constantFrom<FactType>('create', 'update', 'update', 'delete'),
       item: fc.constantFrom('i1', 'i2', 'i3', 'i4'),
       field: fc.constantFrom('f1', 'f2'),
-      value: fc.oneof(fc.integer(), fc.string({ maxLength: 3 }), fc.constant(null), fc.array(fc.boolean(), { maxLength: 2 })),
+      value: fc.oneof(
+        fc.integer(),
+        fc.string({ maxLength: 3 }),
+        fc.constant(null),
+        fc.array(fc.boolean(), { maxLength: 2 }),
+      ),
     }),
     { maxLength: 40 },
   )
@@ -32,9 +45,17 @@ const factsArb = fc
     return specs.map((s): Fact => {
       const counter = (counters.get(s.origin) ?? 0) + 1;
       counters.set(s.origin, counter);
-      const base = { origin: s.origin, counter, hlc: { wall: s.wall, logical: 0 }, collection: 'c', item: s.item, prev: counter === 1 ? null : HASH, hash: HASH };
+      const base = {
+        origin: s.origin,
+        counter,
+        hlc: { wall: s.wall, logical: 0 },
+        collection: 'c',
+        item: s.item,
+        prev: counter === 1 ? null : HASH,
+        hash: HASH,
+      };
       const data: JsonObject = { [s.field]: s.value };
-      return (s.type === 'delete' ? { ...base, type: s.type } : { ...base, type: s.type, data });
+      return s.type === 'delete' ? { ...base, type: s.type } : { ...base, type: s.type, data };
     });
   });
 
@@ -66,26 +87,38 @@ describe('snapshot + tail = full replay (property, 1,000 runs)', () => {
 
   it('through a real peer: snapshot at a random point, reopen, keep writing', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.array(fc.tuple(fc.constantFrom('create', 'update', 'delete'), fc.integer({ min: 0, max: 5 }), fc.integer()), { minLength: 1, maxLength: 30 }), fc.nat(), async (ops, at) => {
-        const net = new SimNetwork({ seed: 1 });
-        const storage = memoryStorage();
-        const peer = unwrap(await createPeer({ storage, env: net.env }));
-        const space = unwrap(await peer.space('s'));
-        const cut = at % ops.length;
-        const apply = async (s: Space, [kind, item, value]: (typeof ops)[number]) => {
-          const items = s.collection<{ v: number }>('items');
-          const id = `i${item}`;
-          const r = kind === 'create' ? await items.create({ v: value }, id) : kind === 'update' ? await items.update(id, 'v', value) : await items.delete(id);
-          if (r.isErr()) expect(['exists', 'not-found']).toContain(r.error.type);
-        };
-        for (const op of ops.slice(0, cut)) await apply(space, op);
-        if (space.status().logLength > 0) unwrap(await space.snapshot());
-        for (const op of ops.slice(cut)) await apply(space, op);
-        const live = { hash: space.stateHash(), items: space.collection('items').all() };
-        await peer.close();
-        const reopened = unwrap(await (unwrap(await createPeer({ storage, env: net.env }))).space('s'));
-        expect({ hash: reopened.stateHash(), items: reopened.collection('items').all() }).toEqual(live);
-      }),
+      fc.asyncProperty(
+        fc.array(
+          fc.tuple(fc.constantFrom('create', 'update', 'delete'), fc.integer({ min: 0, max: 5 }), fc.integer()),
+          { minLength: 1, maxLength: 30 },
+        ),
+        fc.nat(),
+        async (ops, at) => {
+          const net = new SimNetwork({ seed: 1 });
+          const storage = memoryStorage();
+          const peer = unwrap(await createPeer({ storage, env: net.env }));
+          const space = unwrap(await peer.space('s'));
+          const cut = at % ops.length;
+          const apply = async (s: Space, [kind, item, value]: (typeof ops)[number]) => {
+            const items = s.collection<{ v: number }>('items');
+            const id = `i${item}`;
+            const r =
+              kind === 'create'
+                ? await items.create({ v: value }, id)
+                : kind === 'update'
+                  ? await items.update(id, 'v', value)
+                  : await items.delete(id);
+            if (r.isErr()) expect(['exists', 'not-found']).toContain(r.error.type);
+          };
+          for (const op of ops.slice(0, cut)) await apply(space, op);
+          if (space.status().logLength > 0) unwrap(await space.snapshot());
+          for (const op of ops.slice(cut)) await apply(space, op);
+          const live = { hash: space.stateHash(), items: space.collection('items').all() };
+          await peer.close();
+          const reopened = unwrap(await unwrap(await createPeer({ storage, env: net.env })).space('s'));
+          expect({ hash: reopened.stateHash(), items: reopened.collection('items').all() }).toEqual(live);
+        },
+      ),
       { numRuns: 200 },
     );
   });
@@ -109,7 +142,17 @@ describe('snapshot blobs', () => {
   it('split into chunks that each fit a frame', () => {
     const state = new LwwState();
     for (let i = 0; i < 3000; i++) {
-      state.apply({ origin: ORIGINS[0]!, counter: i + 1, hlc: { wall: i, logical: 0 }, type: 'create', collection: 'c', item: `i${i}`, data: { text: 'x'.repeat(200) }, prev: null, hash: HASH });
+      state.apply({
+        origin: ORIGINS[0]!,
+        counter: i + 1,
+        hlc: { wall: i, logical: 0 },
+        type: 'create',
+        collection: 'c',
+        item: `i${i}`,
+        data: { text: 'x'.repeat(200) },
+        prev: null,
+        hash: HASH,
+      });
     }
     const writer = new ChunkWriter();
     for (const [c, i, r] of sortedItems(state)) writer.add(c, i, r);
@@ -140,7 +183,17 @@ describe('snapshot blobs', () => {
     const state = new LwwState();
     const entries: Uint8Array[] = [];
     for (let i = 0; i < items; i++) {
-      const f: Fact = { origin: ORIGINS[0]!, counter: i + 1, hlc: { wall: i, logical: 0 }, type: 'create', collection: 'c', item: `i${i}`, data: { n: i }, prev: i === 0 ? null : HASH, hash: HASH };
+      const f: Fact = {
+        origin: ORIGINS[0]!,
+        counter: i + 1,
+        hlc: { wall: i, logical: 0 },
+        type: 'create',
+        collection: 'c',
+        item: `i${i}`,
+        data: { n: i },
+        prev: i === 0 ? null : HASH,
+        hash: HASH,
+      };
       state.apply(f);
       entries.push(encodeEntry(f));
     }

@@ -10,11 +10,27 @@ const HASH = new Uint8Array(32);
 
 let counters = new Map<PeerId, number>();
 
-function fact(origin: PeerId, wall: number, logical: number, type: FactType, item: string, data?: JsonObject, collection = 'c'): Fact {
+function fact(
+  origin: PeerId,
+  wall: number,
+  logical: number,
+  type: FactType,
+  item: string,
+  data?: JsonObject,
+  collection = 'c',
+): Fact {
   const counter = (counters.get(origin) ?? 0) + 1;
   counters.set(origin, counter);
-  const base = { origin, counter, hlc: { wall, logical }, collection, item, prev: counter === 1 ? null : HASH, hash: HASH };
-  return (type === 'delete' ? { ...base, type } : { ...base, type, data: data ?? {} });
+  const base = {
+    origin,
+    counter,
+    hlc: { wall, logical },
+    collection,
+    item,
+    prev: counter === 1 ? null : HASH,
+    hash: HASH,
+  };
+  return type === 'delete' ? { ...base, type } : { ...base, type, data: data ?? {} };
 }
 
 const stateOf = (facts: readonly Fact[]): LwwState => {
@@ -138,7 +154,11 @@ describe('LWW state: rules', () => {
     const create = fact(ORIGINS[0]!, 1, 0, 'create', 'x', { v: 1 });
     const del = fact(ORIGINS[0]!, 5, 0, 'delete', 'x');
     const update = fact(ORIGINS[1]!, 6, 0, 'update', 'x', { v: 2 });
-    for (const order of [[create, del, update], [update, del, create], [create, update, del]]) {
+    for (const order of [
+      [create, del, update],
+      [update, del, create],
+      [create, update, del],
+    ]) {
       expect(visible(stateOf(order), 'x')).toBeUndefined();
     }
   });
@@ -166,7 +186,7 @@ describe('LWW state: rules', () => {
   });
 });
 
-describe('pending overlay (Figma\'s rule)', () => {
+describe("pending overlay (Figma's rule)", () => {
   it('shows our pending value over a newer remote one, and the LWW winner once acknowledged', () => {
     counters = new Map();
     const [me, them] = [ORIGINS[0]!, ORIGINS[1]!];
@@ -229,37 +249,43 @@ describe('pending overlay: the view predicts the acknowledged state', () => {
 
   it('while pending, after acks and after rollbacks (property, 1,000 runs)', () => {
     fc.assert(
-      fc.property(factsArb, fc.array(opArb, { maxLength: 30 }), fc.nat(), fc.nat(), (remote, ops, ackAt, rollbackAt) => {
-        counters = new Map();
-        const me = ORIGINS[0]!;
-        const base = remote.filter((f) => f.collection === 'c' && f.item === 'i1' && f.origin !== me);
-        const overlay = new PendingOverlay();
-        const mine: Fact[] = [];
-        let visible = viewOf('i1', stateOf(base).record('c', 'i1'), undefined) !== undefined;
-        let wall = 100;
-        for (const op of ops) {
-          // Only what the API lets a caller write: create when invisible, update/delete when visible.
-          const kind = visible ? (op.kind === 'create' ? 'update' : op.kind) : 'create';
-          const f = fact(me, wall++, 0, kind, 'i1', kind === 'delete' ? undefined : { [op.field]: op.value });
-          mine.push(f);
-          overlay.add(f);
-          visible = kind !== 'delete';
-          expect(viewOf('i1', stateOf([...base, ...mine]).record('c', 'i1'), undefined)).toEqual(
-            viewOf('i1', stateOf(base).record('c', 'i1'), overlay.pending('c', 'i1')),
+      fc.property(
+        factsArb,
+        fc.array(opArb, { maxLength: 30 }),
+        fc.nat(),
+        fc.nat(),
+        (remote, ops, ackAt, rollbackAt) => {
+          counters = new Map();
+          const me = ORIGINS[0]!;
+          const base = remote.filter((f) => f.collection === 'c' && f.item === 'i1' && f.origin !== me);
+          const overlay = new PendingOverlay();
+          const mine: Fact[] = [];
+          let visible = viewOf('i1', stateOf(base).record('c', 'i1'), undefined) !== undefined;
+          let wall = 100;
+          for (const op of ops) {
+            // Only what the API lets a caller write: create when invisible, update/delete when visible.
+            const kind = visible ? (op.kind === 'create' ? 'update' : op.kind) : 'create';
+            const f = fact(me, wall++, 0, kind, 'i1', kind === 'delete' ? undefined : { [op.field]: op.value });
+            mine.push(f);
+            overlay.add(f);
+            visible = kind !== 'delete';
+            expect(viewOf('i1', stateOf([...base, ...mine]).record('c', 'i1'), undefined)).toEqual(
+              viewOf('i1', stateOf(base).record('c', 'i1'), overlay.pending('c', 'i1')),
+            );
+          }
+          const acked = mine.length === 0 ? 0 : mine[ackAt % mine.length]!.counter;
+          overlay.acknowledge(acked);
+          const landed = mine.filter((f) => f.counter <= acked);
+          expect(viewOf('i1', stateOf([...base, ...landed]).record('c', 'i1'), overlay.pending('c', 'i1'))).toEqual(
+            viewOf('i1', stateOf([...base, ...mine]).record('c', 'i1'), undefined),
           );
-        }
-        const acked = mine.length === 0 ? 0 : mine[ackAt % mine.length]!.counter;
-        overlay.acknowledge(acked);
-        const landed = mine.filter((f) => f.counter <= acked);
-        expect(viewOf('i1', stateOf([...base, ...landed]).record('c', 'i1'), overlay.pending('c', 'i1'))).toEqual(
-          viewOf('i1', stateOf([...base, ...mine]).record('c', 'i1'), undefined),
-        );
-        const keep = mine.length === 0 ? 0 : Math.max(acked, mine[rollbackAt % mine.length]!.counter);
-        overlay.rollback(keep);
-        expect(viewOf('i1', stateOf([...base, ...landed]).record('c', 'i1'), overlay.pending('c', 'i1'))).toEqual(
-          viewOf('i1', stateOf([...base, ...mine.filter((f) => f.counter <= keep)]).record('c', 'i1'), undefined),
-        );
-      }),
+          const keep = mine.length === 0 ? 0 : Math.max(acked, mine[rollbackAt % mine.length]!.counter);
+          overlay.rollback(keep);
+          expect(viewOf('i1', stateOf([...base, ...landed]).record('c', 'i1'), overlay.pending('c', 'i1'))).toEqual(
+            viewOf('i1', stateOf([...base, ...mine.filter((f) => f.counter <= keep)]).record('c', 'i1'), undefined),
+          );
+        },
+      ),
       { numRuns: 1000 },
     );
   });

@@ -48,7 +48,9 @@ class Cli {
       const hit = lines.slice(from).find((l) => pattern.test(l));
       if (hit !== undefined) return hit;
       if (Date.now() > deadline) {
-        throw new Error(`no line matching ${String(pattern)}; stdout:\n${this.out.join('\n')}\nstderr:\n${this.err.join('\n')}`);
+        throw new Error(
+          `no line matching ${String(pattern)}; stdout:\n${this.out.join('\n')}\nstderr:\n${this.err.join('\n')}`,
+        );
       }
       await new Promise((resolve) => setTimeout(resolve, 25));
     }
@@ -62,7 +64,10 @@ class Cli {
       this.type('ls');
       try {
         for (const title of titles) {
-          await this.waitFor(new RegExp(`^\\s*\\d+\\. \\[[ x]\\] ${title.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`), { from, timeoutMs: 2000 });
+          await this.waitFor(new RegExp(`^\\s*\\d+\\. \\[[ x]\\] ${title.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`), {
+            from,
+            timeoutMs: 2000,
+          });
         }
         return;
       } catch (e) {
@@ -113,7 +118,10 @@ describe('shopping-list CLI, two processes', () => {
     const bob = start('bob', ['--peer', address]);
     // The link may come up before the other's name has synced: then the line names its peer id and
     // "<name> is on this list" follows once the name arrives. Either way, each must learn the other.
-    for (const [cli, other] of [[alice, 'bob'], [bob, 'alice']] as const) {
+    for (const [cli, other] of [
+      [alice, 'bob'],
+      [bob, 'alice'],
+    ] as const) {
       await cli.waitFor(/^~ connected to /);
       await cli.waitFor(new RegExp(`^~ (connected to ${other} |${other} is on this list$)`));
     }

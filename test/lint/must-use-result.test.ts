@@ -20,5 +20,7 @@ it('reports dropped Results and ResultAsyncs, and nothing that is handled, passe
     .flatMap((line, i) => (line.endsWith('// reported') ? [i + 1] : []));
   expect(marked.length).toBeGreaterThan(0);
   expect(reported.sort((a, b) => a - b)).toEqual(marked);
-  expect(result!.messages.filter((m) => m.ruleId === 'shoal/must-use-result')[0]!.message).toMatch(/dropped: its error would be ignored/);
+  expect(result!.messages.filter((m) => m.ruleId === 'shoal/must-use-result')[0]!.message).toMatch(
+    /dropped: its error would be ignored/,
+  );
 }, 60_000);

@@ -28,7 +28,8 @@ describe('catch-up from a snapshot', () => {
     unwrap(await list(b).delete('i1'));
     unwrap(await list(a).update('i2', 'title', 'renamed by A'));
     for (let round = 0; round < 20; round++) {
-      for (let k = 0; k < 10; k++) unwrap(await list(round % 2 === 0 ? a : b).create({ title: `new ${round}-${k}`, qty: k }, `n${round}-${k}`));
+      for (let k = 0; k < 10; k++)
+        unwrap(await list(round % 2 === 0 ? a : b).create({ title: `new ${round}-${k}`, qty: k }, `n${round}-${k}`));
       await net.advance(1_000);
     }
     // C keeps working offline, on items it knows.

@@ -57,7 +57,8 @@ describe('shadowing under a partition', () => {
     await net.advance(1_000);
     const sources: string[] = [];
     a.space.subscribe((e) => {
-      for (const change of e.changes) if (change.id === 'x') sources.push(`${e.source}:${JSON.stringify(change.value?.v)}`);
+      for (const change of e.changes)
+        if (change.id === 'x') sources.push(`${e.source}:${JSON.stringify(change.value?.v)}`);
     });
     net.heal();
     await net.runUntilQuiet();

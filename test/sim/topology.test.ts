@@ -7,7 +7,9 @@ import { simPeer, unwrap, type SimPeer } from '../support/peers.js';
 
 async function writeEach(peers: SimPeer[], writes: number, prefix = 'p'): Promise<void> {
   const results = await Promise.all(
-    peers.flatMap((p, i) => Array.from({ length: writes }, (_, n) => p.space.collection('items').create({ by: i, n }, `${prefix}${i}-${n}`))),
+    peers.flatMap((p, i) =>
+      Array.from({ length: writes }, (_, n) => p.space.collection('items').create({ by: i, n }, `${prefix}${i}-${n}`)),
+    ),
   );
   for (const result of results) unwrap(result);
 }

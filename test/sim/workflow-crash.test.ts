@@ -7,7 +7,15 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { ResultAsync } from 'neverthrow';
-import { createPeer, faultyStorage, memoryStorage, type Peer, type Space, type Storage, type WriteError } from '../../engine/index.js';
+import {
+  createPeer,
+  faultyStorage,
+  memoryStorage,
+  type Peer,
+  type Space,
+  type Storage,
+  type WriteError,
+} from '../../engine/index.js';
 import { SimNetwork } from '../../transports/memory/index.js';
 import { unwrap } from '../support/peers.js';
 
@@ -62,7 +70,11 @@ async function scenario(k: number | undefined, landed: boolean): Promise<Outcome
   }
   const outcome = { writes: disk.writes, trace: disk.trace };
   if (disk.crashed) net.crash(aId ?? '');
-  else await opened.match((p) => p.close(), () => undefined);
+  else
+    await opened.match(
+      (p) => p.close(),
+      () => undefined,
+    );
 
   // Restart on what reached the disk.
   const a = await open(net, inner);
@@ -80,7 +92,10 @@ async function scenario(k: number | undefined, landed: boolean): Promise<Outcome
   // Nothing acknowledged was lost to pruning: history still finds the create of an early item.
   if (acknowledged.has('r0-1')) {
     const history = unwrap(await a.space.history('items', 'r0-1'));
-    expect(history.map((f) => f.type), seed).toContain('create');
+    expect(
+      history.map((f) => f.type),
+      seed,
+    ).toContain('create');
   }
   // The disk replays to the same state (chains verify on open).
   await a.peer.close();

@@ -14,7 +14,9 @@ import { listAll, runBlobStoreTests } from './blob-store-suite.js';
 
 const tempDir = tempDirs('shoal-am-');
 
-runBlobStoreTests('automerge-repo NodeFS adapter', () => Promise.resolve(automergeBlobStore(new NodeFSStorageAdapter(join(tempDir(), 'repo')))));
+runBlobStoreTests('automerge-repo NodeFS adapter', () =>
+  Promise.resolve(automergeBlobStore(new NodeFSStorageAdapter(join(tempDir(), 'repo')))),
+);
 runBlobStoreTests('automerge-repo in-memory adapter', () => Promise.resolve(automergeBlobStore(dummyStorageAdapter())));
 
 describe('automergeBlobStore', () => {

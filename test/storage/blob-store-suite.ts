@@ -11,7 +11,6 @@ import type { BlobDir, BlobStore } from '../../engine/blobs/blob-store.js';
 /** Makes a fresh, empty store. The calling test file cleans up (afterEach). */
 export type MakeStore = () => Promise<BlobStore>;
 
-
 /** Every name in `dir`, following continuations. */
 export async function listAll(dir: BlobDir): Promise<{ blobs: string[]; dirs: string[]; pages: number }> {
   const blobs: string[] = [];

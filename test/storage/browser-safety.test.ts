@@ -14,10 +14,13 @@ function importsOf(source: string): string[] {
   const js = ts.transpileModule(source, {
     compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, verbatimModuleSyntax: true },
   }).outputText;
-  return [...js.matchAll(/^\s*(?:import|export)\s[^'"]*?from\s+['"]([^'"]+)['"]|^\s*import\s+['"]([^'"]+)['"]/gm)].map((m) => m[1] ?? m[2]!);
+  return [...js.matchAll(/^\s*(?:import|export)\s[^'"]*?from\s+['"]([^'"]+)['"]|^\s*import\s+['"]([^'"]+)['"]/gm)].map(
+    (m) => m[1] ?? m[2]!,
+  );
 }
 
-const staticImports = (file: string) => importsOf(readFileSync(new URL(`../../engine/storage/${file}`, import.meta.url), 'utf8'));
+const staticImports = (file: string) =>
+  importsOf(readFileSync(new URL(`../../engine/storage/${file}`, import.meta.url), 'utf8'));
 
 describe('storage backends are safe to bundle for browsers', () => {
   for (const file of ['sqlite.ts', 'fs-blobs.ts', 'automerge-blobs.ts', 'idb.ts', 'faulty.ts', 'storable.ts']) {

@@ -50,7 +50,11 @@ export function workload(): Step[] {
     });
   };
   const setMeta = (key: string, value: number[]) =>
-    steps.push({ what: `setMeta ${key}`, run: (s) => s.setMeta(key, Uint8Array.from(value)), apply: (m) => void m.meta.set(key, value) });
+    steps.push({
+      what: `setMeta ${key}`,
+      run: (s) => s.setMeta(key, Uint8Array.from(value)),
+      apply: (m) => void m.meta.set(key, value),
+    });
 
   setMeta('identity', [1, 2, 3, 4]);
   steps.push({ what: 'open log', run: (s) => log(s), apply: () => undefined });
@@ -88,7 +92,11 @@ export function workload(): Step[] {
     },
   });
   append(own.run(4));
-  steps.push({ what: 'deleteMeta pending', run: (s) => s.deleteMeta('pending'), apply: (m) => void m.meta.delete('pending') });
+  steps.push({
+    what: 'deleteMeta pending',
+    run: (s) => s.deleteMeta('pending'),
+    apply: (m) => void m.meta.delete('pending'),
+  });
   append(other.run(1));
   return steps;
 }
@@ -100,7 +108,10 @@ export const emptyModel = (): Model => ({ start: 0, entries: [], meta: new Map()
  * Run the steps until one fails. Returns the model of everything acknowledged and the model that
  * also includes the step that failed (what the storage holds if that write landed).
  */
-export async function runUntilFailure(storage: Storage, steps: Step[]): Promise<{ acked: Model; withFailed: Model; failedAt?: string }> {
+export async function runUntilFailure(
+  storage: Storage,
+  steps: Step[],
+): Promise<{ acked: Model; withFailed: Model; failedAt?: string }> {
   const acked = emptyModel();
   for (const step of steps) {
     const r = await step.run(storage);

@@ -27,7 +27,6 @@ export type MakeLog = (init: MakeLogInit) => Promise<EventLog<FactEntry>>;
 
 const SPACE = 'suite-space';
 
-
 /** Every entry of `log` from `start`, following pages until complete. */
 export async function readAll(
   log: EventLog<FactEntry>,
@@ -115,7 +114,9 @@ export function runEventLogTests(name: string, makeLog: MakeLog): void {
       // returned entry would change the reference log itself (reported to the lead).
       it('does not let the caller change a stored entry by mutating what it passed', async () => {
         const log = await makeLog({});
-        const entry = { ...new FactChain(SPACE, testOrigin(1)).next('create', 'i', { a: 1 }) } as FactEntry & { snapshot?: string };
+        const entry = { ...new FactChain(SPACE, testOrigin(1)).next('create', 'i', { a: 1 }) } as FactEntry & {
+          snapshot?: string;
+        };
         const before = normalize(entry);
         await value(log.addEntry(entry, 0));
         entry.snapshot = 'mutated';
@@ -139,7 +140,11 @@ export function runEventLogTests(name: string, makeLog: MakeLog): void {
         const tail = await value(log.query(7, 1000));
         expect(tail).toMatchObject({ startSequenceId: 7, endSequenceId: 10, isComplete: true });
         expect(norm(tail.entries)).toEqual(norm(entries.slice(7)));
-        expect(await value(log.query(10, 'end'))).toMatchObject({ startSequenceId: 10, endSequenceId: 10, entries: [] });
+        expect(await value(log.query(10, 'end'))).toMatchObject({
+          startSequenceId: 10,
+          endSequenceId: 10,
+          entries: [],
+        });
         expect(await value(log.query(4, 4))).toMatchObject({ startSequenceId: 4, endSequenceId: 4, entries: [] });
       });
 
@@ -259,7 +264,11 @@ export function runEventLogTests(name: string, makeLog: MakeLog): void {
         const chain = new FactChain(SPACE, testOrigin(1));
         await value(log.addEntries(chain.run(4), 0));
         await value(log.truncate(4));
-        expect(await value(log.query('start', 'end'))).toMatchObject({ startSequenceId: 4, endSequenceId: 4, entries: [] });
+        expect(await value(log.query('start', 'end'))).toMatchObject({
+          startSequenceId: 4,
+          endSequenceId: 4,
+          entries: [],
+        });
         expect((await value(log.query('snapshot', 'end'))).startSequenceId).toBe(4);
         const next = chain.next();
         await value(log.addEntry(next, 4));
@@ -303,7 +312,11 @@ export function runEventLogTests(name: string, makeLog: MakeLog): void {
       );
       const seq = fc.integer({ min: -1, max: 60 });
       const op = fc.oneof(
-        fc.record({ op: fc.constant('add' as const), n: fc.integer({ min: 0, max: 9 }), skew: fc.constantFrom(0, 0, 0, -1, 1) }),
+        fc.record({
+          op: fc.constant('add' as const),
+          n: fc.integer({ min: 0, max: 9 }),
+          skew: fc.constantFrom(0, 0, 0, -1, 1),
+        }),
         fc.record({ op: fc.constant('meta' as const), at: seq, metadata }),
         fc.record({ op: fc.constant('truncate' as const), at: seq }),
         fc.record({

@@ -105,8 +105,9 @@ describe('idbStorage', () => {
     // Find the storage's connection the way the browser would kill it: every connection to `name`.
     const spy = await openDB(name, 1);
     spy.close();
-    const connections = (globalThis.indexedDB as unknown as { _databases: Map<string, { connections: IDBDatabase[] }> })._databases.get(name)!
-      .connections;
+    const connections = (
+      globalThis.indexedDB as unknown as { _databases: Map<string, { connections: IDBDatabase[] }> }
+    )._databases.get(name)!.connections;
     for (const c of [...connections]) forceCloseDatabase(c as never);
     // The call after a forced close either fails as a storage error or reopens; the next one works.
     const first = await storage.getMeta('k');

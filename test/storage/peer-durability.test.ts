@@ -130,7 +130,8 @@ async function crashRun(place: Place, k: number, landed: boolean) {
   const steps: (() => Promise<void>)[] = [];
   if (a !== undefined) {
     const items = a.space.collection('items');
-    const create = async (id: string, value: Record<string, JsonValue>) => expectValue(id, value, (await items.create(value, id)).isOk());
+    const create = async (id: string, value: Record<string, JsonValue>) =>
+      expectValue(id, value, (await items.create(value, id)).isOk());
     const update = async (id: string, n: number) => {
       const before = acked.get(id)?.value;
       expectValue(id, { ...before, n }, (await items.update(id, 'n', n)).isOk());
@@ -147,7 +148,12 @@ async function crashRun(place: Place, k: number, landed: boolean) {
       async () => void (await quiesce(net)),
       async () => void unwrap(await bItems.create({ n: 100 }, 'b1')),
       async () => void (await quiesce(net)),
-      async () => void (await Promise.all([update('a1', 10), remove('a2'), items.get('b1') === undefined ? Promise.resolve() : updateB1()])),
+      async () =>
+        void (await Promise.all([
+          update('a1', 10),
+          remove('a2'),
+          items.get('b1') === undefined ? Promise.resolve() : updateB1(),
+        ])),
       async () => void (await quiesce(net)),
       () => create('a4', { n: 4 }),
       async () => void (await net.advance(1_000)),
@@ -164,7 +170,12 @@ async function crashRun(place: Place, k: number, landed: boolean) {
 }
 
 /** Restart after `crashRun` and check everything the issue asks for. */
-async function restartAndCheck(place: Place, run: Awaited<ReturnType<typeof crashRun>>, landed: boolean, label: string) {
+async function restartAndCheck(
+  place: Place,
+  run: Awaited<ReturnType<typeof crashRun>>,
+  landed: boolean,
+  label: string,
+) {
   const { net, b, acked, b1Update, victim } = run;
   const storage = place.open();
   const a = await startPeer(net, storage);
@@ -183,7 +194,9 @@ async function restartAndCheck(place: Place, run: Awaited<ReturnType<typeof cras
   const own = await ownFacts(storage, a.peer.id);
   const bHas = b.space.status().vector[a.peer.id] ?? 0;
   const pending = a.space.status().pending;
-  expect(pending, `${label}: pending ≥ own facts b lacks`).toBeGreaterThanOrEqual(own.filter((e) => e.counter > bHas).length);
+  expect(pending, `${label}: pending ≥ own facts b lacks`).toBeGreaterThanOrEqual(
+    own.filter((e) => e.counter > bHas).length,
+  );
   expect(pending, `${label}: pending ⊆ own facts`).toBeLessThanOrEqual(own.length);
 
   // Reconnected, the pending set is re-offered; both converge; nothing stored twice anywhere.
@@ -192,7 +205,10 @@ async function restartAndCheck(place: Place, run: Awaited<ReturnType<typeof cras
   expect(a.space.stateHash(), `${label}: converged`).toBe(b.space.stateHash());
   expect((await ownFacts(storage, a.peer.id)).length, `${label}: no re-append`).toBe(own.length);
   const bOwn = await ownFacts(b.storage, a.peer.id);
-  expect(bOwn.map((e) => e.counter), `${label}: b holds a's facts once`).toEqual(own.map((e) => e.counter));
+  expect(
+    bOwn.map((e) => e.counter),
+    `${label}: b holds a's facts once`,
+  ).toEqual(own.map((e) => e.counter));
   // The other peer's item: A's acknowledged update of it reached both; a failed one that did not land reached neither.
   const b1 = b.space.collection('items').get('b1');
   if (b1Update === 'acked') expect(b1, `${label}: b1`).toEqual({ id: 'b1', n: 101 });

@@ -27,7 +27,10 @@ it('finds every write a SIGKILLed writer acknowledged', async () => {
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`writer too slow: ${acked.length} acks; stderr: ${stderr}`)), CHILD_TIMEOUT_MS);
+    const timer = setTimeout(
+      () => reject(new Error(`writer too slow: ${acked.length} acks; stderr: ${stderr}`)),
+      CHILD_TIMEOUT_MS,
+    );
     let buffered = '';
     child.stdout.on('data', (d: Buffer) => {
       buffered += d.toString();

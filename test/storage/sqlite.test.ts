@@ -69,7 +69,12 @@ describe('sqliteStorage on disk', () => {
     closeSync(fd);
     const again = fresh({}, file);
     const opened = await again.openLog('s');
-    const read = opened.isOk() ? await readAll(opened.value).then(() => 'read everything', (e: unknown) => e) : opened.error;
+    const read = opened.isOk()
+      ? await readAll(opened.value).then(
+          () => 'read everything',
+          (e: unknown) => e,
+        )
+      : opened.error;
     // Either opening the log or reading it fails, as a storage error naming the damage.
     const failure = opened.isErr() ? opened.error : await opened.value.query('start', 'end');
     expect(read).not.toBe('read everything');
@@ -108,7 +113,9 @@ describe('sqliteStorage on disk', () => {
     // Nothing of the failed batch is visible, and the head did not move.
     const all = await readAll(log);
     expect(all.entries.map(normalize)).toEqual(acked.map(normalize));
-    expect(await log.addEntry(chain.next(), acked.length + 1)).toMatchObject({ error: { type: 'conflict', nextSequenceId: acked.length } });
+    expect(await log.addEntry(chain.next(), acked.length + 1)).toMatchObject({
+      error: { type: 'conflict', nextSequenceId: acked.length },
+    });
     const blob = await (await storage.blobs.getRootDir())._unsafeUnwrap().writeBlob('big', new Uint8Array(200_000));
     expect(blob.isErr() && blob.error.type).toBe('storage');
     // A tiny metadata row may still fit in a free slot; if it does not, it fails as "full".
@@ -138,7 +145,9 @@ describe('sqliteStorage on disk', () => {
     db.close();
     // First fact of each origin: counter 1, no prev. Inside a run: elided. First of a later run
     // follows another origin's row: stored.
-    expect(flags).toEqual(entries.map((e, i) => (e.prev !== null && (i === 0 || entries[i - 1]!.origin !== e.origin) ? 1 : 0)));
+    expect(flags).toEqual(
+      entries.map((e, i) => (e.prev !== null && (i === 0 || entries[i - 1]!.origin !== e.origin) ? 1 : 0)),
+    );
     expect(flags.filter((f) => f === 1).length).toBe(3);
 
     const again = fresh({ pageSize: 4 }, file);

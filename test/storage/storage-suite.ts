@@ -84,9 +84,16 @@ export function runStorageTests(name: string, fixture: StorageFixture): void {
       await value(log.addEntries(entries.slice(6), 6));
       await value(log.setMetadata(7, { snapshot: 'snap-7', pending: 'history' }));
       await value(log.truncate(2));
-      await value((await value(storage.openLog('space-b'))).addEntries(new FactChain('space-b', testOrigin(4)).run(1), 0));
+      await value(
+        (await value(storage.openLog('space-b'))).addEntries(new FactChain('space-b', testOrigin(4)).run(1), 0),
+      );
       await value(storage.setMeta('identity', Uint8Array.from([42])));
-      await value((await value((await value(storage.blobs.getRootDir())).getDir('snapshots'))).writeBlob('s1', Uint8Array.from([1, 1])));
+      await value(
+        (await value((await value(storage.blobs.getRootDir())).getDir('snapshots'))).writeBlob(
+          's1',
+          Uint8Array.from([1, 1]),
+        ),
+      );
       await value(storage.close());
 
       const again = await reopen(storage);
@@ -96,7 +103,10 @@ export function runStorageTests(name: string, fixture: StorageFixture): void {
       const want = entries.slice(2).map(normalize);
       want[5] = { ...want[5]!, snapshot: 'snap-7', pending: 'history' };
       expect(all.entries.map(normalize)).toEqual(want);
-      expect((await value(log2.query('snapshot', 'end', -1))).lastSnapshot).toEqual({ sequenceId: 7, blobId: 'snap-7' });
+      expect((await value(log2.query('snapshot', 'end', -1))).lastSnapshot).toEqual({
+        sequenceId: 7,
+        blobId: 'snap-7',
+      });
       const next = chain.next();
       expect(await log2.addEntry(next, 9)).toMatchObject({ error: { type: 'conflict', nextSequenceId: 10 } });
       await value(log2.addEntry(next, 10));

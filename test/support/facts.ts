@@ -38,7 +38,13 @@ export class FactChain {
     const draft: UnhashedFact =
       kind === 'delete'
         ? { ...base, type: 'delete' }
-        : { ...base, type: kind, data: data ?? (kind === 'create' ? { name: `thing ${base.counter}`, done: false } : { done: base.counter % 2 === 0 }) };
+        : {
+            ...base,
+            type: kind,
+            data:
+              data ??
+              (kind === 'create' ? { name: `thing ${base.counter}`, done: false } : { done: base.counter % 2 === 0 }),
+          };
     const fact = sealFact(this.space, draft)._unsafeUnwrap();
     this.counter = fact.counter;
     this.prev = fact.hash;

@@ -18,11 +18,7 @@ export interface SimPeer {
 }
 
 /** A peer on `net` with its own memory storage, with `spaceId` open. */
-export async function simPeer(
-  net: SimNetwork,
-  spaceId = 'space',
-  init: Partial<PeerInit> = {},
-): Promise<SimPeer> {
+export async function simPeer(net: SimNetwork, spaceId = 'space', init: Partial<PeerInit> = {}): Promise<SimPeer> {
   const storage = init.storage ?? memoryStorage();
   const peer = unwrap(await createPeer({ ...init, storage, env: net.env, transports: [net.transport()] }));
   const space = unwrap(await peer.space(spaceId));
@@ -30,6 +26,11 @@ export async function simPeer(
 }
 
 /** Restart a crashed peer on the same storage. */
-export async function restart(net: SimNetwork, old: SimPeer, spaceId = 'space', init: Partial<PeerInit> = {}): Promise<SimPeer> {
+export async function restart(
+  net: SimNetwork,
+  old: SimPeer,
+  spaceId = 'space',
+  init: Partial<PeerInit> = {},
+): Promise<SimPeer> {
   return simPeer(net, spaceId, { ...init, storage: old.storage });
 }

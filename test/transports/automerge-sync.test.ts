@@ -30,7 +30,9 @@ async function peerOn(transport: Transport): Promise<{ peer: Peer; space: Space 
 
 async function syncBothWays(a: { space: Space }, b: { space: Space }): Promise<void> {
   const writes = [a, b].flatMap((p, i) =>
-    Array.from({ length: 500 }, (_, k) => p.space.collection<Item>('items').create({ title: `peer ${i} item ${k}`, n: k })),
+    Array.from({ length: 500 }, (_, k) =>
+      p.space.collection<Item>('items').create({ title: `peer ${i} item ${k}`, n: k }),
+    ),
   );
   for (const w of writes) unwrap(await w);
   await eventually(
@@ -68,7 +70,9 @@ describe('Shoal over automerge-repo adapters', () => {
     );
     const address = server.address();
     if (address === null || typeof address === 'string') throw new Error('expected a TCP address');
-    const hub = new WebSocketServerAdapter(server as unknown as ConstructorParameters<typeof WebSocketServerAdapter>[0]);
+    const hub = new WebSocketServerAdapter(
+      server as unknown as ConstructorParameters<typeof WebSocketServerAdapter>[0],
+    );
     const a = await peerOn(automergeTransport(hub));
     const b = await peerOn(automergeTransport(new WebSocketClientAdapter(`ws://127.0.0.1:${address.port}`)));
     await syncBothWays(a, b);

@@ -8,7 +8,15 @@ import { WebSocketClientAdapter, WebSocketServerAdapter } from '@automerge/autom
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocketServer } from 'ws';
 import { automergeTransport, SHOAL_MESSAGE_TYPE, type AutomergeTransport } from '../../transports/automerge/index.js';
-import { identity, pattern, realSettle, Recorder, runTransportTests, startTransport, type MakePair } from './transport-suite.js';
+import {
+  identity,
+  pattern,
+  realSettle,
+  Recorder,
+  runTransportTests,
+  startTransport,
+  type MakePair,
+} from './transport-suite.js';
 
 /** A WebSocket server on a free loopback port. */
 async function wsServer(): Promise<{ server: WebSocketServer; url: string; close(): Promise<void> }> {
@@ -120,9 +128,22 @@ describe('automerge transport handshake', () => {
     raw.connect(rawId, {});
     await until(() => candidates.includes(rawId) && raw.remotePeerId !== undefined, 'the raw peer to join');
     // Shoal-typed junk: an unknown tag, and a frame from a peer that never said hello.
-    raw.send({ type: SHOAL_MESSAGE_TYPE, senderId: rawId, targetId: server.id as string as AutomergePeerId, data: Uint8Array.of(9) });
-    raw.send({ type: SHOAL_MESSAGE_TYPE, senderId: rawId, targetId: server.id as string as AutomergePeerId, data: Uint8Array.of(0, 1, 2) });
-    await until(() => server.transport.stats().malformed + server.transport.stats().dropped >= 2, 'both messages to be judged');
+    raw.send({
+      type: SHOAL_MESSAGE_TYPE,
+      senderId: rawId,
+      targetId: server.id as string as AutomergePeerId,
+      data: Uint8Array.of(9),
+    });
+    raw.send({
+      type: SHOAL_MESSAGE_TYPE,
+      senderId: rawId,
+      targetId: server.id as string as AutomergePeerId,
+      data: Uint8Array.of(0, 1, 2),
+    });
+    await until(
+      () => server.transport.stats().malformed + server.transport.stats().dropped >= 2,
+      'both messages to be judged',
+    );
     expect(server.transport.stats()).toMatchObject({ malformed: 1, dropped: 1, framesReceived: 0 });
     expect(server.recorder.events).toEqual([]);
   });

@@ -117,8 +117,17 @@ describe('who may connect', () => {
     unwrap(await items(c).create({ title: 'from c', n: 3 }));
     await eventually(() => converged([a, c]) && items(a).all().length === 2, 'a and c to converge');
     await eventually(() => a.transport.stats().refused >= 2, 'two refusals at a');
-    expect(items(stranger).all().map((i) => i.title)).toEqual(['from the stranger']);
-    expect(items(a).all().map((i) => i.title).sort()).toEqual(['from a', 'from c']);
+    expect(
+      items(stranger)
+        .all()
+        .map((i) => i.title),
+    ).toEqual(['from the stranger']);
+    expect(
+      items(a)
+        .all()
+        .map((i) => i.title)
+        .sort(),
+    ).toEqual(['from a', 'from c']);
     expect(stranger.transport.stats()).toMatchObject({ linksUp: 0, framesReceived: 0 });
   });
 });
@@ -160,7 +169,9 @@ describe('catch-up', () => {
     const total = 50_000;
     const list = items(a);
     for (let start = 0; start < total; start += 5000) {
-      await Promise.all(Array.from({ length: 5000 }, (_, k) => list.create({ title: `item ${start + k}`, n: start + k })));
+      await Promise.all(
+        Array.from({ length: 5000 }, (_, k) => list.create({ title: `item ${start + k}`, n: start + k })),
+      );
     }
     const b = await start({ transport: { bootstrap: a.peer.addresses() } });
     await eventually(() => (b.space.status().vector[a.peer.id] ?? 0) === total, 'the whole log at b', 120_000);

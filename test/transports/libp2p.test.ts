@@ -12,7 +12,12 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { realEnv } from '../../engine/env.js';
 import { MAX_FRAME_BYTES } from '../../engine/limits.js';
 import type { TransportHandler } from '../../engine/transport.js';
-import { libp2pTransport, SHOAL_SYNC_PROTOCOL, type Libp2pTransport, type Libp2pTransportInit } from '../../transports/libp2p/index.js';
+import {
+  libp2pTransport,
+  SHOAL_SYNC_PROTOCOL,
+  type Libp2pTransport,
+  type Libp2pTransportInit,
+} from '../../transports/libp2p/index.js';
 import {
   identity,
   pattern,
@@ -44,7 +49,11 @@ function libp2pPair(listen: string): MakePair {
     const ka = await identity();
     const kb = await identity();
     const stoppable: Libp2pTransport[] = [];
-    const start = async (init: Libp2pTransportInit, key: typeof ka, handler: TransportHandler): Promise<TransportEnd> => {
+    const start = async (
+      init: Libp2pTransportInit,
+      key: typeof ka,
+      handler: TransportHandler,
+    ): Promise<TransportEnd> => {
       const transport = libp2pTransport({ ...FAST, listen: [listen], ...init });
       stoppable.push(transport);
       return startTransport(transport, key.key, handler);
@@ -186,7 +195,11 @@ describe('libp2p transport', () => {
       expect(stranger.transport.stats().linksUp).toBe(0);
 
       const recorder = new Recorder();
-      const transport = libp2pTransport({ ...FAST, listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap: a.transport.addresses() });
+      const transport = libp2pTransport({
+        ...FAST,
+        listen: ['/ip4/127.0.0.1/tcp/0'],
+        bootstrap: a.transport.addresses(),
+      });
       running.push(transport);
       await startTransport(transport, friend.key, recorder);
       await until(() => a.recorder.isUp(friend.id) && recorder.isUp(a.id), 'the listed peer to link');
@@ -227,7 +240,9 @@ describe('libp2p transport', () => {
     await until(() => !b.recorder.isUp(a.id), 'peer-down at b');
     // a comes back on the same port with the same identity; b's backoff finds it.
     const recorder = new Recorder();
-    const port = multiaddr(addressOfA).getComponents().find((c) => c.name === 'tcp')!.value!;
+    const port = multiaddr(addressOfA)
+      .getComponents()
+      .find((c) => c.name === 'tcp')!.value!;
     const again = libp2pTransport({ ...FAST, listen: [`/ip4/127.0.0.1/tcp/${port}`] });
     running.push(again);
     await startTransport(again, a.key, recorder);
@@ -275,7 +290,8 @@ describe('libp2p transport', () => {
     const a = await node();
     const b = await node({ bootstrap: a.transport.addresses() });
     await until(() => a.recorder.isUp(b.id) && b.recorder.isUp(a.id), 'the link');
-    for (const size of [1, 1000, 100_000]) expect((await a.transport.send(b.id, pattern(size, size))).isOk()).toBe(true);
+    for (const size of [1, 1000, 100_000])
+      expect((await a.transport.send(b.id, pattern(size, size))).isOk()).toBe(true);
     await until(() => b.recorder.frames(a.id).length === 3, 'three frames');
     expect(a.transport.stats()).toMatchObject({ framesSent: 3, bytesSent: 101_001 });
     expect(b.transport.stats()).toMatchObject({ framesReceived: 3, bytesReceived: 101_001 });

@@ -92,7 +92,8 @@ export const realSettle = (ms = 10): Promise<void> => new Promise((resolve) => s
 
 /** Everything a transport told one peer, in order, with the contract's invariants checked. */
 export class Recorder implements TransportHandler {
-  readonly events: Array<{ kind: 'up' | 'down'; peer: string } | { kind: 'message'; peer: string; frame: Uint8Array }> = [];
+  readonly events: Array<{ kind: 'up' | 'down'; peer: string } | { kind: 'message'; peer: string; frame: Uint8Array }> =
+    [];
   /** Contract breaches seen (a message from a peer that is not up, a double up…). */
   readonly violations: string[] = [];
   readonly #up = new Set<string>();
@@ -148,9 +149,11 @@ function numbered(index: number, size: number): Uint8Array {
   return frame;
 }
 
-const indexOf = (frame: Uint8Array): number => new DataView(frame.buffer, frame.byteOffset, frame.byteLength).getUint32(0);
+const indexOf = (frame: Uint8Array): number =>
+  new DataView(frame.buffer, frame.byteOffset, frame.byteLength).getUint32(0);
 
-const sameBytes = (x: Uint8Array, y: Uint8Array): boolean => x.byteLength === y.byteLength && Buffer.compare(x, y) === 0;
+const sameBytes = (x: Uint8Array, y: Uint8Array): boolean =>
+  x.byteLength === y.byteLength && Buffer.compare(x, y) === 0;
 
 /** Run the conformance suite against the transport `makePair` builds. */
 export function runTransportTests(name: string, makePair: MakePair, options: TransportSuiteOptions = {}): void {
@@ -228,7 +231,11 @@ export function runTransportTests(name: string, makePair: MakePair, options: Tra
         ...toA.map((f) => p.b.transport.send(p.a.id, f)),
       ]);
       expect(sent.every((r) => r.isOk())).toBe(true);
-      await until(p, () => rb.frames(p.a.id).length >= count && ra.frames(p.b.id).length >= count, `${count} frames each way`);
+      await until(
+        p,
+        () => rb.frames(p.a.id).length >= count && ra.frames(p.b.id).length >= count,
+        `${count} frames each way`,
+      );
       for (let i = 0; i < 3; i++) await p.settle();
       for (const [got, want] of [
         [rb.frames(p.a.id), toB],

@@ -83,7 +83,10 @@ export interface AutomergeTransport extends Transport {
  * });
  * ```
  */
-export function automergeTransport(adapter: NetworkAdapterInterface, init: AutomergeTransportInit = {}): AutomergeTransport {
+export function automergeTransport(
+  adapter: NetworkAdapterInterface,
+  init: AutomergeTransportInit = {},
+): AutomergeTransport {
   return new AutomergeShoalTransport(adapter, init);
 }
 
@@ -253,7 +256,8 @@ class AutomergeShoalTransport implements AutomergeTransport {
       }
       case HELLO:
       case HELLO_REPLY: {
-        const session = data.byteLength - 1 <= MAX_SESSION_LENGTH ? new TextDecoder().decode(data.subarray(1)) : undefined;
+        const session =
+          data.byteLength - 1 <= MAX_SESSION_LENGTH ? new TextDecoder().decode(data.subarray(1)) : undefined;
         if (session === undefined || session === '') {
           this.#stats.malformed += 1;
           return;

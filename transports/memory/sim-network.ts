@@ -239,7 +239,8 @@ export class SimNetwork {
   }
 
   send(from: PeerId, to: PeerId, frame: Uint8Array): ResultAsync<void, TransportError> {
-    if (frame.length > MAX_FRAME_BYTES) return errAsync(transportError(`frame of ${frame.length} bytes exceeds ${MAX_FRAME_BYTES}`));
+    if (frame.length > MAX_FRAME_BYTES)
+      return errAsync(transportError(`frame of ${frame.length} bytes exceeds ${MAX_FRAME_BYTES}`));
     const key = pairKey(from, to);
     const incarnation = this.#connected.get(key);
     if (incarnation === undefined) return errAsync(transportError(`no link from ${from} to ${to}`));
