@@ -18,7 +18,7 @@
 import { err, ok, type Result } from 'neverthrow';
 import { factError, invalidInput, type FactError, type InvalidInputError } from '../errors.js';
 import { MAX_ID_LENGTH, MAX_ORIGIN_LENGTH, MAX_VALUE_BYTES } from '../limits.js';
-import type { FactEntry } from '../storage/storage.js';
+import type { FactEntry } from '../log/fact-entry.js';
 import { Reader, Writer } from './bytes.js';
 import { sha256 } from './hash.js';
 import { checkKey, readJson, readObject, writeJson, writeObject } from './json.js';

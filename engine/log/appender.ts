@@ -9,7 +9,7 @@
 import { err, ok, type Result } from 'neverthrow';
 import { closedError, storageError, type ClosedError, type StorageError } from '../errors.js';
 import { MAX_APPEND_BATCH } from '../limits.js';
-import type { FactEntry } from '../storage/storage.js';
+import type { FactEntry } from '../log/fact-entry.js';
 import type { EventLog, SequenceId } from './event-log.js';
 
 export type AppendError = StorageError | ClosedError;

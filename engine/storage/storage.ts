@@ -9,21 +9,10 @@
 import type { ResultAsync } from 'neverthrow';
 import type { BlobStore } from '../blobs/blob-store.js';
 import type { StorageError } from '../errors.js';
-import type { Fact } from '../facts/types.js';
-import type { EventLog, LogMetadata } from '../log/event-log.js';
+import type { EventLog } from '../log/event-log.js';
+import type { FactEntry } from '../log/fact-entry.js';
 
-/** An entry of a space's log: a fact, its signature when it ends a run, and workflow metadata. */
-export type FactEntry = Fact &
-  LogMetadata & {
-    /** Ed25519 signature by `origin` over `hash`, present on the last fact of each run. */
-    readonly sig?: Uint8Array | undefined;
-  };
-
-/** The fact of an entry, without its signature and log metadata. */
-export function factOf(entry: FactEntry): Fact {
-  const { snapshot: _s, history: _h, pending: _p, sig: _g, ...fact } = entry;
-  return fact;
-}
+export { factOf, type FactEntry } from '../log/fact-entry.js';
 
 export interface Storage {
   /** Backend name, for messages ("memory", "sqlite:/path/peer.db"…). */
