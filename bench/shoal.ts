@@ -13,12 +13,14 @@
 import { createPeer, memoryStorage, type Peer, type Space, type Transport } from '../engine/index.js';
 import { encodeEntry } from '../engine/facts/codec.js';
 import { runsOf } from '../engine/facts/run.js';
-import { forgetVerifiedSignatures } from '../engine/facts/sign.js';
 import type { PeerId } from '../engine/facts/types.js';
-import type { SpaceImpl } from '../engine/peer/space.js';
 import type { FactEntry, Storage } from '../engine/storage/storage.js';
-import { decodeFrame, encodeMessage } from '../engine/sync/codec.js';
+import { encodeMessage } from '../engine/sync/codec.js';
 import { SimNetwork } from '../transports/memory/index.js';
+import { manualTransport } from '../testing/manual-transport.js';
+
+/** Frames delivered to the ingesting peer between two chances for it to process them. */
+const INGEST_SLICE = 128;
 import {
   fieldKey,
   type LocalWritesSpec,
@@ -104,17 +106,19 @@ export const shoalMerge: MergeSystem<Replica> = {
   },
 
   async ingest(updates: readonly Uint8Array[]): Promise<Replica> {
-    forgetVerifiedSignatures();
     const storage = memoryStorage();
-    // A real peer with default options: real clock and timers, snapshots every 10,000 entries.
-    const peer = (await createPeer({ storage }))._unsafeUnwrap();
-    const space = (await peer.space(SPACE))._unsafeUnwrap() as SpaceImpl;
-    space.peerUp(NEIGHBOUR); // as a transport would report the link before its first frame
-    for (const frame of updates) {
-      const message = decodeFrame(frame);
-      if (message.isErr()) throw new Error(message.error.message);
-      await space.receive(NEIGHBOUR, message.value);
+    // A real peer with default options (real clock and timers, snapshots every 10,000 entries, its
+    // own caches: it verifies every signature itself), fed the frames as its transport would.
+    const wire = manualTransport();
+    const peer = (await createPeer({ storage, transports: [wire.transport] }))._unsafeUnwrap();
+    const space = (await peer.space(SPACE))._unsafeUnwrap();
+    wire.up(NEIGHBOUR);
+    for (let i = 0; i < updates.length; i++) {
+      wire.deliver(NEIGHBOUR, updates[i]!);
+      // Let the peer work through what arrived before its inbound queue (256 frames) overflows.
+      if (i % INGEST_SLICE === INGEST_SLICE - 1) await wire.settle();
     }
+    await wire.settle();
     await peer.close(); // waits until every accepted fact is durable
     return { peer, space, storage };
   },

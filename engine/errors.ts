@@ -142,5 +142,9 @@ export const transportError = (message: string, cause?: unknown): TransportError
 export const factError = (type: FactErrorType, message: string, at?: { origin: string; counter: number }): FactError =>
   at === undefined ? { type, message } : { type, message, origin: at.origin, counter: at.counter };
 
+/** Any error of a storage call, as a StorageError (log errors such as `conflict` become one). */
+export const asStorageError = (e: { readonly type: string; readonly message: string }): StorageError =>
+  e.type === 'storage' ? (e as StorageError) : storageError(e.message);
+
 /** A readable message from anything a library threw. */
 export const describe = (e: unknown): string => (e instanceof Error ? e.message : String(e));

@@ -36,8 +36,8 @@ export const MAX_INBOUND_QUEUE_FRAMES = 256; // frames
 /** Bound on bytes sent on one link and not yet acknowledged by the receiver (flow control). */
 export const MAX_IN_FLIGHT_BYTES = 4 * MAX_FRAME_BYTES; // 4 MiB
 
-/** Bound on bytes of out-of-order runs a session holds while it waits for the gap to fill. */
-export const MAX_STASHED_BYTES = 2 * MAX_FRAME_BYTES; // 2 MiB
+/** Bound on facts of out-of-order runs a space holds while it waits for the gap to fill. */
+export const MAX_STASHED_FACTS = 32_768; // facts
 
 /** Entries read from an event log per page. */
 export const LOG_PAGE_ENTRIES = 4096; // entries
@@ -86,3 +86,27 @@ export const FORWARD_DELAY_MS = 250; // 250 ms
 
 /** A peer announces new facts it accepted (an `ack` to each remote) at most this often per remote. */
 export const ANNOUNCE_DELAY_MS = 100; // 100 ms
+
+/** Most origins whose signature verification keys a peer keeps ready. */
+export const KEY_CACHE_ENTRIES = 4096; // origins
+
+/** Most (origin, hash, signature) triples a peer remembers as verified. */
+export const VERIFIED_CACHE_ENTRIES = 65_536; // signatures
+
+/** Most facts of decoded runs a peer keeps (a decoded fact with its hash chain takes a few hundred bytes). */
+export const DECODED_RUN_CACHE_FACTS = 65_536; // facts
+
+/** Most bytes of encoded runs a peer keeps to send again (the same run goes to many remotes). */
+export const ENCODED_RUN_CACHE_BYTES = 8 * 1024 * 1024; // 8 MiB
+
+/** Bytes of randomness in a client-generated item id. */
+export const ITEM_ID_BYTES = 12; // 96 bits
+
+/** Superseded item records a snapshot may carry beyond twice the live items before it is compacted. */
+export const COMPACT_SLACK_ITEMS = 1000; // items
+
+/** Chunks asked for at once while fetching a snapshot. */
+export const SNAPSHOT_FETCH_WINDOW = 8; // chunks
+
+/** Requests for a missing blob before a snapshot fetch is given up (another offer restarts it). */
+export const SNAPSHOT_FETCH_ATTEMPTS = 5; // requests

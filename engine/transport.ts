@@ -32,11 +32,6 @@ export interface TransportHandler {
   peerUp(peer: PeerId): void;
   peerDown(peer: PeerId): void;
   message(from: PeerId, frame: Uint8Array): void;
-  /**
-   * The process died (simulator only): stop at once, write nothing more, cancel every timer, and
-   * make the Peer inert. Restart is a new `createPeer` on the same storage.
-   */
-  halt?(): void;
 }
 
 export interface Transport {

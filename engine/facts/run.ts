@@ -57,13 +57,30 @@ export type VerifiedRun =
 export type RunError = FactError & { readonly equivocation?: Equivocation };
 
 /**
- * Every fact of a run with its hash, each linked to the one before: a pure function of the run, so
- * it is computed once per Run object (identical runs decode to one shared object; see
- * engine/sync/codec.ts) and the Fact objects are shared too (they are immutable).
+ * Hash chains computed so far, per Run object: a chain is a pure function of (space, run), and
+ * identical runs decode to one shared object (see engine/sync/codec.ts), so each is hashed once.
+ * Owned by a peer, or shared on purpose between the replicas of one simulated network.
  */
-export function chainOf(space: string, run: Run): Result<readonly Fact[], FactError> {
-  const memo = chains.get(run);
-  if (memo !== undefined && memo.space === space) return memo.result;
+export class ChainCache {
+  readonly #chains = new WeakMap<Run, { space: string; result: Result<readonly Fact[], FactError> }>();
+
+  get(space: string, run: Run): Result<readonly Fact[], FactError> | undefined {
+    const memo = this.#chains.get(run);
+    return memo !== undefined && memo.space === space ? memo.result : undefined;
+  }
+
+  set(space: string, run: Run, result: Result<readonly Fact[], FactError>): void {
+    this.#chains.set(run, { space, result });
+  }
+}
+
+/**
+ * Every fact of a run with its hash, each linked to the one before; the Fact objects are immutable
+ * and may be shared.
+ */
+export function chainOf(space: string, run: Run, cache?: ChainCache): Result<readonly Fact[], FactError> {
+  const memo = cache?.get(space, run);
+  if (memo !== undefined) return memo;
   const facts: Fact[] = [];
   let prev = run.prev;
   let result: Result<readonly Fact[], FactError> = ok(facts);
@@ -92,11 +109,10 @@ export function chainOf(space: string, run: Run): Result<readonly Fact[], FactEr
     facts.push(fact);
     prev = hash.value;
   }
-  chains.set(run, { space, result });
+  cache?.set(space, run, result);
   return result;
 }
 
-const chains = new WeakMap<Run, { space: string; result: Result<readonly Fact[], FactError> }>();
 const NO_HASH = new Uint8Array(0);
 
 /**
@@ -141,6 +157,7 @@ export async function verifyRun(
   tip: ChainTip | undefined,
   clock: HlcClock,
   verifier: SignatureVerifier,
+  chains?: ChainCache,
 ): Promise<Result<VerifiedRun, RunError>> {
   const n = run.facts.length;
   const at = { origin: run.origin, counter: run.first };
@@ -164,7 +181,7 @@ export async function verifyRun(
     return err(factError('broken-chain', `prev does not link to fact ${held}`, at));
   }
 
-  const chain = chainOf(space, run);
+  const chain = chainOf(space, run, chains);
   if (chain.isErr()) return err(chain.error);
   const all = chain.value;
   if (!equalBytes(all[n - 1]!.hash, run.hash)) {

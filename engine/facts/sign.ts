@@ -14,7 +14,8 @@ import type { PrivateKey, PublicKey } from '@libp2p/interface';
 import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id';
 import { err, ok, Result, ResultAsync } from 'neverthrow';
 import { corrupt, describe, invalidInput, type CorruptError, type InvalidInputError } from '../errors.js';
-import { toHex } from './bytes.js';
+import { base64url, toHex } from './bytes.js';
+import { KEY_CACHE_ENTRIES, VERIFIED_CACHE_ENTRIES } from '../limits.js';
 import { nodeCrypto } from './hash.js';
 import type { Hash, PeerId } from './types.js';
 
@@ -35,10 +36,6 @@ export const decodeIdentity: (bytes: Uint8Array) => Result<PrivateKey, CorruptEr
   (e) => corrupt(`stored identity key is unreadable: ${describe(e)}`),
 );
 
-/** Base64url without padding (JWK key material); Node-only path, so Buffer is there. */
-const b64url = (bytes: Uint8Array): string =>
-  Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64url');
-
 /** Signs fact hashes for one identity. */
 export interface Signer {
   readonly origin: PeerId;
@@ -51,7 +48,7 @@ export function createSigner(key: PrivateKey): Result<Signer, InvalidInputError>
   const nc = nodeCrypto;
   if (nc) {
     // JWK, not DER: OpenSSL 3 imports it about 5× faster. Only reached in Node, where Buffer exists.
-    const jwk = { kty: 'OKP', crv: 'Ed25519', d: b64url(key.raw.subarray(0, 32)), x: b64url(key.publicKey.raw) };
+    const jwk = { kty: 'OKP', crv: 'Ed25519', d: base64url(key.raw.subarray(0, 32)), x: base64url(key.publicKey.raw) };
     const keyObject = nc.createPrivateKey({ key: jwk, format: 'jwk' });
     return ok({ origin, sign: (hash) => Promise.resolve(nc.sign(null, hash, keyObject)) });
   }
@@ -60,21 +57,15 @@ export function createSigner(key: PrivateKey): Result<Signer, InvalidInputError>
 
 type VerifyFn = (hash: Hash, sig: Uint8Array) => boolean | Promise<boolean>;
 
-/** Most origins whose verification keys are cached. */
-const KEY_CACHE_SIZE = 4096;
-
-/** Most (origin, hash, signature) triples remembered as verified, process-wide. */
-const VERIFIED_CACHE_SIZE = 65_536;
-const verified = new Set<string>();
-const keyCache = new Map<string, VerifyFn | null>();
-
 /**
- * Forget every signature verified so far in this process (and the cached keys). Benchmarks call it
- * between runs, so a replica pays for its own verification, as it would in its own process.
+ * Memo tables of signature checking: each origin's verification key, and the (origin, hash,
+ * signature) triples that verified. Both are pure functions of their keys (a triple is remembered
+ * only once it verified), so a hit changes nothing but time. Owned by a peer, or shared on purpose
+ * by the caller of `createPeer` (the simulator shares one between the replicas of one network).
  */
-export function forgetVerifiedSignatures(): void {
-  verified.clear();
-  keyCache.clear();
+export class SignatureCache {
+  readonly keys = new Map<string, VerifyFn | null>();
+  readonly verified = new Set<string>();
 }
 
 /**
@@ -82,20 +73,24 @@ export function forgetVerifiedSignatures(): void {
  * never verifies.
  */
 export class SignatureVerifier {
-  // Process-wide: keys are pure functions of the origin string.
-  readonly #cache = keyCache;
+  readonly #cache: SignatureCache;
+
+  constructor(cache: SignatureCache = new SignatureCache()) {
+    this.#cache = cache;
+  }
 
   /** True when `sig` is `origin`'s signature over `hash`. */
   async verify(origin: string, hash: Hash, sig: Uint8Array): Promise<boolean> {
     const fn = this.#keyFor(origin);
     if (fn === null || sig.length !== 64) return false;
-    // Verification is a pure function of its inputs, so a signature verified once in this process
-    // (by any peer: a simulation runs hundreds) need not be verified again.
+    const verified = this.#cache.verified;
     const key = origin + toHex(sig) + toHex(hash);
-    if (verified.has(key)) return true;
+    // A hit takes the same turn as a check (one await), so whether the cache is shared, warm or cold
+    // never changes the order in which things happen.
+    if (verified.has(key)) return await Promise.resolve(true);
     const ok = await fn(hash, sig);
     if (ok) {
-      if (verified.size >= VERIFIED_CACHE_SIZE) verified.delete(verified.values().next().value!);
+      if (verified.size >= VERIFIED_CACHE_ENTRIES) verified.delete(verified.values().next().value!);
       verified.add(key);
     }
     return ok;
@@ -107,15 +102,16 @@ export class SignatureVerifier {
   }
 
   #keyFor(origin: string): VerifyFn | null {
-    let fn = this.#cache.get(origin);
+    const keys = this.#cache.keys;
+    let fn = keys.get(origin);
     if (fn !== undefined) return fn;
     fn = makeVerifier(origin);
-    if (this.#cache.size >= KEY_CACHE_SIZE) {
+    if (keys.size >= KEY_CACHE_ENTRIES) {
       // Maps iterate in insertion order: drop the oldest.
-      const oldest = this.#cache.keys().next();
-      if (oldest.done !== true) this.#cache.delete(oldest.value);
+      const oldest = keys.keys().next();
+      if (oldest.done !== true) keys.delete(oldest.value);
     }
-    this.#cache.set(origin, fn);
+    keys.set(origin, fn);
     return fn;
   }
 }
@@ -131,7 +127,7 @@ function makeVerifier(origin: string): VerifyFn | null {
   const nc = nodeCrypto;
   if (nc) {
     // JWK import is about 5× cheaper than DER, which matters when most origins sign once.
-    const keyObject = nc.createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: b64url(key.raw) }, format: 'jwk' });
+    const keyObject = nc.createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: base64url(key.raw) }, format: 'jwk' });
     return (hash, sig) => nc.verify(null, hash, keyObject, sig);
   }
   return (hash, sig) => key.verify(hash, sig);

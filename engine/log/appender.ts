@@ -43,6 +43,11 @@ export class Appender {
     this.#hooks = hooks;
   }
 
+  /** The log's head was found (after a replay): appends go there. Only before the first append. */
+  startAt(next: SequenceId): void {
+    this.#next = next;
+  }
+
   /** The next free sequence id (what the log's head will be once the queue is written). */
   get next(): SequenceId {
     return this.#next;

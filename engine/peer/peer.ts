@@ -8,7 +8,7 @@
 import type { PrivateKey } from '@libp2p/interface';
 import { err, errAsync, ok, okAsync, ResultAsync, type Result } from 'neverthrow';
 import { realEnv, TimerScope, type Env } from '../env.js';
-import { closedError, describe, invalidInput, type OpenError } from '../errors.js';
+import { closedError, invalidInput, type OpenError } from '../errors.js';
 import { equalBytes } from '../facts/bytes.js';
 import { checkId } from '../facts/codec.js';
 import {
@@ -20,20 +20,15 @@ import {
   type Signer,
 } from '../facts/sign.js';
 import type { PeerId } from '../facts/types.js';
-import {
-  DEFAULT_ACK_QUORUM,
-  DEFAULT_PRUNE_WINDOW_MS,
-  DEFAULT_SNAPSHOT_EVERY,
-  MAX_DRIFT_MS,
-  MAX_INBOUND_QUEUE_FRAMES,
-  MAX_INVALID_MESSAGES,
-} from '../limits.js';
+import { DEFAULT_ACK_QUORUM, DEFAULT_PRUNE_WINDOW_MS, DEFAULT_SNAPSHOT_EVERY, MAX_DRIFT_MS } from '../limits.js';
 import type { Storage } from '../storage/storage.js';
 import type { BlobStore } from '../blobs/blob-store.js';
 import { inProcessWorkers, type Workers } from '../snapshot/workers.js';
-import { decodeFrame, encodeMessage } from '../sync/codec.js';
 import type { Transport, TransportHandler } from '../transport.js';
-import { SpaceImpl, type SpaceOptions } from './space.js';
+import { openSpace } from '../space/open.js';
+import type { SpaceImpl, SpaceOptions } from '../space/space.js';
+import { PeerCache } from './cache.js';
+import { Links } from './links.js';
 import type { Peer, PeerInit, Space } from './types.js';
 
 const IDENTITY_KEY = 'identity';
@@ -55,16 +50,22 @@ export function createPeer(init: PeerInit): ResultAsync<Peer, OpenError> {
   return loadIdentity(init.storage, init.identity, env)
     .andThen((key) => createSigner(key).map((signer) => ({ key, signer })))
     .andThen(({ key, signer }) => {
-      const peer = new PeerImpl(
-        init.storage,
+      const peer = new PeerImpl({
+        storage: init.storage,
         env,
         key,
         signer,
-        options.value,
-        init.transports ?? [],
-        init.workers ?? inProcessWorkers(env),
-        init.archive ?? init.storage.blobs,
-      );
+        cache: init.cache ?? new PeerCache(),
+        options: options.value,
+        transports: init.transports ?? [],
+        workers: init.workers ?? inProcessWorkers(env),
+        archive: init.archive ?? init.storage.blobs,
+      });
+      const signal = init.signal;
+      if (signal !== undefined) {
+        if (signal.aborted) peer.halt();
+        else signal.addEventListener('abort', () => peer.halt(), { once: true });
+      }
       return peer.start().map(() => peer as Peer);
     });
 }
@@ -110,41 +111,36 @@ class PeerImpl implements Peer {
   readonly #env: Env;
   readonly #key: PrivateKey;
   readonly #signer: Signer;
-  readonly #verifier = new SignatureVerifier();
+  readonly #cache: PeerCache;
+  readonly #verifier: SignatureVerifier;
   readonly #options: SpaceOptions;
   readonly #transports: Transport[];
   readonly #timers: TimerScope;
-  readonly #spaces = new Map<string, ResultAsync<SpaceImpl, OpenError>>();
-  readonly #open = new Map<string, SpaceImpl>();
-  /** Which transport reaches each connected peer. */
-  readonly #links = new Map<PeerId, Transport>();
-  readonly #inbound = new Map<PeerId, { frames: Uint8Array[]; running: boolean }>();
-  readonly #strikes = new Map<PeerId, number>();
-  #closed = false;
-
   readonly #workers: Workers;
   readonly #archive: BlobStore;
+  readonly #spaces = new Map<string, ResultAsync<SpaceImpl, OpenError>>();
+  readonly #open = new Map<string, SpaceImpl>();
+  readonly #links: Links;
+  #closed = false;
 
-  constructor(
-    storage: Storage,
-    env: Env,
-    key: PrivateKey,
-    signer: Signer,
-    options: SpaceOptions,
-    transports: Transport[],
-    workers: Workers,
-    archive: BlobStore,
-  ) {
-    this.#workers = workers;
-    this.#archive = archive;
-    this.#storage = storage;
-    this.#env = env;
-    this.#key = key;
-    this.#signer = signer;
-    this.id = signer.origin;
-    this.#options = options;
-    this.#transports = transports;
-    this.#timers = new TimerScope(env);
+  constructor(init: PeerParts) {
+    this.#storage = init.storage;
+    this.#env = init.env;
+    this.#key = init.key;
+    this.#signer = init.signer;
+    this.id = init.signer.origin;
+    this.#cache = init.cache;
+    this.#verifier = new SignatureVerifier(init.cache.signatures);
+    this.#options = init.options;
+    this.#transports = init.transports;
+    this.#workers = init.workers;
+    this.#archive = init.archive;
+    this.#timers = new TimerScope(init.env);
+    this.#links = new Links({
+      codec: init.cache.runs,
+      deliver: (from, message) => this.#open.get(message.space)?.receive(from, message) ?? Promise.resolve(),
+      closed: () => this.#closed,
+    });
   }
 
   start(): ResultAsync<void, OpenError> {
@@ -162,21 +158,25 @@ class PeerImpl implements Peer {
     if (bad !== undefined) return errAsync(invalidInput(bad.message));
     let opening = this.#spaces.get(id);
     if (opening === undefined) {
-      opening = SpaceImpl.open({
+      opening = openSpace({
         id,
         origin: this.id,
         signer: this.#signer,
         verifier: this.#verifier,
+        caches: this.#cache,
         env: this.#env,
         timers: this.#timers,
         storage: this.#storage,
         options: this.#options,
         workers: this.#workers,
         archive: this.#archive,
-        link: { send: (peer, frame) => this.#send(peer, frame), disconnect: (peer) => this.#disconnect(peer) },
+        link: {
+          send: (peer, frame) => this.#links.send(peer, frame),
+          complain: (peer, code, message) => this.#links.strike(peer, id, code, message),
+        },
       }).map((space) => {
         this.#open.set(id, space);
-        for (const peer of this.#links.keys()) space.peerUp(peer);
+        for (const peer of this.#links.peers()) space.peerUp(peer);
         return space;
       });
       // A failed open may be retried.
@@ -202,79 +202,39 @@ class PeerImpl implements Peer {
     );
   }
 
-  /** The process died (simulator): stop everything at once, write nothing more. */
-  #halt(): void {
+  /** The process died (`signal` aborted): stop everything at once, write nothing more. */
+  halt(): void {
     if (this.#closed) return;
     this.#closed = true;
     for (const space of this.#open.values()) space.halt();
     this.#timers.close();
     this.#links.clear();
-    this.#inbound.clear();
   }
 
   #handler(transport: Transport): TransportHandler {
     return {
       peerUp: (peer) => {
         if (this.#closed || peer === this.id) return;
-        this.#links.set(peer, transport);
+        this.#links.up(peer, transport);
         for (const space of this.#open.values()) space.peerUp(peer);
       },
       peerDown: (peer) => {
-        if (this.#links.get(peer) !== transport) return;
-        this.#links.delete(peer);
-        this.#inbound.delete(peer);
+        if (!this.#links.down(peer, transport)) return;
         for (const space of this.#open.values()) space.peerDown(peer);
       },
-      message: (from, frame) => this.#enqueue(from, frame),
-      halt: () => this.#halt(),
+      message: (from, frame) => this.#links.enqueue(from, frame),
     };
   }
+}
 
-  #enqueue(from: PeerId, frame: Uint8Array): void {
-    if (this.#closed || !this.#links.has(from)) return;
-    let inbox = this.#inbound.get(from);
-    if (inbox === undefined) {
-      inbox = { frames: [], running: false };
-      this.#inbound.set(from, inbox);
-    }
-    // Past the bound the frame is dropped; the sender's retransmission brings it back later.
-    if (inbox.frames.length >= MAX_INBOUND_QUEUE_FRAMES) return;
-    inbox.frames.push(frame);
-    if (!inbox.running) {
-      inbox.running = true;
-      void this.#drain(from, inbox);
-    }
-  }
-
-  async #drain(from: PeerId, inbox: { frames: Uint8Array[]; running: boolean }): Promise<void> {
-    while (inbox.frames.length > 0 && !this.#closed) {
-      const frame = inbox.frames.shift()!;
-      const message = decodeFrame(frame);
-      if (message.isErr()) {
-        this.#strike(from, `${message.error.type}: ${message.error.message}`);
-        continue;
-      }
-      const space = this.#open.get(message.value.space);
-      if (space !== undefined) await space.receive(from, message.value);
-    }
-    inbox.running = false;
-  }
-
-  #strike(peer: PeerId, message: string): void {
-    const strikes = (this.#strikes.get(peer) ?? 0) + 1;
-    this.#strikes.set(peer, strikes);
-    this.#send(peer, encodeMessage({ type: 'error', space: '', code: 'malformed', message }));
-    if (strikes > MAX_INVALID_MESSAGES) this.#disconnect(peer);
-  }
-
-  #send(peer: PeerId, frame: Uint8Array): void {
-    const transport = this.#links.get(peer);
-    if (transport === undefined || this.#closed) return;
-    // A frame that cannot be sent is lost like any other: the session re-sends what is not acknowledged.
-    void transport.send(peer, frame).mapErr((e) => describe(e));
-  }
-
-  #disconnect(peer: PeerId): void {
-    this.#links.get(peer)?.disconnect(peer);
-  }
+interface PeerParts {
+  readonly storage: Storage;
+  readonly env: Env;
+  readonly key: PrivateKey;
+  readonly signer: Signer;
+  readonly cache: PeerCache;
+  readonly options: SpaceOptions;
+  readonly transports: Transport[];
+  readonly workers: Workers;
+  readonly archive: BlobStore;
 }

@@ -11,6 +11,7 @@ import type { BlobStore } from '../blobs/blob-store.js';
 import type { Transport } from '../transport.js';
 import type { Workers } from '../snapshot/workers.js';
 import type { ItemView } from '../state/view.js';
+import type { PeerCache } from './cache.js';
 
 export type { ItemView } from '../state/view.js';
 
@@ -36,6 +37,18 @@ export interface PeerInit {
    * storage, so the database holds only live state and the recent tail. @default storage.blobs
    */
   archive?: BlobStore;
+  /**
+   * Abort to stop the peer at once, as if its process died: nothing more is written (writes not yet
+   * durable are lost), every timer is cancelled, links go silent and the Peer turns inert (its calls
+   * return a `closed` error). Restart with `createPeer` on the same storage. The simulator crashes
+   * peers this way (`SimNetwork.crash`). For an orderly stop, use `peer.close()`.
+   */
+  signal?: AbortSignal;
+  /**
+   * Memo tables for signature checks, hash chains and run encodings. @default a new one for this peer.
+   * Many replicas in one process (a simulation) may share one on purpose: see `PeerCache`.
+   */
+  cache?: PeerCache;
   /** Where snapshot jobs run. @default inProcessWorkers(env); in Node, `threadWorkers()` moves them off the event loop */
   workers?: Workers;
 }
@@ -69,10 +82,16 @@ export interface SpaceEvent {
 
 export type SpaceListener = (event: SpaceEvent) => void;
 
-/** Something a peer did wrong, kept so the app can see it. */
+/**
+ * Something that went wrong, kept so the app can see it:
+ * - `equivocation`: an origin signed two different facts for one counter (`origin`, `counter`);
+ * - `invalid-input`: a remote (`peer`) sent something the protocol refuses;
+ * - `storage`: this peer's storage failed a write (`peer` is this peer);
+ * - `snapshot`: this peer's snapshot workflow failed (`peer` is this peer).
+ */
 export interface Fault {
-  readonly type: 'equivocation' | 'invalid-input';
-  /** The peer that sent it. */
+  readonly type: 'equivocation' | 'invalid-input' | 'storage' | 'snapshot';
+  /** The peer that sent it (for `storage` and `snapshot`: this peer). */
   readonly peer: string;
   /** The origin at fault (for equivocation: the origin that signed two facts). */
   readonly origin?: string;

@@ -18,6 +18,7 @@
  */
 import { hexToBytes } from '@noble/hashes/utils.js';
 import { err, ok, type Result } from 'neverthrow';
+import { corrupt, type CorruptError } from '../errors.js';
 import { Reader, toHex, Writer } from '../facts/bytes.js';
 import { HASH_BYTES, SIGNATURE_BYTES } from '../facts/codec.js';
 import { sha256 } from '../facts/hash.js';
@@ -146,15 +147,15 @@ export function encodeRoot(body: Uint8Array, sig: Uint8Array): Uint8Array {
 }
 
 /** Parse a root blob (the signature is checked by the caller, who has the verifier). */
-export function decodeRoot(bytes: Uint8Array): Result<SnapshotRoot, string> {
-  if (bytes.length < SIGNATURE_BYTES + 4) return err('snapshot root too short');
+export function decodeRoot(bytes: Uint8Array): Result<SnapshotRoot, CorruptError> {
+  if (bytes.length < SIGNATURE_BYTES + 4) return err(corrupt('snapshot root too short'));
   const body = bytes.subarray(0, bytes.length - SIGNATURE_BYTES);
   const r = new Reader(body);
-  if (r.u8() !== ROOT_MAGIC || r.u8() !== VERSION) return err('not a snapshot root');
+  if (r.u8() !== ROOT_MAGIC || r.u8() !== VERSION) return err(corrupt('not a snapshot root'));
   const space = r.string(MAX_ID_BYTES);
   const creator = r.string(MAX_ORIGIN_LENGTH) as PeerId;
   const nTips = r.uvarint();
-  if (nTips > MAX_VECTOR_ORIGINS || nTips > r.remaining / (HASH_BYTES + 2)) return err('bad snapshot root');
+  if (nTips > MAX_VECTOR_ORIGINS || nTips > r.remaining / (HASH_BYTES + 2)) return err(corrupt('bad snapshot root'));
   const tips = new Map<PeerId, ChainTip>();
   for (let i = 0; i < nTips && !r.failed; i++) {
     const origin = r.string(MAX_ORIGIN_LENGTH) as PeerId;
@@ -162,10 +163,10 @@ export function decodeRoot(bytes: Uint8Array): Result<SnapshotRoot, string> {
   }
   const items = r.uvarint();
   const nChunks = r.uvarint();
-  if (nChunks > r.remaining / HASH_BYTES) return err('bad snapshot root');
+  if (nChunks > r.remaining / HASH_BYTES) return err(corrupt('bad snapshot root'));
   const chunks: string[] = [];
   for (let i = 0; i < nChunks && !r.failed; i++) chunks.push(toHex(r.raw(HASH_BYTES)));
-  if (!r.done) return err('malformed snapshot root');
+  if (!r.done) return err(corrupt('malformed snapshot root'));
   return ok({
     space,
     creator,
@@ -184,11 +185,11 @@ export const rootSigningHash = (body: Uint8Array): Uint8Array => sha256(body);
 export function decodeChunk(
   bytes: Uint8Array,
   visit: (collection: string, item: string, record: ItemRecord) => void,
-): Result<number, string> {
+): Result<number, CorruptError> {
   const r = new Reader(bytes);
-  if (r.u8() !== CHUNK_MAGIC || r.u8() !== VERSION) return err('not a snapshot chunk');
+  if (r.u8() !== CHUNK_MAGIC || r.u8() !== VERSION) return err(corrupt('not a snapshot chunk'));
   const nOrigins = r.uvarint();
-  if (nOrigins > r.remaining) return err('bad snapshot chunk');
+  if (nOrigins > r.remaining) return err(corrupt('bad snapshot chunk'));
   const origins: PeerId[] = [];
   for (let i = 0; i < nOrigins && !r.failed; i++) origins.push(r.string(MAX_ORIGIN_LENGTH) as PeerId);
   const stamp = (): Stamp => {
@@ -200,7 +201,7 @@ export function decodeChunk(
     return { wall, logical, origin: origin ?? ('' as PeerId), counter };
   };
   const nItems = r.uvarint();
-  if (nItems > r.remaining / 5) return err('bad snapshot chunk');
+  if (nItems > r.remaining / 5) return err(corrupt('bad snapshot chunk'));
   for (let i = 0; i < nItems && !r.failed; i++) {
     const collection = r.string(MAX_ID_BYTES);
     const item = r.string(MAX_ID_BYTES);
@@ -208,7 +209,7 @@ export function decodeChunk(
     const exists: Register<boolean> | undefined = e === 0 ? undefined : { value: e === 2, stamp: stamp() };
     const reset = r.u8() === 1 ? stamp() : undefined;
     const nFields = r.uvarint();
-    if (nFields > r.remaining) return err('bad snapshot chunk');
+    if (nFields > r.remaining) return err(corrupt('bad snapshot chunk'));
     const fields = new Map<string, Register<JsonValue>>();
     for (let k = 0; k < nFields && !r.failed; k++) {
       const field = r.string(MAX_ID_BYTES);
@@ -220,5 +221,5 @@ export function decodeChunk(
     if (r.failed) break;
     visit(collection, item, { exists, reset, fields });
   }
-  return r.done ? ok(nItems) : err('malformed snapshot chunk');
+  return r.done ? ok(nItems) : err(corrupt('malformed snapshot chunk'));
 }

@@ -47,7 +47,7 @@ export class SnapshotJobCore implements SnapshotJob {
   async addChunk(bytes: Uint8Array): Promise<void> {
     const items: Parameters<Parameters<typeof decodeChunk>[1]>[] = [];
     const decoded = decodeChunk(bytes, (c, i, r) => items.push([c, i, r]));
-    if (decoded.isErr()) throw new Error(`snapshot chunk: ${decoded.error}`);
+    if (decoded.isErr()) throw new Error(`snapshot chunk: ${decoded.error.message}`);
     for (const [collection, item, record] of items) {
       this.#state.mergeRecord(collection, item, record);
       await this.#tick();

@@ -32,7 +32,14 @@ import { CODE_TYPE, HASH_BYTES, SIGNATURE_BYTES, TYPE_CODE } from '../facts/code
 import { readJson, writeJson } from '../facts/json.js';
 import type { FactBody, Run } from '../facts/run.js';
 import type { JsonObject, JsonValue, PeerId } from '../facts/types.js';
-import { MAX_FRAME_BYTES, MAX_ID_LENGTH, MAX_ORIGIN_LENGTH, MAX_VECTOR_ORIGINS } from '../limits.js';
+import {
+  DECODED_RUN_CACHE_FACTS,
+  ENCODED_RUN_CACHE_BYTES,
+  MAX_FRAME_BYTES,
+  MAX_ID_LENGTH,
+  MAX_ORIGIN_LENGTH,
+  MAX_VECTOR_ORIGINS,
+} from '../limits.js';
 import type { GossipEntry, Message, MessageType, SnapshotRef } from './messages.js';
 import { ORIGIN_KEY_BYTES, originKeyBytes, type OriginKey, type WireVector } from './origin-key.js';
 
@@ -89,10 +96,10 @@ function readSnapshotRef(r: Reader): SnapshotRef {
 const header = (type: MessageType, space: string): Writer => new Writer(128).u8(TYPE_BYTE[type]).string(space);
 
 /** Encode any message. Facts messages with many runs are better built with `FactsFrameBuilder`. */
-export function encodeMessage(message: Message): Uint8Array {
+export function encodeMessage(message: Message, cache?: RunCodecCache): Uint8Array {
   switch (message.type) {
     case 'facts': {
-      const builder = new FactsFrameBuilder(message.space, Number.MAX_SAFE_INTEGER);
+      const builder = new FactsFrameBuilder(message.space, Number.MAX_SAFE_INTEGER, cache);
       for (const run of message.runs) builder.add(run);
       return builder.finish();
     }
@@ -148,12 +155,14 @@ export function encodeMessage(message: Message): Uint8Array {
 export class FactsFrameBuilder {
   readonly #space: string;
   readonly #maxBytes: number;
+  readonly #cache: RunCodecCache | undefined;
   readonly #runs: Uint8Array[] = [];
   #bytes = 0;
   #facts = 0;
 
-  constructor(space: string, maxBytes = MAX_FRAME_BYTES) {
+  constructor(space: string, maxBytes = MAX_FRAME_BYTES, cache?: RunCodecCache) {
     this.#space = space;
+    this.#cache = cache;
     this.#maxBytes = maxBytes;
   }
 
@@ -172,7 +181,7 @@ export class FactsFrameBuilder {
 
   /** Add a run; false (and nothing added) when it would not fit. */
   add(run: Run): boolean {
-    const bytes = encodeRun(run);
+    const bytes = encodeRun(run, this.#cache);
     if (this.size + bytes.length + 4 > this.#maxBytes && this.#runs.length > 0) return false;
     this.#runs.push(bytes);
     this.#bytes += bytes.length + 4;
@@ -188,7 +197,7 @@ export class FactsFrameBuilder {
 }
 
 /**
- * A process-wide cache of runs, oldest out first, bounded by the total weight of what it holds
+ * A cache of runs, oldest out first, bounded by the total weight of what it holds
  * (a run may be one fact or thousands: a bound on entries alone let a long-lived peer keep a
  * million decoded facts, and their verified chains, alive).
  */
@@ -216,21 +225,26 @@ class RunCache<V> {
   }
 }
 
-/** Encoded runs by content (first counter, last hash, signature): the same run goes to many peers. Weight: bytes (8 MiB). */
-const encodedRuns = new RunCache<Uint8Array>(8 * 1024 * 1024);
 /**
- * Decoded runs by the SHA-256 of their bytes: the same run arrives at many peers of a simulation.
- * Weight: facts (a decoded fact with its verified chain takes a few hundred bytes).
+ * Run encodings and decodings done so far, each a pure function of its key: encoded runs by content
+ * (first counter, last hash, signature: the same run goes to many remotes), decoded runs by the
+ * SHA-256 of their bytes (the same run arrives from many remotes). Owned by a peer, or shared on
+ * purpose between the replicas of one simulated network.
  */
-const decodedRuns = new RunCache<Run | null>(65_536);
+export class RunCodecCache {
+  /** Weight: bytes. */
+  readonly encoded = new RunCache<Uint8Array>(ENCODED_RUN_CACHE_BYTES);
+  /** Weight: facts (a decoded fact with its verified chain takes a few hundred bytes). */
+  readonly decoded = new RunCache<Run | null>(DECODED_RUN_CACHE_FACTS);
+}
 
 /**
  * One run, self-contained: its own string table, so its bytes are the same in every frame that
  * carries it (which is what lets receivers share its decoding and hashing).
  */
-export function encodeRun(run: Run): Uint8Array {
-  const key = `${run.first}:${toHex(run.hash)}:${toHex(run.sig.subarray(0, 8))}`;
-  const known = encodedRuns.get(key);
+export function encodeRun(run: Run, cache?: RunCodecCache): Uint8Array {
+  const key = cache === undefined ? '' : `${run.first}:${toHex(run.hash)}:${toHex(run.sig.subarray(0, 8))}`;
+  const known = cache?.encoded.get(key);
   if (known !== undefined) return known;
   const strings: string[] = [];
   const refs = new Map<string, number>();
@@ -274,11 +288,11 @@ export function encodeRun(run: Run): Uint8Array {
   for (const str of strings) w.string(str);
   w.raw(body.view());
   const bytes = w.finish();
-  return encodedRuns.remember(key, bytes, bytes.length);
+  return cache === undefined ? bytes : cache.encoded.remember(key, bytes, bytes.length);
 }
 
 /** Decode one frame. Never throws. */
-export function decodeFrame(frame: Uint8Array): Result<Message, DecodeError> {
+export function decodeFrame(frame: Uint8Array, cache?: RunCodecCache): Result<Message, DecodeError> {
   if (frame.length > MAX_FRAME_BYTES) return err({ type: 'too-large', message: `frame of ${frame.length} bytes` });
   const r = new Reader(frame);
   const typeByte = r.u8();
@@ -296,7 +310,7 @@ export function decodeFrame(frame: Uint8Array): Result<Message, DecodeError> {
       break;
     }
     case TYPE_BYTE.facts:
-      message = { type: 'facts', space, runs: readRuns(r) };
+      message = { type: 'facts', space, runs: readRuns(r, cache) };
       break;
     case TYPE_BYTE.ack:
       message = { type: 'ack', space, vector: readVector(r) };
@@ -340,7 +354,7 @@ export function decodeFrame(frame: Uint8Array): Result<Message, DecodeError> {
   return ok(message);
 }
 
-function readRuns(r: Reader): Run[] {
+function readRuns(r: Reader, cache: RunCodecCache | undefined): Run[] {
   const nRuns = r.uvarint();
   // A run takes at least 100 bytes (hash and signature).
   if (nRuns > r.remaining / (HASH_BYTES + SIGNATURE_BYTES)) {
@@ -350,11 +364,15 @@ function readRuns(r: Reader): Run[] {
   const runs: Run[] = [];
   for (let i = 0; i < nRuns && !r.failed; i++) {
     const bytes = r.bytes(MAX_FRAME_BYTES);
-    const key = toHex(sha256(bytes));
-    let run = decodedRuns.get(key);
-    if (run === undefined) {
-      const decoded = decodeRun(bytes) ?? null;
-      run = decodedRuns.remember(key, decoded, decoded?.facts.length ?? 1);
+    let run: Run | null | undefined;
+    if (cache === undefined) run = decodeRun(bytes) ?? null;
+    else {
+      const key = toHex(sha256(bytes));
+      run = cache.decoded.get(key);
+      if (run === undefined) {
+        const decoded = decodeRun(bytes) ?? null;
+        run = cache.decoded.remember(key, decoded, decoded?.facts.length ?? 1);
+      }
     }
     if (run === null) r.fail();
     else runs.push(run);

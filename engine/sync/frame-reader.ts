@@ -9,8 +9,8 @@ import { runOf } from '../facts/run.js';
 import type { PeerId, Vector } from '../facts/types.js';
 import type { EventLog, SequenceId } from '../log/event-log.js';
 import type { OriginIndex } from '../log/origin-index.js';
-import type { FactEntry } from '../storage/storage.js';
-import { FactsFrameBuilder } from './codec.js';
+import type { FactEntry } from '../log/fact-entry.js';
+import { FactsFrameBuilder, type RunCodecCache } from './codec.js';
 import type { OutgoingFrame } from './session.js';
 
 /** Facts read from the log per call (a frame holds at most ~1 MiB of them anyway). */
@@ -29,6 +29,8 @@ export interface FrameSource {
   readonly durable: ReadonlyMap<PeerId, ChainTip>;
   /** When facts of each other origin last arrived (absent: loaded from storage). */
   readonly arrivals: ReadonlyMap<PeerId, number>;
+  /** Encoded runs, shared with other sessions (the same run goes to many remotes). */
+  readonly codec: RunCodecCache;
   closed(): boolean;
 }
 
@@ -74,7 +76,7 @@ export async function readFrame(
   // Oldest first: a remote that fell behind gets history in the order it was written.
   wanted.sort((a, b) => a.seq - b.seq);
 
-  const builder = new FactsFrameBuilder(src.spaceId, maxBytes);
+  const builder = new FactsFrameBuilder(src.spaceId, maxBytes, src.codec);
   const until: Vector = new Map();
   const next = new Map<PeerId, number>(wanted.map((w) => [w.origin, w.from]));
   const last = new Map<PeerId, number>(wanted.map((w) => [w.origin, w.to]));

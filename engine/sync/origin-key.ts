@@ -19,47 +19,44 @@ export type WireVector = ReadonlyMap<OriginKey, number>;
 export const ORIGIN_KEY_BYTES = 8;
 
 const encoder = new TextEncoder();
-const cache = new Map<string, OriginKey>();
-const CACHE_SIZE = 65_536;
 
-/** The key of an origin (cached). */
+/** The key of an origin. */
 export function originKey(origin: PeerId): OriginKey {
-  let key = cache.get(origin);
-  if (key === undefined) {
-    key = toHex(sha256(encoder.encode(origin)).subarray(0, ORIGIN_KEY_BYTES)) as OriginKey;
-    if (cache.size >= CACHE_SIZE) cache.delete(cache.keys().next().value!);
-    cache.set(origin, key);
-  }
-  return key;
+  return toHex(sha256(encoder.encode(origin)).subarray(0, ORIGIN_KEY_BYTES)) as OriginKey;
 }
 
-const keyBytes = new Map<OriginKey, Uint8Array>();
-
-/** The 8 bytes of an origin key (cached: vectors are encoded again and again). */
+/** The 8 bytes of an origin key. */
 export function originKeyBytes(key: OriginKey): Uint8Array {
-  let bytes = keyBytes.get(key);
-  if (bytes === undefined) {
-    bytes = hexToBytes(key);
-    if (keyBytes.size >= CACHE_SIZE) keyBytes.delete(keyBytes.keys().next().value!);
-    keyBytes.set(key, bytes);
-  }
-  return bytes;
+  return hexToBytes(key);
 }
 
-/** A vector as it goes on the wire. */
-export function toWire(vector: ReadonlyMap<PeerId, number>): WireVector {
-  const out = new Map<OriginKey, number>();
-  for (const [origin, counter] of vector) out.set(originKey(origin), counter);
-  return out;
-}
-
-/** Resolves origin keys to the origins a space knows. */
+/**
+ * The origins one space knows, by key both ways: resolves wire vectors to known origins and turns
+ * local vectors into wire vectors (each origin's key is computed once).
+ */
 export class OriginDirectory {
   readonly #byKey = new Map<OriginKey, PeerId>();
+  readonly #keyOf = new Map<PeerId, OriginKey>();
 
-  add(origin: PeerId): void {
-    const key = originKey(origin);
-    if (!this.#byKey.has(key)) this.#byKey.set(key, origin);
+  /** Remember `origin`; returns its key. */
+  add(origin: PeerId): OriginKey {
+    let key = this.#keyOf.get(origin);
+    if (key === undefined) {
+      key = originKey(origin);
+      this.#keyOf.set(origin, key);
+      if (!this.#byKey.has(key)) this.#byKey.set(key, origin);
+    }
+    return key;
+  }
+
+  /** Whether `origin` is known. */
+  has(origin: PeerId): boolean {
+    return this.#keyOf.has(origin);
+  }
+
+  /** Number of origins known. */
+  get size(): number {
+    return this.#keyOf.size;
   }
 
   /** The known origins of a wire vector; unknown keys are left out. */
@@ -71,4 +68,18 @@ export class OriginDirectory {
     }
     return out;
   }
+
+  /** A vector as it goes on the wire. */
+  toWire(vector: ReadonlyMap<PeerId, number>): WireVector {
+    const out = new Map<OriginKey, number>();
+    for (const [origin, counter] of vector) out.set(this.#keyOf.get(origin) ?? originKey(origin), counter);
+    return out;
+  }
+}
+
+/** A vector as it goes on the wire (origin keys computed afresh; spaces use `OriginDirectory.toWire`). */
+export function toWire(vector: ReadonlyMap<PeerId, number>): WireVector {
+  const out = new Map<OriginKey, number>();
+  for (const [origin, counter] of vector) out.set(originKey(origin), counter);
+  return out;
 }

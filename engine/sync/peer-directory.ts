@@ -9,7 +9,7 @@
  */
 import type { PeerId, Vector } from '../facts/types.js';
 import type { GossipEntry, SnapshotRef } from './messages.js';
-import { toWire, type WireVector } from './origin-key.js';
+import type { WireVector } from './origin-key.js';
 
 interface Knowledge {
   readonly vector: Vector;
@@ -109,7 +109,11 @@ export class PeerDirectory {
    * Gossip for `link`: our own entry and every entry that changed since we last gossiped to it.
    * Marks them sent. Empty when there is nothing new.
    */
-  gossipFor(link: PeerId, self: { vector: Vector; snapshot: SnapshotRef | undefined; now: number }): GossipEntry[] {
+  gossipFor(
+    link: PeerId,
+    self: { vector: Vector; snapshot: SnapshotRef | undefined; now: number },
+    toWire: (vector: Vector) => WireVector,
+  ): GossipEntry[] {
     let sent = this.#sent.get(link);
     if (sent === undefined) this.#sent.set(link, (sent = new Map<PeerId, number>()));
     const out: GossipEntry[] = [];

@@ -16,7 +16,6 @@
  */
 import type { Env } from '../env.js';
 import { TimerScope } from '../env.js';
-import type { RunError, Run } from '../facts/run.js';
 import type { PeerId, Vector } from '../facts/types.js';
 import {
   ANNOUNCE_DELAY_MS,
@@ -24,13 +23,15 @@ import {
   MAX_FRAME_BYTES,
   MAX_HELLO_RETRIES,
   MAX_IN_FLIGHT_BYTES,
-  MAX_INVALID_MESSAGES,
   MAX_RETRY_INTERVAL_MS,
   RETRANSMIT_AFTER_MS,
   SYNC_TICK_MS,
 } from '../limits.js';
+import type { Replica } from '../space/replica.js';
 import { encodeMessage } from './codec.js';
-import { toWire, type WireVector } from './origin-key.js';
+import type { Gossip as GossipComponent } from './gossip.js';
+import type { Ingest } from './ingest.js';
+
 import {
   PROTOCOL_VERSION,
   type Ack,
@@ -45,16 +46,6 @@ import {
   type SnapshotRef,
 } from './messages.js';
 
-/** Outcome of handing runs to the space. */
-export interface IngestOutcome {
-  /** Runs refused for a reason that is the sender's fault. */
-  readonly errors: readonly RunError[];
-  /** Origins of runs that were valid (new or already held), with the last counter each run covered. */
-  readonly covered: ReadonlyMap<PeerId, number>;
-  /** Resolves once the accepted facts are durable (false if storage failed). */
-  readonly durable: Promise<boolean>;
-}
-
 /** A frame of facts read from the log for a remote. */
 export interface OutgoingFrame {
   /** Absent when nothing is ready to send now. */
@@ -67,48 +58,44 @@ export interface OutgoingFrame {
   readonly needsSnapshot?: boolean | undefined;
 }
 
-/** What a session needs from its space. */
-export interface SyncHost {
-  readonly spaceId: string;
-  readonly env: Env;
-  /** Durable vector. */
-  vector(): Vector;
-  /** Bumped whenever facts become durable: nothing new to send while it stays the same. */
-  readonly durableVersion: number;
-  /** Durable counter of one origin (0 when none). */
-  counter(origin: PeerId): number;
-  /** Per origin, first counter still in the log. */
-  logStart(): Vector;
-  snapshotRef(): SnapshotRef | undefined;
-  /**
-   * Read the next frame of facts the remote lacks, given what was already sent to it. Facts of
-   * other origins that arrived after `forwardBefore` are held back: the remote probably got them
-   * from elsewhere, and its announcements will say so.
-   */
-  readFrame(
-    sent: Vector,
-    maxBytes: number,
-    forwardBefore: number,
-    candidates: Set<PeerId>,
-  ): Promise<OutgoingFrame | undefined>;
-  /** Verify and queue runs from `from`. */
-  ingest(runs: readonly Run[], from: PeerId): Promise<IngestOutcome>;
-  /** The origins of a wire vector that this space knows. */
-  resolve(vector: WireVector): Vector;
-  /** The remote durably holds at least `vector` (partial). */
-  noteRemoteVector(peer: PeerId, vector: Vector): void;
-  /** A remote broke the protocol. */
-  noteInvalid(peer: PeerId, message: string): void;
-  /** We heard from the remote (any message). */
-  noteSeen(peer: PeerId): void;
-  /** The session was (re)established: what we told the remote before may be lost. */
-  linkReset(peer: PeerId): void;
-  /** Offer the remote (which holds `sent`) snapshots covering what we pruned. */
-  offerSnapshots(peer: PeerId, sent: Vector): void;
-  /** Messages the space handles itself: gossip, snapshot offers and blob transfer. */
-  handle(peer: PeerId, message: Gossip | SnapshotOffer | BlobRequest | BlobMessage | ErrorMessage): void;
+/**
+ * Reads the next frame of facts a remote lacks, given what was already sent to it. Facts of other
+ * origins that arrived after `forwardBefore` are held back: the remote probably got them from
+ * elsewhere, and its announcements will say so.
+ */
+export type FrameReader = (
+  sent: Vector,
+  maxBytes: number,
+  forwardBefore: number,
+  candidates: Set<PeerId>,
+) => Promise<OutgoingFrame | undefined>;
+
+/** How a space reaches its remotes. */
+export interface SpaceLink {
   send(peer: PeerId, frame: Uint8Array): void;
-  disconnect(peer: PeerId): void;
+  /**
+   * The remote broke the protocol: it gets a typed `error` and a strike (strikes belong to the peer,
+   * across spaces and sessions; past the limit it is disconnected).
+   */
+  complain(peer: PeerId, code: string, message: string): void;
+}
+
+/** Messages a session leaves to other parts of the space: gossip, snapshot offers and blob transfer. */
+export type OtherMessage = Gossip | SnapshotOffer | BlobRequest | BlobMessage | ErrorMessage;
+
+/** What a session works with: the space's replica and the components it talks to. */
+export interface SessionDeps {
+  readonly replica: Replica;
+  readonly env: Env;
+  readonly readFrame: FrameReader;
+  readonly ingest: Ingest;
+  readonly gossip: GossipComponent;
+  readonly link: SpaceLink;
+  /** Our latest snapshot, announced in hellos. */
+  readonly snapshotRef: () => SnapshotRef | undefined;
+  /** Offer the remote (which holds `sent`) snapshots covering what we pruned. */
+  readonly offerSnapshots: (peer: PeerId, sent: Vector) => void;
+  readonly other: (peer: PeerId, message: OtherMessage) => void;
 }
 
 interface InFlight {
@@ -124,7 +111,9 @@ const advance = (into: Vector, from: ReadonlyMap<PeerId, number>): void => {
 
 export class Session {
   readonly peer: PeerId;
-  readonly #host: SyncHost;
+  readonly #deps: SessionDeps;
+  readonly #replica: Replica;
+  readonly #env: Env;
   readonly #timers: TimerScope;
   /** What the remote durably holds, as far as we know. */
   #remote: Vector = new Map();
@@ -171,14 +160,15 @@ export class Session {
   #announceScheduled = false;
   /** What we told the remote we hold (hello, acks), so acks only carry what moved. */
   #told: Vector = new Map();
-  #strikes = 0;
   #closed = false;
 
-  constructor(peer: PeerId, host: SyncHost) {
+  constructor(peer: PeerId, deps: SessionDeps) {
     this.peer = peer;
-    this.#host = host;
-    this.#timers = new TimerScope(host.env);
-    this.#forwardDelay = Math.round(FORWARD_DELAY_MS * (1 + 3 * host.env.random()));
+    this.#deps = deps;
+    this.#replica = deps.replica;
+    this.#env = deps.env;
+    this.#timers = new TimerScope(deps.env);
+    this.#forwardDelay = Math.round(FORWARD_DELAY_MS * (1 + 3 * deps.env.random()));
   }
 
   /** True while the remote answers: it has this space open and we are in sync with it. */
@@ -208,7 +198,7 @@ export class Session {
     let forward = false;
     for (const origin of origins) {
       this.#announce.add(origin);
-      if (this.#host.counter(origin) <= (this.#sent.get(origin) ?? 0)) continue; // it has them
+      if (this.#replica.counter(origin) <= (this.#sent.get(origin) ?? 0)) continue; // it has them
       this.#lacking.add(origin);
       if (origin === own) ready = true;
       else forward = true;
@@ -237,10 +227,10 @@ export class Session {
   async receive(message: Message): Promise<void> {
     if (this.#closed) return;
     // The remote is reachable again while we wait for a hello answer: ask now, not at the next retry.
-    if (!this.#helloSeen && message.type !== 'hello' && this.#host.env.now() - this.#lastHello >= SYNC_TICK_MS / 4) {
+    if (!this.#helloSeen && message.type !== 'hello' && this.#env.now() - this.#lastHello >= SYNC_TICK_MS / 4) {
       this.#sendHello(true);
     }
-    this.#host.noteSeen(this.peer);
+    this.#deps.gossip.heardFrom(this.peer);
     switch (message.type) {
       case 'hello':
         return this.#onHello(message);
@@ -249,7 +239,7 @@ export class Session {
       case 'facts':
         return this.#onFacts(message);
       default:
-        this.#host.handle(this.peer, message);
+        this.#deps.other(this.peer, message);
         return;
     }
   }
@@ -273,17 +263,17 @@ export class Session {
   async #pumpLoop(): Promise<void> {
     while (!this.#closed && this.#helloSeen && this.#inFlightBytes < MAX_IN_FLIGHT_BYTES) {
       const epoch = this.#epoch;
-      const version = this.#host.durableVersion;
+      const version = this.#replica.durableVersion;
       // Nothing became durable and nothing was reset since the log had nothing for this remote.
       if (this.#drained !== undefined && this.#drained.version === version && this.#drained.epoch === epoch) return;
-      const now = this.#host.env.now();
+      const now = this.#env.now();
       // Right after (re)connecting, only our own facts: every neighbour of the remote is about to
       // offer it the same forwarded facts, and its announcements will tell us which it still lacks.
       // A remote that stopped acknowledging (lost, partitioned) gets our own facts at most: no
       // point pouring forwarded ones into the void.
       const stalled = this.#inFlight.length > 0 && now - this.#lastProgress > this.#forwardDelay;
       const holding = stalled || now < this.#holdOthersUntil;
-      const out = await this.#host.readFrame(
+      const out = await this.#deps.readFrame(
         this.#sent,
         MAX_FRAME_BYTES,
         holding ? -1 : now - this.#forwardDelay,
@@ -292,7 +282,7 @@ export class Session {
       if (this.#closed) return;
       if (out?.needsSnapshot === true && this.#offeredEpoch !== epoch) {
         this.#offeredEpoch = epoch;
-        this.#host.offerSnapshots(this.peer, this.#sent);
+        this.#deps.offerSnapshots(this.peer, this.#sent);
       }
       if (out?.heldBackUntil !== undefined) {
         this.#schedulePump(
@@ -304,9 +294,9 @@ export class Session {
       if (out === undefined && epoch === this.#epoch) this.#drained = { version, epoch };
       if (out?.frame === undefined) return;
       if (epoch !== this.#epoch) continue;
-      if (this.#inFlight.length === 0) this.#lastProgress = this.#host.env.now();
-      this.#host.send(this.peer, out.frame);
-      this.#inFlight.push({ bytes: out.frame.length, until: out.until, sentAt: this.#host.env.now() });
+      if (this.#inFlight.length === 0) this.#lastProgress = this.#env.now();
+      this.#deps.link.send(this.peer, out.frame);
+      this.#inFlight.push({ bytes: out.frame.length, until: out.until, sentAt: this.#env.now() });
       this.#inFlightBytes += out.frame.length;
       advance(this.#sent, out.until);
       this.#scheduleTick(SYNC_TICK_MS);
@@ -322,24 +312,24 @@ export class Session {
     this.#helloSeen = true;
     this.#established = true;
     this.#helloRetries = 0;
-    const vector = this.#host.resolve(hello.vector);
+    const vector = this.#replica.origins.resolve(hello.vector);
     this.#reset(vector);
-    this.#host.linkReset(this.peer);
-    this.#holdOthersUntil = this.#host.env.now() + this.#forwardDelay;
-    this.#host.noteRemoteVector(this.peer, vector);
+    this.#deps.gossip.linkReset(this.peer);
+    this.#holdOthersUntil = this.#env.now() + this.#forwardDelay;
+    this.#deps.gossip.heardVector(this.peer, vector);
     if (hello.reply) this.#sendHello(false);
     this.pump();
   }
 
   #onAck(ack: Ack): void {
-    const vector = this.#host.resolve(ack.vector);
+    const vector = this.#replica.origins.resolve(ack.vector);
     // The remote got facts we never sent it (from a snapshot or another peer): what it lacks now
     // may start beyond a gap we could not fill before.
     let jumped = false;
     for (const [origin, counter] of vector) if (counter > (this.#sent.get(origin) ?? 0)) jumped = true;
     advance(this.#remote, vector);
     advance(this.#sent, vector);
-    const now = this.#host.env.now();
+    const now = this.#env.now();
     let oldestReleased: number | undefined;
     this.#inFlight = this.#inFlight.filter((f) => {
       for (const [origin, counter] of f.until) if ((this.#remote.get(origin) ?? 0) < counter) return true;
@@ -351,7 +341,7 @@ export class Session {
       this.#lastProgress = now;
       this.#sampleAckDelay(now - oldestReleased);
     }
-    this.#host.noteRemoteVector(this.peer, vector);
+    this.#deps.gossip.heardVector(this.peer, vector);
     if (jumped) {
       this.#drained = undefined;
       this.pump();
@@ -363,7 +353,7 @@ export class Session {
   }
 
   async #onFacts(message: FactsMessage): Promise<void> {
-    const outcome = await this.#host.ingest(message.runs, this.peer);
+    const outcome = await this.#deps.ingest.ingest(message.runs, this.peer);
     if (this.#closed) return;
     for (const error of outcome.errors) this.#complain(error.type, error.message);
     // The sender holds what it sent us: never send it back.
@@ -377,38 +367,36 @@ export class Session {
   }
 
   #complain(code: string, message: string): void {
-    this.#host.noteInvalid(this.peer, `${code}: ${message}`);
-    this.#host.send(this.peer, encodeMessage({ type: 'error', space: this.#host.spaceId, code, message }));
-    if (++this.#strikes > MAX_INVALID_MESSAGES) this.#host.disconnect(this.peer);
+    this.#deps.link.complain(this.peer, code, message);
   }
 
   #reset(vector: Vector): void {
     this.#remote = new Map(vector);
     this.#sent = new Map(vector);
     this.#lacking = new Set();
-    for (const [origin, counter] of this.#host.vector())
+    for (const [origin, counter] of this.#replica.vector())
       if (counter > (vector.get(origin) ?? 0)) this.#lacking.add(origin);
     this.#inFlight = [];
     this.#inFlightBytes = 0;
     this.#epoch++;
-    this.#lastProgress = this.#host.env.now();
+    this.#lastProgress = this.#env.now();
   }
 
   #sendHello(reply: boolean): void {
-    this.#lastHello = this.#host.env.now();
-    const snapshot = this.#host.snapshotRef();
-    const vector = this.#host.vector();
+    this.#lastHello = this.#env.now();
+    const snapshot = this.#deps.snapshotRef();
+    const vector = this.#replica.vector();
     this.#told = new Map(vector);
     const hello: Hello = {
       type: 'hello',
-      space: this.#host.spaceId,
+      space: this.#replica.spaceId,
       version: PROTOCOL_VERSION,
       reply,
-      vector: toWire(vector),
-      logStart: toWire(this.#host.logStart()),
+      vector: this.#replica.origins.toWire(vector),
+      logStart: this.#replica.origins.toWire(this.#replica.logStarts()),
       snapshot,
     };
-    this.#host.send(this.peer, encodeMessage(hello));
+    this.#deps.link.send(this.peer, encodeMessage(hello));
   }
 
   /** Tell the remote our counters for `origins` (those that moved since we last told it). */
@@ -416,14 +404,17 @@ export class Session {
     if (this.#closed || !this.#helloSeen) return;
     const vector: Vector = new Map();
     for (const origin of origins) {
-      const counter = this.#host.counter(origin);
+      const counter = this.#replica.counter(origin);
       if (counter > (this.#told.get(origin) ?? 0)) {
         vector.set(origin, counter);
         this.#told.set(origin, counter);
       }
     }
     if (vector.size > 0)
-      this.#host.send(this.peer, encodeMessage({ type: 'ack', space: this.#host.spaceId, vector: toWire(vector) }));
+      this.#deps.link.send(
+        this.peer,
+        encodeMessage({ type: 'ack', space: this.#replica.spaceId, vector: this.#replica.origins.toWire(vector) }),
+      );
   }
 
   /**
@@ -480,7 +471,7 @@ export class Session {
       return;
     }
     if (this.#inFlight.length === 0) return;
-    if (this.#host.env.now() - this.#lastProgress >= this.#retransmitAfter()) {
+    if (this.#env.now() - this.#lastProgress >= this.#retransmitAfter()) {
       // Frames (or their acks) were lost. Forget them, ask the remote what it holds, and resend
       // from there once it answers.
       this.#helloSeen = false;

@@ -47,7 +47,6 @@ export class AnnouncedVectors {
             if (frame[0] === HELLO_TYPE_BYTE) this.#note(frame);
             handler.message(from, frame);
           },
-          ...(handler.halt === undefined ? {} : { halt: () => handler.halt?.() }),
         }),
       send: (to, frame) => transport.send(to, frame),
       disconnect: (peer) => transport.disconnect(peer),

@@ -18,7 +18,7 @@ import { parseArgs } from 'node:util';
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { SingleBar, Presets } from 'cli-progress';
-import { runCampaign, type CampaignResult } from './campaign.js';
+import { runCampaign, type CampaignResult } from '../../testing/campaign.js';
 import { convergenceChart } from './chart.js';
 import { runMesh } from './mesh.js';
 

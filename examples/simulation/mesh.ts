@@ -37,9 +37,7 @@ export async function runMesh(options: MeshOptions): Promise<MeshResult> {
   const spaces: Space[] = [];
   const ids: string[] = [];
   for (let i = 0; i < options.peers; i++) {
-    const peer = (
-      await createPeer({ storage: memoryStorage(), env: net.env, transports: [net.transport()] })
-    )._unsafeUnwrap();
+    const peer = (await createPeer({ storage: memoryStorage(), ...net.node() }))._unsafeUnwrap();
     spaces.push((await peer.space('mesh'))._unsafeUnwrap());
     ids.push(peer.id);
   }

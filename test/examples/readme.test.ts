@@ -7,8 +7,7 @@ import { SimNetwork } from '../../transports/memory/index.js';
 
 it('the README simulator example converges', async () => {
   const net = new SimNetwork({ seed: 7, drop: 0.1, reorder: 0.1 });
-  const peer = async () =>
-    (await createPeer({ storage: memoryStorage(), env: net.env, transports: [net.transport()] }))._unsafeUnwrap();
+  const peer = async () => (await createPeer({ storage: memoryStorage(), ...net.node() }))._unsafeUnwrap();
   const [a, b] = [await peer(), await peer()];
   const listA = (await a.space('list'))._unsafeUnwrap().collection('items');
   const listB = (await b.space('list'))._unsafeUnwrap().collection('items');

@@ -3,7 +3,7 @@
  * several files so vitest runs them on every core. A failure names its seed and how to replay it.
  */
 import { expect, it } from 'vitest';
-import { runCampaign } from '../../examples/simulation/campaign.js';
+import { runCampaign } from '../../testing/campaign.js';
 
 /** Seeds per campaign test file; four files make the 100 seeds of `npm test`. */
 export const SEEDS_PER_FILE = 25;

@@ -2,7 +2,7 @@
  * The fault campaign with snapshots and pruning on: logs stay short, nothing acknowledged is lost.
  */
 import { describe, expect, it } from 'vitest';
-import { runCampaign } from '../../examples/simulation/campaign.js';
+import { runCampaign } from '../../testing/campaign.js';
 
 describe('fault campaign with periodic snapshots and pruning', () => {
   for (const seed of [1001, 1002, 1003, 1004]) {

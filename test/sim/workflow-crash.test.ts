@@ -28,7 +28,7 @@ interface Outcome {
 }
 
 async function open(net: SimNetwork, storage: Storage): Promise<{ peer: Peer; space: Space }> {
-  const peer = unwrap(await createPeer({ storage, env: net.env, transports: [net.transport()], ...OPTIONS }));
+  const peer = unwrap(await createPeer({ storage, ...net.node(), ...OPTIONS }));
   return { peer, space: unwrap(await peer.space(SPACE)) };
 }
 
@@ -50,7 +50,7 @@ async function scenario(k: number | undefined, landed: boolean): Promise<Outcome
   /** Deletes that failed in the crash: they may or may not have landed. */
   const indeterminate = new Set<string>();
   const b = await open(net, memoryStorage());
-  const opened = await createPeer({ storage: disk, env: net.env, transports: [net.transport()], ...OPTIONS });
+  const opened = await createPeer({ storage: disk, ...net.node(), ...OPTIONS });
   if (opened.isOk()) {
     aId = opened.value.id;
     const space = await opened.value.space(SPACE);

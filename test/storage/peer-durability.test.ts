@@ -45,7 +45,7 @@ async function quiesce(net: SimNetwork, done: () => boolean = () => true): Promi
 }
 
 async function startPeer(net: SimNetwork, storage: Storage): Promise<{ peer: Peer; space: Space }> {
-  const peer = unwrap(await createPeer({ storage, env: net.env, transports: [net.transport()] }));
+  const peer = unwrap(await createPeer({ storage, ...net.node() }));
   return { peer, space: unwrap(await peer.space(SPACE)) };
 }
 
@@ -120,7 +120,7 @@ async function crashRun(place: Place, k: number, landed: boolean) {
     else acked.set(item, { value: known?.value, uncertain: true });
   };
 
-  const opened = await createPeer({ storage: faulty, env: net.env, transports: [net.transport()] });
+  const opened = await createPeer({ storage: faulty, ...net.node() });
   let a: { peer: Peer; space: Space } | undefined;
   if (opened.isOk()) {
     victim = opened.value.id;

@@ -20,7 +20,7 @@ export interface SimPeer {
 /** A peer on `net` with its own memory storage, with `spaceId` open. */
 export async function simPeer(net: SimNetwork, spaceId = 'space', init: Partial<PeerInit> = {}): Promise<SimPeer> {
   const storage = init.storage ?? memoryStorage();
-  const peer = unwrap(await createPeer({ ...init, storage, env: net.env, transports: [net.transport()] }));
+  const peer = unwrap(await createPeer({ ...init, storage, ...net.node() }));
   const space = unwrap(await peer.space(spaceId));
   return { peer, space, storage };
 }

@@ -2,4 +2,4 @@
  * The deterministic in-memory network: simulation tests with many virtual peers, and the way an app
  * developer tests offline behaviour (partitions, crashes, lossy links) in a unit test.
  */
-export { SimNetwork, type SimNetworkInit, type SimStats } from './sim-network.js';
+export { SimNetwork, type SimNetworkInit, type SimNode, type SimStats } from './sim-network.js';

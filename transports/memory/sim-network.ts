@@ -13,8 +13,8 @@
  * @example
  * ```ts
  * const net = new SimNetwork({ seed: 7, drop: 0.1 });
- * const a = (await createPeer({ storage: memoryStorage(), env: net.env, transports: [net.transport()] }))._unsafeUnwrap();
- * const b = (await createPeer({ storage: memoryStorage(), env: net.env, transports: [net.transport()] }))._unsafeUnwrap();
+ * const a = (await createPeer({ storage: memoryStorage(), ...net.node() }))._unsafeUnwrap();
+ * const b = (await createPeer({ storage: memoryStorage(), ...net.node() }))._unsafeUnwrap();
  * // … write on both …
  * await net.runUntilQuiet();
  * ```
@@ -29,6 +29,7 @@ import { sha256 } from '../../engine/facts/hash.js';
 import { toHex } from '../../engine/facts/bytes.js';
 import type { PeerId } from '../../engine/facts/types.js';
 import { MAX_FRAME_BYTES } from '../../engine/limits.js';
+import { PeerCache } from '../../engine/peer/cache.js';
 import type { Transport, TransportContext, TransportHandler } from '../../engine/transport.js';
 import { Scheduler } from './scheduler.js';
 
@@ -75,6 +76,25 @@ interface Endpoint {
   readonly id: PeerId;
   readonly handler: TransportHandler;
   readonly transport: SimTransport;
+  /** Stops the peer's process (aborts the signal its `createPeer` got); absent for bare transports. */
+  readonly kill: (() => void) | undefined;
+}
+
+/**
+ * What one simulated peer needs from its network, to spread into `createPeer`:
+ * `createPeer({ storage, ...net.node() })`.
+ */
+export interface SimNode {
+  /** The network's virtual clock, timers and seeded randomness. */
+  readonly env: Env;
+  readonly transports: Transport[];
+  /** Aborted by `net.crash(peerId)`: the peer's process dies. */
+  readonly signal: AbortSignal;
+  /**
+   * Memo tables shared on purpose by the replicas of this network (decoded runs, hash chains,
+   * verified signatures; see `PeerCache`): made with the network, gone with it.
+   */
+  readonly cache: PeerCache;
 }
 
 const pairKey = (a: string, b: string): string => (a < b ? `${a}|${b}` : `${b}|${a}`);
@@ -110,6 +130,7 @@ export class SimNetwork {
   #stats = { sent: 0, delivered: 0, dropped: 0, duplicated: 0, bytesSent: 0, bytesDelivered: 0, maxInFlightBytes: 0 };
   /** Bytes in flight per directed link (`from>to`). */
   readonly #inFlight = new Map<string, number>();
+  readonly #cache = new PeerCache();
 
   constructor(init: SimNetworkInit) {
     if (!Number.isSafeInteger(init.seed)) throw new TypeError('SimNetwork: seed must be an integer');
@@ -126,9 +147,23 @@ export class SimNetwork {
     this.env = this.#makeEnv();
   }
 
-  /** A transport for one peer (give each peer its own). */
+  /**
+   * Everything one peer needs to join this network: `createPeer({ storage, ...net.node() })`. Peers
+   * made this way can be crashed (`crash`); give each peer (and each restart) its own node.
+   */
+  node(): SimNode {
+    const process = new AbortController();
+    return {
+      env: this.env,
+      transports: [new SimTransport(this, () => process.abort())],
+      signal: process.signal,
+      cache: this.#cache,
+    };
+  }
+
+  /** A bare transport for one peer (give each peer its own); `node()` also lets `crash` stop it. */
   transport(): Transport {
-    return new SimTransport(this);
+    return new SimTransport(this, undefined);
   }
 
   /** PeerIds of the peers currently on the network (started, not crashed). */
@@ -176,8 +211,12 @@ export class SimNetwork {
   crash(peerId: string): void {
     const endpoint = this.#endpoints.get(peerId as PeerId);
     if (endpoint === undefined) return;
+    if (endpoint.kill === undefined) {
+      // A programmer error: the network has no way to stop a peer it did not start.
+      throw new TypeError('SimNetwork.crash: the peer was not created with net.node(), so it cannot be stopped');
+    }
     this.#remove(endpoint);
-    endpoint.handler.halt?.();
+    endpoint.kill();
   }
 
   /** Run the network for `ms` of virtual time. */
@@ -384,15 +423,17 @@ function probability(p: number | undefined, name: string): number {
 /** One peer's attachment to a SimNetwork. */
 class SimTransport implements Transport {
   readonly #net: SimNetwork;
+  readonly #kill: (() => void) | undefined;
   #endpoint: Endpoint | undefined;
 
-  constructor(net: SimNetwork) {
+  constructor(net: SimNetwork, kill: (() => void) | undefined) {
     this.#net = net;
+    this.#kill = kill;
   }
 
   start(context: TransportContext, handler: TransportHandler): ResultAsync<void, TransportError> {
     if (this.#endpoint !== undefined) return errAsync(transportError('transport already started'));
-    this.#endpoint = { id: context.peerId, handler, transport: this };
+    this.#endpoint = { id: context.peerId, handler, transport: this, kill: this.#kill };
     return this.#net.register(this.#endpoint);
   }
 

@@ -13,8 +13,8 @@
 import { uniformFloat64 } from 'pure-rand/distribution/uniformFloat64';
 import { xoroshiro128plus } from 'pure-rand/generator/xoroshiro128plus';
 import type { RandomGenerator } from 'pure-rand/types/RandomGenerator';
-import { createPeer, memoryStorage, type Peer, type PeerInit, type Space, type Storage } from '../../engine/index.js';
-import { SimNetwork, type SimStats } from '../../transports/memory/index.js';
+import { createPeer, memoryStorage, type Peer, type PeerInit, type Space, type Storage } from '../engine/index.js';
+import { SimNetwork, type SimStats } from '../transports/memory/index.js';
 
 interface SimPeer {
   readonly peer: Peer;
@@ -28,7 +28,7 @@ async function startPeer(
   init: Partial<PeerInit>,
   storage: Storage = memoryStorage(),
 ): Promise<SimPeer> {
-  const peer = (await createPeer({ ...init, storage, env: net.env, transports: [net.transport()] }))._unsafeUnwrap();
+  const peer = (await createPeer({ ...init, storage, ...net.node() }))._unsafeUnwrap();
   const space = (await peer.space(SPACE))._unsafeUnwrap();
   return { peer, space, storage };
 }

@@ -1,21 +1,28 @@
 /**
  * A named collection of items inside a space. Thin: validation of the caller's input happens here
- * (so the error names the argument), everything else in the space.
+ * (so the error names the argument), writes go to the space's write path and reads to its views.
  */
 import { errAsync, type ResultAsync } from 'neverthrow';
 import { invalidInput, type WriteError } from '../errors.js';
 import { checkFieldName, checkId } from '../facts/codec.js';
-import type { JsonObject, JsonValue } from '../facts/types.js';
+import type { FactType, JsonObject, JsonValue } from '../facts/types.js';
+import type { Collection } from '../peer/types.js';
 import type { ItemView } from '../state/view.js';
-import type { Collection } from './types.js';
-import type { SpaceImpl } from './space.js';
+
+/** What a collection needs from its space. */
+export interface CollectionHost {
+  write(type: FactType, collection: string, item: string, data?: JsonObject): ResultAsync<void, WriteError>;
+  newItemId(): string;
+  view(collection: string, item: string): ItemView | undefined;
+  viewAll(collection: string): ItemView[];
+}
 
 export class CollectionImpl<T extends object> implements Collection<T> {
   readonly name: string;
-  readonly #space: SpaceImpl;
+  readonly #space: CollectionHost;
   readonly #badName: string | undefined;
 
-  constructor(space: SpaceImpl, name: string) {
+  constructor(space: CollectionHost, name: string) {
     this.#space = space;
     this.name = name;
     this.#badName = checkId(name, 'collection name')?.message;

@@ -1,0 +1,22 @@
+/**
+ * Memo tables for pure functions a peer evaluates again and again: signature checks, hash chains of
+ * runs, run encodings and decodings. Every entry is a pure function of its key, so a hit changes
+ * nothing but time (and a signature check takes the same turn hit or miss).
+ *
+ * Each peer makes its own by default. A process that hosts many replicas of the same spaces (the
+ * simulator) may pass one `PeerCache` to all of them on purpose, so that a run decoded or a signature
+ * verified by one replica is not redone by the next. That is sound because entries are pure functions
+ * of the bytes they are keyed by — a signature is remembered only once it verified, so a hostile peer
+ * can put nothing in that would not also verify for the next replica — and every replica still checks
+ * each run against its own chain tips. It stays deterministic because the cache lives and dies with
+ * the network that made it: one seed gives one run whatever ran before it in the process.
+ */
+import { ChainCache } from '../facts/run.js';
+import { SignatureCache } from '../facts/sign.js';
+import { RunCodecCache } from '../sync/codec.js';
+
+export class PeerCache {
+  readonly signatures = new SignatureCache();
+  readonly chains = new ChainCache();
+  readonly runs = new RunCodecCache();
+}

@@ -1,0 +1,200 @@
+/**
+ * The snapshots one space holds: its latest own snapshot (carried by an entry of its log), the
+ * snapshots it adopted from other peers while catching up (remembered in metadata until the next own
+ * snapshot folds them in), and the latest history point. Also loads them into the live state on
+ * open, and removes blobs nothing refers to any more.
+ */
+import { err, errAsync, ok, okAsync, ResultAsync, type Result } from 'neverthrow';
+import { corrupt, type CorruptError, type StorageError } from '../errors.js';
+import type { ChainTip } from '../facts/run.js';
+import type { PeerId, Vector } from '../facts/types.js';
+import type { SequenceId } from '../log/event-log.js';
+import type { FactEntry } from '../log/fact-entry.js';
+import type { ItemRecord } from '../state/lww.js';
+import type { Storage } from '../storage/storage.js';
+import { decodeChunk, decodeRoot, type SnapshotRoot } from './format.js';
+import type { SnapshotStore } from './store.js';
+
+/** A snapshot this peer holds (own or adopted). */
+export interface HeldSnapshot {
+  readonly blobId: string;
+  readonly tips: ReadonlyMap<PeerId, ChainTip>;
+  /** Entry carrying it in our log (own snapshots only). */
+  readonly seq?: SequenceId | undefined;
+}
+
+/** Where the history blobs end: the entry carrying the newest one, and its id. */
+export interface HistoryPoint {
+  readonly seq: SequenceId;
+  readonly blobId: string;
+}
+
+/** Receives the registers of a snapshot being loaded, item by item. */
+export type MergeItem = (collection: string, item: string, record: ItemRecord) => void;
+
+/** The counters of chain tips. */
+export const countersOf = (tips: ReadonlyMap<PeerId, ChainTip>): Vector => {
+  const out: Vector = new Map();
+  for (const [origin, tip] of tips) out.set(origin, tip.counter);
+  return out;
+};
+
+/** Whether a snapshot covering `counters` holds facts beyond what `held` says a peer holds. */
+export function coversMore(counters: ReadonlyMap<PeerId, number>, held: (origin: PeerId) => number): boolean {
+  for (const [origin, counter] of counters) if (counter > held(origin)) return true;
+  return false;
+}
+
+const adoptedKey = (space: string): string => `space/${space}/adopted`;
+const BLOB_ID = /^[0-9a-f]{64}$/;
+
+/** The list of adopted snapshots as stored (a JSON array of blob ids). */
+export function decodeAdopted(bytes: Uint8Array | undefined): Result<string[], CorruptError> {
+  if (bytes === undefined) return ok([]);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(new TextDecoder().decode(bytes));
+  } catch {
+    // The edge: JSON.parse throws on damaged bytes.
+    return err(corrupt('the stored list of adopted snapshots is not JSON'));
+  }
+  if (!Array.isArray(parsed) || !parsed.every((id) => typeof id === 'string' && BLOB_ID.test(id))) {
+    return err(corrupt('the stored list of adopted snapshots is not a list of blob ids'));
+  }
+  return ok(parsed as string[]);
+}
+
+export class SnapshotCatalog {
+  readonly #spaceId: string;
+  readonly #storage: Storage;
+  readonly #store: SnapshotStore;
+  #own: HeldSnapshot | undefined;
+  #adopted: HeldSnapshot[] = [];
+  #history: HistoryPoint | undefined;
+
+  constructor(spaceId: string, storage: Storage, store: SnapshotStore) {
+    this.#spaceId = spaceId;
+    this.#storage = storage;
+    this.#store = store;
+  }
+
+  get store(): SnapshotStore {
+    return this.#store;
+  }
+
+  /** The latest own snapshot. */
+  get own(): HeldSnapshot | undefined {
+    return this.#own;
+  }
+
+  /** Snapshots adopted from others and not yet folded into an own one. */
+  get adopted(): readonly HeldSnapshot[] {
+    return this.#adopted;
+  }
+
+  get historyPoint(): HistoryPoint | undefined {
+    return this.#history;
+  }
+
+  /** Snapshots we can offer to a peer that needs facts we no longer have. */
+  offerable(): HeldSnapshot[] {
+    return this.#own === undefined ? [...this.#adopted] : [this.#own, ...this.#adopted];
+  }
+
+  /** Whether `blobId` is a snapshot we hold. */
+  holds(blobId: string): boolean {
+    return this.#own?.blobId === blobId || this.#adopted.some((h) => h.blobId === blobId);
+  }
+
+  /**
+   * Load the latest own snapshot (the entry `first` of the log, when it carries one) and the adopted
+   * ones into the live state through `merge`. Returns every snapshot loaded.
+   */
+  load(
+    first: FactEntry | undefined,
+    firstSeq: SequenceId,
+    historyPoint: HistoryPoint | undefined,
+    merge: MergeItem,
+  ): ResultAsync<HeldSnapshot[], StorageError | CorruptError> {
+    this.#history = historyPoint;
+    const ownId = first?.snapshot;
+    const own: ResultAsync<HeldSnapshot | undefined, StorageError | CorruptError> =
+      ownId === undefined
+        ? okAsync(undefined)
+        : this.#loadInto(ownId, merge).map((root) => ({ blobId: ownId, tips: root.tips, seq: firstSeq }));
+    return own.andThen((snapshot) => {
+      this.#own = snapshot;
+      return this.#storage
+        .getMeta(adoptedKey(this.#spaceId))
+        .andThen(decodeAdopted)
+        .andThen((ids) =>
+          ResultAsync.combine(
+            ids.map((id) => this.#loadInto(id, merge).map((root): HeldSnapshot => ({ blobId: id, tips: root.tips }))),
+          ),
+        )
+        .map((adopted) => {
+          this.#adopted = adopted;
+          return snapshot === undefined ? adopted : [snapshot, ...adopted];
+        });
+    });
+  }
+
+  /** A snapshot root from the store, decoded. */
+  readRoot(rootId: string): ResultAsync<SnapshotRoot, StorageError | CorruptError> {
+    return this.#store.getSnapshotBlob(rootId).andThen((bytes) => {
+      if (bytes === undefined) return errAsync(corrupt(`snapshot ${rootId} is missing`));
+      const root = decodeRoot(bytes);
+      return root.isOk() ? okAsync(root.value) : errAsync(corrupt(`snapshot ${rootId}: ${root.error.message}`));
+    });
+  }
+
+  #loadInto(rootId: string, merge: MergeItem): ResultAsync<SnapshotRoot, StorageError | CorruptError> {
+    return this.readRoot(rootId).andThen((root) => {
+      let chain: ResultAsync<SnapshotRoot, StorageError | CorruptError> = okAsync(root);
+      for (const id of root.chunks) {
+        chain = chain.andThen(() =>
+          this.#store.getSnapshotBlob(id).andThen((bytes) => {
+            if (bytes === undefined) return errAsync(corrupt(`snapshot chunk ${id} is missing`));
+            const merged = decodeChunk(bytes, merge);
+            return merged.isOk() ? okAsync(root) : errAsync(corrupt(`snapshot chunk ${id}: ${merged.error.message}`));
+          }),
+        );
+      }
+      return chain;
+    });
+  }
+
+  /** A new own snapshot is durable (its entry records it); `history` is the new history point, if any. */
+  ownMade(snapshot: HeldSnapshot, history: HistoryPoint | undefined): void {
+    this.#own = snapshot;
+    if (history !== undefined) this.#history = history;
+  }
+
+  /**
+   * Persist the adopted list; then (and only then) it becomes the list. False when storage failed
+   * (nothing changed).
+   */
+  async setAdopted(adopted: readonly HeldSnapshot[]): Promise<boolean> {
+    const ids = adopted.map((a) => a.blobId);
+    const bytes = new TextEncoder().encode(JSON.stringify(ids));
+    const saved = await this.#storage.setMeta(adoptedKey(this.#spaceId), bytes);
+    if (saved.isErr()) return false;
+    this.#adopted = [...adopted];
+    return true;
+  }
+
+  /**
+   * Remove snapshot blobs nothing refers to any more: neither a held snapshot nor `pinned` (blobs of
+   * a fetch in progress). Failures only leave garbage behind; the next sweep retries.
+   */
+  async collect(pinned: Iterable<string>): Promise<void> {
+    const keep = new Set<string>(pinned);
+    for (const held of this.offerable()) {
+      keep.add(held.blobId);
+      const root = await this.readRoot(held.blobId);
+      if (root.isErr()) return;
+      for (const id of root.value.chunks) keep.add(id);
+    }
+    void (await this.#store.collect(keep));
+  }
+}

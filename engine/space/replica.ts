@@ -1,0 +1,176 @@
+/**
+ * The local replica of one space: its event log and everything derived from it — the LWW registers,
+ * the pending overlay, where each origin's hash chain ends, where each fact sits in the log, the
+ * origins known and the clock. Every component of a space reads the replica; only the write path,
+ * the ingest pipeline, snapshot adoption and pruning change it, through the methods below.
+ *
+ * Invariants:
+ * - the registers (and `stateHash()`) only ever hold durable facts;
+ * - `tip(o)` is where origin o's chain ends including facts queued for the log, `durableTip(o)` where
+ *   it ends on disk; a failed append resets the queued tips to the durable ones.
+ */
+import type { Env } from '../env.js';
+import type { ChainTip } from '../facts/run.js';
+import { HlcClock } from '../facts/hlc.js';
+import type { PeerId, Vector } from '../facts/types.js';
+import { Appender, type AppenderHooks } from '../log/appender.js';
+import type { EventLog, SequenceId } from '../log/event-log.js';
+import type { FactEntry } from '../log/fact-entry.js';
+import { OriginIndex } from '../log/origin-index.js';
+import { LwwState } from '../state/lww.js';
+import { PendingOverlay } from '../state/overlay.js';
+import { OriginDirectory } from '../sync/origin-key.js';
+
+export class Replica {
+  readonly spaceId: string;
+  /** This peer's origin. */
+  readonly origin: PeerId;
+  readonly log: EventLog<FactEntry>;
+  readonly state = new LwwState();
+  readonly overlay = new PendingOverlay();
+  readonly clock: HlcClock;
+  /** Where each origin's facts sit in the log. */
+  readonly index = new OriginIndex();
+  /** Every origin this space knows, by wire key. */
+  readonly origins = new OriginDirectory();
+  /** When facts of each other origin last arrived (env ms), to hold back forwarding briefly. */
+  readonly arrivals = new Map<PeerId, number>();
+  /** The log's writer (group commit). */
+  readonly appender: Appender;
+  readonly #durable = new Map<PeerId, ChainTip>();
+  readonly #tips = new Map<PeerId, ChainTip>();
+  #durableVersion = 0;
+  #logStart: SequenceId = 0;
+
+  constructor(
+    spaceId: string,
+    origin: PeerId,
+    log: EventLog<FactEntry>,
+    env: Env,
+    maxDrift: number,
+    appenderHooks: AppenderHooks,
+  ) {
+    this.spaceId = spaceId;
+    this.origin = origin;
+    this.log = log;
+    this.appender = new Appender(log, 0, appenderHooks);
+    this.clock = new HlcClock(env, maxDrift);
+    this.origins.add(origin);
+  }
+
+  /** Bumped whenever facts become durable: nothing new to send while it stays the same. */
+  get durableVersion(): number {
+    return this.#durableVersion;
+  }
+
+  /** Sequence id of the first entry still in the log. */
+  get logStart(): SequenceId {
+    return this.#logStart;
+  }
+
+  /** Replay found the head of the log at `head`: writes may start. */
+  replayed(head: SequenceId): void {
+    this.appender.startAt(head);
+    this.resetQueued();
+  }
+
+  /** The next free sequence id. */
+  get head(): SequenceId {
+    return this.appender.next;
+  }
+
+  /** Durable vector. */
+  vector(): Vector {
+    const vector: Vector = new Map();
+    for (const [origin, tip] of this.#durable) vector.set(origin, tip.counter);
+    return vector;
+  }
+
+  /** Durable counter of one origin (0 when none). */
+  counter(origin: PeerId): number {
+    return this.#durable.get(origin)?.counter ?? 0;
+  }
+
+  /** Where `origin`'s chain ends on disk. */
+  durableTip(origin: PeerId): ChainTip | undefined {
+    return this.#durable.get(origin);
+  }
+
+  /** Durable chain tips of every origin. */
+  durableTips(): ReadonlyMap<PeerId, ChainTip> {
+    return this.#durable;
+  }
+
+  /** Where `origin`'s chain ends including facts queued for the log. */
+  tip(origin: PeerId): ChainTip | undefined {
+    return this.#tips.get(origin);
+  }
+
+  /** Facts up to `tip` are queued for the log. */
+  queued(origin: PeerId, tip: ChainTip): void {
+    this.#tips.set(origin, tip);
+  }
+
+  /** Queued facts were dropped (a failed append): the chains end where they end on disk. */
+  resetQueued(): void {
+    this.#tips.clear();
+    for (const [origin, tip] of this.#durable) this.#tips.set(origin, tip);
+  }
+
+  /**
+   * Per origin, the first counter we can still send as facts (older ones come in a snapshot); only
+   * origins whose log does not start at 1, to keep hellos small.
+   */
+  logStarts(): Vector {
+    const starts: Vector = new Map();
+    for (const [origin, tip] of this.#durable) {
+      const first = this.index.first(origin) ?? tip.counter + 1;
+      if (first > 1) starts.set(origin, first);
+    }
+    return starts;
+  }
+
+  /** A durable entry at `seq` enters the registers and the indexes. Returns whether a register changed. */
+  accept(entry: FactEntry, seq: SequenceId): boolean {
+    const held = this.#durable.get(entry.origin);
+    if (held === undefined) this.origins.add(entry.origin);
+    this.index.add(entry.origin, entry.counter, seq);
+    // A snapshot may already cover it (adopted after it was logged): the registers merge anyway.
+    if (held === undefined || entry.counter > held.counter) {
+      this.#durable.set(entry.origin, { counter: entry.counter, hash: entry.hash });
+    }
+    return this.state.apply(entry);
+  }
+
+  /** A batch of entries became durable (after `accept` of each). */
+  advanced(): void {
+    this.#durableVersion++;
+  }
+
+  /** Chain tips covered by a snapshot become ours where they are ahead. Returns the origins moved. */
+  adoptTips(tips: ReadonlyMap<PeerId, ChainTip>): PeerId[] {
+    const moved: PeerId[] = [];
+    for (const [origin, tip] of tips) {
+      const held = this.#durable.get(origin);
+      if (held !== undefined && held.counter >= tip.counter) continue;
+      if (held === undefined) this.origins.add(origin);
+      this.#durable.set(origin, tip);
+      if ((this.#tips.get(origin)?.counter ?? 0) < tip.counter) this.#tips.set(origin, tip);
+      moved.push(origin);
+    }
+    if (moved.length > 0) this.#durableVersion++;
+    return moved;
+  }
+
+  /** The log was truncated before `cut`. */
+  truncated(cut: SequenceId): void {
+    if (cut <= this.#logStart) return;
+    this.#logStart = cut;
+    this.index.dropBefore(cut);
+  }
+
+  /** The log starts at `start` (found when opening). */
+  setLogStart(start: SequenceId): void {
+    this.#logStart = start;
+  }
+}

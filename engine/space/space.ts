@@ -1,0 +1,476 @@
+/**
+ * A space: one synced dataset. This file is the facade: it wires the components that do the work
+ * and implements the public `Space` API on top of them.
+ *
+ *   replica.ts         the log and what is derived from it (registers, overlay, chain tips, indexes)
+ *   writer.ts          the local write path (validate, stamp, hash, overlay, group commit, signing)
+ *   changes.ts         change events (and the view cache they invalidate: state/view-cache.ts)
+ *   open.ts            opening: snapshots, pending set, replay of the log
+ *   sync/ingest.ts     verifying and queueing runs from remotes
+ *   sync/sessions.ts   one session per remote (sync/session.ts)
+ *   sync/acks.ts       the acknowledgement quorum (pending → acknowledged), persisted
+ *   sync/gossip.ts     what we know of every peer, relayed
+ *   snapshot/…         the workflow, the catalog of held snapshots, catch-up fetch, pruning, history
+ *
+ * Write path: writer → overlay (readers see it at once) → appender (group commit) → `#durable` →
+ * registers → sessions push it. Receive path: session → ingest (verify) → appender → `#durable` →
+ * registers → ack → forward.
+ */
+import { errAsync, ResultAsync } from 'neverthrow';
+import type { Env, TimerScope } from '../env.js';
+import { closedError, type SnapshotError, type StorageError, type WriteError } from '../errors.js';
+import type { ChainCache, Run } from '../facts/run.js';
+import type { SignatureVerifier, Signer } from '../facts/sign.js';
+import type { Fact, FactType, JsonObject, JsonValue, PeerId } from '../facts/types.js';
+import { MAX_FAULTS } from '../limits.js';
+import type { EventLog, SequenceId } from '../log/event-log.js';
+import type { FactEntry } from '../log/fact-entry.js';
+import type { BlobStore } from '../blobs/blob-store.js';
+import type { Collection, Fault, Space, SpaceListener, SpaceStatus } from '../peer/types.js';
+import type { ItemRecord } from '../state/lww.js';
+import { ViewCache } from '../state/view-cache.js';
+import type { ItemView } from '../state/view.js';
+import type { Storage } from '../storage/storage.js';
+import { countersOf, SnapshotCatalog, type HeldSnapshot } from '../snapshot/catalog.js';
+import { SnapshotFetcher } from '../snapshot/fetch.js';
+import { itemHistory } from '../snapshot/history.js';
+import { Pruner } from '../snapshot/prune.js';
+import type { SnapshotStore } from '../snapshot/store.js';
+import type { Workers } from '../snapshot/workers.js';
+import { SnapshotWorkflow } from '../snapshot/workflow.js';
+import { AckQuorum, type AckedMeta } from '../sync/acks.js';
+import type { RunCodecCache } from '../sync/codec.js';
+import { readFrame } from '../sync/frame-reader.js';
+import { Gossip } from '../sync/gossip.js';
+import { Ingest, type IngestOutcome } from '../sync/ingest.js';
+import type { Message, SnapshotRef } from '../sync/messages.js';
+import { PeerDirectory } from '../sync/peer-directory.js';
+import type { OtherMessage, SpaceLink } from '../sync/session.js';
+import { Sessions } from '../sync/sessions.js';
+import { ChangeFeed, type ItemKey } from './changes.js';
+import { CollectionImpl, type CollectionHost } from './collection.js';
+import { Replica } from './replica.js';
+import { LocalWriter } from './writer.js';
+
+export interface SpaceOptions {
+  readonly ackQuorum: number;
+  readonly maxDrift: number;
+  readonly snapshotEvery: number;
+  readonly pruneWindow: number;
+}
+
+/** Memo tables a space uses (owned by its peer, or shared on purpose; see engine/peer/cache.ts). */
+export interface SpaceCaches {
+  readonly chains: ChainCache;
+  readonly runs: RunCodecCache;
+}
+
+/** Everything a space gets from its peer. */
+export interface SpaceContext {
+  readonly id: string;
+  readonly origin: PeerId;
+  readonly signer: Signer;
+  readonly verifier: SignatureVerifier;
+  readonly caches: SpaceCaches;
+  readonly env: Env;
+  readonly timers: TimerScope;
+  readonly storage: Storage;
+  readonly options: SpaceOptions;
+  readonly link: SpaceLink;
+  readonly workers: Workers;
+  /** Where history blobs go. */
+  readonly archive: BlobStore;
+}
+
+/** What `open.ts` hands a new space. */
+export interface SpaceParts {
+  readonly acked: AckedMeta;
+  readonly store: SnapshotStore;
+}
+
+export class SpaceImpl implements Space, CollectionHost {
+  readonly id: string;
+  readonly #ctx: SpaceContext;
+  readonly replica: Replica;
+  readonly #views: ViewCache;
+  readonly #changes: ChangeFeed;
+  readonly #writer: LocalWriter;
+  readonly #ingest: Ingest;
+  readonly #peers: PeerDirectory;
+  readonly acks: AckQuorum;
+  readonly #gossip: Gossip;
+  readonly #sessions: Sessions;
+  readonly catalog: SnapshotCatalog;
+  readonly workflow: SnapshotWorkflow;
+  readonly #fetcher: SnapshotFetcher;
+  readonly #pruner: Pruner;
+  readonly #collections = new Map<string, CollectionImpl<object>>();
+  readonly #faults: Fault[] = [];
+  /** Items changed by merging a snapshot, reported once the merge completes. */
+  #merged: ItemKey[] = [];
+  /** Snapshot work stops (close or crash); `#closed`: nothing more happens at all. */
+  #stopped = false;
+  #closed = false;
+
+  constructor(ctx: SpaceContext, log: EventLog<FactEntry>, parts: SpaceParts) {
+    this.id = ctx.id;
+    this.#ctx = ctx;
+    const { env, timers, options } = ctx;
+    const stopped = () => this.#stopped;
+    const closed = () => this.#closed;
+    const send = (peer: PeerId, frame: Uint8Array) => {
+      if (!this.#closed) ctx.link.send(peer, frame);
+    };
+
+    this.replica = new Replica(ctx.id, ctx.origin, log, env, options.maxDrift, {
+      seal: (entries) => this.#writer.seal(entries),
+      durable: (entries, first) => this.#onDurable(entries, first),
+      failed: (dropped, error) => this.#onAppendFailed(dropped, error),
+    });
+    const replica = this.replica;
+    this.#views = new ViewCache(replica.state, replica.overlay);
+    this.#changes = new ChangeFeed(this.#views);
+    this.#writer = new LocalWriter({
+      replica,
+      views: this.#views,
+      changes: this.#changes,
+      signer: ctx.signer,
+      env,
+      closed,
+    });
+    this.#ingest = new Ingest({
+      replica,
+      verifier: ctx.verifier,
+      chains: ctx.caches.chains,
+      env,
+      closed,
+      equivocation: (from, origin, counter, message) =>
+        this.#fault({ type: 'equivocation', peer: from, origin, counter, message, at: env.now() }),
+    });
+    this.#peers = new PeerDirectory(ctx.origin);
+    this.acks = new AckQuorum(
+      {
+        replica,
+        peers: this.#peers,
+        changes: this.#changes,
+        storage: ctx.storage,
+        timers,
+        quorum: options.ackQuorum,
+        closed,
+      },
+      parts.acked,
+    );
+    this.catalog = new SnapshotCatalog(ctx.id, ctx.storage, parts.store);
+    this.#gossip = new Gossip({
+      replica,
+      peers: this.#peers,
+      env,
+      timers,
+      syncing: () => this.#sessions.syncing(),
+      send,
+      snapshotRef: () => this.#snapshotRef(),
+      holdsSnapshots: () => this.catalog.offerable().length > 0,
+      ackQuorum: options.ackQuorum,
+      learned: (ownMoved) => {
+        if (ownMoved) this.acks.update();
+        this.#pruner.maybePrune();
+        this.#gossip.schedule();
+      },
+      closed,
+    });
+    this.#fetcher = new SnapshotFetcher({
+      replica,
+      catalog: this.catalog,
+      verifier: ctx.verifier,
+      env,
+      timers,
+      send,
+      adopt: (held, items) => this.#adopt(held, items),
+      stopped,
+    });
+    const frameSource = {
+      spaceId: ctx.id,
+      origin: ctx.origin,
+      log: replica.log,
+      index: replica.index,
+      durable: replica.durableTips(),
+      arrivals: replica.arrivals,
+      codec: ctx.caches.runs,
+      closed,
+    };
+    this.#sessions = new Sessions({
+      replica,
+      env,
+      readFrame: (sent, maxBytes, forwardBefore, candidates) =>
+        readFrame(frameSource, sent, maxBytes, forwardBefore, candidates),
+      ingest: this.#ingest,
+      gossip: this.#gossip,
+      link: {
+        send,
+        complain: (peer, code, message) => {
+          this.#fault({ type: 'invalid-input', peer, message: `${code}: ${message}`, at: env.now() });
+          ctx.link.complain(peer, code, message);
+        },
+      },
+      snapshotRef: () => this.#snapshotRef(),
+      offerSnapshots: (peer, sent) => this.#fetcher.offerTo(peer, sent),
+      other: (peer, message) => this.#handle(peer, message),
+    });
+    this.workflow = new SnapshotWorkflow({
+      replica,
+      catalog: this.catalog,
+      workers: ctx.workers,
+      signer: ctx.signer,
+      snapshotEvery: options.snapshotEvery,
+      pinned: () => this.#fetcher.pinned(),
+      made: () => {
+        this.#gossip.schedule();
+        this.#pruner.maybePrune();
+        this.workflow.maybeRun();
+      },
+      failed: (e) =>
+        this.#fault({ type: 'snapshot', peer: ctx.origin, message: `snapshot failed: ${e.message}`, at: env.now() }),
+      stopped,
+    });
+    this.#pruner = new Pruner({
+      replica,
+      catalog: this.catalog,
+      peers: this.#peers,
+      env,
+      pruneWindow: options.pruneWindow,
+      acked: () => this.acks.acked,
+      stopped,
+    });
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Public API
+
+  collection<T extends object = Record<string, JsonValue>>(name: string): Collection<T> {
+    let collection = this.#collections.get(name);
+    if (collection === undefined) {
+      collection = new CollectionImpl<object>(this, name);
+      this.#collections.set(name, collection);
+    }
+    return collection as unknown as Collection<T>;
+  }
+
+  subscribe(listener: SpaceListener): () => void {
+    return this.#changes.subscribe(listener);
+  }
+
+  status(): SpaceStatus {
+    const replica = this.replica;
+    const vector: Record<string, number> = {};
+    for (const [origin, counter] of replica.vector()) vector[origin] = counter;
+    const own = this.catalog.own;
+    return {
+      pending: replica.overlay.count,
+      peers: this.#sessions.syncing().sort(),
+      vector,
+      logStart: replica.logStart,
+      logLength: replica.head - replica.logStart,
+      ...(own?.seq === undefined ? {} : { snapshot: { blobId: own.blobId, sequenceId: own.seq } }),
+      faults: [...this.#faults],
+    };
+  }
+
+  stateHash(): string {
+    return this.replica.state.hash();
+  }
+
+  snapshot(): ResultAsync<{ blobId: string }, SnapshotError> {
+    if (this.#closed) return errAsync(closedError('the space is closed'));
+    return ResultAsync.fromSafePromise(this.replica.appender.drain())
+      .andThen(() => this.workflow.now())
+      .map((held) => ({ blobId: held.blobId }));
+  }
+
+  history(collection: string, item: string): ResultAsync<Fact[], StorageError> {
+    return itemHistory(this.replica, this.catalog, collection, item);
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Collections
+
+  view(collection: string, item: string): ItemView | undefined {
+    return this.#views.view(collection, item);
+  }
+
+  viewAll(collection: string): ItemView[] {
+    return this.#views.all(collection);
+  }
+
+  newItemId(): string {
+    return this.#writer.newItemId();
+  }
+
+  write(type: FactType, collection: string, item: string, data?: JsonObject): ResultAsync<void, WriteError> {
+    return this.#writer.write(type, collection, item, data);
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Links (called by the peer)
+
+  peerUp(peer: PeerId): void {
+    if (!this.#closed) this.#sessions.up(peer);
+  }
+
+  peerDown(peer: PeerId): void {
+    this.#sessions.down(peer);
+    this.#fetcher.peerDown(peer);
+  }
+
+  /**
+   * The receive path without a session: verify and queue `runs` as if `from` sent them. For tests
+   * and tools that feed a space runs the wire cannot carry (sessions call the same pipeline).
+   */
+  ingest(runs: readonly Run[], from: PeerId): Promise<IngestOutcome> {
+    return this.#ingest.ingest(runs, from);
+  }
+
+  /** A decoded message for this space from `peer`. */
+  receive(peer: PeerId, message: Message): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    return this.#sessions.receive(peer, message);
+  }
+
+  /** Let queued writes become durable, then stop syncing. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    await this.replica.appender.drain();
+    // A snapshot workflow still running is abandoned, not awaited: its entry keeps `pending` and
+    // the next open runs it again (and in a simulation it may be waiting on virtual time).
+    this.#stop();
+    this.#closed = true;
+    this.#sessions.close();
+    await this.acks.flush();
+  }
+
+  /** Stop at once (the process died): nothing more is written. */
+  halt(): void {
+    this.#closed = true;
+    this.replica.appender.halt();
+    this.#stop();
+    this.#sessions.close();
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Opening (open.ts)
+
+  /** Merge one item's registers from a snapshot being loaded or adopted. */
+  mergeItem(collection: string, item: string, record: ItemRecord): void {
+    const replica = this.replica;
+    if (replica.state.mergeRecord(collection, item, record)) this.#merged.push([collection, item]);
+    // Keep the clock ahead of every stamp we hold.
+    for (const reg of record.fields.values()) replica.clock.observe(reg.stamp);
+    if (record.exists !== undefined) replica.clock.observe(record.exists.stamp);
+  }
+
+  /** Report the items changed by the snapshots merged so far. */
+  emitMerged(): void {
+    const merged = this.#merged;
+    this.#merged = [];
+    if (merged.length > 0) this.#changes.emit('remote', merged);
+  }
+
+  /** Restore a pending own fact found in the log. */
+  restorePending(entry: FactEntry): void {
+    this.replica.overlay.add(entry);
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Internals
+
+  #stop(): void {
+    this.#stopped = true;
+    this.#fetcher.halt();
+  }
+
+  #snapshotRef(): SnapshotRef | undefined {
+    const own = this.catalog.own;
+    return own === undefined
+      ? undefined
+      : { blobId: own.blobId, vector: this.replica.origins.toWire(countersOf(own.tips)) };
+  }
+
+  #handle(peer: PeerId, message: OtherMessage): void {
+    switch (message.type) {
+      case 'gossip':
+        this.#gossip.received(message);
+        return;
+      case 'snapshot-offer':
+        this.#fetcher.offerReceived(peer, message);
+        return;
+      case 'blob-request':
+        this.#fetcher.serve(peer, message.ids);
+        return;
+      case 'blob':
+        this.#fetcher.received(peer, message.id, message.bytes);
+        return;
+      case 'error':
+        // The remote refused something we sent; the session's retransmission covers what matters.
+        return;
+    }
+  }
+
+  /** A fetched snapshot is in the adopted list: merge it and adopt its chain tips. */
+  #adopt(held: HeldSnapshot, items: readonly [string, string, ItemRecord][]): void {
+    for (const [collection, item, record] of items) this.mergeItem(collection, item, record);
+    const origins = this.replica.adoptTips(held.tips);
+    this.emitMerged();
+    this.#sessions.advanced(origins);
+    // Runs that waited for the facts the snapshot covers can go in now.
+    this.#ingest.chainsMoved(origins);
+    this.#gossip.schedule();
+  }
+
+  #onDurable(entries: readonly FactEntry[], first: SequenceId): void {
+    const replica = this.replica;
+    const own = replica.origin;
+    replica.advanced();
+    const touched: ItemKey[] = [];
+    const origins = new Set<PeerId>();
+    const now = this.#ctx.env.now();
+    entries.forEach((entry, i) => {
+      const changed = replica.accept(entry, first + i);
+      origins.add(entry.origin);
+      if (entry.origin !== own) replica.arrivals.set(entry.origin, now);
+      if (changed && entry.origin !== own) touched.push([entry.collection, entry.item]);
+      else if (changed) this.#changes.invalidate(entry.collection, entry.item);
+    });
+    if (touched.length > 0) this.#changes.emit('remote', touched);
+    this.#sessions.advanced(origins);
+    this.workflow.maybeRun();
+    this.#gossip.schedule();
+  }
+
+  #onAppendFailed(dropped: readonly FactEntry[], error: StorageError): void {
+    // Whatever was queued behind the failure chains onto facts that never became durable.
+    const replica = this.replica;
+    replica.resetQueued();
+    this.#writer.dropped();
+    const rolledBack = replica.overlay.rollback(replica.counter(replica.origin));
+    if (rolledBack.length > 0) {
+      this.#changes.emit(
+        'rollback',
+        rolledBack.map((f) => [f.collection, f.item]),
+      );
+    }
+    this.#fault({
+      type: 'storage',
+      peer: this.#ctx.origin,
+      message: `storage failed, ${dropped.length} facts not written: ${error.message}`,
+      at: this.#ctx.env.now(),
+    });
+  }
+
+  #fault(fault: Fault): void {
+    this.#faults.push(fault);
+    if (this.#faults.length > MAX_FAULTS) this.#faults.shift();
+  }
+}

@@ -1,0 +1,125 @@
+/**
+ * The acknowledgement quorum of one space: our own fact N stops being pending once `ackQuorum` other
+ * peers hold it durably (as their hellos, acks and gossip say). The acknowledged counter is
+ * persisted, with where the first unacknowledged own fact sits in the log, so a restart finds the
+ * pending set without scanning the log.
+ */
+import { err, ok, type Result, type ResultAsync } from 'neverthrow';
+import type { TimerScope } from '../env.js';
+import { corrupt, type CorruptError, type StorageError } from '../errors.js';
+import { RETRANSMIT_AFTER_MS } from '../limits.js';
+import type { SequenceId } from '../log/event-log.js';
+import type { Storage } from '../storage/storage.js';
+import type { ChangeFeed } from '../space/changes.js';
+import type { Replica } from '../space/replica.js';
+import type { PeerDirectory } from './peer-directory.js';
+
+/** What is persisted: our own facts acknowledged (counter), and where the first unacknowledged one sits. */
+export interface AckedMeta {
+  readonly counter: number;
+  readonly from: SequenceId;
+}
+
+const ackedKey = (space: string): string => `space/${space}/acked`;
+
+/** Read the persisted acknowledgement state of `spaceId` (none yet: counter 0). */
+export function loadAcked(storage: Storage, spaceId: string): ResultAsync<AckedMeta, StorageError | CorruptError> {
+  return storage.getMeta(ackedKey(spaceId)).andThen(decodeAcked);
+}
+
+export function encodeAcked(counter: number, from: SequenceId): Uint8Array {
+  return new TextEncoder().encode(`${counter}:${from}`);
+}
+
+export function decodeAcked(bytes: Uint8Array | undefined): Result<AckedMeta, CorruptError> {
+  if (bytes === undefined) return ok({ counter: 0, from: 0 });
+  const parts = new TextDecoder().decode(bytes).split(':');
+  const [counter, from] = parts.map(Number);
+  const valid = (n: number | undefined): n is number => n !== undefined && Number.isSafeInteger(n) && n >= 0;
+  if (parts.length !== 2 || !valid(counter) || !valid(from)) {
+    return err(corrupt('the stored acknowledgement state is unreadable'));
+  }
+  return ok({ counter, from });
+}
+
+export interface AckDeps {
+  readonly replica: Replica;
+  readonly peers: PeerDirectory;
+  readonly changes: ChangeFeed;
+  readonly storage: Storage;
+  readonly timers: TimerScope;
+  readonly quorum: number;
+  readonly closed: () => boolean;
+}
+
+export class AckQuorum {
+  readonly #deps: AckDeps;
+  #acked: number;
+  #ackedFrom: SequenceId;
+  #persisted: number;
+  #persisting = false;
+
+  constructor(deps: AckDeps, meta: AckedMeta) {
+    this.#deps = deps;
+    this.#acked = meta.counter;
+    this.#ackedFrom = meta.from;
+    this.#persisted = meta.counter;
+  }
+
+  /** Our own facts up to this counter are acknowledged by the quorum. */
+  get acked(): number {
+    return this.#acked;
+  }
+
+  /** Where in the log the first own fact not known to be acknowledged may sit (for opening). */
+  get pendingFrom(): SequenceId {
+    return this.#ackedFrom;
+  }
+
+  /** Opening scanned the log up to `seq` for pending facts. */
+  scannedTo(seq: SequenceId): void {
+    this.#ackedFrom = seq;
+  }
+
+  /** What peers hold changed: count acknowledgements again. */
+  update(): void {
+    const { replica, peers, quorum } = this.#deps;
+    const own = replica.origin;
+    const counts = peers.countersOf(own).sort((a, b) => b - a);
+    // A remote cannot acknowledge more than we have made durable.
+    const acked = Math.min(counts[quorum - 1] ?? 0, replica.counter(own));
+    if (acked <= this.#acked) return;
+    this.#acked = acked;
+    const released = replica.overlay.acknowledge(acked);
+    if (released.length > 0) {
+      this.#deps.changes.emit(
+        'ack',
+        released.map((f) => [f.collection, f.item]),
+      );
+    }
+    void this.flush();
+  }
+
+  /**
+   * Persist the acknowledged counter. An optimisation (a restart would re-offer those facts and they
+   * would be acknowledged again), so one write at a time and failures are tolerated.
+   */
+  async flush(): Promise<void> {
+    if (this.#persisting || this.#acked === this.#persisted) return;
+    const { replica, storage, timers } = this.#deps;
+    this.#persisting = true;
+    const value = this.#acked;
+    // Where the first unacknowledged own fact sits, so a restart finds the pending set quickly.
+    const from = replica.index.seqOf(replica.origin, value + 1) ?? replica.head;
+    this.#ackedFrom = from;
+    const written = await storage.setMeta(ackedKey(replica.spaceId), encodeAcked(value, from));
+    this.#persisting = false;
+    if (written.isErr()) {
+      // A full or failing disk: try again later, not in a loop (the next acknowledgement also retries).
+      timers.after(RETRANSMIT_AFTER_MS, () => void this.flush());
+      return;
+    }
+    this.#persisted = Math.max(this.#persisted, value);
+    if (!this.#deps.closed() && this.#acked !== this.#persisted) void this.flush();
+  }
+}
