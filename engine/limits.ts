@@ -12,6 +12,9 @@ export const MAX_VALUE_BYTES = 256 * 1024; // 256 KiB
 /** Longest id: space ids, collection names, item ids and field names, in UTF-16 code units. */
 export const MAX_ID_LENGTH = 256; // characters
 
+/** Longest id in UTF-8, what decoders accept: 3 bytes for each UTF-16 code unit of `MAX_ID_LENGTH`. */
+export const MAX_ID_BYTES = MAX_ID_LENGTH * 3; // 768 bytes
+
 /** Deepest nesting of a JSON value (arrays and objects). */
 export const MAX_JSON_DEPTH = 64; // levels
 
@@ -86,3 +89,9 @@ export const FORWARD_DELAY_MS = 250; // 250 ms
 
 /** A peer announces new facts it accepted (an `ack` to each remote) at most this often per remote. */
 export const ANNOUNCE_DELAY_MS = 100; // 100 ms
+
+/** Ids (space ids, collection names, item ids) remembered as valid, so repeats skip the checks. */
+export const VALID_ID_CACHE_SIZE = 4096; // ids
+
+/** Random bytes the real Env fetches at once (item ids take 12: one call per ~340 ids, not one each). */
+export const RANDOM_POOL_BYTES = 4096; // 4 KiB

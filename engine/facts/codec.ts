@@ -17,7 +17,7 @@
  */
 import { err, ok, type Result } from 'neverthrow';
 import { factError, invalidInput, type FactError, type InvalidInputError } from '../errors.js';
-import { MAX_ID_LENGTH, MAX_ORIGIN_LENGTH, MAX_VALUE_BYTES } from '../limits.js';
+import { MAX_ID_BYTES, MAX_ID_LENGTH, MAX_ORIGIN_LENGTH, MAX_VALUE_BYTES, VALID_ID_CACHE_SIZE } from '../limits.js';
 import type { FactEntry } from '../log/fact-entry.js';
 import { Reader, Writer } from './bytes.js';
 import { sha256 } from './hash.js';
@@ -41,14 +41,13 @@ const malformed = (message: string): Problem => ({ type: 'malformed', message })
 
 /** Ids seen valid recently: collection names and item ids repeat across facts. */
 const validIds = new Set<string>();
-const VALID_ID_CACHE = 4096;
 
 /** Why `id` cannot be a space id, collection name or item id, or undefined. */
 export function checkId(id: unknown, what: string): Problem | undefined {
   if (typeof id === 'string' && validIds.has(id)) return undefined;
   const problem = checkIdUncached(id, what);
   if (problem === undefined) {
-    if (validIds.size >= VALID_ID_CACHE) validIds.clear();
+    if (validIds.size >= VALID_ID_CACHE_SIZE) validIds.clear();
     validIds.add(id as string);
   }
   return problem;
@@ -115,7 +114,7 @@ function readData(r: Reader, type: FactType): JsonObject | undefined | null {
     data = readObject(r);
     if (data !== undefined) for (const key of Object.keys(data)) if (checkFieldName(key) !== undefined) r.fail();
   } else {
-    const field = r.string(MAX_ID_LENGTH * 3);
+    const field = r.string(MAX_ID_BYTES);
     if (checkFieldName(field) !== undefined) r.fail();
     const value = readJson(r);
     data = value === undefined ? undefined : Object.freeze({ [field]: value });
@@ -264,8 +263,8 @@ export function readEntryBody(
   const prev = flags & 1 ? r.raw(HASH_BYTES).slice() : null;
   const hlc: Hlc = { wall: r.uvarint(), logical: r.uvarint() };
   const type = CODE_TYPE[r.u8()];
-  const collection = r.string(MAX_ID_LENGTH * 3);
-  const item = r.string(MAX_ID_LENGTH * 3);
+  const collection = r.string(MAX_ID_BYTES);
+  const item = r.string(MAX_ID_BYTES);
   if (type === undefined || r.failed) {
     r.fail();
     return undefined;
