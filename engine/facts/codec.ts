@@ -19,7 +19,7 @@ import { err, ok, type Result } from 'neverthrow';
 import { factError, invalidInput, type FactError, type InvalidInputError } from '../errors.js';
 import { MAX_ID_BYTES, MAX_ID_LENGTH, MAX_ORIGIN_LENGTH, MAX_VALUE_BYTES, VALID_ID_CACHE_SIZE } from '../limits.js';
 import type { FactEntry } from '../log/fact-entry.js';
-import { Reader, Writer } from './bytes.js';
+import { equalBytes, Reader, Writer } from './bytes.js';
 import { sha256 } from './hash.js';
 import { checkKey, readJson, readObject, writeJson, writeObject } from './json.js';
 import type { Fact, FactType, Hash, Hlc, JsonObject, PeerId, UnhashedFact } from './types.js';
@@ -217,15 +217,10 @@ export function checkFact(space: string, fact: Fact): Result<Fact, FactError> {
   const bytes = canonical(space, fact);
   if (bytes.isErr()) return err(factError(bytes.error.type, bytes.error.message, at));
   const hash = sha256(bytes.value);
-  if (fact.hash.length !== HASH_BYTES || !equalHash(hash, fact.hash)) {
+  if (!equalBytes(hash, fact.hash)) {
     return err(factError('bad-hash', 'hash does not match the fact', at));
   }
   return ok(fact);
-}
-
-function equalHash(a: Uint8Array, b: Uint8Array): boolean {
-  for (let i = 0; i < HASH_BYTES; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 // ---------------------------------------------------------------------------------------------
