@@ -41,7 +41,8 @@ export {
   type AutomergeBlobStoreInit,
 } from './storage/automerge-blobs.js';
 export { faultyStorage, type FaultyStorage, type FaultyStorageInit } from './storage/faulty.js';
-export type { FactEntry, Storage } from './storage/storage.js';
+export type { Storage } from './storage/storage.js';
+export type { FactEntry } from './log/fact-entry.js';
 export type {
   EventLog,
   LogEntry,

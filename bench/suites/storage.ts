@@ -21,7 +21,8 @@ import { MAX_APPEND_BATCH } from '../../engine/limits.js';
 import type { EventLog, QueryValue } from '../../engine/log/event-log.js';
 import { sqliteStorage, type SqliteStorageInit } from '../../engine/storage/sqlite.js';
 import { idbStorage } from '../../engine/storage/idb.js';
-import type { FactEntry, Storage } from '../../engine/storage/storage.js';
+import type { FactEntry } from '../../engine/log/fact-entry.js';
+import type { Storage } from '../../engine/storage/storage.js';
 import type { BenchContext, BenchRow, BenchSuite } from '../harness.js';
 
 const SPACE = 'bench-space';

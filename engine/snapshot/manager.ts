@@ -24,14 +24,15 @@ import {
   type SnapshotError,
   type StorageError,
 } from '../errors.js';
-import { encodeEntry } from '../facts/codec.js';
+import { encodeEntry } from '../log/entry-codec.js';
 import type { ChainTip } from '../facts/run.js';
 import type { SignatureVerifier, Signer } from '../facts/sign.js';
 import type { Fact, PeerId } from '../facts/types.js';
 import { LOG_PAGE_ENTRIES, RETRANSMIT_AFTER_MS } from '../limits.js';
 import type { EventLog, SequenceId } from '../log/event-log.js';
 import type { ItemRecord } from '../state/lww.js';
-import { factOf, type FactEntry, type Storage } from '../storage/storage.js';
+import { factOf, type FactEntry } from '../log/fact-entry.js';
+import type { Storage } from '../storage/storage.js';
 import { decodeChunk, decodeRoot, encodeRoot, encodeRootBody, rootSigningHash, type SnapshotRoot } from './format.js';
 import { SnapshotStore } from './store.js';
 import type { Workers } from './workers.js';

@@ -15,10 +15,11 @@ import { err, errAsync, ok, okAsync, ResultAsync, type Result } from 'neverthrow
 import type { BlobDir, BlobStore } from '../blobs/blob-store.js';
 import { corrupt, storageError, type CorruptError, type StorageError } from '../errors.js';
 import { Reader, toHex, Writer } from '../facts/bytes.js';
-import { decodeEntry, HASH_BYTES } from '../facts/codec.js';
+import { HASH_BYTES } from '../facts/codec.js';
 import { sha256 } from '../facts/hash.js';
 import type { SequenceId } from '../log/event-log.js';
-import type { FactEntry } from '../storage/storage.js';
+import { decodeEntry } from '../log/entry-codec.js';
+import type { FactEntry } from '../log/fact-entry.js';
 import { blobIdOf } from './format.js';
 
 /** Entries per history blob. */

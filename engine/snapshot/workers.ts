@@ -7,7 +7,7 @@
  * Jobs speak bytes (encoded entries and chunks), so a job can cross a thread boundary unchanged.
  */
 import type { Env } from '../env.js';
-import { decodeEntry } from '../facts/codec.js';
+import { decodeEntry } from '../log/entry-codec.js';
 import { LwwState } from '../state/lww.js';
 import { ChunkWriter, decodeChunk, sortedItems } from './format.js';
 

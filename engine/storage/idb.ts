@@ -42,7 +42,6 @@ import {
   type StorageError,
   type StorageFailure,
 } from '../errors.js';
-import { decodeEntry, encodeEntry } from '../facts/codec.js';
 import { LOG_PAGE_ENTRIES } from '../limits.js';
 import type {
   AddEntryError,
@@ -56,9 +55,11 @@ import type {
   SnapshotValue,
   TruncateError,
 } from '../log/event-log.js';
+import { decodeEntry, encodeEntry } from '../log/entry-codec.js';
+import type { FactEntry } from '../log/fact-entry.js';
 import { applyMetadata, newerSnapshot, resolveQueryRange } from '../log/log-rules.js';
 import { checkStorable, closedStorage, metadataProblem } from './storable.js';
-import type { FactEntry, Storage } from './storage.js';
+import type { Storage } from './storage.js';
 
 /** Version of the database layout. */
 const DB_VERSION = 1;

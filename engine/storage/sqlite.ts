@@ -52,7 +52,7 @@ import {
   type StorageFailure,
 } from '../errors.js';
 import { Writer } from '../facts/bytes.js';
-import { decodeEntryBody, HASH_BYTES, writeEntryBody } from '../facts/codec.js';
+import { HASH_BYTES } from '../facts/codec.js';
 import type { PeerId } from '../facts/types.js';
 import { LOG_PAGE_ENTRIES } from '../limits.js';
 import type {
@@ -67,9 +67,11 @@ import type {
   SnapshotValue,
   TruncateError,
 } from '../log/event-log.js';
+import { decodeEntryBody, writeEntryBody } from '../log/entry-codec.js';
+import type { FactEntry } from '../log/fact-entry.js';
 import { newerSnapshot, resolveQueryRange } from '../log/log-rules.js';
 import { checkStorable, closedStorage, metadataProblem } from './storable.js';
-import type { FactEntry, Storage } from './storage.js';
+import type { Storage } from './storage.js';
 
 /** How long a call waits for a lock held by another connection before failing as "locked". */
 export const SQLITE_BUSY_TIMEOUT_MS = 1000; // 1 s

@@ -7,7 +7,7 @@ import { storageError, type StorageError } from '../errors.js';
 import { HASH_BYTES, SIGNATURE_BYTES } from '../facts/codec.js';
 import { MAX_ORIGIN_LENGTH } from '../limits.js';
 import type { LogMetadata } from '../log/event-log.js';
-import type { FactEntry } from './storage.js';
+import type { FactEntry } from '../log/fact-entry.js';
 
 const isBytes = (b: unknown, length: number): boolean => b instanceof Uint8Array && b.length === length;
 

@@ -9,7 +9,7 @@ import { runOf } from '../facts/run.js';
 import type { PeerId, Vector } from '../facts/types.js';
 import type { EventLog, SequenceId } from '../log/event-log.js';
 import type { OriginIndex } from '../log/origin-index.js';
-import type { FactEntry } from '../storage/storage.js';
+import type { FactEntry } from '../log/fact-entry.js';
 import { FactsFrameBuilder } from './codec.js';
 import type { OutgoingFrame } from './session.js';
 

@@ -11,7 +11,7 @@ import { runOf, runsOf, verifyRun, type FactBody, type Run } from '../../engine/
 import type { Fact, PeerId } from '../../engine/facts/types.js';
 import { MAX_VALUE_BYTES } from '../../engine/limits.js';
 import type { SpaceImpl } from '../../engine/peer/space.js';
-import type { FactEntry } from '../../engine/storage/storage.js';
+import type { FactEntry } from '../../engine/log/fact-entry.js';
 import { unwrap } from '../support/peers.js';
 
 const NOW = 1_700_000_000_000;

@@ -13,7 +13,7 @@ import { describe, expect, it } from 'vitest';
 import { error, value } from '../support/results.js';
 import type { EventLog, LogMetadata, QueryValue, SequenceId } from '../../engine/log/event-log.js';
 import { MemoryEventLog } from '../../engine/log/memory-log.js';
-import type { FactEntry } from '../../engine/storage/storage.js';
+import type { FactEntry } from '../../engine/log/fact-entry.js';
 import { FactChain, interleavedRuns, normalize, testOrigin } from '../support/facts.js';
 
 /** What a suite asks of a new log. */

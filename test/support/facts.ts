@@ -4,7 +4,7 @@
  */
 import { sealFact } from '../../engine/facts/codec.js';
 import type { Fact, Hash, JsonObject, PeerId, UnhashedFact } from '../../engine/facts/types.js';
-import type { FactEntry } from '../../engine/storage/storage.js';
+import type { FactEntry } from '../../engine/log/fact-entry.js';
 
 /** A PeerId-shaped origin (52 characters, like a real Ed25519 PeerId). */
 export function testOrigin(n: number): PeerId {
