@@ -95,3 +95,15 @@ export const VALID_ID_CACHE_SIZE = 4096; // ids
 
 /** Random bytes the real Env fetches at once (item ids take 12: one call per ~340 ids, not one each). */
 export const RANDOM_POOL_BYTES = 4096; // 4 KiB
+
+/** Most names one page of a blob directory listing (`BlobDir.query`) returns, in every backend. */
+export const BLOB_PAGE_NAMES = 1000; // names
+
+/** How long a SQLite call waits for a lock held by another connection before failing as "locked". */
+export const SQLITE_BUSY_TIMEOUT_MS = 1000; // 1 s
+
+/**
+ * Longest directory key `automergeBlobStore` spells out in hex before it hashes the path instead
+ * (adapters such as NodeFS turn key parts into file names, at most 255 bytes).
+ */
+export const MAX_AUTOMERGE_DIR_KEY_CHARS = 200; // characters

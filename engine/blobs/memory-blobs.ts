@@ -4,6 +4,7 @@
  */
 import { errAsync, okAsync, type ResultAsync } from 'neverthrow';
 import { notFound, type StorageError } from '../errors.js';
+import { BLOB_PAGE_NAMES } from '../limits.js';
 import {
   checkBlobName,
   type BlobDir,
@@ -16,9 +17,6 @@ import {
   type RemoveBlobError,
   type WriteBlobError,
 } from './blob-store.js';
-
-/** Most names one `query` page returns. */
-const QUERY_PAGE = 1000;
 
 type Node = Uint8Array | MemoryBlobDir;
 
@@ -66,11 +64,11 @@ class MemoryBlobDir implements BlobDir {
   query(continuation?: string): ResultAsync<BlobDirEntries, DirQueryError> {
     const names = [...this.children.keys()].sort();
     const from = continuation === undefined ? 0 : names.findIndex((n) => n > continuation);
-    const page = from < 0 ? [] : names.slice(from, from + QUERY_PAGE);
+    const page = from < 0 ? [] : names.slice(from, from + BLOB_PAGE_NAMES);
     const blobs: BlobName[] = [];
     const dirs: BlobName[] = [];
     for (const name of page) (this.children.get(name) instanceof MemoryBlobDir ? dirs : blobs).push(name);
-    const more = from >= 0 && from + QUERY_PAGE < names.length;
+    const more = from >= 0 && from + BLOB_PAGE_NAMES < names.length;
     return okAsync(more ? { blobs, dirs, continuation: page[page.length - 1]! } : { blobs, dirs });
   }
 

@@ -31,12 +31,7 @@ import {
 import { describe, notFound, storageError, type StorageError } from '../errors.js';
 import { toHex } from '../facts/bytes.js';
 import { sha256 } from '../facts/hash.js';
-
-/** Names one directory listing page returns. */
-const BLOB_PAGE_NAMES = 1000; // names
-
-/** Longest directory key spelled out in hex before it is hashed instead (file-name limits). */
-const MAX_DIR_KEY_CHARS = 200; // characters
+import { BLOB_PAGE_NAMES, MAX_AUTOMERGE_DIR_KEY_CHARS } from '../limits.js';
 
 /** The first key part of every blob key, unless `init.prefix` says otherwise. */
 export const DEFAULT_AUTOMERGE_BLOB_PREFIX = 'shoal-blobs';
@@ -63,7 +58,9 @@ const fromHex = (h: string): string | undefined => {
 /** Key part of the directory at `path` (its names from the root). */
 function dirKey(path: readonly string[]): string {
   const spelled = hex(path.join('/'));
-  return spelled.length + 2 <= MAX_DIR_KEY_CHARS ? `p${spelled}z` : `h${toHex(sha256(utf8.encode(path.join('/'))))}z`;
+  return spelled.length + 2 <= MAX_AUTOMERGE_DIR_KEY_CHARS
+    ? `p${spelled}z`
+    : `h${toHex(sha256(utf8.encode(path.join('/'))))}z`;
 }
 
 const wrongKind = (message: string) => ({ type: 'blob-wrong-kind', message }) as const;

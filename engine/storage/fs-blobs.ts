@@ -23,12 +23,10 @@ import {
   type WriteBlobError,
 } from '../blobs/blob-store.js';
 import { describe, notFound, storageError, type StorageError, type StorageFailure } from '../errors.js';
+import { BLOB_PAGE_NAMES } from '../limits.js';
 
 type Fs = typeof import('node:fs/promises');
 type Path = typeof import('node:path');
-
-/** Names one directory listing page returns. */
-const BLOB_PAGE_NAMES = 1000; // names
 
 /** Marks temporary files; `~` is outside the blob name alphabet. */
 const TEMP_MARK = '~tmp~';

@@ -42,7 +42,7 @@ import {
   type StorageError,
   type StorageFailure,
 } from '../errors.js';
-import { LOG_PAGE_ENTRIES } from '../limits.js';
+import { BLOB_PAGE_NAMES, LOG_PAGE_ENTRIES } from '../limits.js';
 import type {
   AddEntryError,
   AddEntryValue,
@@ -63,9 +63,6 @@ import type { Storage } from './storage.js';
 
 /** Version of the database layout. */
 const DB_VERSION = 1;
-
-/** Names one blob directory listing page returns. */
-const BLOB_PAGE_NAMES = 1000; // names
 
 /** Options of `idbStorage`. */
 export interface IdbStorageInit {

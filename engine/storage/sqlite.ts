@@ -54,7 +54,7 @@ import {
 import { Writer } from '../facts/bytes.js';
 import { HASH_BYTES } from '../facts/codec.js';
 import type { PeerId } from '../facts/types.js';
-import { LOG_PAGE_ENTRIES } from '../limits.js';
+import { BLOB_PAGE_NAMES, LOG_PAGE_ENTRIES, SQLITE_BUSY_TIMEOUT_MS } from '../limits.js';
 import type {
   AddEntryError,
   AddEntryValue,
@@ -73,11 +73,8 @@ import { newerSnapshot, resolveQueryRange } from '../log/log-rules.js';
 import { checkStorable, closedStorage, metadataProblem } from './storable.js';
 import type { Storage } from './storage.js';
 
-/** How long a call waits for a lock held by another connection before failing as "locked". */
-export const SQLITE_BUSY_TIMEOUT_MS = 1000; // 1 s
-
-/** Names one blob directory listing page returns. */
-const BLOB_PAGE_NAMES = 1000; // names
+/** The default `busyTimeoutMs`, re-exported beside the backend it configures. */
+export { SQLITE_BUSY_TIMEOUT_MS };
 
 /** `PRAGMA application_id` of a Shoal file ("SHOL"), so a foreign SQLite file is refused. */
 const APPLICATION_ID = 0x53484f4c;
