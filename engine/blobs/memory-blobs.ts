@@ -7,6 +7,8 @@ import { notFound, type StorageError } from '../errors.js';
 import { BLOB_PAGE_NAMES } from '../limits.js';
 import {
   checkBlobName,
+  listingPage,
+  wrongKind,
   type BlobDir,
   type BlobDirEntries,
   type BlobName,
@@ -19,8 +21,6 @@ import {
 } from './blob-store.js';
 
 type Node = Uint8Array | MemoryBlobDir;
-
-const wrongKind = (message: string) => ({ type: 'blob-wrong-kind', message }) as const;
 
 class MemoryBlobDir implements BlobDir {
   readonly children = new Map<BlobName, Node>();
@@ -64,12 +64,11 @@ class MemoryBlobDir implements BlobDir {
   query(continuation?: string): ResultAsync<BlobDirEntries, DirQueryError> {
     const names = [...this.children.keys()].sort();
     const from = continuation === undefined ? 0 : names.findIndex((n) => n > continuation);
-    const page = from < 0 ? [] : names.slice(from, from + BLOB_PAGE_NAMES);
-    const blobs: BlobName[] = [];
-    const dirs: BlobName[] = [];
-    for (const name of page) (this.children.get(name) instanceof MemoryBlobDir ? dirs : blobs).push(name);
-    const more = from >= 0 && from + BLOB_PAGE_NAMES < names.length;
-    return okAsync(more ? { blobs, dirs, continuation: page[page.length - 1]! } : { blobs, dirs });
+    // One name past the page tells listingPage whether more follow.
+    const candidates = from < 0 ? [] : names.slice(from, from + BLOB_PAGE_NAMES + 1);
+    return okAsync(
+      listingPage(candidates.map((name) => ({ name, dir: this.children.get(name) instanceof MemoryBlobDir }))),
+    );
   }
 
   removeAll(): ResultAsync<void, StorageError> {

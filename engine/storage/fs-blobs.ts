@@ -12,6 +12,9 @@
 import { err, errAsync, ok, okAsync, ResultAsync } from 'neverthrow';
 import {
   checkBlobName,
+  listingPage,
+  removedDir,
+  wrongKind,
   type BlobDir,
   type BlobDirEntries,
   type BlobName,
@@ -23,7 +26,6 @@ import {
   type WriteBlobError,
 } from '../blobs/blob-store.js';
 import { describe, notFound, storageError, type StorageError, type StorageFailure } from '../errors.js';
-import { BLOB_PAGE_NAMES } from '../limits.js';
 
 type Fs = typeof import('node:fs/promises');
 type Path = typeof import('node:path');
@@ -72,8 +74,6 @@ export function fsError(doing: string, e: unknown): StorageError {
     : (['other', 'the file system call failed'] as const);
   return storageError(`fs blobs: ${doing}: ${what} (${code || 'error'}: ${describe(e)})`, e, reason);
 }
-
-const wrongKind = (message: string) => ({ type: 'blob-wrong-kind', message }) as const;
 
 /** What is at `file`: 'file', 'dir', or undefined when nothing is. */
 type Kind = 'file' | 'dir' | undefined;
@@ -126,11 +126,7 @@ class FsBlobDir implements BlobDir {
         .orElse((e) =>
           // Do not leave the temporary file behind; its removal failing changes nothing.
           ResultAsync.fromSafePromise(fs.rm(temp, { force: true }).catch(() => undefined)).andThen(() =>
-            err(
-              codeOf(e) === 'ENOENT'
-                ? storageError(`directory ${this.#dir} was removed; open it again with getDir`)
-                : fsError(`writing blob ${name}`, e),
-            ),
+            err(codeOf(e) === 'ENOENT' ? removedDir(this.#dir) : fsError(`writing blob ${name}`, e)),
           ),
         )
         .map(() => {
@@ -172,8 +168,7 @@ class FsBlobDir implements BlobDir {
         .orElse((e) => {
           const code = codeOf(e);
           if (code === 'EEXIST') return ok(undefined); // created meanwhile
-          if (code === 'ENOENT')
-            return err(storageError(`directory ${this.#dir} was removed; open it again with getDir`));
+          if (code === 'ENOENT') return err(removedDir(this.#dir));
           return err(fsError(`creating directory ${name}`, e));
         })
         .map(() => child as BlobDir);
@@ -192,12 +187,7 @@ class FsBlobDir implements BlobDir {
         const names = dirents
           .filter((d) => checkBlobName(d.name) === undefined && (continuation === undefined || d.name > continuation))
           .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-        const page = names.slice(0, BLOB_PAGE_NAMES);
-        const blobs: BlobName[] = [];
-        const dirs: BlobName[] = [];
-        for (const d of page) (d.isDirectory() ? dirs : blobs).push(d.name);
-        const value: BlobDirEntries =
-          names.length > BLOB_PAGE_NAMES ? { blobs, dirs, continuation: page[page.length - 1]!.name } : { blobs, dirs };
+        const value = listingPage(names.map((d) => ({ name: d.name, dir: d.isDirectory() })));
         // Temporary files a crash left behind: garbage, removed on the way.
         return ResultAsync.fromPromise(Promise.all(leftovers.map((f) => fs.rm(f, { force: true }))), (e) =>
           fsError('removing leftover temporary files', e),

@@ -23,6 +23,9 @@ import { openDB, type DBSchema, type IDBPDatabase, type IDBPTransaction, type St
 import { err, errAsync, ok, okAsync, Result, ResultAsync } from 'neverthrow';
 import {
   checkBlobName,
+  listingPage,
+  removedDir,
+  wrongKind,
   type BlobDir,
   type BlobDirEntries,
   type BlobName,
@@ -469,7 +472,6 @@ function withMeta(record: EntryRecord, meta: LogMetadata, key: [number, number])
 
 // ---------------------------------------------------------------------------------------------
 
-const wrongKind = (message: string) => ({ type: 'blob-wrong-kind', message }) as const;
 type BlobTx = Tx<['blobs', 'dirs'], IDBTransactionMode>;
 
 class IdbBlobDir implements BlobDir {
@@ -565,13 +567,7 @@ class IdbBlobDir implements BlobDir {
         ...(blobKeys ?? []).map((k) => ({ name: k[1], dir: false })),
         ...(dirKeys ?? []).map((k) => ({ name: k[1], dir: true })),
       ].sort((a, b) => (a.name < b.name ? -1 : 1));
-      const page = names.slice(0, BLOB_PAGE_NAMES);
-      const blobs: BlobName[] = [];
-      const dirs: BlobName[] = [];
-      for (const n of page) (n.dir ? dirs : blobs).push(n.name);
-      return ok(
-        names.length > BLOB_PAGE_NAMES ? { blobs, dirs, continuation: page[page.length - 1]!.name } : { blobs, dirs },
-      );
+      return ok(listingPage(names));
     });
   }
 
@@ -591,7 +587,7 @@ class IdbBlobDir implements BlobDir {
     if (this.#path === '') return undefined;
     const cut = this.#path.lastIndexOf('/');
     const present = (await tx.objectStore('dirs').count([this.#path.slice(0, cut), this.#path.slice(cut + 1)])) > 0;
-    return present ? undefined : storageError(`directory ${this.#path} was removed; open it again with getDir`);
+    return present ? undefined : removedDir(this.#path);
   }
 }
 

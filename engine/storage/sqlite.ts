@@ -32,6 +32,9 @@ import type BetterSqlite3 from 'better-sqlite3';
 import { err, errAsync, ok, okAsync, Result, type ResultAsync } from 'neverthrow';
 import {
   checkBlobName,
+  listingPage,
+  removedDir,
+  wrongKind,
   type BlobDir,
   type BlobDirEntries,
   type BlobName,
@@ -532,8 +535,6 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
 // Blobs: one row per blob or directory, keyed by (parent path, name). The root's path is '' and a
 // child's is `${parent}/${name}`, so a directory's whole subtree is one index range.
 
-const wrongKind = (message: string) => ({ type: 'blob-wrong-kind', message }) as const;
-
 class SqliteBlobDir implements BlobDir {
   readonly #storage: SqliteStorage;
   readonly #path: string;
@@ -612,13 +613,7 @@ class SqliteBlobDir implements BlobDir {
           .stmt('SELECT name, is_dir FROM blobs WHERE parent = ? AND name > ? ORDER BY name LIMIT ?')
           .raw(true)
           .all(this.#path, continuation ?? '', BLOB_PAGE_NAMES + 1) as [string, number][];
-        const page = rows.slice(0, BLOB_PAGE_NAMES);
-        const blobs: BlobName[] = [];
-        const dirs: BlobName[] = [];
-        for (const [n, isDir] of page) (isDir === 1 ? dirs : blobs).push(n);
-        return ok(
-          rows.length > BLOB_PAGE_NAMES ? { blobs, dirs, continuation: page[page.length - 1]![0] } : { blobs, dirs },
-        );
+        return ok(listingPage(rows.map(([name, isDir]) => ({ name, dir: isDir === 1 }))));
       }),
     );
   }
@@ -647,7 +642,7 @@ class SqliteBlobDir implements BlobDir {
     if (this.#path === '') return undefined;
     const cut = this.#path.lastIndexOf('/');
     const row = this.#node(c, this.#path.slice(0, cut), this.#path.slice(cut + 1));
-    return row?.[0] === 1 ? undefined : storageError(`directory ${this.#path} was removed; open it again with getDir`);
+    return row?.[0] === 1 ? undefined : removedDir(this.#path);
   }
 
   #with<T, E>(doing: string, fn: (c: Connection) => Result<T, E>): Result<T, E | StorageError> {
