@@ -73,6 +73,7 @@ import type {
 import { decodeEntryBody, writeEntryBody } from '../log/entry-codec.js';
 import type { FactEntry } from '../log/fact-entry.js';
 import { newerSnapshot, resolveQueryRange } from '../log/log-rules.js';
+import { errorCode, nodeBuiltin } from './node.js';
 import { checkStorable, closedStorage, metadataProblem } from './storable.js';
 import type { Storage } from './storage.js';
 
@@ -119,7 +120,7 @@ const SQLITE_FAILURES: readonly (readonly [prefixes: readonly string[], reason: 
 
 /** A readable storage error from what better-sqlite3 threw, by SQLite result code. */
 export function sqliteError(file: string, doing: string, e: unknown): StorageError {
-  const code = typeof (e as { code?: unknown } | null)?.code === 'string' ? (e as { code: string }).code : '';
+  const code = errorCode(e);
   const [, reason, what] = SQLITE_FAILURES.find(([prefixes]) => prefixes.some((p) => code.startsWith(p))) ?? [
     [],
     'other',
@@ -129,8 +130,7 @@ export function sqliteError(file: string, doing: string, e: unknown): StorageErr
 }
 
 function loadDriver(): Result<Driver, StorageError> {
-  const proc = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
-  const nodeModule = proc?.getBuiltinModule?.('node:module') as typeof import('node:module') | undefined;
+  const nodeModule = nodeBuiltin<typeof import('node:module')>('node:module');
   if (nodeModule === undefined)
     return err(storageError('sqliteStorage needs Node.js (better-sqlite3 is a native module)'));
   return Result.fromThrowable(
