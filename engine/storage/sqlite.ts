@@ -54,7 +54,7 @@ import {
   type StorageError,
   type StorageFailure,
 } from '../errors.js';
-import { Writer } from '../facts/bytes.js';
+import { equalBytes, Writer } from '../facts/bytes.js';
 import { HASH_BYTES } from '../facts/codec.js';
 import type { PeerId } from '../facts/types.js';
 import { BLOB_PAGE_NAMES, LOG_PAGE_ENTRIES, SQLITE_BUSY_TIMEOUT_MS } from '../limits.js';
@@ -70,7 +70,7 @@ import type {
   SnapshotValue,
   TruncateError,
 } from '../log/event-log.js';
-import { decodeEntryBody, writeEntryBody } from '../log/entry-codec.js';
+import { bodyHasPrev, decodeEntryBody, writeEntryBody } from '../log/entry-codec.js';
 import type { FactEntry } from '../log/fact-entry.js';
 import { newerSnapshot, resolveQueryRange } from '../log/log-rules.js';
 import { errorCode, nodeBuiltin } from './node.js';
@@ -159,9 +159,6 @@ function encodeFactColumn(entry: FactEntry): Uint8Array {
   writeEntryBody(w, entry);
   return w.finish();
 }
-
-/** Byte of the `fact` column that says whether the body holds a prev (the body's flags byte). */
-const FLAGS_AT = HASH_BYTES;
 
 const SCHEMA = `
   CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
@@ -303,7 +300,7 @@ class SqliteEventLog implements EventLog<FactEntry> {
             originId = Number(insertOrigin.run(entry.origin).lastInsertRowid);
             newOrigins.push([entry.origin, originId]);
           }
-          const elide = entry.prev !== null && predecessor !== undefined && sameBytes(entry.prev, predecessor);
+          const elide = entry.prev !== null && predecessor !== undefined && equalBytes(entry.prev, predecessor);
           const fact = encodeFactColumn(elide ? { ...entry, prev: null } : entry);
           insert.run(
             seq,
@@ -405,7 +402,7 @@ class SqliteEventLog implements EventLog<FactEntry> {
         // The row that becomes the first loses its predecessor: give it back its prev.
         const first = c.stmt(`SELECT origin, counter, fact FROM ${this.#table} WHERE seq = ?`).raw(true).get(start) as
           [number, number, Uint8Array] | undefined;
-        if (first !== undefined && first[1] > 1 && first[2][FLAGS_AT] === 0) {
+        if (first !== undefined && first[1] > 1 && !bodyHasPrev(first[2].subarray(HASH_BYTES))) {
           const prev = c
             .stmt(`SELECT substr(fact, 1, ${HASH_BYTES}) FROM ${this.#table} WHERE seq = ?`)
             .pluck()
@@ -523,12 +520,6 @@ class SqliteEventLog implements EventLog<FactEntry> {
       return newer === undefined ? value : { ...value, lastSnapshot: newer };
     });
   }
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 // ---------------------------------------------------------------------------------------------
