@@ -32,7 +32,7 @@ export type {
 } from './peer/types.js';
 
 export { memoryStorage, type MemoryStorageInit } from './storage/memory.js';
-export { sqliteStorage, SQLITE_BUSY_TIMEOUT_MS, type SqliteStorageInit } from './storage/sqlite.js';
+export { sqliteStorage, SQLITE_BUSY_TIMEOUT_MS, type SqliteStorageInit } from './storage/sqlite/index.js';
 export { idbStorage, type IdbStorageInit } from './storage/idb.js';
 export { fsBlobStore } from './storage/fs-blobs.js';
 export {

@@ -29,7 +29,7 @@ function entryProblem(entry: FactEntry): string | undefined {
   if (!isBytes(hash, HASH_BYTES)) return `hash must be ${HASH_BYTES} bytes`;
   if (sig !== undefined && !isBytes(sig, SIGNATURE_BYTES)) return `sig must be ${SIGNATURE_BYTES} bytes`;
   // Backends rely on this rule: a stored body without prev and a counter above 1 means "the
-  // previous row's hash" (see sqlite.ts).
+  // previous row's hash" (see sqlite/event-log.ts).
   if (counter === 1 ? prev !== null : !isBytes(prev, HASH_BYTES)) return 'prev must be null exactly for counter 1';
   if (typeof entry.hlc !== 'object' || entry.hlc === null) return 'missing hlc';
   return metadataProblem(entry);

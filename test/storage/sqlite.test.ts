@@ -3,7 +3,7 @@ import Database from 'better-sqlite3';
 import { closeSync, openSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { sqliteStorage, type SqliteStorageInit } from '../../engine/storage/sqlite.js';
+import { sqliteStorage, type SqliteStorageInit } from '../../engine/storage/sqlite/index.js';
 import type { Storage } from '../../engine/storage/storage.js';
 import { FactChain, interleavedRuns, normalize, testOrigin } from '../support/facts.js';
 import { failure, storageReason } from '../support/results.js';
