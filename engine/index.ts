@@ -33,7 +33,7 @@ export type {
 
 export { memoryStorage, type MemoryStorageInit } from './storage/memory.js';
 export { sqliteStorage, SQLITE_BUSY_TIMEOUT_MS, type SqliteStorageInit } from './storage/sqlite/index.js';
-export { idbStorage, type IdbStorageInit } from './storage/idb.js';
+export { idbStorage, type IdbStorageInit } from './storage/idb/index.js';
 export { fsBlobStore } from './storage/fs-blobs.js';
 export {
   automergeBlobStore,

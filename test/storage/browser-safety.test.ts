@@ -31,7 +31,11 @@ describe('storage backends are safe to bundle for browsers', () => {
     'sqlite/errors.ts',
     'fs-blobs.ts',
     'automerge-blobs.ts',
-    'idb.ts',
+    'idb/index.ts',
+    'idb/database.ts',
+    'idb/event-log.ts',
+    'idb/blob-store.ts',
+    'idb/errors.ts',
     'faulty.ts',
     'storable.ts',
   ]) {

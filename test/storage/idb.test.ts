@@ -3,7 +3,7 @@ import 'fake-indexeddb/auto';
 import { forceCloseDatabase } from 'fake-indexeddb';
 import { openDB } from 'idb';
 import { afterEach, describe, expect, it } from 'vitest';
-import { idbStorage, type IdbStorageInit } from '../../engine/storage/idb.js';
+import { idbStorage, type IdbStorageInit } from '../../engine/storage/idb/index.js';
 import type { Storage } from '../../engine/storage/storage.js';
 import { FactChain, normalize, testOrigin } from '../support/facts.js';
 import { failure, storageReason } from '../support/results.js';
