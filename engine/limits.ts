@@ -96,6 +96,9 @@ export const VALID_ID_CACHE_SIZE = 4096; // ids
 /** Random bytes the real Env fetches at once (item ids take 12: one call per ~340 ids, not one each). */
 export const RANDOM_POOL_BYTES = 4096; // 4 KiB
 
+/** Longest blob or directory name in a BlobStore (names are `[A-Za-z0-9._-]`, one byte each). */
+export const MAX_BLOB_NAME_LENGTH = 100; // characters
+
 /** Most names one page of a blob directory listing (`BlobDir.query`) returns, in every backend. */
 export const BLOB_PAGE_NAMES = 1000; // names
 

@@ -5,7 +5,7 @@
  */
 import type { ResultAsync } from 'neverthrow';
 import { storageError, type NotFoundError, type StorageError } from '../errors.js';
-import { BLOB_PAGE_NAMES } from '../limits.js';
+import { BLOB_PAGE_NAMES, MAX_BLOB_NAME_LENGTH } from '../limits.js';
 
 /** Name of a blob or directory inside a BlobDir: 1–100 characters of `[A-Za-z0-9._-]`, not `.`/`..`. */
 export type BlobName = string;
@@ -62,7 +62,7 @@ export interface BlobStore {
   getRootDir(): ResultAsync<BlobDir, StorageError>;
 }
 
-const BLOB_NAME = /^[A-Za-z0-9._-]{1,100}$/;
+const BLOB_NAME = new RegExp(`^[A-Za-z0-9._-]{1,${MAX_BLOB_NAME_LENGTH}}$`);
 
 /** Validate a blob or directory name (shared by every backend). */
 export function checkBlobName(name: string): InvalidBlobNameError | undefined {
