@@ -45,5 +45,9 @@ export function checkStorable(entries: readonly FactEntry[]): StorageError | und
   return undefined;
 }
 
+/** The error of a log whose stored entries do not decode (`where` names the backend and file): never a guess. */
+export const corruptLog = (where: string, space: string, problem: string): StorageError =>
+  storageError(`${where}: corrupt log of space ${JSON.stringify(space)}: ${problem}`, undefined, 'corrupt');
+
 /** The error every call on a closed storage returns. */
 export const closedStorage = (name: string): StorageError => storageError(`${name} is closed`);

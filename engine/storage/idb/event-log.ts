@@ -24,8 +24,8 @@ import type {
 } from '../../log/event-log.js';
 import { decodeEntry, encodeEntry } from '../../log/entry-codec.js';
 import type { FactEntry } from '../../log/fact-entry.js';
-import { applyMetadata, newerSnapshot, resolveQueryRange } from '../../log/log-rules.js';
-import { checkStorable, metadataProblem } from '../storable.js';
+import { applyMetadata, resolveQueryRange, withLastSnapshot } from '../../log/log-rules.js';
+import { checkStorable, corruptLog, metadataProblem } from '../storable.js';
 import { allOf, requests, type EntryRecord, type IdbDatabase, type Tx } from './database.js';
 
 type LogTx = Tx<['spaces', 'entries'], IDBTransactionMode>;
@@ -132,8 +132,7 @@ export class IdbEventLog implements EventLog<FactEntry> {
           );
         }
         const value = { startSequenceId: from, endSequenceId: to, isComplete: to === range.value.end, entries };
-        const newer = newerSnapshot(latest, snapshotId);
-        return ok(newer === undefined ? value : { ...value, lastSnapshot: newer });
+        return ok(withLastSnapshot(value, latest, snapshotId));
       },
     );
   }
@@ -181,16 +180,11 @@ export class IdbEventLog implements EventLog<FactEntry> {
     snapshotId: SequenceId | undefined,
   ): Promise<V & { lastSnapshot?: SnapshotValue }> {
     if (snapshotId === undefined) return value;
-    const newer = newerSnapshot(await this.#latestSnapshot(tx), snapshotId);
-    return newer === undefined ? value : { ...value, lastSnapshot: newer };
+    return withLastSnapshot(value, await this.#latestSnapshot(tx), snapshotId);
   }
 
   #corrupt(message: string): StorageError {
-    return storageError(
-      `${this.#db.name}: corrupt log of space ${JSON.stringify(this.#space)}: ${message}`,
-      undefined,
-      'corrupt',
-    );
+    return corruptLog(this.#db.name, this.#space, message);
   }
 }
 

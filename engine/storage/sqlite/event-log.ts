@@ -34,8 +34,8 @@ import type {
 } from '../../log/event-log.js';
 import { bodyHasPrev, decodeEntryBody, writeEntryBody } from '../../log/entry-codec.js';
 import type { FactEntry } from '../../log/fact-entry.js';
-import { newerSnapshot, resolveQueryRange } from '../../log/log-rules.js';
-import { checkStorable, metadataProblem } from '../storable.js';
+import { resolveQueryRange, withLastSnapshot } from '../../log/log-rules.js';
+import { checkStorable, corruptLog, metadataProblem } from '../storable.js';
 import { settle, view, type Connection, type ConnectionSource } from './database.js';
 
 const factWriter = new Writer(1024);
@@ -310,11 +310,7 @@ export class SqliteEventLog implements EventLog<FactEntry> {
   }
 
   #corrupt(c: Connection, message: string): StorageError {
-    return storageError(
-      `sqlite ${c.file}: corrupt log of space ${JSON.stringify(this.#space)}: ${message}`,
-      undefined,
-      'corrupt',
-    );
+    return corruptLog(`sqlite ${c.file}`, this.#space, message);
   }
 
   #latestSnapshot(c: Connection): Result<SnapshotValue | undefined, StorageError> {
@@ -333,9 +329,6 @@ export class SqliteEventLog implements EventLog<FactEntry> {
     snapshotId: SequenceId | undefined,
   ): Result<V & { lastSnapshot?: SnapshotValue }, StorageError> {
     if (snapshotId === undefined) return ok(value);
-    return this.#latestSnapshot(c).map((latest) => {
-      const newer = newerSnapshot(latest, snapshotId);
-      return newer === undefined ? value : { ...value, lastSnapshot: newer };
-    });
+    return this.#latestSnapshot(c).map((latest) => withLastSnapshot(value, latest, snapshotId));
   }
 }
