@@ -11,10 +11,11 @@
  * every verification, as a real peer in its own process would.
  */
 import { createPeer, memoryStorage, type Peer, type Space, type Transport } from '../engine/index.js';
-import { encodeEntry } from '../engine/facts/codec.js';
+import { encodeEntry } from '../engine/log/entry-codec.js';
 import { runsOf } from '../engine/facts/run.js';
 import type { PeerId } from '../engine/facts/types.js';
-import type { FactEntry, Storage } from '../engine/storage/storage.js';
+import type { FactEntry } from '../engine/log/fact-entry.js';
+import type { Storage } from '../engine/storage/storage.js';
 import { encodeMessage } from '../engine/sync/codec.js';
 import { SimNetwork } from '../transports/memory/index.js';
 import { manualTransport } from '../testing/manual-transport.js';

@@ -3,6 +3,7 @@
  * (`SimNetwork`) hands every peer a virtual one, which is what makes one seed replay one run exactly.
  * Nothing else in `engine/` may read `Date.now`, `setTimeout` or `Math.random`.
  */
+import { RANDOM_POOL_BYTES } from './limits.js';
 
 /** A scheduled callback. */
 export interface Timer {
@@ -20,9 +21,6 @@ export interface Env {
   /** A uniformly random float in [0, 1). */
   random(): number;
 }
-
-/** Bytes of randomness fetched at once (item ids take 12: one call per ~340 ids, not one each). */
-const RANDOM_POOL_BYTES = 4096;
 
 /** The real Env: system clock, host timers, `crypto.getRandomValues`. */
 export function realEnv(): Env {

@@ -118,6 +118,18 @@ export type SnapshotError = StorageError | ClosedError | CorruptError | InvalidI
 export const storageError = (message: string, cause?: unknown, reason: StorageFailure = 'other'): StorageError =>
   cause === undefined ? { type: 'storage', reason, message } : { type: 'storage', reason, message, cause };
 
+/**
+ * `e` itself when it is a storage error, else a storage error carrying its message: for callers
+ * that report any failure of a storage call (a conflict, an out-of-range id…) as a storage error.
+ *
+ * @example
+ * ```ts
+ * log.truncate(start).mapErr(asStorageError); // ResultAsync<void, StorageError>
+ * ```
+ */
+export const asStorageError = (e: { readonly type: string; readonly message: string }): StorageError =>
+  e.type === 'storage' ? (e as StorageError) : storageError(e.message);
+
 export const invalidInput = (message: string): InvalidInputError => ({ type: 'invalid-input', message });
 
 export const closedError = (message = 'closed'): ClosedError => ({ type: 'closed', message });
@@ -141,10 +153,6 @@ export const transportError = (message: string, cause?: unknown): TransportError
 
 export const factError = (type: FactErrorType, message: string, at?: { origin: string; counter: number }): FactError =>
   at === undefined ? { type, message } : { type, message, origin: at.origin, counter: at.counter };
-
-/** Any error of a storage call, as a StorageError (log errors such as `conflict` become one). */
-export const asStorageError = (e: { readonly type: string; readonly message: string }): StorageError =>
-  e.type === 'storage' ? (e as StorageError) : storageError(e.message);
 
 /** A readable message from anything a library threw. */
 export const describe = (e: unknown): string => (e instanceof Error ? e.message : String(e));

@@ -32,8 +32,8 @@ export type {
 } from './peer/types.js';
 
 export { memoryStorage, type MemoryStorageInit } from './storage/memory.js';
-export { sqliteStorage, SQLITE_BUSY_TIMEOUT_MS, type SqliteStorageInit } from './storage/sqlite.js';
-export { idbStorage, type IdbStorageInit } from './storage/idb.js';
+export { sqliteStorage, SQLITE_BUSY_TIMEOUT_MS, type SqliteStorageInit } from './storage/sqlite/index.js';
+export { idbStorage, type IdbStorageInit } from './storage/idb/index.js';
 export { fsBlobStore } from './storage/fs-blobs.js';
 export {
   automergeBlobStore,
@@ -41,7 +41,8 @@ export {
   type AutomergeBlobStoreInit,
 } from './storage/automerge-blobs.js';
 export { faultyStorage, type FaultyStorage, type FaultyStorageInit } from './storage/faulty.js';
-export type { FactEntry, Storage } from './storage/storage.js';
+export type { Storage } from './storage/storage.js';
+export type { FactEntry } from './log/fact-entry.js';
 export type {
   EventLog,
   LogEntry,

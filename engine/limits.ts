@@ -12,6 +12,9 @@ export const MAX_VALUE_BYTES = 256 * 1024; // 256 KiB
 /** Longest id: space ids, collection names, item ids and field names, in UTF-16 code units. */
 export const MAX_ID_LENGTH = 256; // characters
 
+/** Longest id in UTF-8, what decoders accept: 3 bytes for each UTF-16 code unit of `MAX_ID_LENGTH`. */
+export const MAX_ID_BYTES = MAX_ID_LENGTH * 3; // 768 bytes
+
 /** Deepest nesting of a JSON value (arrays and objects). */
 export const MAX_JSON_DEPTH = 64; // levels
 
@@ -110,3 +113,21 @@ export const SNAPSHOT_FETCH_WINDOW = 8; // chunks
 
 /** Requests for a missing blob before a snapshot fetch is given up (another offer restarts it). */
 export const SNAPSHOT_FETCH_ATTEMPTS = 5; // requests
+
+/** Random bytes the real Env fetches at once (item ids take 12: one call per ~340 ids, not one each). */
+export const RANDOM_POOL_BYTES = 4096; // 4 KiB
+
+/** Longest blob or directory name in a BlobStore (names are `[A-Za-z0-9._-]`, one byte each). */
+export const MAX_BLOB_NAME_LENGTH = 100; // characters
+
+/** Most names one page of a blob directory listing (`BlobDir.query`) returns, in every backend. */
+export const BLOB_PAGE_NAMES = 1000; // names
+
+/** How long a SQLite call waits for a lock held by another connection before failing as "locked". */
+export const SQLITE_BUSY_TIMEOUT_MS = 1000; // 1 s
+
+/**
+ * Longest directory key `automergeBlobStore` spells out in hex before it hashes the path instead
+ * (adapters such as NodeFS turn key parts into file names, at most 255 bytes).
+ */
+export const MAX_AUTOMERGE_DIR_KEY_CHARS = 200; // characters

@@ -19,9 +19,10 @@ import { createSigner, identityFromSeed, type Signer } from '../../engine/facts/
 import type { Fact, Hash, UnhashedFact } from '../../engine/facts/types.js';
 import { MAX_APPEND_BATCH } from '../../engine/limits.js';
 import type { EventLog, QueryValue } from '../../engine/log/event-log.js';
-import { sqliteStorage, type SqliteStorageInit } from '../../engine/storage/sqlite.js';
-import { idbStorage } from '../../engine/storage/idb.js';
-import type { FactEntry, Storage } from '../../engine/storage/storage.js';
+import { sqliteStorage, type SqliteStorageInit } from '../../engine/storage/sqlite/index.js';
+import { idbStorage } from '../../engine/storage/idb/index.js';
+import type { FactEntry } from '../../engine/log/fact-entry.js';
+import type { Storage } from '../../engine/storage/storage.js';
 import type { BenchContext, BenchRow, BenchSuite } from '../harness.js';
 
 const SPACE = 'bench-space';

@@ -4,7 +4,8 @@
  * automerge-repo StorageAdapter, SQLite, IndexedDB) passes `runBlobStoreTests`.
  */
 import type { ResultAsync } from 'neverthrow';
-import type { NotFoundError, StorageError } from '../errors.js';
+import { storageError, type NotFoundError, type StorageError } from '../errors.js';
+import { BLOB_PAGE_NAMES, MAX_BLOB_NAME_LENGTH } from '../limits.js';
 
 /** Name of a blob or directory inside a BlobDir: 1–100 characters of `[A-Za-z0-9._-]`, not `.`/`..`. */
 export type BlobName = string;
@@ -20,6 +21,13 @@ export interface BlobWrongKindError {
   readonly type: 'blob-wrong-kind';
   readonly message: string;
 }
+
+/** The error of a backend asked for a blob where a directory is, or the other way round. */
+export const wrongKind = (message: string): BlobWrongKindError => ({ type: 'blob-wrong-kind', message });
+
+/** The error of a write into a directory that an ancestor's `removeAll` removed since it was opened. */
+export const removedDir = (path: string): StorageError =>
+  storageError(`directory ${path} was removed; open it again with getDir`);
 
 export type ReadBlobError = NotFoundError | BlobWrongKindError | InvalidBlobNameError | StorageError;
 export type WriteBlobError = BlobWrongKindError | InvalidBlobNameError | StorageError;
@@ -54,7 +62,7 @@ export interface BlobStore {
   getRootDir(): ResultAsync<BlobDir, StorageError>;
 }
 
-const BLOB_NAME = /^[A-Za-z0-9._-]{1,100}$/;
+const BLOB_NAME = new RegExp(`^[A-Za-z0-9._-]{1,${MAX_BLOB_NAME_LENGTH}}$`);
 
 /** Validate a blob or directory name (shared by every backend). */
 export function checkBlobName(name: string): InvalidBlobNameError | undefined {
@@ -62,4 +70,17 @@ export function checkBlobName(name: string): InvalidBlobNameError | undefined {
     return { type: 'invalid-blob-name', message: `invalid blob name ${JSON.stringify(name.slice(0, 120))}` };
   }
   return undefined;
+}
+
+/**
+ * One page of a directory listing from `names` (in name order, starting after the caller's
+ * continuation): the first `BLOB_PAGE_NAMES` of them, and a continuation when more follow. A backend
+ * fetches one name more than a page to know.
+ */
+export function listingPage(names: readonly { readonly name: BlobName; readonly dir: boolean }[]): BlobDirEntries {
+  const page = names.slice(0, BLOB_PAGE_NAMES);
+  const blobs: BlobName[] = [];
+  const dirs: BlobName[] = [];
+  for (const n of page) (n.dir ? dirs : blobs).push(n.name);
+  return names.length > BLOB_PAGE_NAMES ? { blobs, dirs, continuation: page[page.length - 1]!.name } : { blobs, dirs };
 }

@@ -4,8 +4,11 @@
  */
 import { errAsync, okAsync, type ResultAsync } from 'neverthrow';
 import { notFound, type StorageError } from '../errors.js';
+import { BLOB_PAGE_NAMES } from '../limits.js';
 import {
   checkBlobName,
+  listingPage,
+  wrongKind,
   type BlobDir,
   type BlobDirEntries,
   type BlobName,
@@ -17,12 +20,7 @@ import {
   type WriteBlobError,
 } from './blob-store.js';
 
-/** Most names one `query` page returns. */
-const QUERY_PAGE = 1000;
-
 type Node = Uint8Array | MemoryBlobDir;
-
-const wrongKind = (message: string) => ({ type: 'blob-wrong-kind', message }) as const;
 
 class MemoryBlobDir implements BlobDir {
   readonly children = new Map<BlobName, Node>();
@@ -66,12 +64,11 @@ class MemoryBlobDir implements BlobDir {
   query(continuation?: string): ResultAsync<BlobDirEntries, DirQueryError> {
     const names = [...this.children.keys()].sort();
     const from = continuation === undefined ? 0 : names.findIndex((n) => n > continuation);
-    const page = from < 0 ? [] : names.slice(from, from + QUERY_PAGE);
-    const blobs: BlobName[] = [];
-    const dirs: BlobName[] = [];
-    for (const name of page) (this.children.get(name) instanceof MemoryBlobDir ? dirs : blobs).push(name);
-    const more = from >= 0 && from + QUERY_PAGE < names.length;
-    return okAsync(more ? { blobs, dirs, continuation: page[page.length - 1]! } : { blobs, dirs });
+    // One name past the page tells listingPage whether more follow.
+    const candidates = from < 0 ? [] : names.slice(from, from + BLOB_PAGE_NAMES + 1);
+    return okAsync(
+      listingPage(candidates.map((name) => ({ name, dir: this.children.get(name) instanceof MemoryBlobDir }))),
+    );
   }
 
   removeAll(): ResultAsync<void, StorageError> {

@@ -1,28 +1,24 @@
 /**
- * Fact encodings.
+ * Canonical fact encoding (for hashing): every field of the fact plus the space id, deterministic —
+ * same fact, same bytes, same hash, on every run and platform (test vectors in
+ * test/engine/facts.test.ts):
  *
- * 1. Canonical (for hashing): every field of the fact plus the space id, deterministic — same fact,
- *    same bytes, same hash, on every run and platform (test vectors in test/engine/facts.test.ts):
+ *   u8 version(1) · str space · str origin · uvarint counter · uvarint wall · uvarint logical ·
+ *   u8 type(1 create, 2 update, 3 delete) · str collection · str item ·
+ *   data (create: object; update: str field + value; delete: nothing) ·
+ *   prev (u8 0 | u8 1 + 32 bytes)
  *
- *      u8 version(1) · str space · str origin · uvarint counter · uvarint wall · uvarint logical ·
- *      u8 type(1 create, 2 update, 3 delete) · str collection · str item ·
- *      data (create: object; update: str field + value; delete: nothing) ·
- *      prev (u8 0 | u8 1 + 32 bytes)
- *
- * 2. At rest (for storage backends): the same fields without the space, plus hash and signature.
- *    `encodeEntryBody` leaves origin, counter, hash and signature out for backends that keep those
- *    in columns of their own (SQLite).
- *
- * The wire encoding of runs (deltas, string tables) lives in engine/sync/codec.ts.
+ * The data part and the type codes are shared with the at-rest encoding of log entries
+ * (engine/log/entry-codec.ts) so both accept exactly the same facts. The wire encoding of runs
+ * (deltas, string tables) lives in engine/sync/codec.ts.
  */
 import { err, ok, type Result } from 'neverthrow';
 import { factError, invalidInput, type FactError, type InvalidInputError } from '../errors.js';
-import { MAX_ID_LENGTH, MAX_ORIGIN_LENGTH, MAX_VALUE_BYTES } from '../limits.js';
-import type { FactEntry } from '../log/fact-entry.js';
-import { Reader, Writer } from './bytes.js';
+import { MAX_ID_BYTES, MAX_ID_LENGTH, MAX_ORIGIN_LENGTH, MAX_VALUE_BYTES } from '../limits.js';
+import { equalBytes, Reader, Writer } from './bytes.js';
 import { sha256 } from './hash.js';
 import { checkKey, readJson, readObject, writeJson, writeObject } from './json.js';
-import type { Fact, FactType, Hash, Hlc, JsonObject, PeerId, UnhashedFact } from './types.js';
+import type { Fact, FactType, Hash, JsonObject, UnhashedFact } from './types.js';
 
 const CANONICAL_VERSION = 1;
 export const HASH_BYTES = 32;
@@ -39,22 +35,8 @@ export interface Problem {
 
 const malformed = (message: string): Problem => ({ type: 'malformed', message });
 
-/** Ids seen valid recently: collection names and item ids repeat across facts. */
-const validIds = new Set<string>();
-const VALID_ID_CACHE = 4096;
-
 /** Why `id` cannot be a space id, collection name or item id, or undefined. */
 export function checkId(id: unknown, what: string): Problem | undefined {
-  if (typeof id === 'string' && validIds.has(id)) return undefined;
-  const problem = checkIdUncached(id, what);
-  if (problem === undefined) {
-    if (validIds.size >= VALID_ID_CACHE) validIds.clear();
-    validIds.add(id as string);
-  }
-  return problem;
-}
-
-function checkIdUncached(id: unknown, what: string): Problem | undefined {
   if (typeof id !== 'string') return malformed(`${what} must be a string`);
   if (id.length === 0) return malformed(`${what} must not be empty`);
   if (id.length > MAX_ID_LENGTH)
@@ -74,6 +56,10 @@ export function checkFieldName(name: unknown): Problem | undefined {
   return keyProblem === undefined ? undefined : malformed(keyProblem);
 }
 
+/**
+ * Where canonical encodings are built. Not state: every use starts with `reset()` and ends (hash or
+ * copy) before any await, so nothing written in one call is ever read in another.
+ */
 const scratch = new Writer(1024);
 
 /**
@@ -115,7 +101,7 @@ function readData(r: Reader, type: FactType): JsonObject | undefined | null {
     data = readObject(r);
     if (data !== undefined) for (const key of Object.keys(data)) if (checkFieldName(key) !== undefined) r.fail();
   } else {
-    const field = r.string(MAX_ID_LENGTH * 3);
+    const field = r.string(MAX_ID_BYTES);
     if (checkFieldName(field) !== undefined) r.fail();
     const value = readJson(r);
     data = value === undefined ? undefined : Object.freeze({ [field]: value });
@@ -218,100 +204,11 @@ export function checkFact(space: string, fact: Fact): Result<Fact, FactError> {
   const bytes = canonical(space, fact);
   if (bytes.isErr()) return err(factError(bytes.error.type, bytes.error.message, at));
   const hash = sha256(bytes.value);
-  if (fact.hash.length !== HASH_BYTES || !equalHash(hash, fact.hash)) {
+  if (!equalBytes(hash, fact.hash)) {
     return err(factError('bad-hash', 'hash does not match the fact', at));
   }
   return ok(fact);
 }
 
-function equalHash(a: Uint8Array, b: Uint8Array): boolean {
-  for (let i = 0; i < HASH_BYTES; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
-// ---------------------------------------------------------------------------------------------
-// At rest
-
-/**
- * Body of an entry: everything but origin, counter, hash and signature.
- *   u8 flags(bit0 prev) · [prev] · uvarint wall · uvarint logical · u8 type · str collection ·
- *   str item · data
- */
-export function writeEntryBody(w: Writer, f: Fact): void {
-  if (f.prev === null) w.u8(0);
-  else w.u8(1).raw(f.prev);
-  w.uvarint(f.hlc.wall).uvarint(f.hlc.logical).u8(TYPE_CODE[f.type]).string(f.collection).string(f.item);
-  // Stored facts were validated on the way in; writeData cannot fail for them.
-  writeData(w, f.type, f.type === 'delete' ? undefined : f.data);
-}
-
-/** Encode the body of `fact` (see `writeEntryBody`). */
-export function encodeEntryBody(fact: Fact): Uint8Array {
-  const w = scratch.reset();
-  writeEntryBody(w, fact);
-  return w.finish();
-}
-
-/** Decode a body written by `writeEntryBody`; undefined (and a failed reader) when malformed. */
-export function readEntryBody(
-  r: Reader,
-  origin: PeerId,
-  counter: number,
-  hash: Hash,
-  sig: Uint8Array | undefined,
-): FactEntry | undefined {
-  const flags = r.u8();
-  const prev = flags & 1 ? r.raw(HASH_BYTES).slice() : null;
-  const hlc: Hlc = { wall: r.uvarint(), logical: r.uvarint() };
-  const type = CODE_TYPE[r.u8()];
-  const collection = r.string(MAX_ID_LENGTH * 3);
-  const item = r.string(MAX_ID_LENGTH * 3);
-  if (type === undefined || r.failed) {
-    r.fail();
-    return undefined;
-  }
-  const data = readData(r, type);
-  if (data === null) return undefined;
-  // One literal, fields in a fixed order, absent ones undefined: one hidden class for every entry.
-  return { origin, counter, hlc, type, collection, item, data, prev, hash, sig } as FactEntry;
-}
-
-/** Decode a body produced by `encodeEntryBody`. */
-export function decodeEntryBody(
-  body: Uint8Array,
-  origin: PeerId,
-  counter: number,
-  hash: Hash,
-  sig: Uint8Array | undefined,
-): Result<FactEntry, string> {
-  const r = new Reader(body);
-  const entry = readEntryBody(r, origin, counter, hash, sig);
-  return entry !== undefined && r.done ? ok(entry) : err('malformed entry body');
-}
-
-/**
- * Self-contained encoding of an entry (no metadata):
- *   str origin · uvarint counter · hash · u8 hasSig · [sig] · body
- */
-export function encodeEntry(entry: FactEntry): Uint8Array {
-  const w = scratch.reset();
-  w.string(entry.origin).uvarint(entry.counter).raw(entry.hash);
-  if (entry.sig === undefined) w.u8(0);
-  else w.u8(1).raw(entry.sig);
-  writeEntryBody(w, entry);
-  return w.finish();
-}
-
-/** Decode what `encodeEntry` wrote. */
-export function decodeEntry(bytes: Uint8Array): Result<FactEntry, string> {
-  const r = new Reader(bytes);
-  const origin = r.string(MAX_ORIGIN_LENGTH) as PeerId;
-  const counter = r.uvarint();
-  const hash = r.raw(HASH_BYTES).slice();
-  const sig = r.u8() === 1 ? r.raw(SIGNATURE_BYTES).slice() : undefined;
-  if (r.failed) return err('malformed entry');
-  const entry = readEntryBody(r, origin, counter, hash, sig);
-  return entry !== undefined && r.done ? ok(entry) : err('malformed entry');
-}
-
+/** The data part of a fact, for the at-rest encoding (engine/log/entry-codec.ts). */
 export { readData as readFactData, writeData as writeFactData, TYPE_CODE, CODE_TYPE };

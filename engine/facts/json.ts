@@ -7,7 +7,7 @@
  * Writing validates at the same time (finite numbers, well-formed strings, plain objects, no
  * `__proto__` key, bounded depth), so a local write pays one pass for both.
  */
-import { MAX_ID_LENGTH, MAX_JSON_DEPTH, MAX_VALUE_BYTES } from '../limits.js';
+import { MAX_ID_BYTES, MAX_ID_LENGTH, MAX_JSON_DEPTH, MAX_VALUE_BYTES } from '../limits.js';
 import type { Reader, Writer } from './bytes.js';
 import type { JsonObject, JsonValue } from './types.js';
 
@@ -155,7 +155,7 @@ function readObjectBody(r: Reader, depth: number): JsonObject | undefined {
   const out: JsonObject = {};
   let last: string | undefined;
   for (let i = 0; i < count; i++) {
-    const key = r.string(MAX_ID_LENGTH * 3);
+    const key = r.string(MAX_ID_BYTES);
     if (r.failed || key === '__proto__' || (last !== undefined && !(last < key))) {
       r.fail();
       return undefined;

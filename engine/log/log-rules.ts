@@ -27,13 +27,17 @@ export function resolveQueryRange(
   return ok({ start: from, end: to });
 }
 
-/** `latest` if the caller (using snapshot `snapshotId`, -1 for none) should switch to it. */
-export function newerSnapshot(
+/**
+ * `value` with `lastSnapshot: latest` when the caller (using snapshot `snapshotId`, -1 for none)
+ * should switch to it; `value` itself when it should not or passed no `snapshotId`.
+ */
+export function withLastSnapshot<V extends object>(
+  value: V,
   latest: SnapshotValue | undefined,
   snapshotId: SequenceId | undefined,
-): SnapshotValue | undefined {
-  if (latest === undefined || snapshotId === undefined) return undefined;
-  return latest.sequenceId > snapshotId ? latest : undefined;
+): V & { lastSnapshot?: SnapshotValue } {
+  if (latest === undefined || snapshotId === undefined || latest.sequenceId <= snapshotId) return value;
+  return { ...value, lastSnapshot: latest };
 }
 
 /** A copy of `entry` with `metadata` applied: present keys are written, `undefined` clears. */

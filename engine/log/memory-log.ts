@@ -19,7 +19,7 @@ import type {
   SnapshotValue,
   TruncateError,
 } from './event-log.js';
-import { applyMetadata, newerSnapshot, resolveQueryRange } from './log-rules.js';
+import { applyMetadata, resolveQueryRange, withLastSnapshot } from './log-rules.js';
 
 export interface MemoryEventLogInit {
   /** Most entries one `query` returns. @default LOG_PAGE_ENTRIES */
@@ -112,7 +112,6 @@ export class MemoryEventLog<T extends LogEntry> implements EventLog<T> {
   }
 
   #withSnapshot<V extends object>(value: V, snapshotId: SequenceId | undefined): V & { lastSnapshot?: SnapshotValue } {
-    const latest = newerSnapshot(this.#snapshot, snapshotId);
-    return latest === undefined ? value : { ...value, lastSnapshot: latest };
+    return withLastSnapshot(value, this.#snapshot, snapshotId);
   }
 }

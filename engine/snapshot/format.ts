@@ -25,7 +25,7 @@ import { sha256 } from '../facts/hash.js';
 import { readJson, writeJson } from '../facts/json.js';
 import type { ChainTip } from '../facts/run.js';
 import type { PeerId } from '../facts/types.js';
-import { MAX_ID_LENGTH, MAX_ORIGIN_LENGTH, MAX_VECTOR_ORIGINS } from '../limits.js';
+import { MAX_ID_BYTES, MAX_ORIGIN_LENGTH, MAX_VECTOR_ORIGINS } from '../limits.js';
 import type { ItemRecord, LwwState, Register } from '../state/lww.js';
 import type { Stamp } from '../state/stamp.js';
 import type { JsonValue } from '../facts/types.js';
@@ -36,7 +36,6 @@ export const SNAPSHOT_CHUNK_BYTES = 256 * 1024; // 256 KiB
 const ROOT_MAGIC = 0x53; // 'S'
 const CHUNK_MAGIC = 0x43; // 'C'
 const VERSION = 1;
-const MAX_ID_BYTES = MAX_ID_LENGTH * 3;
 
 /** What a snapshot root says. */
 export interface SnapshotRoot {

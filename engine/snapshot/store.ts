@@ -13,12 +13,13 @@
 import { hexToBytes } from '@noble/hashes/utils.js';
 import { err, errAsync, ok, okAsync, ResultAsync, type Result } from 'neverthrow';
 import type { BlobDir, BlobStore } from '../blobs/blob-store.js';
-import { corrupt, storageError, type CorruptError, type StorageError } from '../errors.js';
+import { asStorageError, corrupt, type CorruptError, type StorageError } from '../errors.js';
 import { Reader, toHex, Writer } from '../facts/bytes.js';
-import { decodeEntry, HASH_BYTES } from '../facts/codec.js';
+import { HASH_BYTES } from '../facts/codec.js';
 import { sha256 } from '../facts/hash.js';
 import type { SequenceId } from '../log/event-log.js';
-import type { FactEntry } from '../storage/storage.js';
+import { decodeEntry } from '../log/entry-codec.js';
+import type { FactEntry } from '../log/fact-entry.js';
 import { blobIdOf } from './format.js';
 
 /** Entries per history blob. */
@@ -28,9 +29,6 @@ const HISTORY_MAGIC = 0x48; // 'H'
 const VERSION = 1;
 
 export type BlobError = StorageError | CorruptError;
-
-const toStorage = (e: { type: string; message: string }): StorageError =>
-  e.type === 'storage' ? (e as StorageError) : storageError(e.message);
 
 export interface HistoryBlob {
   readonly prev: string | undefined;
@@ -53,8 +51,8 @@ export class SnapshotStore {
     const dir = (store: BlobStore, sub: string) =>
       store
         .getRootDir()
-        .andThen((root) => root.getDir(name).mapErr(toStorage))
-        .andThen((space) => space.getDir(sub).mapErr(toStorage));
+        .andThen((root) => root.getDir(name).mapErr(asStorageError))
+        .andThen((space) => space.getDir(sub).mapErr(asStorageError));
     return dir(blobs, 'snapshots').andThen((snapshots) =>
       dir(archive, 'history').map((history) => new SnapshotStore(snapshots, history)),
     );
@@ -65,7 +63,7 @@ export class SnapshotStore {
     const id = blobIdOf(bytes);
     return this.#snapshots
       .writeBlob(id, bytes)
-      .mapErr(toStorage)
+      .mapErr(asStorageError)
       .map(() => id);
   }
 
@@ -79,10 +77,10 @@ export class SnapshotStore {
     const sweep = (continuation: string | undefined, removed: number): ResultAsync<number, StorageError> =>
       this.#snapshots
         .query(continuation)
-        .mapErr(toStorage)
+        .mapErr(asStorageError)
         .andThen((page) => {
           const doomed = page.blobs.filter((id) => !keep.has(id));
-          return ResultAsync.combine(doomed.map((id) => this.#snapshots.removeBlob(id).mapErr(toStorage))).andThen(
+          return ResultAsync.combine(doomed.map((id) => this.#snapshots.removeBlob(id).mapErr(asStorageError))).andThen(
             () =>
               page.continuation === undefined
                 ? okAsync(removed + doomed.length)
@@ -111,9 +109,9 @@ export class SnapshotStore {
       before = blobIdOf(bytes);
       blobs.push({ id: before, bytes });
     }
-    return ResultAsync.combine(blobs.map(({ id, bytes }) => this.#history.writeBlob(id, bytes).mapErr(toStorage))).map(
-      () => before,
-    );
+    return ResultAsync.combine(
+      blobs.map(({ id, bytes }) => this.#history.writeBlob(id, bytes).mapErr(asStorageError)),
+    ).map(() => before);
   }
 
   /** One history blob, checked against its id. */
@@ -121,7 +119,7 @@ export class SnapshotStore {
     return readChecked(this.#history, id).andThen((bytes): ResultAsync<HistoryBlob, BlobError> => {
       if (bytes === undefined) return errAsync(corrupt(`history blob ${id} is missing`));
       const blob = decodeHistory(bytes);
-      return blob.isOk() ? okAsync(blob.value) : errAsync(corrupt(`history blob ${id}: ${blob.error}`));
+      return blob.isOk() ? okAsync(blob.value) : errAsync(corrupt(`history blob ${id}: ${blob.error.message}`));
     });
   }
 }
@@ -132,7 +130,7 @@ function readChecked(dir: BlobDir, id: string): ResultAsync<Uint8Array | undefin
     .readBlob(id)
     .map((bytes): Uint8Array | undefined => bytes)
     .orElse((e) =>
-      e.type === 'not-found' ? okAsync(undefined) : errAsync<Uint8Array | undefined, BlobError>(toStorage(e)),
+      e.type === 'not-found' ? okAsync(undefined) : errAsync<Uint8Array | undefined, BlobError>(asStorageError(e)),
     )
     .andThen((bytes) =>
       bytes === undefined || blobIdOf(bytes) === id
@@ -151,18 +149,18 @@ function encodeHistory(prev: string | undefined, firstSeq: SequenceId, entries: 
   return w.finish();
 }
 
-function decodeHistory(bytes: Uint8Array): Result<HistoryBlob, string> {
+function decodeHistory(bytes: Uint8Array): Result<HistoryBlob, CorruptError> {
   const r = new Reader(bytes);
-  if (r.u8() !== HISTORY_MAGIC || r.u8() !== VERSION) return err('not a history blob');
+  if (r.u8() !== HISTORY_MAGIC || r.u8() !== VERSION) return err(corrupt('not a history blob'));
   const prev = r.u8() === 1 ? toHex(r.raw(HASH_BYTES)) : undefined;
   const firstSeq = r.uvarint();
   const n = r.uvarint();
-  if (n > r.remaining) return err('bad history blob');
+  if (n > r.remaining) return err(corrupt('bad history blob'));
   const entries: FactEntry[] = [];
   for (let i = 0; i < n && !r.failed; i++) {
     const entry = decodeEntry(r.bytes(r.remaining));
-    if (entry.isErr()) return err(`history entry ${i}: ${entry.error}`);
+    if (entry.isErr()) return err(corrupt(`history entry ${i}: ${entry.error.message}`));
     entries.push(entry.value);
   }
-  return r.done ? ok({ prev, firstSeq, entries }) : err('malformed history blob');
+  return r.done ? ok({ prev, firstSeq, entries }) : err(corrupt('malformed history blob'));
 }

@@ -7,7 +7,7 @@
  * Jobs speak bytes (encoded entries and chunks), so a job can cross a thread boundary unchanged.
  */
 import type { Env } from '../env.js';
-import { decodeEntry } from '../facts/codec.js';
+import { decodeEntry } from '../log/entry-codec.js';
 import { LwwState } from '../state/lww.js';
 import { ChunkWriter, decodeChunk, sortedItems } from './format.js';
 
@@ -57,7 +57,7 @@ export class SnapshotJobCore implements SnapshotJob {
   async addEntries(entries: readonly Uint8Array[]): Promise<void> {
     for (const bytes of entries) {
       const entry = decodeEntry(bytes);
-      if (entry.isErr()) throw new Error(`snapshot entry: ${entry.error}`);
+      if (entry.isErr()) throw new Error(`snapshot entry: ${entry.error.message}`);
       this.#state.apply(entry.value);
       await this.#tick();
     }

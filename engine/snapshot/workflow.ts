@@ -20,7 +20,7 @@ import type { ChainTip } from '../facts/run.js';
 import type { Signer } from '../facts/sign.js';
 import type { PeerId } from '../facts/types.js';
 import { COMPACT_SLACK_ITEMS, LOG_PAGE_ENTRIES } from '../limits.js';
-import { encodeEntry } from '../facts/codec.js';
+import { encodeEntry } from '../log/entry-codec.js';
 import type { SequenceId } from '../log/event-log.js';
 import type { Replica } from '../space/replica.js';
 import type { HeldSnapshot, SnapshotCatalog } from './catalog.js';

@@ -18,6 +18,9 @@ import type { StorageAdapterInterface } from '@automerge/automerge-repo/slim';
 import { err, errAsync, ok, okAsync, ResultAsync } from 'neverthrow';
 import {
   checkBlobName,
+  listingPage,
+  removedDir,
+  wrongKind,
   type BlobDir,
   type BlobDirEntries,
   type BlobName,
@@ -31,12 +34,7 @@ import {
 import { describe, notFound, storageError, type StorageError } from '../errors.js';
 import { toHex } from '../facts/bytes.js';
 import { sha256 } from '../facts/hash.js';
-
-/** Names one directory listing page returns. */
-const BLOB_PAGE_NAMES = 1000; // names
-
-/** Longest directory key spelled out in hex before it is hashed instead (file-name limits). */
-const MAX_DIR_KEY_CHARS = 200; // characters
+import { MAX_AUTOMERGE_DIR_KEY_CHARS } from '../limits.js';
 
 /** The first key part of every blob key, unless `init.prefix` says otherwise. */
 export const DEFAULT_AUTOMERGE_BLOB_PREFIX = 'shoal-blobs';
@@ -63,10 +61,10 @@ const fromHex = (h: string): string | undefined => {
 /** Key part of the directory at `path` (its names from the root). */
 function dirKey(path: readonly string[]): string {
   const spelled = hex(path.join('/'));
-  return spelled.length + 2 <= MAX_DIR_KEY_CHARS ? `p${spelled}z` : `h${toHex(sha256(utf8.encode(path.join('/'))))}z`;
+  return spelled.length + 2 <= MAX_AUTOMERGE_DIR_KEY_CHARS
+    ? `p${spelled}z`
+    : `h${toHex(sha256(utf8.encode(path.join('/'))))}z`;
 }
-
-const wrongKind = (message: string) => ({ type: 'blob-wrong-kind', message }) as const;
 
 /** Present in marker values: some adapters treat an empty value as absent. */
 const MARKER = Uint8Array.of(1);
@@ -137,18 +135,13 @@ class AutomergeBlobDir implements BlobDir {
   }
 
   query(continuation?: string): ResultAsync<BlobDirEntries, DirQueryError> {
-    return this.#children().map((children) => {
-      const names = children
-        .filter((c) => continuation === undefined || c.name > continuation)
-        .sort((a, b) => (a.name < b.name ? -1 : 1));
-      const page = names.slice(0, BLOB_PAGE_NAMES);
-      const blobs: BlobName[] = [];
-      const dirs: BlobName[] = [];
-      for (const c of page) (c.dir ? dirs : blobs).push(c.name);
-      return names.length > BLOB_PAGE_NAMES
-        ? { blobs, dirs, continuation: page[page.length - 1]!.name }
-        : { blobs, dirs };
-    });
+    return this.#children().map((children) =>
+      listingPage(
+        children
+          .filter((c) => continuation === undefined || c.name > continuation)
+          .sort((a, b) => (a.name < b.name ? -1 : 1)),
+      ),
+    );
   }
 
   removeAll(): ResultAsync<void, StorageError> {
@@ -191,9 +184,7 @@ class AutomergeBlobDir implements BlobDir {
     const parent = dirKey(this.#path.slice(0, -1));
     const marker = [this.#prefix, parent, `d${hex(this.#path[this.#path.length - 1]!)}`];
     return this.#load(marker, 'inspecting a directory').andThen((m) =>
-      m !== undefined
-        ? ok(undefined)
-        : err(storageError(`directory ${this.#path.join('/')} was removed; open it again with getDir`)),
+      m !== undefined ? ok(undefined) : err(removedDir(this.#path.join('/'))),
     );
   }
 

@@ -18,7 +18,8 @@ import { errAsync, okAsync, type ResultAsync } from 'neverthrow';
 import type { BlobDir, BlobStore } from '../blobs/blob-store.js';
 import { storageError, type StorageError } from '../errors.js';
 import type { EventLog, LogMetadata, SequenceId } from '../log/event-log.js';
-import type { FactEntry, Storage } from './storage.js';
+import type { FactEntry } from '../log/fact-entry.js';
+import type { Storage } from './storage.js';
 
 /** Where and how `faultyStorage` fails. */
 export interface FaultyStorageInit {

@@ -12,6 +12,9 @@
 import { err, errAsync, ok, okAsync, ResultAsync } from 'neverthrow';
 import {
   checkBlobName,
+  listingPage,
+  removedDir,
+  wrongKind,
   type BlobDir,
   type BlobDirEntries,
   type BlobName,
@@ -23,12 +26,10 @@ import {
   type WriteBlobError,
 } from '../blobs/blob-store.js';
 import { describe, notFound, storageError, type StorageError, type StorageFailure } from '../errors.js';
+import { errorCode, nodeBuiltin } from './node.js';
 
 type Fs = typeof import('node:fs/promises');
 type Path = typeof import('node:path');
-
-/** Names one directory listing page returns. */
-const BLOB_PAGE_NAMES = 1000; // names
 
 /** Marks temporary files; `~` is outside the blob name alphabet. */
 const TEMP_MARK = '~tmp~';
@@ -40,19 +41,11 @@ interface Node {
 }
 
 function loadNode(): Node | undefined {
-  const proc = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
-  const get = proc?.getBuiltinModule;
-  if (get === undefined) return undefined;
-  const fs = get('node:fs/promises') as Fs | undefined;
-  const path = get('node:path') as Path | undefined;
-  const crypto = get('node:crypto') as typeof import('node:crypto') | undefined;
+  const fs = nodeBuiltin<Fs>('node:fs/promises');
+  const path = nodeBuiltin<Path>('node:path');
+  const crypto = nodeBuiltin<typeof import('node:crypto')>('node:crypto');
   return fs && path && crypto ? { fs, path, randomUUID: () => crypto.randomUUID() } : undefined;
 }
-
-const codeOf = (e: unknown): string => {
-  const code = (e as { code?: unknown } | null)?.code;
-  return typeof code === 'string' ? code : '';
-};
 
 /** Errno codes, what each means for a caller and for a human. */
 const FS_FAILURES: Readonly<Record<string, readonly [reason: StorageFailure, what: string]>> = {
@@ -68,14 +61,12 @@ const FS_FAILURES: Readonly<Record<string, readonly [reason: StorageFailure, wha
 
 /** A readable storage error from a failed fs call, by errno code. */
 export function fsError(doing: string, e: unknown): StorageError {
-  const code = codeOf(e);
+  const code = errorCode(e);
   const [reason, what] = Object.hasOwn(FS_FAILURES, code)
     ? FS_FAILURES[code]!
     : (['other', 'the file system call failed'] as const);
   return storageError(`fs blobs: ${doing}: ${what} (${code || 'error'}: ${describe(e)})`, e, reason);
 }
-
-const wrongKind = (message: string) => ({ type: 'blob-wrong-kind', message }) as const;
 
 /** What is at `file`: 'file', 'dir', or undefined when nothing is. */
 type Kind = 'file' | 'dir' | undefined;
@@ -98,7 +89,7 @@ class FsBlobDir implements BlobDir {
     const file = this.#node.path.join(this.#dir, name);
     return ResultAsync.fromPromise(this.#node.fs.readFile(file), (e) => e)
       .orElse((e) => {
-        const code = codeOf(e);
+        const code = errorCode(e);
         if (code === 'ENOENT' || code === 'ENOTDIR') return err(notFound(`no blob ${name}`));
         if (code === 'EISDIR') return err(wrongKind(`${name} is a directory`));
         return err(fsError(`reading blob ${name}`, e));
@@ -128,11 +119,7 @@ class FsBlobDir implements BlobDir {
         .orElse((e) =>
           // Do not leave the temporary file behind; its removal failing changes nothing.
           ResultAsync.fromSafePromise(fs.rm(temp, { force: true }).catch(() => undefined)).andThen(() =>
-            err(
-              codeOf(e) === 'ENOENT'
-                ? storageError(`directory ${this.#dir} was removed; open it again with getDir`)
-                : fsError(`writing blob ${name}`, e),
-            ),
+            err(errorCode(e) === 'ENOENT' ? removedDir(this.#dir) : fsError(`writing blob ${name}`, e)),
           ),
         )
         .map(() => {
@@ -172,10 +159,9 @@ class FsBlobDir implements BlobDir {
         (e) => e,
       )
         .orElse((e) => {
-          const code = codeOf(e);
+          const code = errorCode(e);
           if (code === 'EEXIST') return ok(undefined); // created meanwhile
-          if (code === 'ENOENT')
-            return err(storageError(`directory ${this.#dir} was removed; open it again with getDir`));
+          if (code === 'ENOENT') return err(removedDir(this.#dir));
           return err(fsError(`creating directory ${name}`, e));
         })
         .map(() => child as BlobDir);
@@ -185,7 +171,7 @@ class FsBlobDir implements BlobDir {
   query(continuation?: string): ResultAsync<BlobDirEntries, DirQueryError> {
     const { fs, path } = this.#node;
     return ResultAsync.fromPromise(fs.readdir(this.#dir, { withFileTypes: true }), (e) => e)
-      .orElse((e) => (codeOf(e) === 'ENOENT' ? ok([]) : err(fsError('listing a directory', e))))
+      .orElse((e) => (errorCode(e) === 'ENOENT' ? ok([]) : err(fsError('listing a directory', e))))
       .andThen((dirents) => {
         const leftovers = dirents
           .filter((d) => d.name.includes(TEMP_MARK))
@@ -194,12 +180,7 @@ class FsBlobDir implements BlobDir {
         const names = dirents
           .filter((d) => checkBlobName(d.name) === undefined && (continuation === undefined || d.name > continuation))
           .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-        const page = names.slice(0, BLOB_PAGE_NAMES);
-        const blobs: BlobName[] = [];
-        const dirs: BlobName[] = [];
-        for (const d of page) (d.isDirectory() ? dirs : blobs).push(d.name);
-        const value: BlobDirEntries =
-          names.length > BLOB_PAGE_NAMES ? { blobs, dirs, continuation: page[page.length - 1]!.name } : { blobs, dirs };
+        const value = listingPage(names.map((d) => ({ name: d.name, dir: d.isDirectory() })));
         // Temporary files a crash left behind: garbage, removed on the way.
         return ResultAsync.fromPromise(Promise.all(leftovers.map((f) => fs.rm(f, { force: true }))), (e) =>
           fsError('removing leftover temporary files', e),
@@ -211,7 +192,7 @@ class FsBlobDir implements BlobDir {
     const { fs, path } = this.#node;
     const clear = async (): Promise<void> => {
       const names = await fs.readdir(this.#dir).catch((e: unknown) => {
-        if (codeOf(e) === 'ENOENT') return [];
+        if (errorCode(e) === 'ENOENT') return [];
         throw e;
       });
       await Promise.all(names.map((n) => fs.rm(path.join(this.#dir, n), { recursive: true, force: true })));
@@ -224,7 +205,7 @@ class FsBlobDir implements BlobDir {
     return ResultAsync.fromPromise(this.#node.fs.stat(file), (e) => e)
       .map((s): Kind => (s.isDirectory() ? 'dir' : 'file'))
       .orElse((e) =>
-        codeOf(e) === 'ENOENT' || codeOf(e) === 'ENOTDIR' ? ok(undefined) : err(fsError(`inspecting ${file}`, e)),
+        errorCode(e) === 'ENOENT' || errorCode(e) === 'ENOTDIR' ? ok(undefined) : err(fsError(`inspecting ${file}`, e)),
       );
   }
 }

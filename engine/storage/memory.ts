@@ -7,8 +7,9 @@ import { errAsync, okAsync, type ResultAsync } from 'neverthrow';
 import { memoryBlobStore } from '../blobs/memory-blobs.js';
 import { storageError, type StorageError } from '../errors.js';
 import type { EventLog } from '../log/event-log.js';
+import type { FactEntry } from '../log/fact-entry.js';
 import { MemoryEventLog } from '../log/memory-log.js';
-import type { FactEntry, Storage } from './storage.js';
+import type { Storage } from './storage.js';
 
 export interface MemoryStorageInit {
   /** Most entries one log query returns (small values exercise paging). @default LOG_PAGE_ENTRIES */

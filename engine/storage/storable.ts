@@ -7,7 +7,7 @@ import { storageError, type StorageError } from '../errors.js';
 import { HASH_BYTES, SIGNATURE_BYTES } from '../facts/codec.js';
 import { MAX_ORIGIN_LENGTH } from '../limits.js';
 import type { LogMetadata } from '../log/event-log.js';
-import type { FactEntry } from './storage.js';
+import type { FactEntry } from '../log/fact-entry.js';
 
 const isBytes = (b: unknown, length: number): boolean => b instanceof Uint8Array && b.length === length;
 
@@ -29,7 +29,7 @@ function entryProblem(entry: FactEntry): string | undefined {
   if (!isBytes(hash, HASH_BYTES)) return `hash must be ${HASH_BYTES} bytes`;
   if (sig !== undefined && !isBytes(sig, SIGNATURE_BYTES)) return `sig must be ${SIGNATURE_BYTES} bytes`;
   // Backends rely on this rule: a stored body without prev and a counter above 1 means "the
-  // previous row's hash" (see sqlite.ts).
+  // previous row's hash" (see sqlite/event-log.ts).
   if (counter === 1 ? prev !== null : !isBytes(prev, HASH_BYTES)) return 'prev must be null exactly for counter 1';
   if (typeof entry.hlc !== 'object' || entry.hlc === null) return 'missing hlc';
   return metadataProblem(entry);
@@ -44,6 +44,10 @@ export function checkStorable(entries: readonly FactEntry[]): StorageError | und
   }
   return undefined;
 }
+
+/** The error of a log whose stored entries do not decode (`where` names the backend and file): never a guess. */
+export const corruptLog = (where: string, space: string, problem: string): StorageError =>
+  storageError(`${where}: corrupt log of space ${JSON.stringify(space)}: ${problem}`, undefined, 'corrupt');
 
 /** The error every call on a closed storage returns. */
 export const closedStorage = (name: string): StorageError => storageError(`${name} is closed`);

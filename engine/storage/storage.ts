@@ -12,8 +12,6 @@ import type { StorageError } from '../errors.js';
 import type { EventLog } from '../log/event-log.js';
 import type { FactEntry } from '../log/fact-entry.js';
 
-export { factOf, type FactEntry } from '../log/fact-entry.js';
-
 export interface Storage {
   /** Backend name, for messages ("memory", "sqlite:/path/peer.db"…). */
   readonly name: string;

@@ -36,7 +36,7 @@ import {
   DECODED_RUN_CACHE_FACTS,
   ENCODED_RUN_CACHE_BYTES,
   MAX_FRAME_BYTES,
-  MAX_ID_LENGTH,
+  MAX_ID_BYTES,
   MAX_ORIGIN_LENGTH,
   MAX_VECTOR_ORIGINS,
 } from '../limits.js';
@@ -56,7 +56,6 @@ const TYPE_BYTE: Record<MessageType, number> = {
 const BLOB_ID_BYTES = 32;
 /** Most blobs asked for in one request. */
 const MAX_BLOB_REQUEST = 256;
-const MAX_ID_BYTES = MAX_ID_LENGTH * 3;
 const MAX_ERROR_TEXT_BYTES = 4096;
 
 /** A frame that does not decode. The sender gets an `error` and a strike. */

@@ -3,20 +3,13 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Env } from '../../engine/env.js';
 import { toHex } from '../../engine/facts/bytes.js';
-import {
-  canonicalBytes,
-  computeHash,
-  decodeEntry,
-  decodeEntryBody,
-  encodeEntry,
-  encodeEntryBody,
-  sealFact,
-} from '../../engine/facts/codec.js';
+import { canonicalBytes, computeHash, sealFact } from '../../engine/facts/codec.js';
 import { sha256 } from '../../engine/facts/hash.js';
 import { HlcClock } from '../../engine/facts/hlc.js';
 import { createSigner, identityFromSeed, originOf, SignatureVerifier } from '../../engine/facts/sign.js';
 import type { PeerId, UnhashedFact } from '../../engine/facts/types.js';
-import type { FactEntry } from '../../engine/storage/storage.js';
+import { decodeEntry, decodeEntryBody, encodeEntry, encodeEntryBody } from '../../engine/log/entry-codec.js';
+import type { FactEntry } from '../../engine/log/fact-entry.js';
 import { unwrap } from '../support/peers.js';
 
 /** The identity made from 32 bytes of 7: a fixed origin for the vectors. */

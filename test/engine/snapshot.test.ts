@@ -13,7 +13,7 @@ import {
   type Workers,
 } from '../../engine/index.js';
 import type { Fact, FactType, JsonObject, PeerId } from '../../engine/facts/types.js';
-import { encodeEntry } from '../../engine/facts/codec.js';
+import { encodeEntry } from '../../engine/log/entry-codec.js';
 import { ChunkWriter, decodeChunk, decodeRoot, sortedItems } from '../../engine/snapshot/format.js';
 import { SnapshotJobCore, YIELD_EVERY } from '../../engine/snapshot/workers.js';
 import { LwwState } from '../../engine/state/lww.js';

@@ -8,9 +8,9 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { automergeBlobStore } from '../../engine/storage/automerge-blobs.js';
 import { dummyStorageAdapter } from '../support/dummy-storage-adapter.js';
-import { failure } from '../support/results.js';
+import { failure } from '../../testing/results.js';
 import { tempDirs } from '../support/temp-dir.js';
-import { listAll, runBlobStoreTests } from './blob-store-suite.js';
+import { listAll, runBlobStoreTests } from '../../testing/index.js';
 
 const tempDir = tempDirs('shoal-am-');
 

@@ -23,7 +23,22 @@ const staticImports = (file: string) =>
   importsOf(readFileSync(new URL(`../../engine/storage/${file}`, import.meta.url), 'utf8'));
 
 describe('storage backends are safe to bundle for browsers', () => {
-  for (const file of ['sqlite.ts', 'fs-blobs.ts', 'automerge-blobs.ts', 'idb.ts', 'faulty.ts', 'storable.ts']) {
+  for (const file of [
+    'sqlite/index.ts',
+    'sqlite/database.ts',
+    'sqlite/event-log.ts',
+    'sqlite/blob-store.ts',
+    'sqlite/errors.ts',
+    'fs-blobs.ts',
+    'automerge-blobs.ts',
+    'idb/index.ts',
+    'idb/database.ts',
+    'idb/event-log.ts',
+    'idb/blob-store.ts',
+    'idb/errors.ts',
+    'faulty.ts',
+    'storable.ts',
+  ]) {
     it(`${file} imports nothing Node-only at module top`, () => {
       const imports = staticImports(file);
       expect(imports.length).toBeGreaterThan(0);

@@ -9,9 +9,10 @@ import { expect } from 'vitest';
 import { checkFact } from '../../engine/facts/codec.js';
 import type { Fact } from '../../engine/facts/types.js';
 import type { LogMetadata } from '../../engine/log/event-log.js';
-import type { FactEntry, Storage } from '../../engine/storage/storage.js';
-import { FactChain, normalize, testOrigin } from '../support/facts.js';
-import { readAll } from './event-log-suite.js';
+import type { FactEntry } from '../../engine/log/fact-entry.js';
+import type { Storage } from '../../engine/storage/storage.js';
+import { FactChain, normalize, testOrigin } from '../../testing/facts.js';
+import { readAll } from '../../testing/index.js';
 
 /** The space the workload writes to. */
 export const SPACE = 'crash-space';

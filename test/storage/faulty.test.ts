@@ -8,11 +8,11 @@ import 'fake-indexeddb/auto';
 import { describe, expect, it } from 'vitest';
 import { faultyStorage } from '../../engine/storage/faulty.js';
 import { memoryStorage } from '../../engine/storage/memory.js';
-import { FactChain, testOrigin } from '../support/facts.js';
-import { failure } from '../support/results.js';
+import { FactChain, testOrigin } from '../../testing/facts.js';
+import { failure } from '../../testing/results.js';
 import { durableBackends } from '../support/durable-places.js';
 import { tempDirs } from '../support/temp-dir.js';
-import { readAll } from './event-log-suite.js';
+import { readAll } from '../../testing/index.js';
 import { comparable, observe, runUntilFailure, workload } from './crash-workload.js';
 
 const tempDir = tempDirs('shoal-faulty-');

@@ -3,9 +3,9 @@ import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { fsBlobStore } from '../../engine/storage/fs-blobs.js';
-import { failure } from '../support/results.js';
+import { failure } from '../../testing/results.js';
 import { tempDirs } from '../support/temp-dir.js';
-import { listAll, runBlobStoreTests } from './blob-store-suite.js';
+import { listAll, runBlobStoreTests } from '../../testing/index.js';
 
 const tempDir = tempDirs('shoal-fs-');
 

@@ -3,13 +3,11 @@ import 'fake-indexeddb/auto';
 import { forceCloseDatabase } from 'fake-indexeddb';
 import { openDB } from 'idb';
 import { afterEach, describe, expect, it } from 'vitest';
-import { idbStorage, type IdbStorageInit } from '../../engine/storage/idb.js';
+import { idbStorage, type IdbStorageInit } from '../../engine/storage/idb/index.js';
 import type { Storage } from '../../engine/storage/storage.js';
-import { FactChain, normalize, testOrigin } from '../support/facts.js';
-import { failure, storageReason } from '../support/results.js';
-import { runBlobStoreTests } from './blob-store-suite.js';
-import { readAll, runEventLogTests } from './event-log-suite.js';
-import { runStorageTests } from './storage-suite.js';
+import { FactChain, normalize, testOrigin } from '../../testing/facts.js';
+import { failure, storageReason } from '../../testing/results.js';
+import { readAll, runBlobStoreTests, runEventLogTests, runStorageTests } from '../../testing/index.js';
 
 let serial = 0;
 const open: Storage[] = [];

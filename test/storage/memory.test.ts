@@ -2,10 +2,8 @@
 import { memoryBlobStore } from '../../engine/blobs/memory-blobs.js';
 import { MemoryEventLog } from '../../engine/log/memory-log.js';
 import { memoryStorage } from '../../engine/storage/memory.js';
-import type { FactEntry } from '../../engine/storage/storage.js';
-import { runBlobStoreTests } from './blob-store-suite.js';
-import { runEventLogTests } from './event-log-suite.js';
-import { runStorageTests } from './storage-suite.js';
+import type { FactEntry } from '../../engine/log/fact-entry.js';
+import { runBlobStoreTests, runEventLogTests, runStorageTests } from '../../testing/index.js';
 
 runEventLogTests('memory', (init) => Promise.resolve(new MemoryEventLog<FactEntry>(init)));
 runBlobStoreTests('memory', () => Promise.resolve(memoryBlobStore()));

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect, it } from 'vitest';
 import { createPeer } from '../../engine/index.js';
-import { sqliteStorage } from '../../engine/storage/sqlite.js';
+import { sqliteStorage } from '../../engine/storage/sqlite/index.js';
 import { tempDirs } from '../support/temp-dir.js';
 import { verifiedLog } from './crash-workload.js';
 

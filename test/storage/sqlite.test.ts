@@ -3,14 +3,12 @@ import Database from 'better-sqlite3';
 import { closeSync, openSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { sqliteStorage, type SqliteStorageInit } from '../../engine/storage/sqlite.js';
+import { sqliteStorage, type SqliteStorageInit } from '../../engine/storage/sqlite/index.js';
 import type { Storage } from '../../engine/storage/storage.js';
-import { FactChain, interleavedRuns, normalize, testOrigin } from '../support/facts.js';
-import { failure, storageReason } from '../support/results.js';
+import { FactChain, interleavedRuns, normalize, testOrigin } from '../../testing/facts.js';
+import { failure, storageReason } from '../../testing/results.js';
 import { tempDirs } from '../support/temp-dir.js';
-import { runBlobStoreTests } from './blob-store-suite.js';
-import { readAll, runEventLogTests } from './event-log-suite.js';
-import { runStorageTests } from './storage-suite.js';
+import { readAll, runBlobStoreTests, runEventLogTests, runStorageTests } from '../../testing/index.js';
 
 const tempDir = tempDirs('shoal-sqlite-');
 const open: Storage[] = [];

@@ -4,9 +4,9 @@
  */
 import 'fake-indexeddb/auto';
 import { join } from 'node:path';
-import { idbStorage } from '../../engine/storage/idb.js';
+import { idbStorage } from '../../engine/storage/idb/index.js';
 import { memoryStorage } from '../../engine/storage/memory.js';
-import { sqliteStorage } from '../../engine/storage/sqlite.js';
+import { sqliteStorage } from '../../engine/storage/sqlite/index.js';
 import type { Storage } from '../../engine/storage/storage.js';
 
 /** A durable place and a way to open a storage on it (again). */

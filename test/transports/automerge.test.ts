@@ -16,7 +16,7 @@ import {
   runTransportTests,
   startTransport,
   type MakePair,
-} from './transport-suite.js';
+} from '../../testing/index.js';
 
 /** A WebSocket server on a free loopback port. */
 async function wsServer(): Promise<{ server: WebSocketServer; url: string; close(): Promise<void> }> {

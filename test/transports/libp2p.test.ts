@@ -27,7 +27,7 @@ import {
   startTransport,
   type MakePair,
   type TransportEnd,
-} from './transport-suite.js';
+} from '../../testing/index.js';
 
 /** Unsigned LEB128, the length prefix lpStream reads. */
 function uvarint(value: number): Uint8Array {

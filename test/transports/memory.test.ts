@@ -3,7 +3,7 @@
  * clock — in-order links, and links that reorder (order is then not promised).
  */
 import { SimNetwork } from '../../transports/memory/index.js';
-import { identity, runTransportTests, startTransport, type MakePair } from './transport-suite.js';
+import { identity, runTransportTests, startTransport, type MakePair } from '../../testing/index.js';
 
 function simPair(reordering: boolean): MakePair {
   return async (handlers) => {

@@ -6,15 +6,36 @@
  * a newer snapshot, metadata is set field by field, truncation never reuses ids. A model-based
  * property test then drives random operation sequences against the backend and the in-memory
  * reference side by side and demands identical answers.
+ *
+ * A backend author calls it from a vitest test file with a function that makes a fresh, empty log
+ * (honouring `pageSize` when given, so paging is exercised), and closes what it opened in
+ * `afterEach`:
+ *
+ * @example
+ * ```ts
+ * import type { Storage } from 'shoal';
+ * import { afterEach } from 'vitest';
+ * import { runEventLogTests } from 'shoal/testing';
+ * import { myStorage } from '../src/index.js';
+ *
+ * const opened: Storage[] = [];
+ * afterEach(async () => void (await Promise.all(opened.splice(0).map((s) => s.close()))));
+ *
+ * runEventLogTests('my-backend', async ({ pageSize }) => {
+ *   const storage = myStorage(freshPath(), pageSize === undefined ? {} : { pageSize });
+ *   opened.push(storage);
+ *   return (await storage.openLog('suite-space'))._unsafeUnwrap();
+ * });
+ * ```
  */
 import fc from 'fast-check';
 import type { ResultAsync } from 'neverthrow';
 import { describe, expect, it } from 'vitest';
-import { error, value } from '../support/results.js';
-import type { EventLog, LogMetadata, QueryValue, SequenceId } from '../../engine/log/event-log.js';
-import { MemoryEventLog } from '../../engine/log/memory-log.js';
-import type { FactEntry } from '../../engine/storage/storage.js';
-import { FactChain, interleavedRuns, normalize, testOrigin } from '../support/facts.js';
+import { error, value } from './results.js';
+import type { EventLog, LogMetadata, QueryValue, SequenceId } from '../engine/log/event-log.js';
+import { MemoryEventLog } from '../engine/log/memory-log.js';
+import type { FactEntry } from '../engine/log/fact-entry.js';
+import { FactChain, interleavedRuns, normalize, testOrigin } from './facts.js';
 
 /** What a suite asks of a new log. */
 export interface MakeLogInit {

@@ -3,10 +3,29 @@
  * (memory, SQLite, IndexedDB, fs, automerge-repo StorageAdapter), after seed 002: a hierarchy of
  * directories holding byte blobs, names checked the same way everywhere, blobs and directories
  * never confused, listings paged with a continuation.
+ *
+ * A backend author calls it from a vitest test file with a function that makes a fresh, empty
+ * store, and cleans up in `afterEach`:
+ *
+ * @example
+ * ```ts
+ * import { afterEach } from 'vitest';
+ * import { runBlobStoreTests } from 'shoal/testing';
+ * import { myBlobStore } from '../src/index.js';
+ *
+ * const dirs: string[] = [];
+ * afterEach(() => removeAll(dirs.splice(0)));
+ *
+ * runBlobStoreTests('my-blobs', async () => {
+ *   const dir = freshDir();
+ *   dirs.push(dir);
+ *   return myBlobStore(dir);
+ * });
+ * ```
  */
 import { describe, expect, it } from 'vitest';
-import { error, value } from '../support/results.js';
-import type { BlobDir, BlobStore } from '../../engine/blobs/blob-store.js';
+import { error, value } from './results.js';
+import type { BlobDir, BlobStore } from '../engine/blobs/blob-store.js';
 
 /** Makes a fresh, empty store. The calling test file cleans up (afterEach). */
 export type MakeStore = () => Promise<BlobStore>;

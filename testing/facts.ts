@@ -2,9 +2,9 @@
  * Realistic facts for storage tests: hash-chained runs per origin, sealed with the real codec, the
  * last fact of each run signed (with a stand-in 64-byte signature unless a real one is asked for).
  */
-import { sealFact } from '../../engine/facts/codec.js';
-import type { Fact, Hash, JsonObject, PeerId, UnhashedFact } from '../../engine/facts/types.js';
-import type { FactEntry } from '../../engine/storage/storage.js';
+import { sealFact } from '../engine/facts/codec.js';
+import type { Fact, Hash, JsonObject, PeerId, UnhashedFact } from '../engine/facts/types.js';
+import type { FactEntry } from '../engine/log/fact-entry.js';
 
 /** A PeerId-shaped origin (52 characters, like a real Ed25519 PeerId). */
 export function testOrigin(n: number): PeerId {

@@ -23,15 +23,38 @@
  * The suite never looks at addresses and never assumes real time, so the simulator passes it on its
  * virtual clock. Options relax what a transport does not promise (an unreliable simulator need not
  * keep order).
+ *
+ * A transport author calls it from a vitest test file:
+ *
+ * @example
+ * ```ts
+ * import { identity, realSettle, runTransportTests, startTransport } from 'shoal/testing';
+ * import { myTransport } from '../src/index.js';
+ *
+ * runTransportTests('my-transport', async (handlers) => {
+ *   const [ka, kb] = [await identity(), await identity()];
+ *   const hub = new MyHub(); // whatever links the two ends
+ *   const a = await startTransport(myTransport(hub), ka.key, handlers.a);
+ *   const b = await startTransport(myTransport(hub), kb.key, handlers.b);
+ *   return {
+ *     a,
+ *     b,
+ *     settle: () => realSettle(),
+ *     restartB: (handler) => startTransport(myTransport(hub), kb.key, handler),
+ *     close: async () => void (await Promise.all([a.transport.stop(), b.transport.stop()])),
+ *   };
+ * });
+ * ```
  */
 import type { PrivateKey } from '@libp2p/interface';
 import { generateKeyPair } from '@libp2p/crypto/keys';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import { afterEach, describe, expect, it } from 'vitest';
-import { realEnv, type Env } from '../../engine/env.js';
-import type { PeerId } from '../../engine/facts/types.js';
-import { MAX_FRAME_BYTES } from '../../engine/limits.js';
-import type { Transport, TransportHandler } from '../../engine/transport.js';
+import { realEnv, type Env } from '../engine/env.js';
+import { equalBytes } from '../engine/facts/bytes.js';
+import type { PeerId } from '../engine/facts/types.js';
+import { MAX_FRAME_BYTES } from '../engine/limits.js';
+import type { Transport, TransportHandler } from '../engine/transport.js';
 
 /** One started end of a pair. */
 export interface TransportEnd {
@@ -152,9 +175,6 @@ function numbered(index: number, size: number): Uint8Array {
 const indexOf = (frame: Uint8Array): number =>
   new DataView(frame.buffer, frame.byteOffset, frame.byteLength).getUint32(0);
 
-const sameBytes = (x: Uint8Array, y: Uint8Array): boolean =>
-  x.byteLength === y.byteLength && Buffer.compare(x, y) === 0;
-
 /** Run the conformance suite against the transport `makePair` builds. */
 export function runTransportTests(name: string, makePair: MakePair, options: TransportSuiteOptions = {}): void {
   const ordered = options.ordered ?? true;
@@ -214,8 +234,8 @@ export function runTransportTests(name: string, makePair: MakePair, options: Tra
       for (let i = 0; i < 3; i++) await p.settle();
       expect(rb.frames(p.a.id)).toHaveLength(1);
       expect(ra.frames(p.b.id)).toHaveLength(1);
-      expect(sameBytes(rb.frames(p.a.id)[0]!, toB)).toBe(true);
-      expect(sameBytes(ra.frames(p.b.id)[0]!, toA)).toBe(true);
+      expect(equalBytes(rb.frames(p.a.id)[0]!, toB)).toBe(true);
+      expect(equalBytes(ra.frames(p.b.id)[0]!, toA)).toBe(true);
       expectNoViolations();
     });
 
@@ -246,7 +266,7 @@ export function runTransportTests(name: string, makePair: MakePair, options: Tra
         } else {
           expect(new Set(got.map(indexOf)).size).toBe(count);
         }
-        for (const frame of got) expect(sameBytes(frame, want[indexOf(frame)]!)).toBe(true);
+        for (const frame of got) expect(equalBytes(frame, want[indexOf(frame)]!)).toBe(true);
       }
       expectNoViolations();
     });
@@ -267,7 +287,7 @@ export function runTransportTests(name: string, makePair: MakePair, options: Tra
       expect((await p.a.transport.send(p.b.id, big)).isOk()).toBe(true);
       await until(p, () => rb.frames(p.a.id).length >= 1, 'the 1 MiB frame');
       expect(rb.frames(p.a.id)).toHaveLength(1);
-      expect(sameBytes(rb.frames(p.a.id)[0]!, big)).toBe(true);
+      expect(equalBytes(rb.frames(p.a.id)[0]!, big)).toBe(true);
       expectNoViolations();
     });
 
@@ -281,7 +301,7 @@ export function runTransportTests(name: string, makePair: MakePair, options: Tra
       for (let i = 0; i < 3; i++) await p.settle();
       // Only the marker: nothing of the refused frame went out.
       expect(rb.frames(p.a.id)).toHaveLength(1);
-      expect(sameBytes(rb.frames(p.a.id)[0]!, marker)).toBe(true);
+      expect(equalBytes(rb.frames(p.a.id)[0]!, marker)).toBe(true);
       expect(rb.isUp(p.a.id) && ra.isUp(p.b.id)).toBe(true);
       expectNoViolations();
     });
@@ -334,8 +354,8 @@ export function runTransportTests(name: string, makePair: MakePair, options: Tra
       expect((await p.a.transport.send(b2.id, toB)).isOk()).toBe(true);
       expect((await b2.transport.send(p.a.id, toA)).isOk()).toBe(true);
       await until(p, () => rb2.frames(p.a.id).length >= 1 && ra.frames(b2.id).length >= 1, 'a frame each way');
-      expect(sameBytes(rb2.frames(p.a.id)[0]!, toB)).toBe(true);
-      expect(sameBytes(ra.frames(b2.id)[0]!, toA)).toBe(true);
+      expect(equalBytes(rb2.frames(p.a.id)[0]!, toB)).toBe(true);
+      expect(equalBytes(ra.frames(b2.id)[0]!, toA)).toBe(true);
       expect(ra.violations).toEqual([]);
       expect(rb2.violations).toEqual([]);
     });

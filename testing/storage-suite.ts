@@ -2,12 +2,34 @@
  * `runStorageTests(name, fixture)`: what every Storage backend does beyond its log and blobs: one
  * log object per space, spaces kept apart, peer metadata, and (for durable backends) everything
  * still there after close and reopen, with calls on a closed storage failing as storage errors.
+ *
+ * A backend author calls it from a vitest test file, next to `runEventLogTests` (on
+ * `storage.openLog(…)`) and `runBlobStoreTests` (on `storage.blobs`), and closes what `make` opened
+ * in `afterEach`:
+ *
+ * @example
+ * ```ts
+ * import type { Storage } from 'shoal';
+ * import { afterEach } from 'vitest';
+ * import { runStorageTests } from 'shoal/testing';
+ * import { myStorage } from '../src/index.js';
+ *
+ * const opened: Storage[] = [];
+ * afterEach(async () => void (await Promise.all(opened.splice(0).map((s) => s.close()))));
+ * const track = (s: Storage) => (opened.push(s), s);
+ *
+ * runStorageTests('my-backend', {
+ *   make: async () => track(myStorage(freshPath())),
+ *   // Only for durable backends: the same place opened again after `closed` was closed.
+ *   reopen: async (closed) => track(myStorage(pathOf(closed))),
+ * });
+ * ```
  */
-import type { ResultAsync } from 'neverthrow';
 import { describe, expect, it } from 'vitest';
-import type { Storage } from '../../engine/storage/storage.js';
-import { FactChain, normalize, testOrigin } from '../support/facts.js';
+import type { Storage } from '../engine/storage/storage.js';
+import { FactChain, normalize, testOrigin } from './facts.js';
 import { readAll } from './event-log-suite.js';
+import { value } from './results.js';
 
 /** How the Storage suite gets fresh storages and reopens closed ones. */
 export interface StorageFixture {
@@ -18,12 +40,6 @@ export interface StorageFixture {
    * whose close is not final (memory: the object is the disk and is simply reused).
    */
   reopen?(closed: Storage): Promise<Storage>;
-}
-
-async function value<T, E>(r: ResultAsync<T, E>): Promise<T> {
-  const result = await r;
-  if (result.isErr()) throw new Error(`expected ok, got ${JSON.stringify(result.error)}`);
-  return result.value;
 }
 
 /** Register the Storage acceptance tests for the backend `name`. */
