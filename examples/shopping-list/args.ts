@@ -8,7 +8,8 @@ import { LIST_SPACE } from './list.js';
 export const USAGE = `Usage: npm run shop -- --name <name> [options]
 
 A shared shopping list over the local network. Peers on the same LAN find each other (mDNS);
-elsewhere, give one peer's address to the other with --peer.
+elsewhere, give one peer's address to the other with --peer. Peers you linked with are remembered
+(in --db) and dialled again next time.
 
 Options:
   --name <name>        how others see you (default: your user name)
@@ -16,7 +17,8 @@ Options:
   --peer <multiaddr>   dial this peer (repeatable), e.g. /ip4/192.168.1.7/tcp/4001/p2p/12D3KooW…
   --listen <multiaddr> listen here (repeatable; default /ip4/0.0.0.0/tcp/0, a free port)
   --psk <file>         private network: only peers with this swarm key can connect
-  --gen-psk <file>     write a new swarm key to <file> and exit
+  --gen-psk <file>     write a new swarm key to <file> and exit (an existing file is kept)
+  --force              with --gen-psk: replace an existing file
   --no-mdns            do not look for peers on the LAN
   --list <id>          which list (space) to open (default: ${LIST_SPACE})
   --help               this text`;
@@ -34,7 +36,7 @@ export interface CliOptions {
 export type Parsed =
   | { readonly kind: 'run'; readonly options: CliOptions }
   | { readonly kind: 'help' }
-  | { readonly kind: 'gen-psk'; readonly file: string }
+  | { readonly kind: 'gen-psk'; readonly file: string; readonly force: boolean }
   | { readonly kind: 'error'; readonly message: string };
 
 /** Parse `argv` (without node and the script). Never throws. */
@@ -52,6 +54,7 @@ export function parseCli(argv: readonly string[]): Parsed {
         listen: { type: 'string', multiple: true },
         psk: { type: 'string' },
         'gen-psk': { type: 'string' },
+        force: { type: 'boolean' },
         'no-mdns': { type: 'boolean' },
         list: { type: 'string' },
         help: { type: 'boolean' },
@@ -61,7 +64,9 @@ export function parseCli(argv: readonly string[]): Parsed {
     return { kind: 'error', message: e instanceof Error ? e.message : String(e) };
   }
   if (values.help === true) return { kind: 'help' };
-  if (values['gen-psk'] !== undefined) return { kind: 'gen-psk', file: values['gen-psk'] };
+  if (values['gen-psk'] !== undefined)
+    return { kind: 'gen-psk', file: values['gen-psk'], force: values.force === true };
+  if (values.force === true) return { kind: 'error', message: '--force only goes with --gen-psk' };
   const name = values.name ?? defaultName();
   if (!/^[\p{L}\p{N}_.-]{1,40}$/u.test(name)) {
     return { kind: 'error', message: '--name: 1 to 40 letters, digits, "_", "." or "-"' };

@@ -2,16 +2,18 @@
  * `npm run shop -- --name alice --db ./alice.db [--peer <multiaddr>] [--psk <file>]`: a shared
  * shopping list in the terminal. Peers on one LAN find each other with mDNS; anywhere else, start
  * one peer and give its address (printed at start, and by `whoami`) to the others with `--peer`.
+ * Peers it has linked with are remembered in its database and dialled again on the next start.
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
-import { generateKey } from '@libp2p/pnet';
 import { createPeer, sqliteStorage, type ItemView, type SpaceEvent } from '../../engine/index.js';
-import { libp2pTransport } from '../../transports/libp2p/index.js';
+import { generateSwarmKey, libp2pTransport, type DialFailure } from '../../transports/libp2p/index.js';
 import { parseCli, USAGE, type CliOptions } from './args.js';
 import { AnnouncedVectors, showCatchUp } from './catch-up.js';
-import { Shell } from './commands.js';
+import { reasonText, Shell } from './commands.js';
+import { KnownPeers } from './known-peers.js';
 import { shortId, type ShoppingItem } from './list.js';
+import { shellQuote } from './words.js';
 
 /** Remote changes per `CHANGE_BATCH_MS` beyond which the CLI prints a count instead of each one. */
 const MAX_CHANGES_SHOWN = 5; // changes
@@ -31,16 +33,32 @@ async function main(argv: readonly string[]): Promise<number> {
     case 'error':
       console.error(`${parsed.message}\n\n${USAGE}`);
       return 2;
-    case 'gen-psk': {
-      const key = new Uint8Array(95);
-      generateKey(key);
-      await writeFile(parsed.file, key, { mode: 0o600 });
-      console.log(`wrote a new swarm key to ${parsed.file}: give it (privately) to everyone who may join`);
-      return 0;
-    }
+    case 'gen-psk':
+      return genPsk(parsed.file, parsed.force);
     case 'run':
       return run(parsed.options);
   }
+}
+
+/** Write a new swarm key to `file`; an existing file is only replaced with `--force`. */
+async function genPsk(file: string, force: boolean): Promise<number> {
+  try {
+    // 'wx' fails if the file exists, atomically: no window in which another key could be lost.
+    await writeFile(file, generateSwarmKey(), { mode: 0o600, flag: force ? 'w' : 'wx' });
+  } catch (e) {
+    const code = (e as { code?: unknown }).code;
+    if (code === 'EEXIST') {
+      console.error(
+        `${file} already exists: not overwriting it (peers using that key would be shut out). ` +
+          'Pass --force to replace it, or choose another file.',
+      );
+    } else {
+      console.error(`cannot write ${file}: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    return 1;
+  }
+  console.log(`wrote a new swarm key to ${file}: give it (privately) to everyone who may join`);
+  return 0;
 }
 
 async function run(options: CliOptions): Promise<number> {
@@ -56,14 +74,21 @@ async function run(options: CliOptions): Promise<number> {
   // The list, the identity and everything pending live in this file: run again with the same --db
   // and you are the same peer, with nothing lost.
   const storage = sqliteStorage(options.db);
+  // Peers linked before are dialled again, next to the --peer addresses.
+  const known = new KnownPeers(storage);
+  const remembered = (await known.load(Date.now())).filter((p) => !options.peers.includes(p.address));
 
   const announced = new AnnouncedVectors(options.list);
   const transport = libp2pTransport({
     listen: options.listen,
-    bootstrap: options.peers,
+    bootstrap: [...options.peers, ...remembered.map((p) => p.address)],
     mdns: options.mdns,
     ...(psk === undefined ? {} : { psk }),
   });
+  // Failures are printed with the peer watch (after the output of the command that caused them),
+  // once per address and reason: a peer that stays down is not announced at every retry.
+  const failures: DialFailure[] = [];
+  transport.onDialFailure((f) => failures.push(f));
   const opened = await createPeer({ storage, transports: [announced.wrap(transport)] });
   if (opened.isErr()) {
     console.error(`could not start: ${opened.error.type}: ${opened.error.message}`);
@@ -76,7 +101,7 @@ async function run(options: CliOptions): Promise<number> {
     await peer.close();
     return 1;
   }
-  const shell = new Shell({ name: options.name, peer, space: space.value, transport });
+  const shell = new Shell({ name: options.name, peer, space: space.value, transport, storage, mdns: options.mdns });
   const introduced = await shell.introduce();
 
   const interactive = process.stdin.isTTY;
@@ -90,18 +115,22 @@ async function run(options: CliOptions): Promise<number> {
     if (interactive) rl.prompt(true);
   };
 
+  const join = `npm run shop -- --name <name>${options.psk === undefined ? '' : ` --psk ${shellQuote(options.psk)}`}`;
   print([
     `Shoal shopping list "${options.list}" · ${options.name} · ${peer.id}`,
     `storage: ${storage.name}`,
     ...(introduced === undefined ? [] : [`note: ${introduced}`]),
     'others can join with:',
-    ...peer.addresses().map((a) => `  npm run shop -- --name <name> --peer ${a}`),
+    ...peer.addresses().map((a) => `  ${join} --peer ${a}`),
+    ...(psk === undefined ? [] : [`  (they need a copy of ${options.psk}: it is the key to this private network)`]),
+    ...options.peers.map((a) => `dialling ${a}…`),
+    ...remembered.map((p) => `dialling ${shell.nameOf(p.peer)} again (linked before) at ${p.address}…`),
     options.mdns ? 'looking for peers on the LAN (mDNS)…' : 'mDNS off: peers must dial in or be given with --peer',
     psk === undefined ? 'network: open (anyone who can reach you)' : 'network: private (swarm key)',
     'type "help" for commands',
   ]);
 
-  // Say what arrives from others, in a person's words.
+  // Say what others changed, in a person's words, when what this person sees changed.
   const titles = new Map<string, ShoppingItem>();
   for (const item of space.value.collection<ShoppingItem>('items').all()) titles.set(item.id, item);
   // Gathered for CHANGE_BATCH_MS, so a catch-up of thousands of facts is one line, not thousands.
@@ -119,21 +148,34 @@ async function run(options: CliOptions): Promise<number> {
         if (event.source === 'remote' && typeof name === 'string') lines.push(`~ ${name} is on this list`);
         continue;
       }
+      if (change.collection !== 'items') continue;
       const before = titles.get(change.id);
       const after = change.value as ItemView<ShoppingItem> | undefined;
       if (after === undefined) titles.delete(change.id);
       else titles.set(change.id, after);
-      if (event.source === 'remote') lines.push(describeChange(before, after));
+      // Our own edits were answered by the command; a remote edit hidden by one of ours still
+      // pending changes nothing on screen; an acknowledgement can (a later remote edit wins then).
+      if (event.source !== 'local') lines.push(...describeChange(before, after, event.source));
     }
   });
 
   let connected = new Set<string>();
+  /** Per address, the last failure reason printed. */
+  const announcedFailures = new Map<string, string>();
   const peerWatch = setInterval(() => {
     const now = new Set<string>(transport.linkedPeers());
     const lines: string[] = [];
+    for (const f of failures.splice(0)) {
+      if (announcedFailures.get(f.address) === f.reason) continue;
+      announcedFailures.set(f.address, f.reason);
+      lines.push(`! cannot connect to ${f.address}: ${reasonText(f)}`);
+    }
     for (const id of now) if (!connected.has(id)) lines.push(`~ connected to ${shell.nameOf(id)} (${shortId(id)})`);
     for (const id of connected) if (!now.has(id)) lines.push(`~ ${shell.nameOf(id)} went away`);
     connected = now;
+    const targets = transport.dialTargets();
+    for (const target of targets) if (target.state === 'linked') announcedFailures.delete(target.address);
+    void known.note(targets, Date.now());
     print(lines);
   }, PEER_WATCH_MS);
   const stopCatchUp = showCatchUp(space.value, announced, process.stderr);
@@ -167,6 +209,7 @@ async function run(options: CliOptions): Promise<number> {
   clearInterval(changeFlush);
   stopCatchUp();
   unsubscribe();
+  await known.note(transport.dialTargets(), Date.now());
   const pending = space.value.status().pending;
   if (pending > 0) {
     const fate = storage.name === 'memory' ? 'memory storage: they are lost' : 'they are sent next time';
@@ -176,13 +219,29 @@ async function run(options: CliOptions): Promise<number> {
   return 0;
 }
 
-function describeChange(before: ShoppingItem | undefined, after: ShoppingItem | undefined): string {
-  if (after === undefined) return `- ${before?.title ?? 'an item'} was removed`;
-  if (before === undefined) return `+ ${after.title}`;
-  if (before.title !== after.title) return `~ "${before.title}" is now "${after.title}"`;
+/**
+ * Lines for a change to one item, or none when nothing a person sees (existence, title, ticked)
+ * changed: a remote edit shadowed by our own pending one, say.
+ */
+function describeChange(
+  before: ShoppingItem | undefined,
+  after: ShoppingItem | undefined,
+  source: SpaceEvent['source'],
+): string[] {
+  const why =
+    source === 'ack'
+      ? ' (your edit reached a peer; a later edit from another peer wins)'
+      : source === 'rollback'
+        ? ' (your edit could not be saved)'
+        : '';
+  if (before === undefined && after === undefined) return [];
+  if (after === undefined) return [`- ${before!.title} was removed${why}`];
+  if (before === undefined) return [`+ ${after.title}${why}`];
+  const lines: string[] = [];
+  if (before.title !== after.title) lines.push(`~ "${before.title}" is now "${after.title}"${why}`);
   if (before.done !== after.done)
-    return `${after.done ? '✓' : '☐'} ${after.title} ${after.done ? 'checked' : 'unchecked'}`;
-  return `~ ${after.title} changed`;
+    lines.push(`${after.done ? '✓' : '☐'} ${after.title} ${after.done ? 'checked' : 'unchecked'}${why}`);
+  return lines;
 }
 
 main(process.argv.slice(2)).then(

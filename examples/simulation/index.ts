@@ -1,100 +1,224 @@
 /**
- * `npm run sim` — Shoal's deterministic simulator from the command line.
+ * `npm run sim` — Shoal's deterministic simulator from the command line. Two modes:
  *
  *   npm run sim -- --peers 200 --writes 20 --drop 0.1 --seed 7
- *       A random mesh of 200 virtual peers, 20 writes each, 10 % of messages lost. Shows a progress
- *       bar, prints a summary and writes a chart of converged peers over virtual time (SVG).
+ *       Mesh (the default): a random mesh of 200 virtual peers, 20 writes each, 10 % of messages
+ *       lost. Shows a progress bar, prints a summary and writes a chart of converged peers over
+ *       virtual time (SVG, under .tmp/ unless --out says where).
  *
- *   npm run sim -- --seeds 10000 [--from 1] [--jobs 2]
+ *   npm run sim -- --campaign --seed 1234 [--prune]
+ *   npm run sim -- --campaign --seeds 10000 [--from 1] [--jobs 2] [--prune]
  *       The fault campaign (20 peers × 200 writes, drops, duplicates, reordering, partitions,
- *       crashes) over many seeds. Every failure prints its seed.
+ *       crashes): replay one seed exactly, with details, or run many. Every failure prints its seed.
  *
- *   npm run sim -- --seed 1234
- *       Replay one campaign seed exactly, with details.
+ * Every argument is checked first: a bad one prints what is wrong and the usage, and exits with 2.
  */
 import { cpus } from 'node:os';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { SingleBar, Presets } from 'cli-progress';
 import { runCampaign, type CampaignResult } from '../../testing/campaign.js';
 import { convergenceChart } from './chart.js';
-import { runMesh } from './mesh.js';
+import { MESH_MAX_VIRTUAL_MS, runMesh } from './mesh.js';
 
 /** Peer options of the pruning campaign (test/sim/pruning-campaign.test.ts). */
 const PRUNING = { snapshotEvery: 300, pruneWindow: 3_000 };
 
-const USAGE = `usage:
-  npm run sim -- --peers N --writes N [--drop P] [--degree N] [--seed N] [--out file.svg]
-  npm run sim -- --seeds N [--from N] [--jobs N]
-  npm run sim -- --seed N [--prune]`;
+/** Largest seed: seeds are unsigned 32-bit integers. */
+const MAX_SEED = 0xffff_ffff;
 
-const CHILD_FLAG = '--campaign-child';
-if (process.argv.includes(CHILD_FLAG)) await campaignChild();
-else await main();
+const USAGE = `Usage:
+  npm run sim -- [--peers N] [--writes N] [--degree N] [--drop P] [--seed N] [--out FILE]
+      a random mesh of virtual peers writing and converging (the default mode)
+  npm run sim -- --campaign --seed N [--prune]
+      replay one seed of the fault campaign exactly, with details
+  npm run sim -- --campaign --seeds N [--from N] [--jobs N] [--prune]
+      the fault campaign over N seeds (20 peers × 200 writes; drops, duplicates, reordering,
+      partitions, crashes), in parallel processes
 
-async function main(): Promise<void> {
-  const { values } = parseArgs({
-    allowPositionals: false,
-    options: {
-      peers: { type: 'string' },
-      writes: { type: 'string' },
-      drop: { type: 'string' },
-      degree: { type: 'string' },
-      seed: { type: 'string' },
-      seeds: { type: 'string' },
-      from: { type: 'string' },
-      jobs: { type: 'string' },
-      out: { type: 'string' },
-      prune: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
-  if (values.help === true) {
-    console.log(USAGE);
-    return;
+Mesh options:
+  --peers N     virtual peers, 1 to 100000 (default 50)
+  --writes N    writes per peer, 1 to 100000 (default 10)
+  --degree N    links per peer (a ring plus random chords), 2 to 1000 (default 4)
+  --drop P      probability that a message is lost, 0 to 1 (default 0.05)
+  --seed N      0 to ${MAX_SEED} (default 1): the same seed gives the same run
+  --out FILE    where to write the SVG chart (default .tmp/sim-<seed>.svg)
+
+Campaign options (after --campaign):
+  --seed N      the seed to replay
+  --seeds N     how many seeds to run, 1 to 1000000
+  --from N      the first of them (default 1)
+  --jobs N      processes at once, 1 to 64 (default: one per CPU core)
+  --prune       with snapshots every 300 entries and log pruning
+
+  -h, --help    this text
+
+Exit status: 0 converged (every seed passed), 1 not converged (a seed failed), 2 bad arguments.`;
+
+/** What to run, once the arguments are checked. */
+type Command =
+  | { readonly kind: 'help' }
+  | {
+      readonly kind: 'mesh';
+      readonly seed: number;
+      readonly peers: number;
+      readonly writes: number;
+      readonly degree: number;
+      readonly drop: number;
+      readonly out: string;
+    }
+  | { readonly kind: 'replay'; readonly seed: number; readonly prune: boolean }
+  | {
+      readonly kind: 'campaigns';
+      readonly from: number;
+      readonly count: number;
+      readonly jobs: number;
+      readonly prune: boolean;
+    };
+
+/** A bad command line: what is wrong, for a person. */
+class UsageError extends Error {}
+
+const MESH_FLAGS = ['peers', 'writes', 'degree', 'drop', 'out'] as const;
+const CAMPAIGN_FLAGS = ['seeds', 'from', 'jobs', 'prune'] as const;
+
+/** Check every argument; throws a {@link UsageError} for anything wrong. */
+function parse(argv: readonly string[]): Command {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: [...argv],
+      strict: true,
+      allowPositionals: false,
+      options: {
+        campaign: { type: 'boolean' },
+        peers: { type: 'string' },
+        writes: { type: 'string' },
+        drop: { type: 'string' },
+        degree: { type: 'string' },
+        seed: { type: 'string' },
+        seeds: { type: 'string' },
+        from: { type: 'string' },
+        jobs: { type: 'string' },
+        out: { type: 'string' },
+        prune: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (e) {
+    // Node's own text, first sentence (it goes on about positionals, which this CLI has none of).
+    const text = e instanceof Error ? e.message : String(e);
+    throw new UsageError(text.split('\n')[0]!.split(/(?<=\.) /)[0]);
   }
-  const num = (name: string, value: string | undefined, fallback: number): number => {
-    if (value === undefined) return fallback;
-    const n = Number(value);
-    if (!Number.isFinite(n) || n < 0) {
-      console.error(`--${name} must be a non-negative number\n${USAGE}`);
-      process.exit(2);
+  if (values.help === true) return { kind: 'help' };
+
+  const integer = (name: string, text: string | undefined, fallback: number, min: number, max: number): number => {
+    if (text === undefined) return fallback;
+    const n = /^\d+$/.test(text) ? Number(text) : NaN;
+    if (!Number.isSafeInteger(n) || n < min || n > max) {
+      throw new UsageError(`--${name} must be a whole number from ${min} to ${max} (got "${text}")`);
     }
     return n;
   };
-  if (values.seeds !== undefined) {
-    await campaigns(
-      num('from', values.from, 1),
-      num('seeds', values.seeds, 100),
-      num('jobs', values.jobs, cpus().length),
-    );
-  } else if (values.seed !== undefined && values.peers === undefined && values.writes === undefined) {
-    await replay(num('seed', values.seed, 1), values.prune === true);
-  } else {
-    await mesh({
-      seed: num('seed', values.seed, 1),
-      peers: num('peers', values.peers, 50),
-      writes: num('writes', values.writes, 10),
-      degree: num('degree', values.degree, 4),
-      drop: num('drop', values.drop, 0.05),
-      out: values.out,
-    });
+  const probability = (name: string, text: string | undefined, fallback: number): number => {
+    if (text === undefined) return fallback;
+    const p = text.trim() === '' ? NaN : Number(text);
+    if (!(p >= 0 && p <= 1)) throw new UsageError(`--${name} must be a probability from 0 to 1 (got "${text}")`);
+    return p;
+  };
+  /** `--a is` / `--a, --b are`, for messages about the flags given. */
+  const are = (flags: readonly string[]): string => `${flags.join(', ')} ${flags.length === 1 ? 'is' : 'are'}`;
+  const given = (names: readonly string[]): string[] =>
+    names.filter((name) => (values as Record<string, unknown>)[name] !== undefined).map((name) => `--${name}`);
+
+  if (values.campaign === true) {
+    const mesh = given(MESH_FLAGS);
+    if (mesh.length > 0) throw new UsageError(`${are(mesh)} for the mesh, not the campaign (drop --campaign)`);
+    const prune = values.prune === true;
+    if (values.seed !== undefined && values.seeds !== undefined) {
+      throw new UsageError('--seed replays one campaign seed, --seeds runs many: give one of them');
+    }
+    if (values.seed !== undefined) {
+      const extra = given(['from', 'jobs']);
+      if (extra.length > 0) throw new UsageError(`${are(extra)} for --seeds, not --seed`);
+      return { kind: 'replay', seed: integer('seed', values.seed, 1, 0, MAX_SEED), prune };
+    }
+    if (values.seeds === undefined) {
+      throw new UsageError('--campaign needs --seed N (replay one seed) or --seeds N (run many)');
+    }
+    return {
+      kind: 'campaigns',
+      count: integer('seeds', values.seeds, 100, 1, 1_000_000),
+      from: integer('from', values.from, 1, 0, MAX_SEED),
+      jobs: integer('jobs', values.jobs, cpus().length, 1, 64),
+      prune,
+    };
+  }
+  const campaign = given(CAMPAIGN_FLAGS);
+  if (campaign.length > 0) {
+    throw new UsageError(`${are(campaign)} for the fault campaign: add --campaign`);
+  }
+  const seed = integer('seed', values.seed, 1, 0, MAX_SEED);
+  if (values.out !== undefined && values.out.trim() === '') throw new UsageError('--out needs a file name');
+  return {
+    kind: 'mesh',
+    seed,
+    peers: integer('peers', values.peers, 50, 1, 100_000),
+    writes: integer('writes', values.writes, 10, 1, 100_000),
+    degree: integer('degree', values.degree, 4, 2, 1000),
+    drop: probability('drop', values.drop, 0.05),
+    out: values.out ?? `.tmp/sim-${seed}.svg`,
+  };
+}
+
+const CHILD_FLAG = '--campaign-child';
+if (process.argv[2] === CHILD_FLAG) await campaignChild();
+else process.exitCode = await main(process.argv.slice(2));
+
+async function main(argv: readonly string[]): Promise<number> {
+  let command: Command;
+  try {
+    command = parse(argv);
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    console.error(`${e.message}\n\n${USAGE}`);
+    return 2;
+  }
+  try {
+    switch (command.kind) {
+      case 'help':
+        console.log(USAGE);
+        return 0;
+      case 'mesh':
+        return await mesh(command);
+      case 'replay':
+        return await replay(command.seed, command.prune);
+      case 'campaigns':
+        return await campaigns(command.from, command.count, command.jobs, command.prune);
+    }
+  } catch (e) {
+    // Not an argument problem: a failure of the run itself. Say what it was, briefly.
+    console.error(`the simulation failed: ${e instanceof Error ? e.message : String(e)}`);
+    return 1;
   }
 }
 
-async function mesh(o: {
-  seed: number;
-  peers: number;
-  writes: number;
-  degree: number;
-  drop: number;
-  out: string | undefined;
-}): Promise<void> {
+async function mesh(o: Extract<Command, { kind: 'mesh' }>): Promise<number> {
+  const out = resolve(o.out);
+  try {
+    // Before the run, not after it: a chart path that cannot work should not cost the run.
+    mkdirSync(dirname(out), { recursive: true });
+  } catch (e) {
+    console.error(`cannot write the chart to ${out}: ${e instanceof Error ? e.message : String(e)}`);
+    return 2;
+  }
   console.log(
     `mesh: ${o.peers} peers × ${o.writes} writes, degree ${o.degree}, drop ${o.drop * 100} %, seed ${o.seed}`,
   );
+  if (o.drop === 1) console.log('note: --drop 1 loses every message, so nothing can converge');
   const bar = new SingleBar(
     { format: ' {bar} {value}/{total} peers converged | virtual {virtual} s | wall {wall} s' },
     Presets.shades_classic,
@@ -111,7 +235,6 @@ async function mesh(o: {
   });
   bar.stop();
   const wall = (performance.now() - started) / 1000;
-  const out = o.out ?? `sim-${o.seed}.svg`;
   writeFileSync(
     out,
     convergenceChart(result.curve, {
@@ -119,10 +242,18 @@ async function mesh(o: {
       title: `${o.peers} peers × ${o.writes} writes, drop ${o.drop * 100} %, seed ${o.seed}`,
     }),
   );
+  const seconds = (ms: number): string => (ms / 1000).toFixed(2);
+  const verdict = result.converged
+    ? `yes: every peer holds all ${result.facts} facts, one state hash ${result.stateHash.slice(0, 16)}…`
+    : result.convergedPeers < o.peers
+      ? `NO: after ${seconds(result.convergeMs)} virtual s, ${result.convergedPeers} of ${o.peers} peers hold all ${result.facts} facts (${result.stateHashes} different state hashes)`
+      : `NO: every peer holds all ${result.facts} facts, yet there are ${result.stateHashes} different state hashes (a bug: please report seed ${o.seed})`;
   console.log(
     [
-      `converged:        ${result.converged ? 'yes' : 'NO'} (every peer holds all ${result.facts} facts, one state hash ${result.stateHash.slice(0, 16)}…)`,
-      `virtual time:     ${(result.convergeMs / 1000).toFixed(2)} s to converge`,
+      `converged:        ${verdict}`,
+      result.converged
+        ? `virtual time:     ${seconds(result.convergeMs)} s to converge`
+        : `virtual time:     gave up after ${seconds(result.convergeMs)} s (the limit is ${MESH_MAX_VIRTUAL_MS / 1000} s)`,
       `wall time:        ${wall.toFixed(1)} s`,
       `messages:         ${result.stats.sent} sent, ${result.stats.dropped} lost, ${(result.stats.sent / result.facts).toFixed(1)} per fact`,
       `bytes:            ${(result.stats.bytesSent / 1e6).toFixed(1)} MB, ${(result.stats.bytesSent / result.facts).toFixed(0)} B per fact (${(result.stats.bytesSent / result.facts / o.peers).toFixed(1)} B per fact per peer)`,
@@ -130,21 +261,23 @@ async function mesh(o: {
       `seed:             ${o.seed} (same seed, same run: trace ${result.stats.trace.slice(0, 16)}…)`,
     ].join('\n'),
   );
-  if (!result.converged) process.exitCode = 1;
+  return result.converged ? 0 : 1;
 }
 
-async function replay(seed: number, prune: boolean): Promise<void> {
+async function replay(seed: number, prune: boolean): Promise<number> {
   console.log(
     `campaign seed ${seed}: 20 peers × 200 writes, drop/duplicate/reorder 10 %, partitions, crashes${prune ? ', snapshots and pruning' : ''}`,
   );
   const result = await runCampaign({ seed, ...(prune ? { peer: PRUNING } : {}) });
-  report(result, true);
-  if (result.failures.length > 0) process.exitCode = 1;
+  report(result, true, prune);
+  return result.failures.length > 0 ? 1 : 0;
 }
 
-function report(r: CampaignResult, details: boolean): void {
+function report(r: CampaignResult, details: boolean, prune: boolean): void {
   if (r.failures.length > 0) {
-    console.log(`seed ${r.seed} FAILED:\n  ${r.failures.join('\n  ')}\n  replay: npm run sim -- --seed ${r.seed}`);
+    console.log(
+      `seed ${r.seed} FAILED:\n  ${r.failures.join('\n  ')}\n  replay: npm run sim -- --campaign --seed ${r.seed}${prune ? ' --prune' : ''}`,
+    );
   } else if (details) {
     console.log(`seed ${r.seed} ok`);
   }
@@ -162,9 +295,11 @@ function report(r: CampaignResult, details: boolean): void {
   }
 }
 
-async function campaigns(from: number, count: number, jobs: number): Promise<void> {
+async function campaigns(from: number, count: number, jobs: number, prune: boolean): Promise<number> {
   // Seeds run in child processes: one crash (or leak) cannot take the others down.
-  console.log(`fault campaign: seeds ${from}..${from + count - 1}, ${jobs} jobs`);
+  console.log(
+    `fault campaign: seeds ${from}..${from + count - 1}, ${jobs} jobs${prune ? ', snapshots and pruning' : ''}`,
+  );
   const bar = new SingleBar({ format: ' {bar} {value}/{total} seeds | {failed} failed' }, Presets.shades_classic);
   bar.start(count, 0, { failed: 0 });
   let next = from;
@@ -174,7 +309,7 @@ async function campaigns(from: number, count: number, jobs: number): Promise<voi
     Array.from({ length: Math.max(1, Math.min(jobs, count)) }, async () => {
       while (next < from + count) {
         const seed = next++;
-        const result = await inWorker(seed);
+        const result = await inWorker(seed, prune);
         done++;
         if (result.failures.length > 0) failed.push(result);
         bar.update(done, { failed: failed.length });
@@ -182,25 +317,28 @@ async function campaigns(from: number, count: number, jobs: number): Promise<voi
     }),
   );
   bar.stop();
-  for (const r of failed.sort((a, b) => a.seed - b.seed)) report(r, false);
+  for (const r of failed.sort((a, b) => a.seed - b.seed)) report(r, false, prune);
   console.log(`${count - failed.length} seeds passed, ${failed.length} failed`);
-  if (failed.length > 0) process.exitCode = 1;
+  return failed.length > 0 ? 1 : 0;
 }
 
 /** Run one seed in a child process (same loader flags as this one), so jobs use every core. */
-function inWorker(seed: number): Promise<CampaignResult> {
+function inWorker(seed: number, prune: boolean): Promise<CampaignResult> {
   return new Promise((resolve, reject) => {
-    const child = fork(fileURLToPath(import.meta.url), [CHILD_FLAG, String(seed)], { execArgv: process.execArgv });
+    const child = fork(fileURLToPath(import.meta.url), [CHILD_FLAG, String(seed), prune ? 'prune' : ''], {
+      execArgv: process.execArgv,
+    });
     child.once('message', (result) => resolve(result as CampaignResult));
     child.once('error', reject);
     child.once('exit', (code) => {
-      if (code !== 0) reject(new Error(`seed ${seed}: child exited with ${code}`));
+      if (code !== 0) reject(new Error(`seed ${seed}: its process exited with ${code}`));
     });
   });
 }
 
 async function campaignChild(): Promise<void> {
-  const seed = Number(process.argv[process.argv.indexOf(CHILD_FLAG) + 1]);
-  const result = await runCampaign({ seed });
+  const seed = Number(process.argv[3]);
+  const prune = process.argv[4] === 'prune';
+  const result = await runCampaign({ seed, ...(prune ? { peer: PRUNING } : {}) });
   process.send!(result, () => process.exit(0));
 }

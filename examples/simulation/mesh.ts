@@ -7,12 +7,19 @@ import { xoroshiro128plus } from 'pure-rand/generator/xoroshiro128plus';
 import { createPeer, memoryStorage, type Space } from '../../engine/index.js';
 import { SimNetwork, type SimStats } from '../../transports/memory/index.js';
 
+/** Virtual time a mesh run waits for convergence before it gives up, in milliseconds. */
+export const MESH_MAX_VIRTUAL_MS = 10 * 60_000; // 10 min
+
 export interface MeshOptions {
+  /** A whole number (SimNetwork's seed). */
   readonly seed: number;
+  /** At least 1. */
   readonly peers: number;
+  /** Writes per peer, at least 1. */
   readonly writes: number;
   /** Links per peer (random regular-ish graph, always connected). */
   readonly degree: number;
+  /** Probability that a message is lost, in [0, 1]. */
   readonly drop: number;
   /** Sample convergence every this many virtual ms. @default 100 */
   readonly sampleEvery?: number;
@@ -20,9 +27,14 @@ export interface MeshOptions {
 }
 
 export interface MeshResult {
+  /** Every peer holds every fact, and all have one state hash. */
   readonly converged: boolean;
-  /** Virtual ms from the first write until every peer holds every fact. */
+  /** Virtual ms from the first write until every peer held every fact (or until it gave up). */
   readonly convergeMs: number;
+  /** Peers holding every fact at the end. */
+  readonly convergedPeers: number;
+  /** Different state hashes among the peers at the end (1 when converged). */
+  readonly stateHashes: number;
   readonly stats: SimStats;
   readonly facts: number;
   /** (virtual ms, peers holding every fact) samples. */
@@ -30,7 +42,11 @@ export interface MeshResult {
   readonly stateHash: string;
 }
 
+/** Run the mesh. Options out of range are a caller's bug: it throws a RangeError for them. */
 export async function runMesh(options: MeshOptions): Promise<MeshResult> {
+  if (!(options.peers >= 1 && options.writes >= 1)) {
+    throw new RangeError(`runMesh: peers and writes must be at least 1 (got ${options.peers}, ${options.writes})`);
+  }
   const rng = xoroshiro128plus(options.seed ^ 0x3e5);
   const random = () => uniformFloat64(rng);
   const net = new SimNetwork({ seed: options.seed, mesh: false, drop: options.drop, latency: { min: 5, max: 40 } });
@@ -82,14 +98,18 @@ export async function runMesh(options: MeshOptions): Promise<MeshResult> {
     const elapsed = net.stats().elapsed - start;
     curve.push([elapsed, converged]);
     options.onProgress?.(converged, options.peers, elapsed);
-    if (elapsed > 10 * 60_000) break;
+    if (elapsed > MESH_MAX_VIRTUAL_MS) break;
   }
   const convergeMs = net.stats().elapsed - start;
-  await net.runUntilQuiet({ maxTime: 10 * 60_000 });
+  await net.runUntilQuiet({ maxTime: MESH_MAX_VIRTUAL_MS });
   const hashes = new Set(spaces.map((s) => s.stateHash()));
+  // Counted again after the network went quiet: a run that gave up may have moved on since.
+  const holding = spaces.filter(holdsAll).length;
   return {
-    converged: converged === options.peers && hashes.size === 1,
+    converged: holding === options.peers && hashes.size === 1,
     convergeMs,
+    convergedPeers: holding,
+    stateHashes: hashes.size,
     stats: net.stats(),
     facts,
     curve,

@@ -1,5 +1,7 @@
 /**
- * Shoal over libp2p: `libp2pTransport({ listen, bootstrap, mdns, psk, allow })`.
+ * Shoal over libp2p: `libp2pTransport({ listen, bootstrap, mdns, psk, allow })`, and
+ * `generateSwarmKey()` for private networks. Failed dials carry a typed reason
+ * (`transport.onDialFailure`, `dialFailures()`, `dialTargets()`, `stats().dialFailuresByReason`).
  *
  * The polyfill import comes first on purpose: libp2p 3 needs `Promise.withResolvers`, which Node 20
  * lacks, and it must be in place before any libp2p code runs.
@@ -13,12 +15,16 @@ export {
   DEFAULT_BAN_MS,
   DEFAULT_DIAL_TIMEOUT_MS,
   DEFAULT_LISTEN,
+  MAX_DIAL_FAILURES_KEPT,
   MDNS_SERVICE_TAG,
   SHOAL_SYNC_PROTOCOL,
   type Libp2pTransport,
   type Libp2pTransportInit,
   type Libp2pTransportStats,
+  type DialTarget,
 } from './libp2p-transport.js';
+export { DIAL_FAILURE_REASONS, type DialFailure, type DialFailureReason } from './dial-failure.js';
+export { generateSwarmKey, SWARM_KEY_BYTES } from './swarm-key.js';
 export {
   DEFAULT_BACKOFF_FACTOR,
   DEFAULT_BACKOFF_INITIAL_MS,

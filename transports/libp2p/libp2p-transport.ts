@@ -27,6 +27,17 @@ import type { PeerId } from '../../engine/facts/types.js';
 import { MAX_FRAME_BYTES } from '../../engine/limits.js';
 import type { Transport, TransportContext, TransportHandler } from '../../engine/transport.js';
 import { backoffDelay, type BackoffInit } from './backoff.js';
+import {
+  classifyDialError,
+  DIAL_FAILURE_REASONS,
+  listenFailureMessage,
+  oneLine,
+  PROTECT_PROGRESS_EVENT,
+  REMOTE_REFUSAL_MESSAGE,
+  trackDialProgress,
+  type DialFailure,
+  type DialFailureReason,
+} from './dial-failure.js';
 import { ensureGlobalWebSocket, installPromiseWithResolvers } from './polyfill.js';
 
 /** The libp2p protocol id of Shoal's sync stream. */
@@ -56,6 +67,12 @@ const MAX_READ_BUFFER_BYTES = 4 * MAX_FRAME_BYTES; // 4 MiB
 
 /** Streams one remote may open on one connection: the link, plus slack for a replacement. */
 const MAX_SHOAL_STREAMS_PER_CONNECTION = 4; // streams
+
+/** Failed dials `dialFailures()` keeps, newest last; older ones are only counted. */
+export const MAX_DIAL_FAILURES_KEPT = 64; // failures
+
+/** Targets given up on (own address, off our allowlist) that `dialTargets()` still shows. */
+const MAX_GIVEN_UP_KEPT = 32; // targets
 
 /** Options of {@link libp2pTransport}. */
 export interface Libp2pTransportInit {
@@ -136,6 +153,8 @@ export interface Libp2pTransportStats {
   /** Dials started, and how many of them failed. */
   readonly dials: number;
   readonly dialFailures: number;
+  /** Failed dials by reason (they add up to `dialFailures`). */
+  readonly dialFailuresByReason: Readonly<Record<DialFailureReason, number>>;
   /** Connections or streams refused: peer off the allowlist, or banned by `disconnect`. */
   readonly refused: number;
   /** Links cut because the remote broke the framing (a length over `MAX_FRAME_BYTES`, bad varint). */
@@ -152,10 +171,44 @@ export interface Libp2pTransport extends Transport {
   linkedPeers(): PeerId[];
   /**
    * Dial `address` now and keep re-dialling it like a `bootstrap` address (a CLI's `connect`, or an
-   * address learned out of band). Resolves once the dial is started; the link reports through
-   * `peerUp` as usual.
+   * address learned out of band). Resolves once the dial is started (an error only for text that is
+   * not a multiaddr); the link reports through `peerUp` as usual, a failure through
+   * `onDialFailure` and `dialTargets()`.
    */
   dial(address: string): ResultAsync<void, TransportError>;
+  /** The last {@link MAX_DIAL_FAILURES_KEPT} failed dials, oldest first. */
+  dialFailures(): DialFailure[];
+  /**
+   * Call `listener` on every failed dial (including a connection the remote closed right after the
+   * handshake). Returns the function that stops it.
+   *
+   * @example
+   * ```ts
+   * transport.onDialFailure((f) => console.warn(`cannot reach ${f.address}: ${f.reason}: ${f.message}`));
+   * ```
+   */
+  onDialFailure(listener: (failure: DialFailure) => void): () => void;
+  /** What the transport is trying to reach, and how that goes: for a "peers" screen. */
+  dialTargets(): DialTarget[];
+}
+
+/** One address or peer the transport keeps dialling (bootstrap, `dial()`, mDNS), and how it goes. */
+export interface DialTarget {
+  /** The address dialled: the one a live outbound connection uses, else the first one known. */
+  readonly address: string;
+  /** The peer, once known (a bare bootstrap address has none until it answers). */
+  readonly peer: PeerId | undefined;
+  /** Where it came from: `bootstrap` (init), `dial` (the method) or `mdns`. */
+  readonly source: 'bootstrap' | 'dial' | 'mdns';
+  /**
+   * `linked`: the sync stream is up. `connecting`: a dial or the stream is under way. `waiting`: the
+   * last attempt failed, the next is scheduled. `given-up`: never tried again (own address, off our
+   * allowlist).
+   */
+  readonly state: 'linked' | 'connecting' | 'waiting' | 'given-up';
+  /** Failed dials since it was last linked. */
+  readonly failures: number;
+  readonly lastFailure: DialFailure | undefined;
 }
 
 /**
@@ -189,13 +242,23 @@ interface Link {
   closed: boolean;
 }
 
+/** How a failed target is tracked (per peer, or per bare address). */
+interface FailureTrack {
+  failures: number;
+  lastFailure: DialFailure | undefined;
+}
+
 /** What the transport knows about one remote peer. */
-interface PeerState {
+interface PeerState extends FailureTrack {
   readonly id: PeerId;
   /** Where to dial it (bootstrap or mDNS); empty means "whatever the peer store knows". */
   addrs: Multiaddr[];
   /** Keep a connection to it: re-dial after every drop. */
   wanted: boolean;
+  /** How it became wanted (the first way wins). */
+  source: DialTarget['source'];
+  /** The address of the live outbound connection that carries its link, if it is one of ours. */
+  linkedVia: string | undefined;
   /** Consecutive failures to get a link up, for the backoff. */
   attempt: number;
   /** The scheduled dial (or stream re-open) attempt. */
@@ -208,13 +271,19 @@ interface PeerState {
 }
 
 /** A bootstrap address without `/p2p/<id>`: dialled until it answers, then tracked by PeerId. */
-interface AnonymousTarget {
+interface AnonymousTarget extends FailureTrack {
   readonly addr: Multiaddr;
+  readonly source: DialTarget['source'];
   attempt: number;
   timer: Timer | undefined;
+  dialing: boolean;
 }
 
-type MutableStats = { -readonly [K in keyof Libp2pTransportStats]: Libp2pTransportStats[K] };
+type MutableStats = {
+  -readonly [K in keyof Libp2pTransportStats]: K extends 'dialFailuresByReason'
+    ? Record<DialFailureReason, number>
+    : Libp2pTransportStats[K];
+};
 
 class Libp2pShoalTransport implements Libp2pTransport {
   readonly #init: Libp2pTransportInit;
@@ -230,10 +299,19 @@ class Libp2pShoalTransport implements Libp2pTransport {
     linksDown: 0,
     dials: 0,
     dialFailures: 0,
+    dialFailuresByReason: Object.fromEntries(DIAL_FAILURE_REASONS.map((r) => [r, 0])) as Record<
+      DialFailureReason,
+      number
+    >,
     refused: 0,
     badFrames: 0,
     handlerErrors: 0,
   };
+  readonly #failures: DialFailure[] = [];
+  readonly #failureListeners = new Set<(failure: DialFailure) => void>();
+  readonly #givenUp: DialTarget[] = [];
+  /** Connections that carried a link: their closing is not a refusal. */
+  readonly #linkedConnections = new WeakSet<Connection>();
   #node: Libp2p | undefined;
   #self: PeerId | undefined;
   #env: Env | undefined;
@@ -253,7 +331,7 @@ class Libp2pShoalTransport implements Libp2pTransport {
     this.#env = context.env;
     this.#handler = handler;
     return ResultAsync.fromPromise(this.#start(context), (e) =>
-      transportError(`libp2p transport failed to start: ${describe(e)}`, e),
+      transportError(`libp2p transport failed to start: ${listenFailureMessage(e) ?? oneLine(e)}`, e),
     );
   }
 
@@ -280,7 +358,7 @@ class Libp2pShoalTransport implements Libp2pTransport {
         denyInboundEncryptedConnection: (peer) => this.#refuse(peer.toString()),
         denyOutboundEncryptedConnection: (peer) => this.#refuse(peer.toString()),
       },
-      ...(init.psk === undefined ? {} : { connectionProtector: preSharedKey({ psk: init.psk }) }),
+      ...(init.psk === undefined ? {} : { connectionProtector: reportingProtector(init.psk) }),
       ...(init.mdns === true ? { peerDiscovery: [mdns({ serviceTag: MDNS_SERVICE_TAG })] } : {}),
       start: false,
     };
@@ -304,18 +382,36 @@ class Libp2pShoalTransport implements Libp2pTransport {
       throw e;
     }
 
-    for (const addr of bootstrap) this.#addTarget(addr);
+    for (const addr of bootstrap) this.#addTarget(addr, 'bootstrap');
   }
 
   /** Keep a connection to `addr` from now on: dial it now, re-dial it after every drop. */
-  #addTarget(addr: Multiaddr): void {
+  #addTarget(addr: Multiaddr, source: DialTarget['source']): void {
     const id = peerIdOf(addr);
+    if (id === this.#self || (id === undefined && this.#isOwnAddress(addr))) {
+      this.#giveUp(addr, id as PeerId | undefined, source, 'self', "that is this peer's own address");
+      return;
+    }
+    if (id !== undefined && this.#allow !== undefined && !this.#allow.has(id)) {
+      this.#giveUp(addr, id as PeerId, source, 'not-allowed', `${id} is not on our allowlist (allow): not dialled`);
+      return;
+    }
     if (id === undefined) {
-      const target: AnonymousTarget = { addr, attempt: 0, timer: undefined };
+      if (this.#anonymous.some((t) => t.addr.equals(addr))) return;
+      const target: AnonymousTarget = {
+        addr,
+        source,
+        attempt: 0,
+        timer: undefined,
+        dialing: false,
+        failures: 0,
+        lastFailure: undefined,
+      };
       this.#anonymous.push(target);
       this.#dialAnonymous(target);
-    } else if (id !== this.#self) {
+    } else {
       const state = this.#state(id as PeerId);
+      if (!state.wanted) state.source = source;
       state.wanted = true;
       if (!state.addrs.some((a) => a.equals(addr))) state.addrs = [...state.addrs, addr];
       this.#dial(state);
@@ -384,7 +480,46 @@ class Libp2pShoalTransport implements Libp2pTransport {
   }
 
   stats(): Libp2pTransportStats {
-    return { ...this.#stats };
+    return { ...this.#stats, dialFailuresByReason: { ...this.#stats.dialFailuresByReason } };
+  }
+
+  dialFailures(): DialFailure[] {
+    return [...this.#failures];
+  }
+
+  onDialFailure(listener: (failure: DialFailure) => void): () => void {
+    this.#failureListeners.add(listener);
+    return () => this.#failureListeners.delete(listener);
+  }
+
+  dialTargets(): DialTarget[] {
+    const targets: DialTarget[] = [];
+    for (const state of this.#peers.values()) {
+      if (!state.wanted) continue;
+      const first = state.addrs[0];
+      const address =
+        state.linkedVia ?? (first === undefined ? `/p2p/${state.id}` : withPeerId(first.toString(), state.id));
+      const busy = state.dialing || state.opening || this.#openConnection(state.id) !== undefined;
+      targets.push({
+        address,
+        peer: state.id,
+        source: state.source,
+        state: state.link !== undefined ? 'linked' : busy ? 'connecting' : 'waiting',
+        failures: state.failures,
+        lastFailure: state.lastFailure,
+      });
+    }
+    for (const target of this.#anonymous) {
+      targets.push({
+        address: target.addr.toString(),
+        peer: undefined,
+        source: target.source,
+        state: target.dialing ? 'connecting' : 'waiting',
+        failures: target.failures,
+        lastFailure: target.lastFailure,
+      });
+    }
+    return [...targets, ...this.#givenUp];
   }
 
   linkedPeers(): PeerId[] {
@@ -399,7 +534,7 @@ class Libp2pShoalTransport implements Libp2pTransport {
     } catch (e) {
       return errAsync(transportError(`not a multiaddr: ${address}: ${describe(e)}`, e));
     }
-    this.#addTarget(addr);
+    this.#addTarget(addr, 'dial');
     return okAsync(undefined);
   }
 
@@ -460,6 +595,10 @@ class Libp2pShoalTransport implements Libp2pTransport {
     const link: Link = { peer: state.id, stream, connection, lp, tail: Promise.resolve(), closed: false };
     state.link = link;
     state.attempt = 0;
+    state.failures = 0;
+    state.linkedVia =
+      connection.direction === 'outbound' ? withPeerId(connection.remoteAddr.toString(), state.id) : undefined;
+    this.#linkedConnections.add(connection);
     stream.addEventListener('close', () => this.#teardown(link, 'stream closed', false));
     this.#stats.linksUp += 1;
     this.#call(() => this.#handler?.peerUp(state.id));
@@ -520,6 +659,7 @@ class Libp2pShoalTransport implements Libp2pTransport {
     const id = info.id.toString() as PeerId;
     if (id === this.#self || this.#refuse(id)) return;
     const state = this.#state(id);
+    if (!state.wanted) state.source = 'mdns';
     state.wanted = true;
     if (info.multiaddrs.length > 0) state.addrs = [...info.multiaddrs];
     if (state.timer === undefined) this.#dial(state);
@@ -548,13 +688,31 @@ class Libp2pShoalTransport implements Libp2pTransport {
     state.dialing = true;
     this.#stats.dials += 1;
     const target = state.addrs.length > 0 ? state.addrs : peerIdFromString(state.id);
-    node.dial(target, { signal: AbortSignal.timeout(this.#init.dialTimeoutMs ?? DEFAULT_DIAL_TIMEOUT_MS) }).then(
-      () => {
+    const address = state.addrs[0];
+    const { progress, onProgress } = trackDialProgress();
+    node.dial(target, { signal: AbortSignal.timeout(this.#dialTimeoutMs()), onProgress }).then(
+      (connection) => {
         state.dialing = false;
+        this.#watchForRefusal(connection, state, address);
       },
-      () => {
+      (e: unknown) => {
         state.dialing = false;
-        this.#stats.dialFailures += 1;
+        if (this.#stopped) return;
+        const { reason, message } = classifyDialError(e, {
+          address,
+          progress,
+          psk: this.#init.psk !== undefined,
+          timeoutMs: this.#dialTimeoutMs(),
+        });
+        const where = address === undefined ? `/p2p/${state.id}` : withPeerId(address.toString(), state.id);
+        this.#dialFailed(state, { address: where, peer: state.id, reason, message });
+        if (reason === 'self' || (reason === 'not-allowed' && !this.#isBanned(state.id))) {
+          // Dialling it again cannot go differently.
+          state.wanted = false;
+          cancel(state);
+          this.#rememberGivenUp({ ...this.#targetOf(state, where), state: 'given-up' });
+          return;
+        }
         if (state.wanted) this.#scheduleDial(state);
       },
     );
@@ -564,18 +722,44 @@ class Libp2pShoalTransport implements Libp2pTransport {
     const node = this.#node;
     if (node === undefined || this.#stopped) return;
     this.#stats.dials += 1;
-    node.dial(target.addr, { signal: AbortSignal.timeout(this.#init.dialTimeoutMs ?? DEFAULT_DIAL_TIMEOUT_MS) }).then(
+    target.dialing = true;
+    const { progress, onProgress } = trackDialProgress();
+    node.dial(target.addr, { signal: AbortSignal.timeout(this.#dialTimeoutMs()), onProgress }).then(
       (connection) => {
+        target.dialing = false;
         // Now it has a name: track it like any bootstrap peer from here on.
         const index = this.#anonymous.indexOf(target);
         if (index >= 0) this.#anonymous.splice(index, 1);
         const state = this.#state(connection.remotePeer.toString() as PeerId);
+        if (!state.wanted) state.source = target.source;
         state.wanted = true;
-        state.addrs = [...state.addrs, target.addr];
+        if (!state.addrs.some((a) => a.equals(target.addr))) state.addrs = [...state.addrs, target.addr];
+        this.#watchForRefusal(connection, state, target.addr);
       },
-      () => {
-        this.#stats.dialFailures += 1;
+      (e: unknown) => {
+        target.dialing = false;
         if (this.#stopped) return;
+        const { reason, message } = classifyDialError(e, {
+          address: target.addr,
+          progress,
+          psk: this.#init.psk !== undefined,
+          timeoutMs: this.#dialTimeoutMs(),
+        });
+        this.#dialFailed(target, { address: target.addr.toString(), reason, message });
+        // Only "self" is final here: behind a bare address, a refused peer may be a banned one.
+        if (reason === 'self') {
+          const index = this.#anonymous.indexOf(target);
+          if (index >= 0) this.#anonymous.splice(index, 1);
+          this.#rememberGivenUp({
+            address: target.addr.toString(),
+            peer: undefined,
+            source: target.source,
+            state: 'given-up',
+            failures: target.failures,
+            lastFailure: target.lastFailure,
+          });
+          return;
+        }
         const delay = backoffDelay(target.attempt, this.#init.backoff ?? {}, this.#random());
         target.attempt += 1;
         target.timer = this.#env?.setTimer(delay, () => {
@@ -584,6 +768,87 @@ class Libp2pShoalTransport implements Libp2pTransport {
         });
       },
     );
+  }
+
+  /**
+   * A dial that connected but whose connection the remote closes before any link came up was
+   * refused by the remote (its allowlist, or a ban): count it as a failed dial, with that reason.
+   */
+  #watchForRefusal(connection: Connection, state: PeerState, address: Multiaddr | undefined): void {
+    const opened = this.#now();
+    connection.addEventListener('close', () => {
+      if (this.#stopped || this.#linkedConnections.has(connection) || state.link !== undefined) return;
+      if (this.#isBanned(state.id)) return; // we hung up ourselves
+      if (this.#now() - opened > this.#dialTimeoutMs()) return; // it lived: not a refusal at the door
+      const where = withPeerId((address ?? connection.remoteAddr).toString(), state.id);
+      this.#dialFailed(state, {
+        address: where,
+        peer: state.id,
+        reason: 'not-allowed',
+        message: REMOTE_REFUSAL_MESSAGE,
+      });
+    });
+  }
+
+  /** Count and report a failed dial. */
+  #dialFailed(track: FailureTrack, failure: Omit<DialFailure, 'at'>): void {
+    const full: DialFailure = { ...failure, at: this.#now() };
+    this.#stats.dialFailures += 1;
+    this.#stats.dialFailuresByReason[full.reason] += 1;
+    this.#failures.push(full);
+    if (this.#failures.length > MAX_DIAL_FAILURES_KEPT) this.#failures.shift();
+    track.failures += 1;
+    track.lastFailure = full;
+    for (const listener of this.#failureListeners) this.#call(() => listener(full));
+  }
+
+  /** A target that cannot work (our own address, off our allowlist): report it once, never dial it. */
+  #giveUp(
+    addr: Multiaddr,
+    peer: PeerId | undefined,
+    source: DialTarget['source'],
+    reason: DialFailureReason,
+    message: string,
+  ): void {
+    const address = addr.toString();
+    const track: FailureTrack = { failures: 0, lastFailure: undefined };
+    this.#dialFailed(track, { address, ...(peer === undefined ? {} : { peer }), reason, message });
+    this.#rememberGivenUp({
+      address,
+      peer,
+      source,
+      state: 'given-up',
+      failures: track.failures,
+      lastFailure: track.lastFailure,
+    });
+  }
+
+  #rememberGivenUp(target: DialTarget): void {
+    const index = this.#givenUp.findIndex((t) => t.address === target.address);
+    if (index >= 0) this.#givenUp.splice(index, 1);
+    this.#givenUp.push(target);
+    if (this.#givenUp.length > MAX_GIVEN_UP_KEPT) this.#givenUp.shift();
+  }
+
+  #targetOf(state: PeerState, address: string): DialTarget {
+    return {
+      address,
+      peer: state.id,
+      source: state.source,
+      state: 'waiting',
+      failures: state.failures,
+      lastFailure: state.lastFailure,
+    };
+  }
+
+  /** Whether a bare address is one this node listens on (dialling it would reach ourselves). */
+  #isOwnAddress(addr: Multiaddr): boolean {
+    const bare = addr.toString();
+    return this.addresses().some((own) => own.replace(/\/p2p\/[^/]+$/, '') === bare);
+  }
+
+  #dialTimeoutMs(): number {
+    return this.#init.dialTimeoutMs ?? DEFAULT_DIAL_TIMEOUT_MS;
   }
 
   // ---- helpers ----------------------------------------------------------------------------------
@@ -627,6 +892,10 @@ class Libp2pShoalTransport implements Libp2pTransport {
         opening: false,
         link: undefined,
         bannedUntil: 0,
+        source: 'bootstrap',
+        linkedVia: undefined,
+        failures: 0,
+        lastFailure: undefined,
       };
       this.#peers.set(peer, state);
     }
@@ -654,6 +923,29 @@ class Libp2pShoalTransport implements Libp2pTransport {
 function cancel(state: PeerState): void {
   state.timer?.cancel();
   state.timer = undefined;
+}
+
+/** `address` ending in `/p2p/<peer>`. */
+function withPeerId(address: string, peer: string): string {
+  return address.includes('/p2p/') ? address : `${address}/p2p/${peer}`;
+}
+
+/**
+ * `@libp2p/pnet`'s protector, reporting the start of its handshake as a progress event of the dial,
+ * so a dial that fails there is known to have failed on the swarm key.
+ */
+function reportingProtector(psk: Uint8Array): NonNullable<Libp2pOptions['connectionProtector']> {
+  return () => {
+    const inner = preSharedKey({ psk })();
+    return {
+      protect: (connection, options) => {
+        (options as { onProgress?: (event: { type: string }) => void } | undefined)?.onProgress?.({
+          type: PROTECT_PROGRESS_EVENT,
+        });
+        return inner.protect(connection, options);
+      },
+    };
+  };
 }
 
 /** The PeerId a multiaddr names (its last `/p2p/<id>`), if any. */
