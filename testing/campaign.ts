@@ -5,7 +5,7 @@
  * peer saw succeed is present on every peer.
  *
  * One seed drives everything (network, workload, faults), so a failing seed replays exactly:
- * `npm run sim -- --seed N`. Used by test/sim/campaign*.test.ts and by `npm run sim -- --seeds N`.
+ * `npm run sim -- --campaign --seed N`. Used by test/sim/campaign*.test.ts and by `npm run sim -- --campaign --seeds N`.
  *
  * This is also the pattern for testing an app's own offline behaviour: peers on a SimNetwork,
  * faults from a seeded generator, Jepsen-style checks at the end.

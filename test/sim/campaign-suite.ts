@@ -12,7 +12,10 @@ export function campaignSeeds(first: number, count = SEEDS_PER_FILE): void {
   for (let seed = first; seed < first + count; seed++) {
     it(`seed ${seed}: 20 peers × 200 writes under drops, duplicates, reordering, partitions and crashes converge`, async () => {
       const result = await runCampaign({ seed });
-      expect(result.failures, `seed ${seed} failed; replay it exactly with: npm run sim -- --seed ${seed}`).toEqual([]);
+      expect(
+        result.failures,
+        `seed ${seed} failed; replay it exactly with: npm run sim -- --campaign --seed ${seed}`,
+      ).toEqual([]);
       // A campaign in which most writes failed would pass vacuously.
       expect(result.acknowledgedWrites).toBeGreaterThan(3000);
     }, 300_000);

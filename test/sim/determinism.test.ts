@@ -16,7 +16,7 @@ describe('determinism', () => {
     for (const seed of [12, 13]) await runCampaign({ seed, ...SMALL });
     const again = await runCampaign({ seed: 11, ...SMALL });
     expect(first.failures, 'seed 11 must converge').toEqual([]);
-    expect(again.stats.trace, 'replay of seed 11: npm run sim -- --seed 11').toBe(first.stats.trace);
+    expect(again.stats.trace, 'replay of seed 11: npm run sim -- --campaign --seed 11').toBe(first.stats.trace);
     expect(again.stateHash).toBe(first.stateHash);
     expect(again.stats.sent).toBe(first.stats.sent);
   }, 300_000);

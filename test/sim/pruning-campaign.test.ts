@@ -10,7 +10,7 @@ describe('fault campaign with periodic snapshots and pruning', () => {
       const result = await runCampaign({ seed, peer: { snapshotEvery: 300, pruneWindow: 3_000 } });
       expect(
         result.failures,
-        `seed ${seed} failed; replay it exactly with: npm run sim -- --seed ${seed} --prune`,
+        `seed ${seed} failed; replay it exactly with: npm run sim -- --campaign --seed ${seed} --prune`,
       ).toEqual([]);
       expect(result.acknowledgedWrites).toBeGreaterThan(3000);
     }, 600_000);

@@ -22,7 +22,7 @@ import {
   type Libp2pTransport,
   type Libp2pTransportInit,
 } from '../../transports/libp2p/index.js';
-import { identity, realSettle, Recorder, startTransport } from './transport-suite.js';
+import { identity, realSettle, Recorder, startTransport } from '../../testing/index.js';
 
 /** Fast retries and a short dial timeout, so a handshake that hangs fails within the test. */
 const FAST: Libp2pTransportInit = { backoff: { initialMs: 50, maxMs: 500 }, dialTimeoutMs: 1500 };
