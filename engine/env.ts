@@ -12,8 +12,14 @@ export interface Timer {
 }
 
 export interface Env {
-  /** Wall clock in milliseconds since the Unix epoch (virtual in simulation). */
+  /** Wall clock in milliseconds since the Unix epoch (virtual in simulation). It may jump (NTP). */
   now(): number;
+  /**
+   * Milliseconds on a clock that never goes back, from any origin: what intervals (timeouts,
+   * retransmission, hold-backs) are measured with, so a wall clock corrected backwards cannot stall
+   * them. @default a clock that follows `now()` but never goes back
+   */
+  monotonic?(): number;
   /** Run `fn` once after `ms` milliseconds. */
   setTimer(ms: number, fn: () => void): Timer;
   /** `length` uniformly random bytes (cryptographically strong in the real Env). */
@@ -34,6 +40,7 @@ export function realEnv(): Env {
   };
   return {
     now: () => Date.now(),
+    monotonic: () => performance.now(),
     setTimer(ms, fn) {
       const handle = setTimeout(fn, ms);
       return { cancel: () => clearTimeout(handle) };
@@ -56,6 +63,13 @@ export function realEnv(): Env {
     },
     random: () => Math.random(),
   };
+}
+
+/** The monotonic clock of `env` (see `Env.monotonic`). */
+export function monotonicClock(env: Env): () => number {
+  if (env.monotonic !== undefined) return () => env.monotonic!();
+  let last = Number.NEGATIVE_INFINITY;
+  return () => (last = Math.max(last, env.now()));
 }
 
 /**

@@ -69,17 +69,23 @@ export const SYNC_TICK_MS = 1_000; // 1 s
 /** Unacknowledged frames are re-sent (from the receiver's last known vector) after this long. */
 export const RETRANSMIT_AFTER_MS = 2_000; // 2 s
 
-/** A hello that gets no answer is repeated this many times (with backoff), then left until the link changes. */
-export const MAX_HELLO_RETRIES = 6; // hellos
-
 /** Least time between two gossip messages on one link. */
 export const GOSSIP_INTERVAL_MS = 2_000; // 2 s
 
 /** Most faults a space remembers (oldest dropped first). */
 export const MAX_FAULTS = 256; // faults
 
-/** Longest wait between two hellos to a remote that stopped answering. */
+/** Longest wait between two hellos to a remote that stopped answering (for as long as the link is up). */
 export const MAX_RETRY_INTERVAL_MS = 5_000; // 5 s
+
+/**
+ * Longest wait between two tries when nothing is lost but something is still missing: hellos to a
+ * remote that does not have the space open, snapshot offers to a remote that has not fetched one.
+ */
+export const MAX_IDLE_RETRY_INTERVAL_MS = 60_000; // 60 s
+
+/** Longest hold on re-offering facts a remote refused because our clock is ahead of its clock. */
+export const MAX_DRIFT_HOLD_MS = 5 * 60_000; // 5 min
 
 /**
  * Facts learned from another peer are forwarded this long after they arrived, unless the remote

@@ -12,6 +12,9 @@ import type { Hlc } from './types.js';
 /** Order of two readings: negative, zero or positive. */
 export const compareHlc = (a: Hlc, b: Hlc): number => a.wall - b.wall || a.logical - b.logical;
 
+/** A reading refused for clock drift, and how long until it would be accepted (ms). */
+export type DriftError = FactError & { readonly retryAfter: number };
+
 export class HlcClock {
   readonly #env: Env;
   readonly #maxDrift: number;
@@ -35,11 +38,15 @@ export class HlcClock {
     return this.#last;
   }
 
-  /** Refuse a remote reading too far ahead of our wall clock. */
-  check(remote: Hlc): Result<void, FactError> {
+  /**
+   * Refuse a remote reading too far ahead of our wall clock; the error says how long until it would
+   * be accepted (`retryAfter`, ms).
+   */
+  check(remote: Hlc): Result<void, DriftError> {
     const ahead = remote.wall - this.#env.now();
     if (ahead > this.#maxDrift) {
-      return err(factError('clock-drift', `clock ${ahead} ms ahead of ours (limit ${this.#maxDrift} ms)`));
+      const error = factError('clock-drift', `clock ${ahead} ms ahead of ours (limit ${this.#maxDrift} ms)`);
+      return err({ ...error, retryAfter: ahead - this.#maxDrift });
     }
     return ok(undefined);
   }

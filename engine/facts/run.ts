@@ -54,7 +54,11 @@ export interface Equivocation {
 export type VerifiedRun =
   { readonly kind: 'new'; readonly facts: readonly Fact[]; readonly sig: Uint8Array } | { readonly kind: 'duplicate' };
 
-export type RunError = FactError & { readonly equivocation?: Equivocation };
+export type RunError = FactError & {
+  readonly equivocation?: Equivocation;
+  /** For `clock-drift`: ms until the run would be accepted. */
+  readonly retryAfter?: number;
+};
 
 /**
  * Hash chains computed so far, per Run object: a chain is a pure function of (space, run), and

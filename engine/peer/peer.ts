@@ -20,6 +20,7 @@ import {
   type Signer,
 } from '../facts/sign.js';
 import type { PeerId } from '../facts/types.js';
+import { encodeMessage } from '../sync/codec.js';
 import { DEFAULT_ACK_QUORUM, DEFAULT_PRUNE_WINDOW_MS, DEFAULT_SNAPSHOT_EVERY, MAX_DRIFT_MS } from '../limits.js';
 import type { Storage } from '../storage/storage.js';
 import type { BlobStore } from '../blobs/blob-store.js';
@@ -138,7 +139,17 @@ class PeerImpl implements Peer {
     this.#timers = new TimerScope(init.env);
     this.#links = new Links({
       codec: init.cache.runs,
-      deliver: (from, message) => this.#open.get(message.space)?.receive(from, message) ?? Promise.resolve(),
+      deliver: (from, message) => {
+        const space = this.#open.get(message.space);
+        if (space !== undefined) return space.receive(from, message);
+        // A hello for a space we do not have open: say so, so the remote asks rarely (we say hello
+        // ourselves when we open it).
+        if (message.type === 'hello') {
+          const error = { type: 'error', space: message.space, code: 'not-open', message: 'space not open' } as const;
+          this.#links.send(from, encodeMessage(error));
+        }
+        return Promise.resolve();
+      },
       closed: () => this.#closed,
     });
   }

@@ -21,6 +21,8 @@ export interface FetchDeps {
   readonly catalog: SnapshotCatalog;
   readonly verifier: SignatureVerifier;
   readonly env: Env;
+  /** Intervals are measured on the space's monotonic clock. */
+  readonly monotonic: () => number;
   readonly timers: TimerScope;
   readonly send: (peer: PeerId, frame: Uint8Array) => void;
   /**
@@ -28,6 +30,10 @@ export interface FetchDeps {
    * adopt its chain tips.
    */
   readonly adopt: (snapshot: HeldSnapshot, items: readonly [string, string, ItemRecord][]) => void;
+  /** A fetch from `peer` was abandoned: ask it what it has now (it offers its current snapshots). */
+  readonly rehello: (peer: PeerId) => void;
+  /** `peer` offered a snapshot of what we already hold: tell it what we hold of these origins. */
+  readonly tell: (peer: PeerId, origins: Iterable<PeerId>) => void;
   readonly stopped: () => boolean;
 }
 
@@ -64,18 +70,31 @@ export class SnapshotFetcher {
     this.#offers.length = 0;
   }
 
-  /** A remote asks for blobs: send the snapshot blobs we have (others are ignored). */
+  /**
+   * A remote asks for blobs: send the snapshot blobs we have, and say which we no longer hold
+   * (`gone`: a newer snapshot replaced them), so the remote fetches a newer one instead of waiting.
+   */
   serve(peer: PeerId, ids: readonly string[]): void {
     const { catalog, replica } = this.#deps;
     void (async () => {
+      const missing: string[] = [];
       for (const id of ids) {
         if (this.#deps.stopped()) return;
         const bytes = await catalog.store.getSnapshotBlob(id);
         if (bytes.isOk() && bytes.value !== undefined) {
           this.#deps.send(peer, encodeMessage({ type: 'blob', space: replica.spaceId, id, bytes: bytes.value }));
-        }
+        } else if (bytes.isOk()) missing.push(id);
       }
+      if (missing.length > 0)
+        this.#deps.send(peer, encodeMessage({ type: 'gone', space: replica.spaceId, ids: missing }));
     })();
+  }
+
+  /** `peer` no longer holds these blobs: a fetch of them from it starts over on what it holds now. */
+  gone(peer: PeerId, ids: readonly string[]): void {
+    const fetch = this.#fetch;
+    if (fetch === undefined || fetch.peer !== peer || !ids.some((id) => fetch.wanted.has(id))) return;
+    this.#abandon(fetch, true);
   }
 
   /** Offer `peer` (which holds `sent`) the snapshots we hold that cover more than that. */
@@ -99,6 +118,10 @@ export class SnapshotFetcher {
     // Origins we have never heard of make any snapshot useful.
     if (known.size < offer.vector.size || coversMore(known, (origin) => replica.counter(origin))) {
       this.#offered(peer, offer.blobId);
+    } else {
+      // We hold all it covers: the remote thinks otherwise (an ack of ours was lost). Say so, or it
+      // would keep offering.
+      this.#deps.tell(peer, known.keys());
     }
   }
 
@@ -118,7 +141,7 @@ export class SnapshotFetcher {
       if (stored !== id || this.#fetch !== fetch) return;
       fetch.wanted.delete(id);
       fetch.asked.delete(id);
-      fetch.lastActivity = this.#deps.env.now();
+      fetch.lastActivity = this.#deps.monotonic();
       fetch.attempts = 0;
       if (id === fetch.rootId) return this.#gotRoot(fetch, bytes);
       fetch.chunks.set(id, bytes);
@@ -150,7 +173,7 @@ export class SnapshotFetcher {
       chunks: new Map(),
       asked: new Set(),
       attempts: 0,
-      lastActivity: this.#deps.env.now(),
+      lastActivity: this.#deps.monotonic(),
     };
     this.#fetch = fetch;
     this.#request(fetch.peer, [fetch.rootId]);
@@ -182,22 +205,27 @@ export class SnapshotFetcher {
   }
 
   #watch(fetch: Fetch): void {
-    const { timers, env } = this.#deps;
+    const { timers, monotonic } = this.#deps;
     timers.after(RETRANSMIT_AFTER_MS, () => {
       if (this.#fetch !== fetch) return;
-      if (env.now() - fetch.lastActivity < RETRANSMIT_AFTER_MS) return this.#watch(fetch);
-      if (++fetch.attempts > SNAPSHOT_FETCH_ATTEMPTS) return this.#abandon(fetch);
+      if (monotonic() - fetch.lastActivity < RETRANSMIT_AFTER_MS) return this.#watch(fetch);
+      if (++fetch.attempts > SNAPSHOT_FETCH_ATTEMPTS) return this.#abandon(fetch, true);
       // Lost requests or blobs: ask again for what is outstanding.
       fetch.asked.clear();
       if (fetch.root === undefined) this.#request(fetch.peer, [fetch.rootId]);
       else this.#ask(fetch);
-      fetch.lastActivity = env.now();
+      fetch.lastActivity = monotonic();
       this.#watch(fetch);
     });
   }
 
-  #abandon(fetch: Fetch): void {
+  /**
+   * Give up on `fetch`; with `retry`, ask its peer again (it answers with offers of what it holds
+   * now), so a lost reply or a replaced snapshot never ends the catch-up for good.
+   */
+  #abandon(fetch: Fetch, retry = false): void {
     if (this.#fetch === fetch) this.#fetch = undefined;
+    if (retry) this.#deps.rehello(fetch.peer);
     this.#next();
   }
 

@@ -33,7 +33,7 @@ export class Replica {
   readonly index = new OriginIndex();
   /** Every origin this space knows, by wire key. */
   readonly origins = new OriginDirectory();
-  /** When facts of each other origin last arrived (env ms), to hold back forwarding briefly. */
+  /** When facts of each other origin last arrived (monotonic ms), to hold back forwarding briefly. */
   readonly arrivals = new Map<PeerId, number>();
   /** The log's writer (group commit). */
   readonly appender: Appender;

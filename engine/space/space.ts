@@ -17,7 +17,7 @@
  * registers → ack → forward.
  */
 import { errAsync, ResultAsync } from 'neverthrow';
-import type { Env, TimerScope } from '../env.js';
+import { monotonicClock, type Env, type TimerScope } from '../env.js';
 import { closedError, type SnapshotError, type StorageError, type WriteError } from '../errors.js';
 import type { ChainCache, Run } from '../facts/run.js';
 import type { SignatureVerifier, Signer } from '../facts/sign.js';
@@ -111,11 +111,14 @@ export class SpaceImpl implements Space, CollectionHost {
   /** Snapshot work stops (close or crash); `#closed`: nothing more happens at all. */
   #stopped = false;
   #closed = false;
+  readonly #monotonic: () => number;
 
   constructor(ctx: SpaceContext, log: EventLog<FactEntry>, parts: SpaceParts) {
     this.id = ctx.id;
     this.#ctx = ctx;
     const { env, timers, options } = ctx;
+    this.#monotonic = monotonicClock(env);
+    const monotonic = this.#monotonic;
     const stopped = () => this.#stopped;
     const closed = () => this.#closed;
     const send = (peer: PeerId, frame: Uint8Array) => {
@@ -183,9 +186,12 @@ export class SpaceImpl implements Space, CollectionHost {
       catalog: this.catalog,
       verifier: ctx.verifier,
       env,
+      monotonic,
       timers,
       send,
       adopt: (held, items) => this.#adopt(held, items),
+      rehello: (peer) => this.#sessions.rehello(peer),
+      tell: (peer, origins) => this.#sessions.tell(peer, origins),
       stopped,
     });
     const frameSource = {
@@ -201,6 +207,7 @@ export class SpaceImpl implements Space, CollectionHost {
     this.#sessions = new Sessions({
       replica,
       env,
+      monotonic,
       readFrame: (sent, maxBytes, forwardBefore, candidates) =>
         readFrame(frameSource, sent, maxBytes, forwardBefore, candidates),
       ingest: this.#ingest,
@@ -234,6 +241,7 @@ export class SpaceImpl implements Space, CollectionHost {
     });
     this.#pruner = new Pruner({
       replica,
+      timers,
       catalog: this.catalog,
       peers: this.#peers,
       env,
@@ -412,8 +420,8 @@ export class SpaceImpl implements Space, CollectionHost {
       case 'blob':
         this.#fetcher.received(peer, message.id, message.bytes);
         return;
-      case 'error':
-        // The remote refused something we sent; the session's retransmission covers what matters.
+      case 'gone':
+        this.#fetcher.gone(peer, message.ids);
         return;
     }
   }
@@ -435,7 +443,7 @@ export class SpaceImpl implements Space, CollectionHost {
     replica.advanced();
     const touched: ItemKey[] = [];
     const origins = new Set<PeerId>();
-    const now = this.#ctx.env.now();
+    const now = this.#monotonic();
     entries.forEach((entry, i) => {
       const changed = replica.accept(entry, first + i);
       origins.add(entry.origin);

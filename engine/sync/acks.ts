@@ -54,19 +54,21 @@ export interface AckDeps {
 
 export class AckQuorum {
   readonly #deps: AckDeps;
+  /** Acknowledged by the quorum, as far as we know (may not be persisted yet). */
+  #target: number;
+  /** Persisted, and released from the pending overlay: what readers see as acknowledged. */
   #acked: number;
   #ackedFrom: SequenceId;
-  #persisted: number;
   #persisting = false;
 
   constructor(deps: AckDeps, meta: AckedMeta) {
     this.#deps = deps;
+    this.#target = meta.counter;
     this.#acked = meta.counter;
     this.#ackedFrom = meta.from;
-    this.#persisted = meta.counter;
   }
 
-  /** Our own facts up to this counter are acknowledged by the quorum. */
+  /** Our own facts up to this counter are acknowledged by the quorum, durably so, and released. */
   get acked(): number {
     return this.#acked;
   }
@@ -88,38 +90,45 @@ export class AckQuorum {
     const counts = peers.countersOf(own).sort((a, b) => b - a);
     // A remote cannot acknowledge more than we have made durable.
     const acked = Math.min(counts[quorum - 1] ?? 0, replica.counter(own));
-    if (acked <= this.#acked) return;
-    this.#acked = acked;
-    const released = replica.overlay.acknowledge(acked);
+    if (acked <= this.#target) return;
+    this.#target = acked;
+    void this.flush();
+  }
+
+  /**
+   * Persist the acknowledged counter, then release what it covers from the pending overlay. In that
+   * order: a crash in between must not bring back as pending a write readers already saw replaced
+   * by the winner. One write at a time; a failing disk is retried later, not in a loop (the facts
+   * stay pending meanwhile, which is the truth as far as a restart would know).
+   */
+  async flush(): Promise<void> {
+    if (this.#persisting || this.#target === this.#acked) return;
+    const { replica, storage, timers } = this.#deps;
+    this.#persisting = true;
+    const value = this.#target;
+    // Where the first unacknowledged own fact sits, so a restart finds the pending set quickly.
+    const from = replica.index.seqOf(replica.origin, value + 1) ?? replica.head;
+    const written = await storage.setMeta(ackedKey(replica.spaceId), encodeAcked(value, from));
+    this.#persisting = false;
+    if (this.#deps.closed()) return;
+    if (written.isErr()) {
+      timers.after(RETRANSMIT_AFTER_MS, () => void this.flush());
+      return;
+    }
+    this.#ackedFrom = from;
+    this.#release(value);
+    if (this.#target !== this.#acked) void this.flush();
+  }
+
+  #release(counter: number): void {
+    if (counter <= this.#acked) return;
+    this.#acked = counter;
+    const released = this.#deps.replica.overlay.acknowledge(counter);
     if (released.length > 0) {
       this.#deps.changes.emit(
         'ack',
         released.map((f) => [f.collection, f.item]),
       );
     }
-    void this.flush();
-  }
-
-  /**
-   * Persist the acknowledged counter. An optimisation (a restart would re-offer those facts and they
-   * would be acknowledged again), so one write at a time and failures are tolerated.
-   */
-  async flush(): Promise<void> {
-    if (this.#persisting || this.#acked === this.#persisted) return;
-    const { replica, storage, timers } = this.#deps;
-    this.#persisting = true;
-    const value = this.#acked;
-    // Where the first unacknowledged own fact sits, so a restart finds the pending set quickly.
-    const from = replica.index.seqOf(replica.origin, value + 1) ?? replica.head;
-    this.#ackedFrom = from;
-    const written = await storage.setMeta(ackedKey(replica.spaceId), encodeAcked(value, from));
-    this.#persisting = false;
-    if (written.isErr()) {
-      // A full or failing disk: try again later, not in a loop (the next acknowledgement also retries).
-      timers.after(RETRANSMIT_AFTER_MS, () => void this.flush());
-      return;
-    }
-    this.#persisted = Math.max(this.#persisted, value);
-    if (!this.#deps.closed() && this.#acked !== this.#persisted) void this.flush();
   }
 }

@@ -10,9 +10,10 @@
  *   data    := create: uvarint nFields · (uvarint fieldRef · json)* | update: uvarint fieldRef · json | delete: ∅
  *   ack     := vector
  *   gossip  := uvarint n · (str peer · vector · u8 hasSnapshot · [str blobId · vector] · uvarint lastSeen)*
- *   error   := str code · str message
+ *   error   := str code · str message · uvarint retryAfter (ms; 0: none)
  *   snapshot-offer := blob id 32 · vector
  *   blob-request   := uvarint n · (blob id 32)*
+ *   gone           := uvarint n · (blob id 32)*
  *   blob           := blob id 32 · bytes
  *   vector  := uvarint n · (originKey 8 · uvarint counter)*     (see origin-key.ts)
  *
@@ -52,6 +53,7 @@ const TYPE_BYTE: Record<MessageType, number> = {
   'snapshot-offer': 6,
   'blob-request': 7,
   blob: 8,
+  gone: 9,
 };
 const BLOB_ID_BYTES = 32;
 /** Most blobs asked for in one request. */
@@ -130,6 +132,7 @@ export function encodeMessage(message: Message, cache?: RunCodecCache): Uint8Arr
     case 'error': {
       const w = header('error', message.space);
       w.string(message.code.slice(0, 64)).string(message.message.slice(0, 1024));
+      w.uvarint(Math.max(0, Math.floor(message.retryAfter ?? 0)));
       return w.finish();
     }
     case 'snapshot-offer': {
@@ -137,8 +140,9 @@ export function encodeMessage(message: Message, cache?: RunCodecCache): Uint8Arr
       writeVector(w, message.vector);
       return w.finish();
     }
-    case 'blob-request': {
-      const w = header('blob-request', message.space).uvarint(message.ids.length);
+    case 'blob-request':
+    case 'gone': {
+      const w = header(message.type, message.space).uvarint(message.ids.length);
       for (const id of message.ids) w.raw(hexToBytes(id));
       return w.finish();
     }
@@ -327,20 +331,22 @@ export function decodeFrame(frame: Uint8Array, cache?: RunCodecCache): Result<Me
       message = { type: 'gossip', space, peers };
       break;
     }
-    case TYPE_BYTE.error:
-      message = { type: 'error', space, code: r.string(256), message: r.string(MAX_ERROR_TEXT_BYTES) };
+    case TYPE_BYTE.error: {
+      const code = r.string(256);
+      const text = r.string(MAX_ERROR_TEXT_BYTES);
+      const retryAfter = r.uvarint();
+      message = { type: 'error', space, code, message: text, retryAfter: retryAfter === 0 ? undefined : retryAfter };
       break;
+    }
     case TYPE_BYTE['snapshot-offer']:
       message = { type: 'snapshot-offer', space, blobId: toHex(r.raw(BLOB_ID_BYTES)), vector: readVector(r) };
       break;
-    case TYPE_BYTE['blob-request']: {
-      const n = r.uvarint();
-      const ids: string[] = [];
-      if (n > MAX_BLOB_REQUEST || n * BLOB_ID_BYTES > r.remaining) r.fail();
-      for (let i = 0; i < n && !r.failed; i++) ids.push(toHex(r.raw(BLOB_ID_BYTES)));
-      message = { type: 'blob-request', space, ids };
+    case TYPE_BYTE['blob-request']:
+      message = { type: 'blob-request', space, ids: readBlobIds(r) };
       break;
-    }
+    case TYPE_BYTE.gone:
+      message = { type: 'gone', space, ids: readBlobIds(r) };
+      break;
     case TYPE_BYTE.blob: {
       const id = toHex(r.raw(BLOB_ID_BYTES));
       message = { type: 'blob', space, id, bytes: r.bytes(MAX_FRAME_BYTES).slice() };
@@ -351,6 +357,14 @@ export function decodeFrame(frame: Uint8Array, cache?: RunCodecCache): Result<Me
   }
   if (!r.done) return err({ type: 'malformed', message: `malformed ${message.type} message` });
   return ok(message);
+}
+
+function readBlobIds(r: Reader): string[] {
+  const n = r.uvarint();
+  const ids: string[] = [];
+  if (n > MAX_BLOB_REQUEST || n * BLOB_ID_BYTES > r.remaining) r.fail();
+  for (let i = 0; i < n && !r.failed; i++) ids.push(toHex(r.raw(BLOB_ID_BYTES)));
+  return ids;
 }
 
 function readRuns(r: Reader, cache: RunCodecCache | undefined): Run[] {

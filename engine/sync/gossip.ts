@@ -41,6 +41,10 @@ export class Gossip {
 
   constructor(deps: GossipDeps) {
     this.#deps = deps;
+    // Gossip may name origins before we learn them: what it said of them applies once we do.
+    deps.replica.origins.onAdd((origin, key) => {
+      if (deps.peers.learned(origin, key)) deps.learned(true);
+    });
   }
 
   /** `peer` told us directly that it holds `vector` (partial). */
@@ -65,7 +69,8 @@ export class Gossip {
   received(message: GossipMessage): void {
     const { peers, replica } = this.#deps;
     this.#heard = true;
-    if (peers.merge(message.peers, (v) => replica.origins.resolve(v))) this.#deps.learned(true);
+    if (peers.merge(message.peers, (v, unknown) => replica.origins.resolve(v, unknown), this.#deps.env.now()))
+      this.#deps.learned(true);
   }
 
   /** Gossip soon (at most every GOSSIP_INTERVAL_MS), when it is useful. */

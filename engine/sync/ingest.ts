@@ -20,6 +20,11 @@ export interface IngestOutcome {
   readonly covered: ReadonlyMap<PeerId, number>;
   /** Resolves once the accepted facts are durable (false if storage failed). */
   readonly durable: Promise<boolean>;
+  /**
+   * Runs were refused because the sender's clock is ahead of ours (not its fault, no strike): ms
+   * until they could be accepted. Undefined when none was.
+   */
+  readonly driftRetryAfter?: number | undefined;
 }
 
 /** Where an equivocation (an origin signing two facts for one counter) is reported. */
@@ -64,6 +69,7 @@ export class Ingest {
     const { replica, verifier, chains } = this.#deps;
     const errors: RunError[] = [];
     const covered = new Map<PeerId, number>();
+    let driftRetryAfter: number | undefined;
     let last: Promise<boolean> = Promise.resolve(true);
     const queue = [...runs];
     for (let i = 0; i < queue.length; i++) {
@@ -75,7 +81,8 @@ export class Ingest {
         if (e.type === 'out-of-order') this.#stashRun(run);
         else if (e.type === 'equivocation' && e.equivocation !== undefined) {
           this.#deps.equivocation(from, run.origin, e.equivocation.counter, e.message);
-        } else if (e.type !== 'clock-drift') errors.push(e);
+        } else if (e.type === 'clock-drift') driftRetryAfter = Math.max(driftRetryAfter ?? 0, e.retryAfter ?? 0);
+        else errors.push(e);
         continue;
       }
       const end = run.first + run.facts.length - 1;
@@ -89,7 +96,7 @@ export class Ingest {
       last = replica.appender.append({ ...tail, sig: verified.value.sig }).then((r) => r.isOk());
       queue.push(...this.#unstash(run.origin, tail.counter));
     }
-    return { errors, covered, durable: last };
+    return { errors, covered, durable: last, driftRetryAfter };
   }
 
   #stashRun(run: Run): void {

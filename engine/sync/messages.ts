@@ -9,7 +9,7 @@ import type { PeerId } from '../facts/types.js';
 import type { WireVector } from './origin-key.js';
 
 /** Bumped on incompatible changes; a `hello` with another version gets an `error`. */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 /** The latest snapshot a peer holds, and the vector it covers. */
 export interface SnapshotRef {
@@ -62,12 +62,19 @@ export interface Gossip {
   readonly peers: readonly GossipEntry[];
 }
 
-/** A typed complaint about something the receiver sent. */
+/**
+ * A typed complaint about something the receiver sent. Codes a sender acts on: `not-open` (a hello
+ * for a space the receiver does not have open), `clock-drift` (facts refused because the sender's
+ * clock is ahead; `retryAfter` says for how long at least). Others (`bad-signature`, `malformed`, …)
+ * come with a strike.
+ */
 export interface ErrorMessage {
   readonly type: 'error';
   readonly space: string;
   readonly code: string;
   readonly message: string;
+  /** For `clock-drift`: ms until the refused facts could be accepted, at the earliest. */
+  readonly retryAfter?: number | undefined;
 }
 
 /** "I can give you a snapshot covering these counters" (sent when you need facts I pruned). */
@@ -93,5 +100,13 @@ export interface BlobMessage {
   readonly bytes: Uint8Array;
 }
 
-export type Message = Hello | FactsMessage | Ack | Gossip | ErrorMessage | SnapshotOffer | BlobRequest | BlobMessage;
+/** "I no longer hold these blobs" (a snapshot was replaced and collected): fetch a newer one. */
+export interface Gone {
+  readonly type: 'gone';
+  readonly space: string;
+  readonly ids: readonly string[];
+}
+
+export type Message =
+  Hello | FactsMessage | Ack | Gossip | ErrorMessage | SnapshotOffer | BlobRequest | BlobMessage | Gone;
 export type MessageType = Message['type'];

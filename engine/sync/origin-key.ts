@@ -37,16 +37,27 @@ export function originKeyBytes(key: OriginKey): Uint8Array {
 export class OriginDirectory {
   readonly #byKey = new Map<OriginKey, PeerId>();
   readonly #keyOf = new Map<PeerId, OriginKey>();
+  readonly #listeners = new Set<(origin: PeerId, key: OriginKey) => void>();
 
-  /** Remember `origin`; returns its key. */
+  /** Remember `origin`; returns its key. Listeners hear of every origin added for the first time. */
   add(origin: PeerId): OriginKey {
     let key = this.#keyOf.get(origin);
     if (key === undefined) {
       key = originKey(origin);
       this.#keyOf.set(origin, key);
       if (!this.#byKey.has(key)) this.#byKey.set(key, origin);
+      for (const listener of this.#listeners) listener(origin, key);
     }
     return key;
+  }
+
+  /**
+   * Hear of origins learned from now on: what a remote said about an origin we did not know yet (a
+   * key we could not resolve) applies once we learn it.
+   */
+  onAdd(listener: (origin: PeerId, key: OriginKey) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
   }
 
   /** Whether `origin` is known. */
@@ -59,12 +70,13 @@ export class OriginDirectory {
     return this.#keyOf.size;
   }
 
-  /** The known origins of a wire vector; unknown keys are left out. */
-  resolve(vector: WireVector): Vector {
+  /** The known origins of a wire vector; unknown keys go to `unknown` (when given), or are left out. */
+  resolve(vector: WireVector, unknown?: (key: OriginKey, counter: number) => void): Vector {
     const out: Vector = new Map();
     for (const [key, counter] of vector) {
       const origin = this.#byKey.get(key);
       if (origin !== undefined) out.set(origin, counter);
+      else unknown?.(key, counter);
     }
     return out;
   }
@@ -82,4 +94,39 @@ export function toWire(vector: ReadonlyMap<PeerId, number>): WireVector {
   const out = new Map<OriginKey, number>();
   for (const [origin, counter] of vector) out.set(originKey(origin), counter);
   return out;
+}
+
+/**
+ * Counters a remote claimed for origins we did not know yet, by key, kept (within a bound) until we
+ * learn the origin.
+ */
+export class UnresolvedCounters {
+  readonly #counters = new Map<OriginKey, number>();
+  readonly #max: number;
+
+  constructor(max: number) {
+    this.#max = max;
+  }
+
+  note = (key: OriginKey, counter: number): void => {
+    const held = this.#counters.get(key);
+    if (held !== undefined) {
+      if (counter > held) this.#counters.set(key, counter);
+    } else if (this.#counters.size < this.#max) this.#counters.set(key, counter);
+  };
+
+  /** The counter claimed for `key`, forgotten from here on. */
+  take(key: OriginKey): number | undefined {
+    const counter = this.#counters.get(key);
+    if (counter !== undefined) this.#counters.delete(key);
+    return counter;
+  }
+
+  clear(): void {
+    this.#counters.clear();
+  }
+
+  get size(): number {
+    return this.#counters.size;
+  }
 }

@@ -9,10 +9,13 @@
  */
 import type { PeerId, Vector } from '../facts/types.js';
 import type { GossipEntry, SnapshotRef } from './messages.js';
-import type { WireVector } from './origin-key.js';
+import { MAX_VECTOR_ORIGINS } from '../limits.js';
+import { UnresolvedCounters, type OriginKey, type WireVector } from './origin-key.js';
 
 interface Knowledge {
   readonly vector: Vector;
+  /** Counters gossiped for origins we did not know yet. */
+  unresolved: UnresolvedCounters | undefined;
   snapshot: { blobId: string; vector: Vector } | undefined;
   lastSeen: number;
   /** Bumped on every change; links remember the version they last gossiped. */
@@ -59,21 +62,32 @@ export class PeerDirectory {
     if (now > k.lastSeen) k.lastSeen = now;
   }
 
-  /** Merge gossip; returns whether we learned anything. `resolve` maps wire vectors to known origins. */
-  merge(entries: readonly GossipEntry[], resolve: (v: WireVector) => Vector): boolean {
+  /**
+   * Merge gossip; returns whether we learned anything. `resolve` maps wire vectors to known origins.
+   * Last-seen times are the relaying peer's claims about time: none is believed to be later than
+   * our own clock (`now`), so a peer with a clock ahead cannot hold back pruning for longer.
+   */
+  merge(
+    entries: readonly GossipEntry[],
+    resolve: (v: WireVector, unknown?: (key: OriginKey, counter: number) => void) => Vector,
+    now: number,
+  ): boolean {
     let learned = false;
     for (const entry of entries) {
       if (entry.peer === this.#self) continue;
       const k = this.#entry(entry.peer);
       let changed = false;
-      for (const [origin, counter] of resolve(entry.vector)) {
+      const unknown = (key: OriginKey, counter: number) =>
+        (k.unresolved ??= new UnresolvedCounters(MAX_VECTOR_ORIGINS)).note(key, counter);
+      for (const [origin, counter] of resolve(entry.vector, unknown)) {
         if (counter > (k.vector.get(origin) ?? 0)) {
           k.vector.set(origin, counter);
           changed = true;
         }
       }
       // A newer last-seen time alone is taken but not relayed (see noteSeen).
-      if (entry.lastSeen > k.lastSeen) k.lastSeen = entry.lastSeen;
+      const lastSeen = Math.min(entry.lastSeen, now);
+      if (lastSeen > k.lastSeen) k.lastSeen = lastSeen;
       if (entry.snapshot !== undefined && entry.snapshot.blobId !== k.snapshot?.blobId) {
         const vector = resolve(entry.snapshot.vector);
         if (total(vector) > (k.snapshot === undefined ? -1 : total(k.snapshot.vector))) {
@@ -89,6 +103,19 @@ export class PeerDirectory {
     return learned;
   }
 
+  /** We learned `origin` (its key `key`): counters gossiped for it before apply now. Returns whether any did. */
+  learned(origin: PeerId, key: OriginKey): boolean {
+    let changed = false;
+    for (const k of this.#peers.values()) {
+      const counter = k.unresolved?.take(key);
+      if (counter === undefined || counter <= (k.vector.get(origin) ?? 0)) continue;
+      k.vector.set(origin, counter);
+      k.version = ++this.#clock;
+      changed = true;
+    }
+    return changed;
+  }
+
   /** Counters of `origin` acknowledged by each known peer (self excluded). */
   countersOf(origin: PeerId): number[] {
     const out: number[] = [];
@@ -96,13 +123,22 @@ export class PeerDirectory {
     return out;
   }
 
-  /** Does every peer heard from since `since` hold at least `counters`? */
-  allHold(counters: ReadonlyMap<PeerId, number>, since: number): boolean {
+  /**
+   * Does every peer heard from since `since` hold at least `counters`? Undefined when they all do;
+   * otherwise the earliest last-seen time among those that do not (once `since` passes it, the
+   * answer may change without anything else happening).
+   */
+  lacking(counters: ReadonlyMap<PeerId, number>, since: number): number | undefined {
+    let earliest: number | undefined;
     for (const [peer, k] of this.#peers) {
       if (peer === this.#self || k.lastSeen < since) continue;
-      for (const [origin, counter] of counters) if ((k.vector.get(origin) ?? 0) < counter) return false;
+      for (const [origin, counter] of counters) {
+        if ((k.vector.get(origin) ?? 0) >= counter) continue;
+        earliest = Math.min(earliest ?? k.lastSeen, k.lastSeen);
+        break;
+      }
     }
-    return true;
+    return earliest;
   }
 
   /**
@@ -147,7 +183,7 @@ export class PeerDirectory {
   #entry(peer: PeerId): Knowledge {
     let k = this.#peers.get(peer);
     if (k === undefined) {
-      k = { vector: new Map(), snapshot: undefined, lastSeen: 0, version: ++this.#clock };
+      k = { vector: new Map(), unresolved: undefined, snapshot: undefined, lastSeen: 0, version: ++this.#clock };
       this.#peers.set(peer, k);
     }
     return k;

@@ -21,7 +21,9 @@ import {
   ANNOUNCE_DELAY_MS,
   FORWARD_DELAY_MS,
   MAX_FRAME_BYTES,
-  MAX_HELLO_RETRIES,
+  MAX_DRIFT_HOLD_MS,
+  MAX_VECTOR_ORIGINS,
+  MAX_IDLE_RETRY_INTERVAL_MS,
   MAX_IN_FLIGHT_BYTES,
   MAX_RETRY_INTERVAL_MS,
   RETRANSMIT_AFTER_MS,
@@ -29,6 +31,7 @@ import {
 } from '../limits.js';
 import type { Replica } from '../space/replica.js';
 import { encodeMessage } from './codec.js';
+import { UnresolvedCounters, type OriginKey } from './origin-key.js';
 import type { Gossip as GossipComponent } from './gossip.js';
 import type { Ingest } from './ingest.js';
 
@@ -38,6 +41,7 @@ import {
   type BlobMessage,
   type BlobRequest,
   type ErrorMessage,
+  type Gone,
   type FactsMessage,
   type Gossip,
   type Hello,
@@ -81,12 +85,14 @@ export interface SpaceLink {
 }
 
 /** Messages a session leaves to other parts of the space: gossip, snapshot offers and blob transfer. */
-export type OtherMessage = Gossip | SnapshotOffer | BlobRequest | BlobMessage | ErrorMessage;
+export type OtherMessage = Gossip | SnapshotOffer | BlobRequest | BlobMessage | Gone;
 
 /** What a session works with: the space's replica and the components it talks to. */
 export interface SessionDeps {
   readonly replica: Replica;
   readonly env: Env;
+  /** The space's monotonic clock (arrival times of facts are on it too). */
+  readonly monotonic: () => number;
   readonly readFrame: FrameReader;
   readonly ingest: Ingest;
   readonly gossip: GossipComponent;
@@ -113,7 +119,8 @@ export class Session {
   readonly peer: PeerId;
   readonly #deps: SessionDeps;
   readonly #replica: Replica;
-  readonly #env: Env;
+  /** Intervals are measured on a clock that never goes back (see Env.monotonic). */
+  readonly #now: () => number;
   readonly #timers: TimerScope;
   /** What the remote durably holds, as far as we know. */
   #remote: Vector = new Map();
@@ -122,8 +129,15 @@ export class Session {
   #inFlight: InFlight[] = [];
   #inFlightBytes = 0;
   #helloSeen = false;
-  /** The remote answered at least once on this link. */
-  #established = false;
+  /** The remote said it does not have this space open (it will say hello when it opens it). */
+  #notOpen = false;
+  /** Until then, facts the remote refused for clock drift are not re-offered. */
+  #driftHoldUntil = 0;
+  /** Consecutive clock-drift refusals (the hold doubles with each). */
+  #driftRefusals = 0;
+  /** When snapshots may be offered again to a remote that still needs one, and how often they were. */
+  #offerAt = 0;
+  #offers = 0;
   #helloRetries = 0;
   #lastProgress = 0;
   #pumping = false;
@@ -142,8 +156,6 @@ export class Session {
   /** Smoothed time to acknowledgement and its variation (ms), for the retransmission timeout. */
   #srtt: number | undefined;
   #rttvar = 0;
-  /** The epoch in which we last offered snapshots (once per epoch is enough). */
-  #offeredEpoch = -1;
   /** Until then, only our own facts are sent (see #onHello). */
   #holdOthersUntil = 0;
   /**
@@ -160,15 +172,19 @@ export class Session {
   #announceScheduled = false;
   /** What we told the remote we hold (hello, acks), so acks only carry what moved. */
   #told: Vector = new Map();
+  /** Counters the remote claimed for origins we do not know yet (applied once we learn them). */
+  readonly #unresolved = new UnresolvedCounters(MAX_VECTOR_ORIGINS);
+  readonly #stopListening: () => void;
   #closed = false;
 
   constructor(peer: PeerId, deps: SessionDeps) {
     this.peer = peer;
     this.#deps = deps;
     this.#replica = deps.replica;
-    this.#env = deps.env;
+    this.#now = deps.monotonic;
     this.#timers = new TimerScope(deps.env);
     this.#forwardDelay = Math.round(FORWARD_DELAY_MS * (1 + 3 * deps.env.random()));
+    this.#stopListening = deps.replica.origins.onAdd((origin, key) => this.#learned(origin, key));
   }
 
   /** True while the remote answers: it has this space open and we are in sync with it. */
@@ -189,6 +205,17 @@ export class Session {
   close(): void {
     this.#closed = true;
     this.#timers.close();
+    this.#stopListening();
+  }
+
+  /** The space learned `origin`: what the remote said it holds of it, unknown until now, applies. */
+  #learned(origin: PeerId, key: OriginKey): void {
+    const counter = this.#unresolved.take(key);
+    if (counter === undefined || this.#closed) return;
+    const vector: Vector = new Map([[origin, counter]]);
+    advance(this.#remote, vector);
+    advance(this.#sent, vector);
+    this.#deps.gossip.heardVector(this.peer, vector);
   }
 
   /** The space accepted new facts for these origins: announce them (soon) and push what is ready. */
@@ -219,15 +246,21 @@ export class Session {
     else if (forward) this.#schedulePump(this.#forwardDelay);
   }
 
-  /** Re-announce ourselves (e.g. after a snapshot changed what we can offer). */
+  /**
+   * Ask the remote what it holds now, and let it answer (it resets what it sends us and offers
+   * snapshots again if we need one). After a link came up again, or a snapshot fetch was abandoned.
+   */
   rehello(): void {
-    if (!this.#closed) this.#sendHello(true);
+    if (this.#closed) return;
+    this.#helloRetries = 0;
+    this.#notOpen = false;
+    this.#sendHello(true);
   }
 
   async receive(message: Message): Promise<void> {
     if (this.#closed) return;
     // The remote is reachable again while we wait for a hello answer: ask now, not at the next retry.
-    if (!this.#helloSeen && message.type !== 'hello' && this.#env.now() - this.#lastHello >= SYNC_TICK_MS / 4) {
+    if (!this.#helloSeen && message.type !== 'hello' && this.#now() - this.#lastHello >= SYNC_TICK_MS / 4) {
       this.#sendHello(true);
     }
     this.#deps.gossip.heardFrom(this.peer);
@@ -238,6 +271,8 @@ export class Session {
         return this.#onAck(message);
       case 'facts':
         return this.#onFacts(message);
+      case 'error':
+        return this.#onError(message);
       default:
         this.#deps.other(this.peer, message);
         return;
@@ -266,7 +301,7 @@ export class Session {
       const version = this.#replica.durableVersion;
       // Nothing became durable and nothing was reset since the log had nothing for this remote.
       if (this.#drained !== undefined && this.#drained.version === version && this.#drained.epoch === epoch) return;
-      const now = this.#env.now();
+      const now = this.#now();
       // Right after (re)connecting, only our own facts: every neighbour of the remote is about to
       // offer it the same forwarded facts, and its announcements will tell us which it still lacks.
       // A remote that stopped acknowledging (lost, partitioned) gets our own facts at most: no
@@ -280,10 +315,7 @@ export class Session {
         this.#lacking,
       );
       if (this.#closed) return;
-      if (out?.needsSnapshot === true && this.#offeredEpoch !== epoch) {
-        this.#offeredEpoch = epoch;
-        this.#deps.offerSnapshots(this.peer, this.#sent);
-      }
+      if (out?.needsSnapshot === true) this.#offerSnapshots(now);
       if (out?.heldBackUntil !== undefined) {
         this.#schedulePump(
           holding
@@ -294,9 +326,9 @@ export class Session {
       if (out === undefined && epoch === this.#epoch) this.#drained = { version, epoch };
       if (out?.frame === undefined) return;
       if (epoch !== this.#epoch) continue;
-      if (this.#inFlight.length === 0) this.#lastProgress = this.#env.now();
+      if (this.#inFlight.length === 0) this.#lastProgress = this.#now();
       this.#deps.link.send(this.peer, out.frame);
-      this.#inFlight.push({ bytes: out.frame.length, until: out.until, sentAt: this.#env.now() });
+      this.#inFlight.push({ bytes: out.frame.length, until: out.until, sentAt: this.#now() });
       this.#inFlightBytes += out.frame.length;
       advance(this.#sent, out.until);
       this.#scheduleTick(SYNC_TICK_MS);
@@ -310,26 +342,30 @@ export class Session {
       return;
     }
     this.#helloSeen = true;
-    this.#established = true;
+    this.#notOpen = false;
     this.#helloRetries = 0;
-    const vector = this.#replica.origins.resolve(hello.vector);
+    // A (re)started remote may need a snapshot at once, whatever we offered before.
+    this.#offerAt = 0;
+    this.#offers = 0;
+    this.#unresolved.clear();
+    const vector = this.#replica.origins.resolve(hello.vector, this.#unresolved.note);
     this.#reset(vector);
     this.#deps.gossip.linkReset(this.peer);
-    this.#holdOthersUntil = this.#env.now() + this.#forwardDelay;
+    this.#holdOthersUntil = this.#now() + this.#forwardDelay;
     this.#deps.gossip.heardVector(this.peer, vector);
     if (hello.reply) this.#sendHello(false);
     this.pump();
   }
 
   #onAck(ack: Ack): void {
-    const vector = this.#replica.origins.resolve(ack.vector);
+    const vector = this.#replica.origins.resolve(ack.vector, this.#unresolved.note);
     // The remote got facts we never sent it (from a snapshot or another peer): what it lacks now
     // may start beyond a gap we could not fill before.
     let jumped = false;
     for (const [origin, counter] of vector) if (counter > (this.#sent.get(origin) ?? 0)) jumped = true;
     advance(this.#remote, vector);
     advance(this.#sent, vector);
-    const now = this.#env.now();
+    const now = this.#now();
     let oldestReleased: number | undefined;
     this.#inFlight = this.#inFlight.filter((f) => {
       for (const [origin, counter] of f.until) if ((this.#remote.get(origin) ?? 0) < counter) return true;
@@ -339,6 +375,7 @@ export class Session {
     });
     if (oldestReleased !== undefined) {
       this.#lastProgress = now;
+      this.#driftRefusals = 0;
       this.#sampleAckDelay(now - oldestReleased);
     }
     this.#deps.gossip.heardVector(this.peer, vector);
@@ -356,6 +393,19 @@ export class Session {
     const outcome = await this.#deps.ingest.ingest(message.runs, this.peer);
     if (this.#closed) return;
     for (const error of outcome.errors) this.#complain(error.type, error.message);
+    if (outcome.driftRetryAfter !== undefined) {
+      // Not the sender's fault (its clock is off): no strike, but a typed refusal, so it backs off.
+      this.#deps.link.send(
+        this.peer,
+        encodeMessage({
+          type: 'error',
+          space: this.#replica.spaceId,
+          code: 'clock-drift',
+          message: `facts from a clock ahead of ours by more than the allowed drift`,
+          retryAfter: outcome.driftRetryAfter,
+        }),
+      );
+    }
     // The sender holds what it sent us: never send it back.
     advance(this.#remote, outcome.covered);
     advance(this.#sent, outcome.covered);
@@ -364,6 +414,44 @@ export class Session {
     void outcome.durable.then((ok) => {
       if (ok && !this.#closed) this.#sendAck(origins);
     });
+  }
+
+  /**
+   * The remote needs facts we pruned: offer our snapshots, and again with backoff while it still
+   * needs them (an offer, a blob or the remote's fetch may be lost; a newer snapshot may replace
+   * the one it was fetching).
+   */
+  #offerSnapshots(now: number): void {
+    if (now < this.#offerAt) {
+      this.#schedulePump(this.#offerAt - now);
+      return;
+    }
+    this.#deps.offerSnapshots(this.peer, this.#sent);
+    this.#offers++;
+    const delay = Math.min(RETRANSMIT_AFTER_MS * 2 ** this.#offers, MAX_IDLE_RETRY_INTERVAL_MS);
+    this.#offerAt = now + delay;
+    this.#schedulePump(delay);
+  }
+
+  /** A typed complaint from the remote about something we sent. */
+  #onError(error: ErrorMessage): void {
+    const now = this.#now();
+    switch (error.code) {
+      case 'not-open':
+        this.#notOpen = true;
+        return;
+      case 'clock-drift': {
+        // Hold back re-offering for as long as the remote says our clock is ahead, and longer with
+        // every refusal in a row.
+        this.#driftRefusals++;
+        const backoff = Math.min(RETRANSMIT_AFTER_MS * 2 ** this.#driftRefusals, MAX_DRIFT_HOLD_MS);
+        this.#driftHoldUntil = now + Math.max(backoff, Math.min(error.retryAfter ?? 0, MAX_DRIFT_HOLD_MS));
+        return;
+      }
+      default:
+        // The remote refused something else; retransmission from its vector covers what matters.
+        return;
+    }
   }
 
   #complain(code: string, message: string): void {
@@ -379,11 +467,11 @@ export class Session {
     this.#inFlight = [];
     this.#inFlightBytes = 0;
     this.#epoch++;
-    this.#lastProgress = this.#env.now();
+    this.#lastProgress = this.#now();
   }
 
   #sendHello(reply: boolean): void {
-    this.#lastHello = this.#env.now();
+    this.#lastHello = this.#now();
     const snapshot = this.#deps.snapshotRef();
     const vector = this.#replica.vector();
     this.#told = new Map(vector);
@@ -399,13 +487,21 @@ export class Session {
     this.#deps.link.send(this.peer, encodeMessage(hello));
   }
 
-  /** Tell the remote our counters for `origins` (those that moved since we last told it). */
-  #sendAck(origins: Iterable<PeerId>): void {
+  /**
+   * Tell the remote what we hold of `origins`, even what we told it before (the ack may have been
+   * lost): it offered us a snapshot we do not need, so its picture of us is stale.
+   */
+  tell(origins: Iterable<PeerId>): void {
+    this.#sendAck(origins, true);
+  }
+
+  /** Tell the remote our counters for `origins` (those that moved since we last told it, or all). */
+  #sendAck(origins: Iterable<PeerId>, again = false): void {
     if (this.#closed || !this.#helloSeen) return;
     const vector: Vector = new Map();
     for (const origin of origins) {
       const counter = this.#replica.counter(origin);
-      if (counter > (this.#told.get(origin) ?? 0)) {
+      if (counter > 0 && (again || counter > (this.#told.get(origin) ?? 0))) {
         vector.set(origin, counter);
         this.#told.set(origin, counter);
       }
@@ -460,18 +556,23 @@ export class Session {
   #tick(): void {
     if (this.#closed) return;
     if (!this.#helloSeen) {
-      // A remote that never answered may not have this space open: give up after a few tries (its
-      // own hello reopens the session when it opens the space). One that answered before is only
-      // out of reach: keep trying, backing off.
-      if (this.#established || this.#helloRetries < MAX_HELLO_RETRIES) {
-        this.#helloRetries++;
-        this.#sendHello(true);
-        this.#scheduleTick(Math.min(SYNC_TICK_MS * 2 ** this.#helloRetries, MAX_RETRY_INTERVAL_MS));
-      }
+      // Ask again, backing off, for as long as the link is up: a remote out of reach (a partition,
+      // a lost hello) answers once it can. One that said it does not have this space open is asked
+      // rarely (its own hello starts the session when it opens the space).
+      this.#helloRetries++;
+      this.#sendHello(true);
+      const cap = this.#notOpen ? MAX_IDLE_RETRY_INTERVAL_MS : MAX_RETRY_INTERVAL_MS;
+      this.#scheduleTick(Math.min(SYNC_TICK_MS * 2 ** this.#helloRetries, cap));
       return;
     }
     if (this.#inFlight.length === 0) return;
-    if (this.#env.now() - this.#lastProgress >= this.#retransmitAfter()) {
+    const now = this.#now();
+    if (now < this.#driftHoldUntil) {
+      // The remote refused our facts for clock drift: re-offering sooner is pointless.
+      this.#scheduleTick(this.#driftHoldUntil - now);
+      return;
+    }
+    if (now - this.#lastProgress >= this.#retransmitAfter()) {
       // Frames (or their acks) were lost. Forget them, ask the remote what it holds, and resend
       // from there once it answers.
       this.#helloSeen = false;

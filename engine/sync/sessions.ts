@@ -23,12 +23,27 @@ export class Sessions {
     return out;
   }
 
-  /** A link to `peer` came up: start a session unless one runs. */
+  /** A link to `peer` came up: start a session, or ask again at once on the one that runs. */
   up(peer: PeerId): void {
-    if (this.#closed || this.#sessions.has(peer)) return;
+    if (this.#closed) return;
+    const running = this.#sessions.get(peer);
+    if (running !== undefined) {
+      running.rehello();
+      return;
+    }
     const session = new Session(peer, this.#deps);
     this.#sessions.set(peer, session);
     session.start();
+  }
+
+  /** Tell `peer` what we hold of `origins` (see Session.tell). */
+  tell(peer: PeerId, origins: Iterable<PeerId>): void {
+    this.#sessions.get(peer)?.tell(origins);
+  }
+
+  /** Ask `peer` what it holds now (see Session.rehello). */
+  rehello(peer: PeerId): void {
+    this.#sessions.get(peer)?.rehello();
   }
 
   /** The link to `peer` is gone. */

@@ -20,7 +20,7 @@ import { parseArgs } from 'node:util';
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { SingleBar, Presets } from 'cli-progress';
-import { runCampaign, type CampaignResult } from '../../testing/campaign.js';
+import { describeMix, runCampaign, type CampaignResult } from '../../testing/campaign.js';
 import { convergenceChart } from './chart.js';
 import { MESH_MAX_VIRTUAL_MS, runMesh } from './mesh.js';
 
@@ -36,8 +36,8 @@ const USAGE = `Usage:
   npm run sim -- --campaign --seed N [--prune]
       replay one seed of the fault campaign exactly, with details
   npm run sim -- --campaign --seeds N [--from N] [--jobs N] [--prune]
-      the fault campaign over N seeds (20 peers × 200 writes; drops, duplicates, reordering,
-      partitions, crashes), in parallel processes
+      the fault campaign over N seeds (20 peers × 200 writes; each seed draws its own mix of
+      drops, duplicates, reordering, partitions, crashes, clock skew, pruning), in parallel processes
 
 Mesh options:
   --peers N     virtual peers, 1 to 100000 (default 50)
@@ -52,7 +52,7 @@ Campaign options (after --campaign):
   --seeds N     how many seeds to run, 1 to 1000000
   --from N      the first of them (default 1)
   --jobs N      processes at once, 1 to 64 (default: one per CPU core)
-  --prune       with snapshots every 300 entries and log pruning
+  --prune       force snapshots every 300 entries and log pruning on (else the seed decides)
 
   -h, --help    this text
 
@@ -265,10 +265,13 @@ async function mesh(o: Extract<Command, { kind: 'mesh' }>): Promise<number> {
 }
 
 async function replay(seed: number, prune: boolean): Promise<number> {
-  console.log(
-    `campaign seed ${seed}: 20 peers × 200 writes, drop/duplicate/reorder 10 %, partitions, crashes${prune ? ', snapshots and pruning' : ''}`,
-  );
-  const result = await runCampaign({ seed, ...(prune ? { peer: PRUNING } : {}) });
+  console.log(`campaign seed ${seed}: 20 peers × 200 writes, the fault mix drawn from the seed`);
+  const result = await runCampaign({
+    seed,
+    ...(prune ? { peer: PRUNING } : {}),
+    log: (line) => console.log(`  ${line}`),
+  });
+  console.log(`mix:                 ${describeMix(result.mix)}`);
   report(result, true, prune);
   return result.failures.length > 0 ? 1 : 0;
 }
@@ -276,7 +279,7 @@ async function replay(seed: number, prune: boolean): Promise<number> {
 function report(r: CampaignResult, details: boolean, prune: boolean): void {
   if (r.failures.length > 0) {
     console.log(
-      `seed ${r.seed} FAILED:\n  ${r.failures.join('\n  ')}\n  replay: npm run sim -- --campaign --seed ${r.seed}${prune ? ' --prune' : ''}`,
+      `seed ${r.seed} FAILED (${describeMix(r.mix)}):\n  ${r.failures.join('\n  ')}\n  replay: npm run sim -- --campaign --seed ${r.seed}${prune ? ' --prune' : ''}`,
     );
   } else if (details) {
     console.log(`seed ${r.seed} ok`);
@@ -285,7 +288,7 @@ function report(r: CampaignResult, details: boolean, prune: boolean): void {
     console.log(
       [
         `acknowledged writes: ${r.acknowledgedWrites} (all present on every peer)`,
-        `faults:              ${r.crashes} crashes, ${r.partitions} partitions`,
+        `faults:              ${r.crashes} crashes, ${r.partitions} partitions, ${r.departed} peers left for good, ${r.idleStretches} idle stretches`,
         `messages:            ${r.stats.sent} sent, ${r.stats.dropped} lost, ${r.stats.duplicated} duplicated`,
         `converged:           ${(r.convergeMs / 1000).toFixed(1)} virtual s after the last heal`,
         `state hash:          ${r.stateHash}`,

@@ -3,7 +3,7 @@
  */
 import type { Result } from 'neverthrow';
 import { createPeer, memoryStorage, type Peer, type PeerInit, type Space, type Storage } from '../../engine/index.js';
-import type { SimNetwork } from '../../transports/memory/index.js';
+import type { SimNetwork, SimNodeOptions } from '../../transports/memory/index.js';
 
 /** The value of an Ok, or a thrown error that names the Err (tests only). */
 export function unwrap<T, E>(result: Result<T, E>): T {
@@ -18,9 +18,14 @@ export interface SimPeer {
 }
 
 /** A peer on `net` with its own memory storage, with `spaceId` open. */
-export async function simPeer(net: SimNetwork, spaceId = 'space', init: Partial<PeerInit> = {}): Promise<SimPeer> {
+export async function simPeer(
+  net: SimNetwork,
+  spaceId = 'space',
+  init: Partial<PeerInit> = {},
+  node: SimNodeOptions = {},
+): Promise<SimPeer> {
   const storage = init.storage ?? memoryStorage();
-  const peer = unwrap(await createPeer({ ...init, storage, ...net.node() }));
+  const peer = unwrap(await createPeer({ ...init, storage, ...net.node(node) }));
   const space = unwrap(await peer.space(spaceId));
   return { peer, space, storage };
 }

@@ -81,6 +81,20 @@ interface Endpoint {
 }
 
 /**
+ * A peer's wall clock: `offset` ms off the network's virtual time (+3_600_000: an hour fast), running
+ * `drift` faster from then on (0.001: 0.1 % fast; negative: slow). Timers still run on virtual time.
+ */
+export interface SimClock {
+  readonly offset?: number;
+  readonly drift?: number;
+}
+
+/** How one simulated peer differs from the others. */
+export interface SimNodeOptions {
+  readonly clock?: SimClock;
+}
+
+/**
  * What one simulated peer needs from its network, to spread into `createPeer`:
  * `createPeer({ storage, ...net.node() })`.
  */
@@ -90,6 +104,8 @@ export interface SimNode {
   readonly transports: Transport[];
   /** Aborted by `net.crash(peerId)`: the peer's process dies. */
   readonly signal: AbortSignal;
+  /** Set the peer's clock (skew it, or correct it as NTP would). Not part of what `createPeer` takes. */
+  readonly setClock: (clock: SimClock) => void;
   /**
    * Memo tables shared on purpose by the replicas of this network (decoded runs, hash chains,
    * verified signatures; see `PeerCache`): made with the network, gone with it.
@@ -131,6 +147,7 @@ export class SimNetwork {
   /** Bytes in flight per directed link (`from>to`). */
   readonly #inFlight = new Map<string, number>();
   readonly #cache = new PeerCache();
+  #filter: ((from: string, to: string, frame: Uint8Array) => boolean) | undefined;
 
   constructor(init: SimNetworkInit) {
     if (!Number.isSafeInteger(init.seed)) throw new TypeError('SimNetwork: seed must be an integer');
@@ -151,10 +168,20 @@ export class SimNetwork {
    * Everything one peer needs to join this network: `createPeer({ storage, ...net.node() })`. Peers
    * made this way can be crashed (`crash`); give each peer (and each restart) its own node.
    */
-  node(): SimNode {
+  node(options: SimNodeOptions = {}): SimNode {
     const process = new AbortController();
+    const clock = { offset: 0, drift: 0, since: this.#scheduler.now };
+    const setClock = (next: SimClock): void => {
+      const offset = next.offset ?? 0;
+      const drift = next.drift ?? 0;
+      if (!Number.isFinite(offset)) throw new TypeError('SimNetwork.node: clock.offset must be a finite number of ms');
+      if (!(drift > -1 && drift < 1)) throw new TypeError('SimNetwork.node: clock.drift must be in (-1, 1)');
+      Object.assign(clock, { offset, drift, since: this.#scheduler.now });
+    };
+    setClock(options.clock ?? {});
     return {
-      env: this.env,
+      env: this.#clockEnv(clock),
+      setClock,
       transports: [new SimTransport(this, () => process.abort())],
       signal: process.signal,
       cache: this.#cache,
@@ -285,7 +312,7 @@ export class SimNetwork {
     if (incarnation === undefined) return errAsync(transportError(`no link from ${from} to ${to}`));
     this.#stats.sent++;
     this.#stats.bytesSent += frame.length;
-    if (this.#partitioned(from, to) || this.#chance(this.#drop)) {
+    if (this.#partitioned(from, to) || this.#chance(this.#drop) || this.#filter?.(from, to, frame) === false) {
       this.#stats.dropped++;
       return okAsync(undefined);
     }
@@ -310,10 +337,37 @@ export class SimNetwork {
 
   // ------------------------------------------------------------------------------------------
 
+  /**
+   * An Env whose clock reads `offset` ms off the network's, running `drift` faster (0.01 = 1 % fast)
+   * since it was last set. With no skew, the network's own Env.
+   */
+  #clockEnv(clock: { readonly offset: number; readonly drift: number; readonly since: number }): Env {
+    const base = this.env;
+    return {
+      now: () => {
+        const now = this.#scheduler.now;
+        return Math.floor(now + clock.offset + clock.drift * (now - clock.since));
+      },
+      monotonic: () => this.#scheduler.now,
+      setTimer: (ms, fn) => base.setTimer(ms, fn),
+      randomBytes: (length) => base.randomBytes(length),
+      random: () => base.random(),
+    };
+  }
+
+  /**
+   * Let `filter` decide the fate of every frame handed to the network from now on (false: lost, as a
+   * drop). For tests that need one particular message lost. `undefined` removes the filter.
+   */
+  intercept(filter: ((from: string, to: string, frame: Uint8Array) => boolean) | undefined): void {
+    this.#filter = filter;
+  }
+
   #makeEnv(): Env {
     const rng = this.#envRng;
     return {
       now: () => this.#scheduler.now,
+      monotonic: () => this.#scheduler.now,
       setTimer: (ms, fn): Timer => this.#scheduler.at(this.#scheduler.now + Math.max(0, ms), fn),
       randomBytes: (length) => {
         const out = new Uint8Array(length);
