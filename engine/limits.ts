@@ -18,6 +18,12 @@ export const MAX_ID_BYTES = MAX_ID_LENGTH * 3; // 768 bytes
 /** Deepest nesting of a JSON value (arrays and objects). */
 export const MAX_JSON_DEPTH = 64; // levels
 
+/**
+ * Largest HLC logical counter a fact may carry: events within one millisecond of wall time. A local
+ * clock that reaches it moves on to the next millisecond; a remote fact beyond it is malformed.
+ */
+export const MAX_HLC_LOGICAL = 2 ** 31 - 1; // events per millisecond
+
 /** A fact whose wall time is further than this ahead of the receiver's clock is refused. */
 export const MAX_DRIFT_MS = 60_000; // 60 s
 
@@ -32,6 +38,12 @@ export const DEFAULT_PRUNE_WINDOW_MS = 7 * 24 * 60 * 60 * 1000; // 7 days
 
 /** Invalid messages a peer may send before it is disconnected. */
 export const MAX_INVALID_MESSAGES = 64; // messages
+
+/**
+ * How long a peer disconnected for its strikes stays cut off the first time; each later ban lasts
+ * twice as long as the one before. Strikes and bans belong to the peer, across links and sessions.
+ */
+export const BAN_MS = 60_000; // 1 min
 
 /** Bound on frames received from one peer and not yet processed. */
 export const MAX_INBOUND_QUEUE_FRAMES = 256; // frames
@@ -48,8 +60,20 @@ export const LOG_PAGE_ENTRIES = 4096; // entries
 /** Most facts in one run on the wire (a run is one origin's consecutive facts, ending signed). */
 export const MAX_RUN_FACTS = 65_536; // facts
 
-/** Most distinct origins in one version vector. */
-export const MAX_VECTOR_ORIGINS = 65_536; // origins
+/**
+ * Most origins in one vector on the wire (a page). Vectors of any size travel as several pages: a
+ * hello and `have` messages, several acks, statements of the most recently moved origins.
+ */
+export const MAX_VECTOR_PAGE_ORIGINS = 32_768; // origins
+
+/**
+ * Most counters a peer keeps for origins a remote named that it does not know yet (per session, and
+ * per gossiping peer).
+ */
+export const MAX_UNRESOLVED_ORIGINS = 65_536; // origins
+
+/** Most signed statements in one gossip message. */
+export const MAX_GOSSIP_STATEMENTS = 1024; // statements
 
 /** Most own facts appended to the log in one durable batch (group commit). */
 export const MAX_APPEND_BATCH = 8192; // facts
@@ -137,3 +161,40 @@ export const SQLITE_BUSY_TIMEOUT_MS = 1000; // 1 s
  * (adapters such as NodeFS turn key parts into file names, at most 255 bytes).
  */
 export const MAX_AUTOMERGE_DIR_KEY_CHARS = 200; // characters
+
+/** Most peers whose signed statements a space keeps (gossip about peers beyond it is not taken). */
+export const MAX_GOSSIP_PEERS = 10_000; // peers
+
+/** New peers a link may introduce by gossip per minute. */
+export const MAX_NEW_GOSSIP_PEERS_PER_MINUTE = 1_000; // peers
+
+/**
+ * Origins a link may introduce per minute: runs of origins we never held beyond it wait (a typed
+ * `budget` refusal; the sender offers them again later). Admitting an origin costs a signature check
+ * and a vector entry on every peer for ever.
+ */
+export const MAX_NEW_ORIGINS_PER_MINUTE = 10_000; // origins
+
+/** Bytes of out-of-order runs one link may leave waiting for a gap to fill. */
+export const MAX_STASH_BYTES_PER_LINK = 1024 * 1024; // 1 MiB
+
+/** Out-of-order runs wait this long at most for their gap to fill. */
+export const STASH_TTL_MS = 60_000; // 60 s
+
+/** Most origins a snapshot covers. */
+export const MAX_SNAPSHOT_ORIGINS = 1 << 20; // origins
+
+/** Longest wait between two window resets (or hello answers) for a remote that makes no progress. */
+export const MAX_RETRANSMIT_BACKOFF_MS = 60_000; // 60 s
+
+/** Hashes of recent run ends a space keeps in memory (to recognise a re-signed fact below the tip). */
+export const RUN_END_HASHES = 65_536; // hashes
+
+/** Snapshot blob bytes one link may make us send per minute (what it asks beyond waits: `busy`). */
+export const MAX_BLOB_BYTES_PER_MINUTE = 64 * 1024 * 1024; // 64 MiB
+
+/** A blob asked for again is resent after this long at the earliest (doubling with each resend). */
+export const BLOB_RESEND_AFTER_MS = 1_000; // 1 s
+
+/** Snapshot offers from one link that wait while a fetch is in progress. */
+export const MAX_PENDING_OFFERS_PER_LINK = 4; // offers

@@ -14,7 +14,7 @@
  */
 import { err, ok, type Result } from 'neverthrow';
 import { factError, invalidInput, type FactError, type InvalidInputError } from '../errors.js';
-import { MAX_ID_BYTES, MAX_ID_LENGTH, MAX_ORIGIN_LENGTH, MAX_VALUE_BYTES } from '../limits.js';
+import { MAX_HLC_LOGICAL, MAX_ID_BYTES, MAX_ID_LENGTH, MAX_ORIGIN_LENGTH, MAX_VALUE_BYTES } from '../limits.js';
 import { equalBytes, Reader, Writer } from './bytes.js';
 import { sha256 } from './hash.js';
 import { checkKey, readJson, readObject, writeJson, writeObject } from './json.js';
@@ -120,8 +120,8 @@ function checkHeader(f: UnhashedFact): Problem | undefined {
   }
   if (!Number.isSafeInteger(f.counter) || f.counter < 1) return malformed('counter must be a positive integer');
   if (!Number.isSafeInteger(f.hlc.wall) || f.hlc.wall < 0) return malformed('hlc.wall must be a non-negative integer');
-  if (!Number.isSafeInteger(f.hlc.logical) || f.hlc.logical < 0) {
-    return malformed('hlc.logical must be a non-negative integer');
+  if (!Number.isSafeInteger(f.hlc.logical) || f.hlc.logical < 0 || f.hlc.logical > MAX_HLC_LOGICAL) {
+    return malformed(`hlc.logical must be an integer from 0 to ${MAX_HLC_LOGICAL}`);
   }
   if (TYPE_CODE[f.type] === undefined) return malformed('unknown fact type');
   const problem = checkId(f.collection, 'collection name') ?? checkId(f.item, 'item id');

@@ -7,6 +7,7 @@
 import { err, ok, type Result } from 'neverthrow';
 import type { Env } from '../env.js';
 import { factError, type FactError } from '../errors.js';
+import { MAX_HLC_LOGICAL } from '../limits.js';
 import type { Hlc } from './types.js';
 
 /** Order of two readings: negative, zero or positive. */
@@ -30,11 +31,17 @@ export class HlcClock {
     return this.#last;
   }
 
-  /** A new reading for a local event, later than every reading issued or observed. */
+  /**
+   * A new reading for a local event, later than every reading issued or observed. Never fails: when
+   * the logical counter reaches MAX_HLC_LOGICAL within one millisecond, the reading moves on to the
+   * next millisecond instead.
+   */
   tick(): Hlc {
     const now = Math.floor(this.#env.now());
     const last = this.#last;
-    this.#last = now > last.wall ? { wall: now, logical: 0 } : { wall: last.wall, logical: last.logical + 1 };
+    if (now > last.wall) this.#last = { wall: now, logical: 0 };
+    else if (last.logical >= MAX_HLC_LOGICAL) this.#last = { wall: last.wall + 1, logical: 0 };
+    else this.#last = { wall: last.wall, logical: last.logical + 1 };
     return this.#last;
   }
 
@@ -51,8 +58,13 @@ export class HlcClock {
     return ok(undefined);
   }
 
-  /** Take in a reading from an accepted fact (or one replayed from the log). */
+  /**
+   * Take in a reading from an accepted fact (or one replayed from the log, or a snapshot's register).
+   * A reading further ahead of our wall clock than `maxDrift` is not taken in: it cannot drag our
+   * own stamps into the future, whatever a snapshot or an old log holds.
+   */
   observe(remote: Hlc): void {
+    if (remote.wall - this.#env.now() > this.#maxDrift) return;
     if (compareHlc(remote, this.#last) > 0) this.#last = { wall: remote.wall, logical: remote.logical };
   }
 }

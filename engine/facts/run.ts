@@ -35,6 +35,8 @@ export interface Run {
   readonly hash: Hash;
   /** The origin's signature over `hash`. */
   readonly sig: Uint8Array;
+  /** Its encoded size on the wire, when it came off the wire (what holding it costs). */
+  readonly bytes?: number | undefined;
 }
 
 /** Where an origin's chain ends on the receiver. */

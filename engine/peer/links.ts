@@ -7,13 +7,15 @@
  */
 import type { PeerId } from '../facts/types.js';
 import { describe } from '../errors.js';
-import { MAX_INBOUND_QUEUE_FRAMES, MAX_INVALID_MESSAGES } from '../limits.js';
+import { BAN_MS, MAX_INBOUND_QUEUE_FRAMES, MAX_INVALID_MESSAGES } from '../limits.js';
 import { decodeFrame, encodeMessage, type RunCodecCache } from '../sync/codec.js';
 import type { Message } from '../sync/messages.js';
 import type { Transport } from '../transport.js';
 
 export interface LinksDeps {
   readonly codec: RunCodecCache;
+  /** Monotonic ms (for bans). */
+  readonly now: () => number;
   /** A decoded message arrived from `from` (frames of one remote are handed over one at a time). */
   readonly deliver: (from: PeerId, message: Message) => Promise<void>;
   readonly closed: () => boolean;
@@ -30,6 +32,8 @@ export class Links {
   readonly #links = new Map<PeerId, Transport>();
   readonly #inbound = new Map<PeerId, Inbox>();
   readonly #strikes = new Map<PeerId, number>();
+  /** Remotes cut off for their strikes: until when, and how many times so far (each ban is longer). */
+  readonly #bans = new Map<PeerId, { until: number; count: number }>();
 
   constructor(deps: LinksDeps) {
     this.#deps = deps;
@@ -44,8 +48,15 @@ export class Links {
     return this.#links.has(peer);
   }
 
-  up(peer: PeerId, transport: Transport): void {
+  /** A link to `peer` came up; false (and it is cut again) while `peer` is banned. */
+  up(peer: PeerId, transport: Transport): boolean {
+    const ban = this.#bans.get(peer);
+    if (ban !== undefined && this.#deps.now() < ban.until) {
+      transport.disconnect(peer);
+      return false;
+    }
     this.#links.set(peer, transport);
+    return true;
   }
 
   /** The link went down; false when `transport` is not the one that reaches `peer`. */
@@ -78,7 +89,18 @@ export class Links {
     const strikes = (this.#strikes.get(peer) ?? 0) + 1;
     this.#strikes.set(peer, strikes);
     this.send(peer, encodeMessage({ type: 'error', space, code, message }));
-    if (strikes > MAX_INVALID_MESSAGES) this.disconnect(peer);
+    if (strikes <= MAX_INVALID_MESSAGES) return;
+    // Cut off, and banned: BAN_MS the first time, twice as long each time after.
+    const count = (this.#bans.get(peer)?.count ?? 0) + 1;
+    this.#bans.set(peer, { until: this.#deps.now() + BAN_MS * 2 ** (count - 1), count });
+    this.#strikes.delete(peer);
+    this.disconnect(peer);
+  }
+
+  /** Whether `peer` is banned now. */
+  banned(peer: PeerId): boolean {
+    const ban = this.#bans.get(peer);
+    return ban !== undefined && this.#deps.now() < ban.until;
   }
 
   /** A frame from `from`: queued (within the bound) and processed in order. */

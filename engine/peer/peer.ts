@@ -7,7 +7,7 @@
  */
 import type { PrivateKey } from '@libp2p/interface';
 import { err, errAsync, ok, okAsync, ResultAsync, type Result } from 'neverthrow';
-import { realEnv, TimerScope, type Env } from '../env.js';
+import { monotonicClock, realEnv, TimerScope, type Env } from '../env.js';
 import { closedError, invalidInput, type OpenError } from '../errors.js';
 import { equalBytes } from '../facts/bytes.js';
 import { checkId } from '../facts/codec.js';
@@ -139,6 +139,7 @@ class PeerImpl implements Peer {
     this.#timers = new TimerScope(init.env);
     this.#links = new Links({
       codec: init.cache.runs,
+      now: monotonicClock(init.env),
       deliver: (from, message) => {
         const space = this.#open.get(message.space);
         if (space !== undefined) return space.receive(from, message);
@@ -226,7 +227,7 @@ class PeerImpl implements Peer {
     return {
       peerUp: (peer) => {
         if (this.#closed || peer === this.id) return;
-        this.#links.up(peer, transport);
+        if (!this.#links.up(peer, transport)) return;
         for (const space of this.#open.values()) space.peerUp(peer);
       },
       peerDown: (peer) => {

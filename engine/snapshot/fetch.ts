@@ -8,13 +8,23 @@
 import type { Env, TimerScope } from '../env.js';
 import type { SignatureVerifier } from '../facts/sign.js';
 import type { PeerId, Vector } from '../facts/types.js';
-import { RETRANSMIT_AFTER_MS, SNAPSHOT_FETCH_ATTEMPTS, SNAPSHOT_FETCH_WINDOW } from '../limits.js';
+import {
+  BLOB_RESEND_AFTER_MS,
+  MAX_BLOB_BYTES_PER_MINUTE,
+  MAX_PENDING_OFFERS_PER_LINK,
+  MAX_RETRANSMIT_BACKOFF_MS,
+  MAX_VECTOR_PAGE_ORIGINS,
+  RETRANSMIT_AFTER_MS,
+  SNAPSHOT_FETCH_ATTEMPTS,
+  SNAPSHOT_FETCH_WINDOW,
+} from '../limits.js';
 import type { ItemRecord } from '../state/lww.js';
 import { encodeMessage } from '../sync/codec.js';
 import type { Replica } from '../space/replica.js';
 import type { SnapshotOffer } from '../sync/messages.js';
-import { countersOf, coversMore, type HeldSnapshot, type SnapshotCatalog } from './catalog.js';
-import { decodeChunk, decodeRoot, type SnapshotRoot } from './format.js';
+import { TokenBuckets } from '../sync/budget.js';
+import { coversMore, type HeldSnapshot, type SnapshotCatalog } from './catalog.js';
+import { blobIdOf, decodeChunk, decodeRoot, type SnapshotRoot } from './format.js';
 
 export interface FetchDeps {
   readonly replica: Replica;
@@ -32,6 +42,8 @@ export interface FetchDeps {
   readonly adopt: (snapshot: HeldSnapshot, items: readonly [string, string, ItemRecord][]) => void;
   /** A fetch from `peer` was abandoned: ask it what it has now (it offers its current snapshots). */
   readonly rehello: (peer: PeerId) => void;
+  /** `peer` sent something that is its fault (a blob that is not what its id says). */
+  readonly complain: (peer: PeerId, code: string, message: string) => void;
   /** `peer` offered a snapshot of what we already hold: tell it what we hold of these origins. */
   readonly tell: (peer: PeerId, origins: Iterable<PeerId>) => void;
   readonly stopped: () => boolean;
@@ -52,10 +64,16 @@ interface Fetch {
 export class SnapshotFetcher {
   readonly #deps: FetchDeps;
   #fetch: Fetch | undefined;
-  readonly #offers: { peer: PeerId; blobId: string }[] = [];
+  /** Offers waiting for the fetch in progress to end, by blob id (a few per link at most). */
+  readonly #offers = new Map<string, PeerId>();
+  /** Blob bytes each link may make us send per minute. */
+  readonly #blobBudget: TokenBuckets;
+  /** Per link, blobs sent and not yet acknowledged (by a later request without them). */
+  readonly #outstanding = new Map<PeerId, Map<string, { at: number; resends: number }>>();
 
   constructor(deps: FetchDeps) {
     this.#deps = deps;
+    this.#blobBudget = new TokenBuckets(MAX_BLOB_BYTES_PER_MINUTE, 60_000, deps.monotonic);
   }
 
   /** Blobs of the fetch in progress, which garbage collection must keep. */
@@ -67,7 +85,7 @@ export class SnapshotFetcher {
   /** Stop at once (the process died): forget the fetch and the offers. */
   halt(): void {
     this.#fetch = undefined;
-    this.#offers.length = 0;
+    this.#offers.clear();
   }
 
   /**
@@ -76,18 +94,65 @@ export class SnapshotFetcher {
    */
   serve(peer: PeerId, ids: readonly string[]): void {
     const { catalog, replica } = this.#deps;
+    const wanted = this.#acknowledge(peer, ids);
     void (async () => {
       const missing: string[] = [];
-      for (const id of ids) {
+      for (const id of wanted) {
         if (this.#deps.stopped()) return;
         const bytes = await catalog.store.getSnapshotBlob(id);
-        if (bytes.isOk() && bytes.value !== undefined) {
-          this.#deps.send(peer, encodeMessage({ type: 'blob', space: replica.spaceId, id, bytes: bytes.value }));
-        } else if (bytes.isOk()) missing.push(id);
+        if (bytes.isErr()) continue;
+        if (bytes.value === undefined) {
+          missing.push(id);
+          continue;
+        }
+        // Sending is bounded per link, whatever it asks: over budget, it hears when to ask again.
+        if (!this.#blobBudget.take(peer, bytes.value.length)) {
+          const retryAfter = this.#blobBudget.waitFor(peer, bytes.value.length);
+          this.#deps.send(
+            peer,
+            encodeMessage({
+              type: 'error',
+              space: replica.spaceId,
+              code: 'busy',
+              message: 'blob budget spent',
+              retryAfter,
+            }),
+          );
+          this.#outstanding.get(peer)?.delete(id);
+          return;
+        }
+        this.#deps.send(peer, encodeMessage({ type: 'blob', space: replica.spaceId, id, bytes: bytes.value }));
       }
       if (missing.length > 0)
         this.#deps.send(peer, encodeMessage({ type: 'gone', space: replica.spaceId, ids: missing }));
     })();
+  }
+
+  /**
+   * A blob request from `peer`: what it no longer asks for arrived (acknowledged); what it asks for
+   * again is sent again only once a resend interval passed, doubling with each resend of that blob
+   * (a lost blob is resent; a request replayed in a loop is not). Returns the ids to send now.
+   */
+  #acknowledge(peer: PeerId, ids: readonly string[]): string[] {
+    let outstanding = this.#outstanding.get(peer);
+    if (outstanding === undefined)
+      this.#outstanding.set(peer, (outstanding = new Map<string, { at: number; resends: number }>()));
+    const asked = new Set(ids);
+    for (const id of outstanding.keys()) if (!asked.has(id)) outstanding.delete(id);
+    const now = this.#deps.monotonic();
+    const send: string[] = [];
+    for (const id of asked) {
+      const sent = outstanding.get(id);
+      if (sent === undefined) {
+        outstanding.set(id, { at: now, resends: 0 });
+        send.push(id);
+      } else if (now - sent.at >= Math.min(BLOB_RESEND_AFTER_MS * 2 ** sent.resends, MAX_RETRANSMIT_BACKOFF_MS)) {
+        sent.at = now;
+        sent.resends++;
+        send.push(id);
+      }
+    }
+    return send;
   }
 
   /** `peer` no longer holds these blobs: a fetch of them from it starts over on what it holds now. */
@@ -101,9 +166,15 @@ export class SnapshotFetcher {
   offerTo(peer: PeerId, sent: Vector): void {
     const { catalog, replica } = this.#deps;
     for (const held of catalog.offerable()) {
-      const counters = countersOf(held.tips);
-      if (!coversMore(counters, (origin) => sent.get(origin) ?? 0)) continue;
-      const vector = replica.origins.toWire(counters);
+      // The offer names what it covers beyond what the remote holds (one page at most): enough to
+      // tell it is useful, whatever the size of the space.
+      const ahead: Vector = new Map();
+      for (const [origin, tip] of held.tips) {
+        if (tip.counter > (sent.get(origin) ?? 0) && ahead.size < MAX_VECTOR_PAGE_ORIGINS)
+          ahead.set(origin, tip.counter);
+      }
+      if (ahead.size === 0) continue;
+      const vector = replica.origins.toWire(ahead);
       this.#deps.send(
         peer,
         encodeMessage({ type: 'snapshot-offer', space: replica.spaceId, blobId: held.blobId, vector }),
@@ -126,9 +197,13 @@ export class SnapshotFetcher {
   }
 
   #offered(peer: PeerId, blobId: string): void {
-    if (this.#fetch?.rootId === blobId || this.#offers.some((o) => o.blobId === blobId)) return;
+    if (this.#fetch?.rootId === blobId || this.#offers.has(blobId)) return;
     if (this.#deps.catalog.holds(blobId)) return;
-    this.#offers.push({ peer, blobId });
+    // A few offers per link wait at most: a flood of offers costs the flooder, not us.
+    let fromPeer = 0;
+    for (const from of this.#offers.values()) if (from === peer) fromPeer++;
+    if (fromPeer >= MAX_PENDING_OFFERS_PER_LINK) return;
+    this.#offers.set(blobId, peer);
     this.#next();
   }
 
@@ -136,9 +211,13 @@ export class SnapshotFetcher {
   received(peer: PeerId, id: string, bytes: Uint8Array): void {
     const fetch = this.#fetch;
     if (fetch === undefined || fetch.peer !== peer || !fetch.wanted.has(id)) return;
-    void this.#deps.catalog.store.putSnapshotBlob(bytes).map((stored) => {
-      // putSnapshotBlob names it by its content: a blob that is not what we asked for is dropped.
-      if (stored !== id || this.#fetch !== fetch) return;
+    // Verify before storing: a blob that is not what we asked for never reaches the disk.
+    if (blobIdOf(bytes) !== id) {
+      this.#deps.complain(peer, 'bad-hash', `blob ${id.slice(0, 16)}… is not what its id says`);
+      return;
+    }
+    void this.#deps.catalog.store.putSnapshotBlob(bytes).map(() => {
+      if (this.#fetch !== fetch) return;
       fetch.wanted.delete(id);
       fetch.asked.delete(id);
       fetch.lastActivity = this.#deps.monotonic();
@@ -154,7 +233,9 @@ export class SnapshotFetcher {
   /** The link to `peer` went down: a fetch from it is abandoned (another offer restarts it). */
   peerDown(peer: PeerId): void {
     if (this.#fetch?.peer === peer) this.#fetch = undefined;
-    for (let i = this.#offers.length - 1; i >= 0; i--) if (this.#offers[i]!.peer === peer) this.#offers.splice(i, 1);
+    for (const [blobId, from] of this.#offers) if (from === peer) this.#offers.delete(blobId);
+    this.#outstanding.delete(peer);
+    this.#blobBudget.forget(peer);
     this.#next();
   }
 
@@ -164,8 +245,11 @@ export class SnapshotFetcher {
 
   #next(): void {
     if (this.#fetch !== undefined) return;
-    const offer = this.#offers.shift();
-    if (offer === undefined) return;
+    const next = this.#offers.entries().next();
+    if (next.done === true) return;
+    const [blobId, peer] = next.value;
+    this.#offers.delete(blobId);
+    const offer = { peer, blobId };
     const fetch: Fetch = {
       peer: offer.peer,
       rootId: offer.blobId,

@@ -25,7 +25,7 @@ import { sha256 } from '../facts/hash.js';
 import { readJson, writeJson } from '../facts/json.js';
 import type { ChainTip } from '../facts/run.js';
 import type { PeerId } from '../facts/types.js';
-import { MAX_ID_BYTES, MAX_ORIGIN_LENGTH, MAX_VECTOR_ORIGINS } from '../limits.js';
+import { MAX_ID_BYTES, MAX_ORIGIN_LENGTH, MAX_SNAPSHOT_ORIGINS } from '../limits.js';
 import type { ItemRecord, LwwState, Register } from '../state/lww.js';
 import type { Stamp } from '../state/stamp.js';
 import type { JsonValue } from '../facts/types.js';
@@ -154,7 +154,7 @@ export function decodeRoot(bytes: Uint8Array): Result<SnapshotRoot, CorruptError
   const space = r.string(MAX_ID_BYTES);
   const creator = r.string(MAX_ORIGIN_LENGTH) as PeerId;
   const nTips = r.uvarint();
-  if (nTips > MAX_VECTOR_ORIGINS || nTips > r.remaining / (HASH_BYTES + 2)) return err(corrupt('bad snapshot root'));
+  if (nTips > MAX_SNAPSHOT_ORIGINS || nTips > r.remaining / (HASH_BYTES + 2)) return err(corrupt('bad snapshot root'));
   const tips = new Map<PeerId, ChainTip>();
   for (let i = 0; i < nTips && !r.failed; i++) {
     const origin = r.string(MAX_ORIGIN_LENGTH) as PeerId;

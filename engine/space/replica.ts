@@ -12,7 +12,8 @@
 import type { Env } from '../env.js';
 import type { ChainTip } from '../facts/run.js';
 import { HlcClock } from '../facts/hlc.js';
-import type { PeerId, Vector } from '../facts/types.js';
+import type { Hash, PeerId, Vector } from '../facts/types.js';
+import { RUN_END_HASHES } from '../limits.js';
 import { Appender, type AppenderHooks } from '../log/appender.js';
 import type { EventLog, SequenceId } from '../log/event-log.js';
 import type { FactEntry } from '../log/fact-entry.js';
@@ -37,6 +38,8 @@ export class Replica {
   readonly arrivals = new Map<PeerId, number>();
   /** The log's writer (group commit). */
   readonly appender: Appender;
+  /** Hashes of recent run ends (signed facts) by `origin:counter`, to recognise a re-signed one. */
+  readonly #runEnds = new Map<string, Hash>();
   readonly #durable = new Map<PeerId, ChainTip>();
   readonly #tips = new Map<PeerId, ChainTip>();
   #durableVersion = 0;
@@ -101,6 +104,20 @@ export class Replica {
     return this.#durable;
   }
 
+  /**
+   * The hash of `origin`'s fact `counter`, if we hold it (from memory for recent run ends, else from
+   * the log; undefined when pruned or unknown).
+   */
+  async hashOf(origin: PeerId, counter: number): Promise<Hash | undefined> {
+    const known = this.#runEnds.get(`${origin}:${counter}`);
+    if (known !== undefined) return known;
+    const seq = this.index.seqOf(origin, counter);
+    if (seq === undefined) return undefined;
+    const page = await this.log.query(seq, seq + 1);
+    const entry = page.isOk() ? page.value.entries[0] : undefined;
+    return entry?.origin === origin && entry.counter === counter ? entry.hash : undefined;
+  }
+
   /** Where `origin`'s chain ends including facts queued for the log. */
   tip(origin: PeerId): ChainTip | undefined {
     return this.#tips.get(origin);
@@ -135,6 +152,10 @@ export class Replica {
     const held = this.#durable.get(entry.origin);
     if (held === undefined) this.origins.add(entry.origin);
     this.index.add(entry.origin, entry.counter, seq);
+    if (entry.sig !== undefined) {
+      if (this.#runEnds.size >= RUN_END_HASHES) this.#runEnds.delete(this.#runEnds.keys().next().value!);
+      this.#runEnds.set(`${entry.origin}:${entry.counter}`, entry.hash);
+    }
     // A snapshot may already cover it (adopted after it was logged): the registers merge anyway.
     if (held === undefined || entry.counter > held.counter) {
       this.#durable.set(entry.origin, { counter: entry.counter, hash: entry.hash });

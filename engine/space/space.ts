@@ -31,7 +31,7 @@ import type { ItemRecord } from '../state/lww.js';
 import { ViewCache } from '../state/view-cache.js';
 import type { ItemView } from '../state/view.js';
 import type { Storage } from '../storage/storage.js';
-import { countersOf, SnapshotCatalog, type HeldSnapshot } from '../snapshot/catalog.js';
+import { SnapshotCatalog, type HeldSnapshot } from '../snapshot/catalog.js';
 import { SnapshotFetcher } from '../snapshot/fetch.js';
 import { itemHistory } from '../snapshot/history.js';
 import { Pruner } from '../snapshot/prune.js';
@@ -43,7 +43,7 @@ import type { RunCodecCache } from '../sync/codec.js';
 import { readFrame } from '../sync/frame-reader.js';
 import { Gossip } from '../sync/gossip.js';
 import { Ingest, type IngestOutcome } from '../sync/ingest.js';
-import type { Message, SnapshotRef } from '../sync/messages.js';
+import type { Message } from '../sync/messages.js';
 import { PeerDirectory } from '../sync/peer-directory.js';
 import type { OtherMessage, SpaceLink } from '../sync/session.js';
 import { Sessions } from '../sync/sessions.js';
@@ -124,6 +124,10 @@ export class SpaceImpl implements Space, CollectionHost {
     const send = (peer: PeerId, frame: Uint8Array) => {
       if (!this.#closed) ctx.link.send(peer, frame);
     };
+    const complain = (peer: PeerId, code: string, message: string) => {
+      this.#fault({ type: 'invalid-input', peer, message: `${code}: ${message}`, at: env.now() });
+      ctx.link.complain(peer, code, message);
+    };
 
     this.replica = new Replica(ctx.id, ctx.origin, log, env, options.maxDrift, {
       seal: (entries) => this.#writer.seal(entries),
@@ -146,6 +150,8 @@ export class SpaceImpl implements Space, CollectionHost {
       verifier: ctx.verifier,
       chains: ctx.caches.chains,
       env,
+      monotonic,
+      complain,
       closed,
       equivocation: (from, origin, counter, message) =>
         this.#fault({ type: 'equivocation', peer: from, origin, counter, message, at: env.now() }),
@@ -159,6 +165,7 @@ export class SpaceImpl implements Space, CollectionHost {
         storage: ctx.storage,
         timers,
         quorum: options.ackQuorum,
+        released: () => this.#pruner.maybePrune(),
         closed,
       },
       parts.acked,
@@ -168,11 +175,13 @@ export class SpaceImpl implements Space, CollectionHost {
       replica,
       peers: this.#peers,
       env,
+      monotonic,
       timers,
+      signer: ctx.signer,
+      verifier: ctx.verifier,
       syncing: () => this.#sessions.syncing(),
       send,
-      snapshotRef: () => this.#snapshotRef(),
-      holdsSnapshots: () => this.catalog.offerable().length > 0,
+      complain,
       ackQuorum: options.ackQuorum,
       learned: (ownMoved) => {
         if (ownMoved) this.acks.update();
@@ -192,6 +201,7 @@ export class SpaceImpl implements Space, CollectionHost {
       adopt: (held, items) => this.#adopt(held, items),
       rehello: (peer) => this.#sessions.rehello(peer),
       tell: (peer, origins) => this.#sessions.tell(peer, origins),
+      complain,
       stopped,
     });
     const frameSource = {
@@ -212,14 +222,7 @@ export class SpaceImpl implements Space, CollectionHost {
         readFrame(frameSource, sent, maxBytes, forwardBefore, candidates),
       ingest: this.#ingest,
       gossip: this.#gossip,
-      link: {
-        send,
-        complain: (peer, code, message) => {
-          this.#fault({ type: 'invalid-input', peer, message: `${code}: ${message}`, at: env.now() });
-          ctx.link.complain(peer, code, message);
-        },
-      },
-      snapshotRef: () => this.#snapshotRef(),
+      link: { send, complain },
       offerSnapshots: (peer, sent) => this.#fetcher.offerTo(peer, sent),
       other: (peer, message) => this.#handle(peer, message),
     });
@@ -231,7 +234,6 @@ export class SpaceImpl implements Space, CollectionHost {
       snapshotEvery: options.snapshotEvery,
       pinned: () => this.#fetcher.pinned(),
       made: () => {
-        this.#gossip.schedule();
         this.#pruner.maybePrune();
         this.workflow.maybeRun();
       },
@@ -327,6 +329,7 @@ export class SpaceImpl implements Space, CollectionHost {
   peerDown(peer: PeerId): void {
     this.#sessions.down(peer);
     this.#fetcher.peerDown(peer);
+    this.#ingest.forget(peer);
   }
 
   /**
@@ -399,17 +402,10 @@ export class SpaceImpl implements Space, CollectionHost {
     this.#fetcher.halt();
   }
 
-  #snapshotRef(): SnapshotRef | undefined {
-    const own = this.catalog.own;
-    return own === undefined
-      ? undefined
-      : { blobId: own.blobId, vector: this.replica.origins.toWire(countersOf(own.tips)) };
-  }
-
   #handle(peer: PeerId, message: OtherMessage): void {
     switch (message.type) {
       case 'gossip':
-        this.#gossip.received(message);
+        this.#gossip.received(peer, message);
         return;
       case 'snapshot-offer':
         this.#fetcher.offerReceived(peer, message);
@@ -434,7 +430,7 @@ export class SpaceImpl implements Space, CollectionHost {
     this.#sessions.advanced(origins);
     // Runs that waited for the facts the snapshot covers can go in now.
     this.#ingest.chainsMoved(origins);
-    this.#gossip.schedule();
+    this.#gossip.advanced(origins);
   }
 
   #onDurable(entries: readonly FactEntry[], first: SequenceId): void {
@@ -454,7 +450,7 @@ export class SpaceImpl implements Space, CollectionHost {
     if (touched.length > 0) this.#changes.emit('remote', touched);
     this.#sessions.advanced(origins);
     this.workflow.maybeRun();
-    this.#gossip.schedule();
+    this.#gossip.advanced(origins);
   }
 
   #onAppendFailed(dropped: readonly FactEntry[], error: StorageError): void {

@@ -49,6 +49,8 @@ export interface AckDeps {
   readonly storage: Storage;
   readonly timers: TimerScope;
   readonly quorum: number;
+  /** Pending facts were released (acknowledged durably): pruning may follow. */
+  readonly released: () => void;
   readonly closed: () => boolean;
 }
 
@@ -130,5 +132,6 @@ export class AckQuorum {
         released.map((f) => [f.collection, f.item]),
       );
     }
+    this.#deps.released();
   }
 }

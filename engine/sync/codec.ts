@@ -2,20 +2,21 @@
  * Binary codec of the sync protocol.
  *
  *   frame   := u8 type · str space · body
- *   hello   := uvarint version · u8 flags(1 reply, 2 snapshot) · vector · vector(logStart) · [str blobId · vector]
+ *   hello   := uvarint version · u8 flags(1 reply, 2 more) · vector        (the first page of the sender's vector)
+ *   have    := u8 more · vector                                           (the next page)
  *   facts   := uvarint nRuns · (bytes run)*
  *   run     := uvarint nStrings · str* · uvarint originRef · uvarint first · uvarint n · u8 hasPrev · [prev 32] ·
  *              hash 32 · sig 64 · fact*
  *   fact    := u8 type · svarint wallDelta · uvarint logical · uvarint collectionRef · uvarint itemRef · data
  *   data    := create: uvarint nFields · (uvarint fieldRef · json)* | update: uvarint fieldRef · json | delete: ∅
  *   ack     := vector
- *   gossip  := uvarint n · (str peer · vector · u8 hasSnapshot · [str blobId · vector] · uvarint lastSeen)*
+ *   gossip  := uvarint n · (str peer · uvarint seq · vector · sig 64)*   (signed statements)
  *   error   := str code · str message · uvarint retryAfter (ms; 0: none)
  *   snapshot-offer := blob id 32 · vector
  *   blob-request   := uvarint n · (blob id 32)*
  *   gone           := uvarint n · (blob id 32)*
  *   blob           := blob id 32 · bytes
- *   vector  := uvarint n · (originKey 8 · uvarint counter)*     (see origin-key.ts)
+ *   vector  := uvarint n · (originKey 8 · uvarint counter)*     (n ≤ MAX_VECTOR_PAGE_ORIGINS; see origin-key.ts)
  *
  * Each run carries its own string table (origin, collections, items, field names), so a run's bytes
  * are the same in every frame: receivers decode and hash a run they have seen once only. Hashes are
@@ -39,9 +40,10 @@ import {
   MAX_FRAME_BYTES,
   MAX_ID_BYTES,
   MAX_ORIGIN_LENGTH,
-  MAX_VECTOR_ORIGINS,
+  MAX_GOSSIP_STATEMENTS,
+  MAX_VECTOR_PAGE_ORIGINS,
 } from '../limits.js';
-import type { GossipEntry, Message, MessageType, SnapshotRef } from './messages.js';
+import type { Message, MessageType, Statement } from './messages.js';
 import { ORIGIN_KEY_BYTES, originKeyBytes, type OriginKey, type WireVector } from './origin-key.js';
 
 const TYPE_BYTE: Record<MessageType, number> = {
@@ -54,6 +56,7 @@ const TYPE_BYTE: Record<MessageType, number> = {
   'blob-request': 7,
   blob: 8,
   gone: 9,
+  have: 10,
 };
 const BLOB_ID_BYTES = 32;
 /** Most blobs asked for in one request. */
@@ -74,7 +77,7 @@ function writeVector(w: Writer, vector: WireVector): void {
 function readVector(r: Reader): WireVector {
   const n = r.uvarint();
   const vector = new Map<OriginKey, number>();
-  if (n > MAX_VECTOR_ORIGINS || n > r.remaining / (ORIGIN_KEY_BYTES + 1)) {
+  if (n > MAX_VECTOR_PAGE_ORIGINS || n > r.remaining / (ORIGIN_KEY_BYTES + 1)) {
     r.fail();
     return vector;
   }
@@ -83,15 +86,6 @@ function readVector(r: Reader): WireVector {
     vector.set(key, r.uvarint());
   }
   return vector;
-}
-
-function writeSnapshotRef(w: Writer, ref: SnapshotRef): void {
-  w.string(ref.blobId);
-  writeVector(w, ref.vector);
-}
-
-function readSnapshotRef(r: Reader): SnapshotRef {
-  return { blobId: r.string(MAX_ID_BYTES), vector: readVector(r) };
 }
 
 const header = (type: MessageType, space: string): Writer => new Writer(128).u8(TYPE_BYTE[type]).string(space);
@@ -106,10 +100,13 @@ export function encodeMessage(message: Message, cache?: RunCodecCache): Uint8Arr
     }
     case 'hello': {
       const w = header('hello', message.space);
-      w.uvarint(message.version).u8((message.reply ? 1 : 0) | (message.snapshot ? 2 : 0));
+      w.uvarint(message.version).u8((message.reply ? 1 : 0) | (message.more ? 2 : 0));
       writeVector(w, message.vector);
-      writeVector(w, message.logStart);
-      if (message.snapshot) writeSnapshotRef(w, message.snapshot);
+      return w.finish();
+    }
+    case 'have': {
+      const w = header('have', message.space).u8(message.more ? 1 : 0);
+      writeVector(w, message.vector);
       return w.finish();
     }
     case 'ack': {
@@ -119,13 +116,11 @@ export function encodeMessage(message: Message, cache?: RunCodecCache): Uint8Arr
     }
     case 'gossip': {
       const w = header('gossip', message.space);
-      w.uvarint(message.peers.length);
-      for (const entry of message.peers) {
-        w.string(entry.peer);
-        writeVector(w, entry.vector);
-        if (entry.snapshot) writeSnapshotRef(w.u8(1), entry.snapshot);
-        else w.u8(0);
-        w.uvarint(Math.max(0, Math.floor(entry.lastSeen)));
+      w.uvarint(message.statements.length);
+      for (const statement of message.statements) {
+        w.string(statement.peer).uvarint(statement.seq);
+        writeVector(w, statement.vector);
+        w.raw(statement.sig);
       }
       return w.finish();
     }
@@ -307,9 +302,12 @@ export function decodeFrame(frame: Uint8Array, cache?: RunCodecCache): Result<Me
       const version = r.uvarint();
       const flags = r.u8();
       const vector = readVector(r);
-      const logStart = readVector(r);
-      const snapshot = flags & 2 ? readSnapshotRef(r) : undefined;
-      message = { type: 'hello', space, version, reply: (flags & 1) === 1, vector, logStart, snapshot };
+      message = { type: 'hello', space, version, reply: (flags & 1) === 1, vector, more: (flags & 2) === 2 };
+      break;
+    }
+    case TYPE_BYTE.have: {
+      const more = r.u8() === 1;
+      message = { type: 'have', space, vector: readVector(r), more };
       break;
     }
     case TYPE_BYTE.facts:
@@ -320,15 +318,16 @@ export function decodeFrame(frame: Uint8Array, cache?: RunCodecCache): Result<Me
       break;
     case TYPE_BYTE.gossip: {
       const n = r.uvarint();
-      const peers: GossipEntry[] = [];
-      if (n > r.remaining / 4) r.fail();
+      const statements: Statement[] = [];
+      // A statement takes at least its signature.
+      if (n > MAX_GOSSIP_STATEMENTS || n > r.remaining / SIGNATURE_BYTES) r.fail();
       for (let i = 0; i < n && !r.failed; i++) {
         const peer = r.string(MAX_ORIGIN_LENGTH) as PeerId;
+        const seq = r.uvarint();
         const vector = readVector(r);
-        const snapshot = r.u8() === 1 ? readSnapshotRef(r) : undefined;
-        peers.push({ peer, vector, snapshot, lastSeen: r.uvarint() });
+        statements.push({ peer, seq, vector, sig: r.raw(SIGNATURE_BYTES).slice() });
       }
-      message = { type: 'gossip', space, peers };
+      message = { type: 'gossip', space, statements };
       break;
     }
     case TYPE_BYTE.error: {
@@ -448,5 +447,5 @@ function decodeRun(bytes: Uint8Array): Run | undefined {
     facts[j] = { type, hlc, collection, item, data };
   }
   if (!r.done) return undefined;
-  return Object.freeze({ origin, first, prev, facts, hash, sig });
+  return Object.freeze({ origin, first, prev, facts, hash, sig, bytes: bytes.length });
 }

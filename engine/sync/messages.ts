@@ -3,32 +3,37 @@
  * `codec.ts` turns frames into these and back; everything that comes off the wire is decoded into
  * one of them (or a typed error) before any other code looks at it.
  */
-import type { BlobId } from '../log/event-log.js';
 import type { Run } from '../facts/run.js';
 import type { PeerId } from '../facts/types.js';
 import type { WireVector } from './origin-key.js';
 
 /** Bumped on incompatible changes; a `hello` with another version gets an `error`. */
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 
-/** The latest snapshot a peer holds, and the vector it covers. */
-export interface SnapshotRef {
-  readonly blobId: BlobId;
-  readonly vector: WireVector;
-}
-
-/** Opens (and re-opens) a session for one space: what the sender holds. */
+/**
+ * Opens (and re-opens) a session for one space: what the sender holds. A vector of any size fits:
+ * when it does not fit one frame, the hello carries the first page (`more`), and `have` messages
+ * the rest.
+ */
 export interface Hello {
   readonly type: 'hello';
   readonly space: string;
   readonly version: number;
   /** Ask the receiver to answer with its own hello. */
   readonly reply: boolean;
-  /** Highest contiguous counter per origin, durable on the sender. */
+  /** Highest contiguous counter per origin, durable on the sender (the first page of it). */
   readonly vector: WireVector;
-  /** Per origin, the first counter still in the sender's log (what it pruned is before it). */
-  readonly logStart: WireVector;
-  readonly snapshot?: SnapshotRef | undefined;
+  /** More of the vector follows in `have` messages. */
+  readonly more: boolean;
+}
+
+/** The next page of the vector of the sender's last hello. */
+export interface Have {
+  readonly type: 'have';
+  readonly space: string;
+  readonly vector: WireVector;
+  /** More pages follow. */
+  readonly more: boolean;
 }
 
 /** Facts in per-origin runs, each ending in a signed fact. */
@@ -45,21 +50,25 @@ export interface Ack {
   readonly vector: WireVector;
 }
 
-/** What one peer knows of another. */
-export interface GossipEntry {
+/**
+ * A peer's signed statement of what it holds durably: counters it holds at least, for up to
+ * MAX_VECTOR_PAGE_ORIGINS origins (those that moved most recently, its own first). A statement with
+ * a higher `seq` supersedes the peer's earlier ones; relays forward statements unchanged, so
+ * acknowledgements reach peers that are not linked to it, and none can be forged.
+ */
+export interface Statement {
   readonly peer: PeerId;
-  /** Its acknowledged (durable) vector. */
+  readonly seq: number;
   readonly vector: WireVector;
-  readonly snapshot?: SnapshotRef | undefined;
-  /** When it was last heard from directly, on the relaying peer's clock (ms). */
-  readonly lastSeen: number;
+  /** The peer's Ed25519 signature over `statementHash(space, statement)`. */
+  readonly sig: Uint8Array;
 }
 
-/** Epidemic relay of what peers know of each other. */
+/** Epidemic relay of signed statements. */
 export interface Gossip {
   readonly type: 'gossip';
   readonly space: string;
-  readonly peers: readonly GossipEntry[];
+  readonly statements: readonly Statement[];
 }
 
 /**
@@ -108,5 +117,5 @@ export interface Gone {
 }
 
 export type Message =
-  Hello | FactsMessage | Ack | Gossip | ErrorMessage | SnapshotOffer | BlobRequest | BlobMessage | Gone;
+  Hello | Have | FactsMessage | Ack | Gossip | ErrorMessage | SnapshotOffer | BlobRequest | BlobMessage | Gone;
 export type MessageType = Message['type'];

@@ -1,46 +1,52 @@
 /**
- * What this peer knows of every peer of a space, directly (hello, ack) or by gossip: its
- * acknowledged (durable) vector, its latest snapshot, and when it was last heard from. Gossip relays
- * changed entries epidemically, so peers learn about peers they are not linked to.
+ * What this peer knows of the other peers of a space, and how far it trusts it.
  *
- * It answers the two questions the space asks: how many peers acknowledged our fact N (ack quorum),
- * and whether every peer heard from within the prune window holds everything a snapshot covers
- * (safe pruning).
+ * - **Direct knowledge** comes from a remote on an authenticated link (its hello, have and ack
+ *   messages): what it holds, and when we last heard from it on our own clock. It decides pruning
+ *   (every peer heard from directly within the prune window must hold what a snapshot covers) and
+ *   counts towards the acknowledgement quorum.
+ * - **Signed statements** come by gossip, relayed unchanged from peer to peer: a peer's own signed
+ *   claim of what it holds. They count towards the acknowledgement quorum (so acknowledgements
+ *   reach an author that is not linked to the acknowledging peer), never towards pruning: a peer we
+ *   never heard from directly cannot hold our log hostage, whatever it (or a relay) claims. Pruning
+ *   stays safe: every peer keeps its log until the peers it hears directly hold it, so facts flow on
+ *   along every link.
+ *
+ * Unsigned claims about third parties are not accepted at all.
  */
 import type { PeerId, Vector } from '../facts/types.js';
-import type { GossipEntry, SnapshotRef } from './messages.js';
-import { MAX_VECTOR_ORIGINS } from '../limits.js';
+import { MAX_GOSSIP_PEERS, MAX_UNRESOLVED_ORIGINS } from '../limits.js';
+import type { Statement } from './messages.js';
 import { UnresolvedCounters, type OriginKey, type WireVector } from './origin-key.js';
 
-interface Knowledge {
+interface Direct {
   readonly vector: Vector;
-  /** Counters gossiped for origins we did not know yet. */
-  unresolved: UnresolvedCounters | undefined;
-  snapshot: { blobId: string; vector: Vector } | undefined;
   lastSeen: number;
-  /** Bumped on every change; links remember the version they last gossiped. */
-  version: number;
+}
+
+interface Signed {
+  /** The latest statement, as received (relayed unchanged). */
+  statement: Statement;
+  /** Counters of every statement taken so far, merged. */
+  readonly vector: Vector;
+  /** Counters stated for origins we did not know yet. */
+  unresolved: UnresolvedCounters | undefined;
 }
 
 export class PeerDirectory {
   readonly #self: PeerId;
-  readonly #peers = new Map<PeerId, Knowledge>();
-  /** Per link, the version of each entry last gossiped on it. */
+  readonly #direct = new Map<PeerId, Direct>();
+  readonly #signed = new Map<PeerId, Signed>();
+  /** Per link, the seq of each peer's statement last gossiped on it. */
   readonly #sent = new Map<PeerId, Map<PeerId, number>>();
-  #clock = 0;
 
   constructor(self: PeerId) {
     this.#self = self;
   }
 
-  /** Highest version of any entry: changes when anything changed. */
-  get version(): number {
-    return this.#clock;
-  }
-
-  /** A peer told us (directly) it holds `vector`. Returns whether anything changed. */
+  /** `peer` told us directly it holds `vector` (partial). Returns whether anything changed. */
   noteVector(peer: PeerId, vector: ReadonlyMap<PeerId, number>, now: number): boolean {
-    const k = this.#entry(peer);
+    const k = this.#directEntry(peer, now);
     let changed = false;
     for (const [origin, counter] of vector) {
       if (counter > (k.vector.get(origin) ?? 0)) {
@@ -48,92 +54,92 @@ export class PeerDirectory {
         changed = true;
       }
     }
-    if (now > k.lastSeen) k.lastSeen = now;
-    if (changed) k.version = ++this.#clock;
     return changed;
   }
 
-  /**
-   * We heard from `peer` directly. Last-seen times travel with the next real change of the entry
-   * rather than causing gossip themselves: otherwise gossip would keep itself going forever.
-   */
+  /** We heard from `peer` directly (any message). */
   noteSeen(peer: PeerId, now: number): void {
-    const k = this.#entry(peer);
-    if (now > k.lastSeen) k.lastSeen = now;
+    this.#directEntry(peer, now);
+  }
+
+  /** The statement we hold from `peer`, if any. */
+  statementOf(peer: PeerId): Statement | undefined {
+    return this.#signed.get(peer)?.statement;
   }
 
   /**
-   * Merge gossip; returns whether we learned anything. `resolve` maps wire vectors to known origins.
-   * Last-seen times are the relaying peer's claims about time: none is believed to be later than
-   * our own clock (`now`), so a peer with a clock ahead cannot hold back pruning for longer.
+   * Whether a statement by `peer` with `seq` would be news (and there is room for it): the caller
+   * checks its signature only then.
    */
-  merge(
-    entries: readonly GossipEntry[],
-    resolve: (v: WireVector, unknown?: (key: OriginKey, counter: number) => void) => Vector,
-    now: number,
-  ): boolean {
-    let learned = false;
-    for (const entry of entries) {
-      if (entry.peer === this.#self) continue;
-      const k = this.#entry(entry.peer);
-      let changed = false;
-      const unknown = (key: OriginKey, counter: number) =>
-        (k.unresolved ??= new UnresolvedCounters(MAX_VECTOR_ORIGINS)).note(key, counter);
-      for (const [origin, counter] of resolve(entry.vector, unknown)) {
-        if (counter > (k.vector.get(origin) ?? 0)) {
-          k.vector.set(origin, counter);
-          changed = true;
-        }
-      }
-      // A newer last-seen time alone is taken but not relayed (see noteSeen).
-      const lastSeen = Math.min(entry.lastSeen, now);
-      if (lastSeen > k.lastSeen) k.lastSeen = lastSeen;
-      if (entry.snapshot !== undefined && entry.snapshot.blobId !== k.snapshot?.blobId) {
-        const vector = resolve(entry.snapshot.vector);
-        if (total(vector) > (k.snapshot === undefined ? -1 : total(k.snapshot.vector))) {
-          k.snapshot = { blobId: entry.snapshot.blobId, vector };
-          changed = true;
-        }
-      }
-      if (changed) {
-        k.version = ++this.#clock;
-        learned = true;
-      }
-    }
-    return learned;
+  wants(peer: PeerId, seq: number): boolean {
+    if (peer === this.#self) return false;
+    const held = this.#signed.get(peer);
+    if (held !== undefined) return seq > held.statement.seq;
+    return this.#signed.size < MAX_GOSSIP_PEERS;
   }
 
-  /** We learned `origin` (its key `key`): counters gossiped for it before apply now. Returns whether any did. */
+  /**
+   * Take in a statement whose signature checked out. `resolve` maps its vector to the origins we
+   * know (the others apply once we learn them). Returns whether anything changed.
+   */
+  takeStatement(
+    statement: Statement,
+    resolve: (v: WireVector, unknown?: (key: OriginKey, counter: number) => void) => Vector,
+  ): boolean {
+    if (!this.wants(statement.peer, statement.seq)) return false;
+    let k = this.#signed.get(statement.peer);
+    if (k === undefined) {
+      k = { statement, vector: new Map(), unresolved: undefined };
+      this.#signed.set(statement.peer, k);
+    }
+    const entry = k;
+    entry.statement = statement;
+    const unknown = (key: OriginKey, counter: number) =>
+      (entry.unresolved ??= new UnresolvedCounters(MAX_UNRESOLVED_ORIGINS)).note(key, counter);
+    for (const [origin, counter] of resolve(statement.vector, unknown)) {
+      if (counter > (entry.vector.get(origin) ?? 0)) entry.vector.set(origin, counter);
+    }
+    return true;
+  }
+
+  /** We learned `origin` (its key `key`): counters stated for it before apply now. Returns whether any did. */
   learned(origin: PeerId, key: OriginKey): boolean {
     let changed = false;
-    for (const k of this.#peers.values()) {
+    for (const k of this.#signed.values()) {
       const counter = k.unresolved?.take(key);
       if (counter === undefined || counter <= (k.vector.get(origin) ?? 0)) continue;
       k.vector.set(origin, counter);
-      k.version = ++this.#clock;
       changed = true;
     }
     return changed;
   }
 
-  /** Counters of `origin` acknowledged by each known peer (self excluded). */
+  /**
+   * Counters of `origin` held by each other peer, as far as it told us directly or signed: what the
+   * acknowledgement quorum counts.
+   */
   countersOf(origin: PeerId): number[] {
     const out: number[] = [];
-    for (const [peer, k] of this.#peers) if (peer !== this.#self) out.push(k.vector.get(origin) ?? 0);
+    for (const [peer, k] of this.#direct) {
+      if (peer === this.#self) continue;
+      out.push(Math.max(k.vector.get(origin) ?? 0, this.#signed.get(peer)?.vector.get(origin) ?? 0));
+    }
+    for (const [peer, k] of this.#signed) if (!this.#direct.has(peer)) out.push(k.vector.get(origin) ?? 0);
     return out;
   }
 
   /**
-   * Does every peer heard from since `since` hold at least `counters`? Undefined when they all do;
-   * otherwise the earliest last-seen time among those that do not (once `since` passes it, the
-   * answer may change without anything else happening).
+   * Does every peer heard from directly since `since` hold at least `counters`? Undefined when they
+   * all do; otherwise the earliest last-seen time among those that do not (once `since` passes it,
+   * the answer may change without anything else happening).
    */
   lacking(counters: ReadonlyMap<PeerId, number>, since: number): number | undefined {
     let earliest: number | undefined;
-    for (const [peer, k] of this.#peers) {
+    for (const [peer, k] of this.#direct) {
       if (peer === this.#self || k.lastSeen < since) continue;
+      const signed = this.#signed.get(peer)?.vector;
       for (const [origin, counter] of counters) {
-        if ((k.vector.get(origin) ?? 0) >= counter) continue;
+        if (Math.max(k.vector.get(origin) ?? 0, signed?.get(origin) ?? 0) >= counter) continue;
         earliest = Math.min(earliest ?? k.lastSeen, k.lastSeen);
         break;
       }
@@ -142,56 +148,34 @@ export class PeerDirectory {
   }
 
   /**
-   * Gossip for `link`: our own entry and every entry that changed since we last gossiped to it.
-   * Marks them sent. Empty when there is nothing new.
+   * Statements to gossip on `link`: every one it has not had from us yet (ours included, never its
+   * own back). Marks them sent.
    */
-  gossipFor(
-    link: PeerId,
-    self: { vector: Vector; snapshot: SnapshotRef | undefined; now: number },
-    toWire: (vector: Vector) => WireVector,
-  ): GossipEntry[] {
+  gossipFor(link: PeerId, own: Statement | undefined): Statement[] {
     let sent = this.#sent.get(link);
     if (sent === undefined) this.#sent.set(link, (sent = new Map<PeerId, number>()));
-    const out: GossipEntry[] = [];
-    const selfKey = `${total(self.vector)}:${self.snapshot?.blobId ?? ''}`;
-    if (this.#selfSent.get(link) !== selfKey) {
-      this.#selfSent.set(link, selfKey);
-      out.push({ peer: this.#self, vector: toWire(self.vector), snapshot: self.snapshot, lastSeen: self.now });
-    }
-    for (const [peer, k] of this.#peers) {
-      if (peer === link || peer === this.#self || (sent.get(peer) ?? 0) >= k.version) continue;
-      sent.set(peer, k.version);
-      out.push({
-        peer,
-        vector: toWire(k.vector),
-        snapshot:
-          k.snapshot === undefined ? undefined : { blobId: k.snapshot.blobId, vector: toWire(k.snapshot.vector) },
-        lastSeen: k.lastSeen,
-      });
-    }
+    const out: Statement[] = [];
+    const offer = (statement: Statement) => {
+      if (statement.peer === link || (sent.get(statement.peer) ?? -1) >= statement.seq) return;
+      sent.set(statement.peer, statement.seq);
+      out.push(statement);
+    };
+    if (own !== undefined) offer(own);
+    for (const k of this.#signed.values()) offer(k.statement);
     return out;
   }
 
   /** The link was reset: gossip everything to it again. */
   resetLink(link: PeerId): void {
     this.#sent.delete(link);
-    this.#selfSent.delete(link);
   }
 
-  readonly #selfSent = new Map<PeerId, string>();
-
-  #entry(peer: PeerId): Knowledge {
-    let k = this.#peers.get(peer);
+  #directEntry(peer: PeerId, now: number): Direct {
+    let k = this.#direct.get(peer);
     if (k === undefined) {
-      k = { vector: new Map(), unresolved: undefined, snapshot: undefined, lastSeen: 0, version: ++this.#clock };
-      this.#peers.set(peer, k);
-    }
+      k = { vector: new Map(), lastSeen: now };
+      this.#direct.set(peer, k);
+    } else if (now > k.lastSeen) k.lastSeen = now;
     return k;
   }
-}
-
-function total(vector: ReadonlyMap<PeerId, number>): number {
-  let sum = 0;
-  for (const counter of vector.values()) sum += counter;
-  return sum;
 }

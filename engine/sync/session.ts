@@ -22,7 +22,9 @@ import {
   FORWARD_DELAY_MS,
   MAX_FRAME_BYTES,
   MAX_DRIFT_HOLD_MS,
-  MAX_VECTOR_ORIGINS,
+  MAX_RETRANSMIT_BACKOFF_MS,
+  MAX_UNRESOLVED_ORIGINS,
+  MAX_VECTOR_PAGE_ORIGINS,
   MAX_IDLE_RETRY_INTERVAL_MS,
   MAX_IN_FLIGHT_BYTES,
   MAX_RETRY_INTERVAL_MS,
@@ -31,7 +33,7 @@ import {
 } from '../limits.js';
 import type { Replica } from '../space/replica.js';
 import { encodeMessage } from './codec.js';
-import { UnresolvedCounters, type OriginKey } from './origin-key.js';
+import { UnresolvedCounters, type OriginKey, type WireVector } from './origin-key.js';
 import type { Gossip as GossipComponent } from './gossip.js';
 import type { Ingest } from './ingest.js';
 
@@ -47,7 +49,7 @@ import {
   type Hello,
   type Message,
   type SnapshotOffer,
-  type SnapshotRef,
+  type Have,
 } from './messages.js';
 
 /** A frame of facts read from the log for a remote. */
@@ -97,8 +99,6 @@ export interface SessionDeps {
   readonly ingest: Ingest;
   readonly gossip: GossipComponent;
   readonly link: SpaceLink;
-  /** Our latest snapshot, announced in hellos. */
-  readonly snapshotRef: () => SnapshotRef | undefined;
   /** Offer the remote (which holds `sent`) snapshots covering what we pruned. */
   readonly offerSnapshots: (peer: PeerId, sent: Vector) => void;
   readonly other: (peer: PeerId, message: OtherMessage) => void;
@@ -109,6 +109,18 @@ interface InFlight {
   readonly until: Vector;
   /** When it was sent (env ms), to measure how long acknowledgements take. */
   readonly sentAt: number;
+}
+
+/** A wire vector cut into pages that each fit a message. */
+function pagesOf(vector: WireVector): WireVector[] {
+  if (vector.size <= MAX_VECTOR_PAGE_ORIGINS) return [vector];
+  const pages: Map<OriginKey, number>[] = [];
+  for (const [key, counter] of vector) {
+    let page = pages[pages.length - 1];
+    if (page === undefined || page.size >= MAX_VECTOR_PAGE_ORIGINS) pages.push((page = new Map<OriginKey, number>()));
+    page.set(key, counter);
+  }
+  return pages;
 }
 
 const advance = (into: Vector, from: ReadonlyMap<PeerId, number>): void => {
@@ -153,6 +165,12 @@ export class Session {
    */
   readonly #forwardDelay: number;
   #lastHello = 0;
+  /** The remote's hello said more pages of its vector follow (`have`): do not send before they came. */
+  #awaitingPages = false;
+  /** Window resets and hello answers since the remote last made progress (each doubles the wait). */
+  #fruitless = 0;
+  #lastWindowReset = 0;
+  #lastHelloAnswer = Number.NEGATIVE_INFINITY;
   /** Smoothed time to acknowledgement and its variation (ms), for the retransmission timeout. */
   #srtt: number | undefined;
   #rttvar = 0;
@@ -173,7 +191,7 @@ export class Session {
   /** What we told the remote we hold (hello, acks), so acks only carry what moved. */
   #told: Vector = new Map();
   /** Counters the remote claimed for origins we do not know yet (applied once we learn them). */
-  readonly #unresolved = new UnresolvedCounters(MAX_VECTOR_ORIGINS);
+  readonly #unresolved = new UnresolvedCounters(MAX_UNRESOLVED_ORIGINS);
   readonly #stopListening: () => void;
   #closed = false;
 
@@ -267,6 +285,8 @@ export class Session {
     switch (message.type) {
       case 'hello':
         return this.#onHello(message);
+      case 'have':
+        return this.#onHave(message);
       case 'ack':
         return this.#onAck(message);
       case 'facts':
@@ -296,7 +316,7 @@ export class Session {
   }
 
   async #pumpLoop(): Promise<void> {
-    while (!this.#closed && this.#helloSeen && this.#inFlightBytes < MAX_IN_FLIGHT_BYTES) {
+    while (!this.#closed && this.#helloSeen && !this.#awaitingPages && this.#inFlightBytes < MAX_IN_FLIGHT_BYTES) {
       const epoch = this.#epoch;
       const version = this.#replica.durableVersion;
       // Nothing became durable and nothing was reset since the log had nothing for this remote.
@@ -344,17 +364,56 @@ export class Session {
     this.#helloSeen = true;
     this.#notOpen = false;
     this.#helloRetries = 0;
-    // A (re)started remote may need a snapshot at once, whatever we offered before.
-    this.#offerAt = 0;
-    this.#offers = 0;
     this.#unresolved.clear();
     const vector = this.#replica.origins.resolve(hello.vector, this.#unresolved.note);
-    this.#reset(vector);
+    // A hello says what the remote holds now: send from there. What is in flight stays counted
+    // against the window unless the backoff allows a reset, so replayed hellos cannot make us
+    // send more than the window per (growing) retransmission interval.
+    const now = this.#now();
+    const resetWindow = now - this.#lastWindowReset >= this.#backoff();
+    if (resetWindow) {
+      this.#fruitless++;
+      // A (re)started remote may need a snapshot at once, whatever we offered before.
+      this.#offerAt = 0;
+      this.#offers = 0;
+    }
+    this.#reset(vector, resetWindow);
+    this.#awaitingPages = hello.more;
     this.#deps.gossip.linkReset(this.peer);
-    this.#holdOthersUntil = this.#now() + this.#forwardDelay;
+    this.#holdOthersUntil = now + this.#forwardDelay;
     this.#deps.gossip.heardVector(this.peer, vector);
-    if (hello.reply) this.#sendHello(false);
+    // Our hello can be big (the whole vector): answer at most once per backoff interval.
+    if (hello.reply && now - this.#lastHelloAnswer >= this.#backoff()) {
+      this.#lastHelloAnswer = now;
+      this.#sendHello(false);
+    }
     this.pump();
+  }
+
+  /** The next page of the remote's hello vector. */
+  #onHave(have: Have): void {
+    const vector = this.#replica.origins.resolve(have.vector, this.#unresolved.note);
+    advance(this.#remote, vector);
+    advance(this.#sent, vector);
+    this.#deps.gossip.heardVector(this.peer, vector);
+    if (!have.more && this.#awaitingPages) {
+      this.#awaitingPages = false;
+      this.pump();
+    }
+  }
+
+  /**
+   * How long before the window may be reset again or another hello answered, doubling with every
+   * one that brought no progress from the remote (RFC 6298's backoff), up to MAX_RETRANSMIT_BACKOFF_MS.
+   */
+  #backoff(): number {
+    return Math.min(this.#retransmitAfter() * 2 ** this.#fruitless, MAX_RETRANSMIT_BACKOFF_MS);
+  }
+
+  /** The remote made progress (acknowledged what we sent, or sent us new facts). */
+  #progress(): void {
+    this.#fruitless = 0;
+    this.#lastHelloAnswer = Number.NEGATIVE_INFINITY;
   }
 
   #onAck(ack: Ack): void {
@@ -376,6 +435,7 @@ export class Session {
     if (oldestReleased !== undefined) {
       this.#lastProgress = now;
       this.#driftRefusals = 0;
+      this.#progress();
       this.#sampleAckDelay(now - oldestReleased);
     }
     this.#deps.gossip.heardVector(this.peer, vector);
@@ -392,18 +452,13 @@ export class Session {
   async #onFacts(message: FactsMessage): Promise<void> {
     const outcome = await this.#deps.ingest.ingest(message.runs, this.peer);
     if (this.#closed) return;
-    for (const error of outcome.errors) this.#complain(error.type, error.message);
-    if (outcome.driftRetryAfter !== undefined) {
-      // Not the sender's fault (its clock is off): no strike, but a typed refusal, so it backs off.
+    for (const [code, retryAfter] of outcome.refused) {
+      // Not the sender's fault (its clock is off, or it brought too many new origins at once): no
+      // strike, but a typed refusal, so it holds back instead of sending them again at once.
+      const text = code === 'clock-drift' ? 'facts from a clock ahead of ours' : 'too many new origins: later';
       this.#deps.link.send(
         this.peer,
-        encodeMessage({
-          type: 'error',
-          space: this.#replica.spaceId,
-          code: 'clock-drift',
-          message: `facts from a clock ahead of ours by more than the allowed drift`,
-          retryAfter: outcome.driftRetryAfter,
-        }),
+        encodeMessage({ type: 'error', space: this.#replica.spaceId, code, message: text, retryAfter }),
       );
     }
     // The sender holds what it sent us: never send it back.
@@ -440,9 +495,10 @@ export class Session {
       case 'not-open':
         this.#notOpen = true;
         return;
-      case 'clock-drift': {
-        // Hold back re-offering for as long as the remote says our clock is ahead, and longer with
-        // every refusal in a row.
+      case 'clock-drift':
+      case 'budget': {
+        // Hold back re-offering for as long as the remote says (our clock is ahead of its clock, or
+        // we brought it more new origins than it takes per minute), longer with every refusal in a row.
         this.#driftRefusals++;
         const backoff = Math.min(RETRANSMIT_AFTER_MS * 2 ** this.#driftRefusals, MAX_DRIFT_HOLD_MS);
         this.#driftHoldUntil = now + Math.max(backoff, Math.min(error.retryAfter ?? 0, MAX_DRIFT_HOLD_MS));
@@ -458,33 +514,37 @@ export class Session {
     this.#deps.link.complain(this.peer, code, message);
   }
 
-  #reset(vector: Vector): void {
+  /** Start sending from `vector` (what the remote holds); with `window`, forget what is in flight. */
+  #reset(vector: Vector, window: boolean): void {
     this.#remote = new Map(vector);
     this.#sent = new Map(vector);
     this.#lacking = new Set();
     for (const [origin, counter] of this.#replica.vector())
       if (counter > (vector.get(origin) ?? 0)) this.#lacking.add(origin);
-    this.#inFlight = [];
-    this.#inFlightBytes = 0;
+    if (window) {
+      this.#inFlight = [];
+      this.#inFlightBytes = 0;
+      this.#lastWindowReset = this.#now();
+      this.#lastProgress = this.#now();
+    }
     this.#epoch++;
-    this.#lastProgress = this.#now();
   }
 
+  /** Our hello: the first page of our vector, then the rest in `have` messages. */
   #sendHello(reply: boolean): void {
     this.#lastHello = this.#now();
-    const snapshot = this.#deps.snapshotRef();
     const vector = this.#replica.vector();
     this.#told = new Map(vector);
-    const hello: Hello = {
-      type: 'hello',
-      space: this.#replica.spaceId,
-      version: PROTOCOL_VERSION,
-      reply,
-      vector: this.#replica.origins.toWire(vector),
-      logStart: this.#replica.origins.toWire(this.#replica.logStarts()),
-      snapshot,
-    };
-    this.#deps.link.send(this.peer, encodeMessage(hello));
+    const space = this.#replica.spaceId;
+    const pages = pagesOf(this.#replica.origins.toWire(vector));
+    pages.forEach((page, i) => {
+      const more = i < pages.length - 1;
+      const message: Hello | Have =
+        i === 0
+          ? { type: 'hello', space, version: PROTOCOL_VERSION, reply, vector: page, more }
+          : { type: 'have', space, vector: page, more };
+      this.#deps.link.send(this.peer, encodeMessage(message));
+    });
   }
 
   /**
@@ -506,11 +566,10 @@ export class Session {
         this.#told.set(origin, counter);
       }
     }
-    if (vector.size > 0)
-      this.#deps.link.send(
-        this.peer,
-        encodeMessage({ type: 'ack', space: this.#replica.spaceId, vector: this.#replica.origins.toWire(vector) }),
-      );
+    if (vector.size === 0) return;
+    for (const page of pagesOf(this.#replica.origins.toWire(vector))) {
+      this.#deps.link.send(this.peer, encodeMessage({ type: 'ack', space: this.#replica.spaceId, vector: page }));
+    }
   }
 
   /**
@@ -565,19 +624,26 @@ export class Session {
       this.#scheduleTick(Math.min(SYNC_TICK_MS * 2 ** this.#helloRetries, cap));
       return;
     }
-    if (this.#inFlight.length === 0) return;
     const now = this.#now();
+    if (this.#awaitingPages && now - this.#lastHello >= this.#retransmitAfter()) {
+      // The rest of the remote's vector did not come (lost): go on without it (at worst we send
+      // facts it holds, which it acknowledges as duplicates).
+      this.#awaitingPages = false;
+      this.pump();
+    }
+    if (this.#inFlight.length === 0) return;
     if (now < this.#driftHoldUntil) {
       // The remote refused our facts for clock drift: re-offering sooner is pointless.
       this.#scheduleTick(this.#driftHoldUntil - now);
       return;
     }
-    if (now - this.#lastProgress >= this.#retransmitAfter()) {
+    if (now - this.#lastProgress >= this.#backoff()) {
       // Frames (or their acks) were lost. Forget them, ask the remote what it holds, and resend
-      // from there once it answers.
+      // from there once it answers; the next time waits twice as long unless it makes progress.
       this.#helloSeen = false;
       this.#helloRetries = 0;
-      this.#reset(this.#remote);
+      this.#fruitless++;
+      this.#reset(this.#remote, true);
       this.#sendHello(true);
     }
     this.#scheduleTick(SYNC_TICK_MS);

@@ -32,18 +32,13 @@ describe('sync codec', () => {
   it('round-trips every message type', async () => {
     const vector = toWire(new Map([[ORIGIN, 7]]));
     const messages: Message[] = [
-      {
-        type: 'hello',
-        space: 's',
-        version: 1,
-        reply: true,
-        vector,
-        logStart: toWire(new Map()),
-        snapshot: { blobId: 'ab'.repeat(32), vector },
-      },
+      { type: 'hello', space: 's', version: 1, reply: true, vector, more: true },
+      { type: 'have', space: 's', vector, more: false },
       { type: 'ack', space: 's', vector },
-      { type: 'gossip', space: 's', peers: [{ peer: ORIGIN, vector, snapshot: undefined, lastSeen: 123 }] },
-      { type: 'error', space: 's', code: 'bad-hash', message: 'nope' },
+      { type: 'gossip', space: 's', statements: [{ peer: ORIGIN, seq: 123, vector, sig: new Uint8Array(64).fill(7) }] },
+      { type: 'error', space: 's', code: 'bad-hash', message: 'nope', retryAfter: undefined },
+      { type: 'error', space: 's', code: 'clock-drift', message: 'later', retryAfter: 5_000 },
+      { type: 'gone', space: 's', ids: ['ab'.repeat(32)] },
       { type: 'snapshot-offer', space: 's', blobId: 'cd'.repeat(32), vector },
       { type: 'blob-request', space: 's', ids: ['ef'.repeat(32)] },
       { type: 'blob', space: 's', id: '01'.repeat(32), bytes: Uint8Array.from([1, 2, 3]) },
