@@ -198,3 +198,12 @@ export const BLOB_RESEND_AFTER_MS = 1_000; // 1 s
 
 /** Snapshot offers from one link that wait while a fetch is in progress. */
 export const MAX_PENDING_OFFERS_PER_LINK = 4; // offers
+
+/** Most attestations an offer carries (enough for any sensible snapshotQuorum). */
+export const MAX_OFFER_ATTESTATIONS = 16; // attestations
+
+/** Default number of distinct peers that must attest a snapshot before anyone adopts or prunes behind it. */
+export const DEFAULT_SNAPSHOT_QUORUM = 2; // peers
+
+/** After this long without new facts, a peer snapshots what is new if its latest snapshot lacks attestations. */
+export const IDLE_SNAPSHOT_MS = 5_000; // 5 s

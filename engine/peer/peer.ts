@@ -21,7 +21,13 @@ import {
 } from '../facts/sign.js';
 import type { PeerId } from '../facts/types.js';
 import { encodeMessage } from '../sync/codec.js';
-import { DEFAULT_ACK_QUORUM, DEFAULT_PRUNE_WINDOW_MS, DEFAULT_SNAPSHOT_EVERY, MAX_DRIFT_MS } from '../limits.js';
+import {
+  DEFAULT_ACK_QUORUM,
+  DEFAULT_PRUNE_WINDOW_MS,
+  DEFAULT_SNAPSHOT_EVERY,
+  DEFAULT_SNAPSHOT_QUORUM,
+  MAX_DRIFT_MS,
+} from '../limits.js';
 import type { Storage } from '../storage/storage.js';
 import type { BlobStore } from '../blobs/blob-store.js';
 import { inProcessWorkers, type Workers } from '../snapshot/workers.js';
@@ -74,6 +80,7 @@ export function createPeer(init: PeerInit): ResultAsync<Peer, OpenError> {
 function checkOptions(init: PeerInit): Result<SpaceOptions, OpenError> {
   const options: SpaceOptions = {
     ackQuorum: init.ackQuorum ?? DEFAULT_ACK_QUORUM,
+    snapshotQuorum: init.snapshotQuorum ?? DEFAULT_SNAPSHOT_QUORUM,
     maxDrift: init.maxDrift ?? MAX_DRIFT_MS,
     snapshotEvery: init.snapshotEvery ?? DEFAULT_SNAPSHOT_EVERY,
     pruneWindow: init.pruneWindow ?? DEFAULT_PRUNE_WINDOW_MS,
@@ -81,6 +88,8 @@ function checkOptions(init: PeerInit): Result<SpaceOptions, OpenError> {
   if (typeof init.storage !== 'object' || init.storage === null) return err(invalidInput('storage is required'));
   if (!Number.isSafeInteger(options.ackQuorum) || options.ackQuorum < 1)
     return err(invalidInput('ackQuorum must be an integer ≥ 1'));
+  if (!Number.isSafeInteger(options.snapshotQuorum) || options.snapshotQuorum < 1)
+    return err(invalidInput('snapshotQuorum must be an integer ≥ 1'));
   if (!(options.maxDrift >= 0)) return err(invalidInput('maxDrift must be ≥ 0 ms'));
   if (!Number.isSafeInteger(options.snapshotEvery) || options.snapshotEvery < 1) {
     return err(invalidInput('snapshotEvery must be an integer ≥ 1'));

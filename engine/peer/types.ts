@@ -26,6 +26,13 @@ export interface PeerInit {
   env?: Env;
   /** Other peers that must acknowledge a local fact before it stops being pending. @default 1 */
   ackQuorum?: number;
+  /**
+   * Distinct peers (this one included) that must attest a snapshot — each by building the same root
+   * from its own facts — before anyone adopts it or prunes behind it. 1: a peer's own word is enough
+   * (a member with a valid key could then hand a catching-up peer registers its facts do not give).
+   * @default 2
+   */
+  snapshotQuorum?: number;
   /** Furthest a remote fact's clock may be ahead of ours, in ms. @default 60_000 */
   maxDrift?: number;
   /** Log entries between automatic snapshots. @default 10_000 */
@@ -87,10 +94,12 @@ export type SpaceListener = (event: SpaceEvent) => void;
  * - `equivocation`: an origin signed two different facts for one counter (`origin`, `counter`);
  * - `invalid-input`: a remote (`peer`) sent something the protocol refuses;
  * - `storage`: this peer's storage failed a write (`peer` is this peer);
- * - `snapshot`: this peer's snapshot workflow failed (`peer` is this peer).
+ * - `snapshot`: this peer's snapshot workflow failed (`peer` is this peer);
+ * - `bad-snapshot`: `peer` attested (or served) a snapshot root the facts of its cut do not give;
+ *   `proof` holds the signed attestations (theirs, and ours of the root we built, when we could).
  */
 export interface Fault {
-  readonly type: 'equivocation' | 'invalid-input' | 'storage' | 'snapshot';
+  readonly type: 'equivocation' | 'invalid-input' | 'storage' | 'snapshot' | 'bad-snapshot';
   /** The peer that sent it (for `storage` and `snapshot`: this peer). */
   readonly peer: string;
   /** The origin at fault (for equivocation: the origin that signed two facts). */
@@ -99,6 +108,11 @@ export interface Fault {
   readonly message: string;
   /** When it was noticed (ms, on this peer's clock). */
   readonly at: number;
+  /** For `bad-snapshot`: the root at fault and the signed attestations that prove it. */
+  readonly proof?: {
+    readonly root: string;
+    readonly attestations: readonly { readonly attester: string; readonly sig: Uint8Array }[];
+  };
 }
 
 export interface SpaceStatus {

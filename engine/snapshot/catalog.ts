@@ -12,18 +12,23 @@ import type { SequenceId } from '../log/event-log.js';
 import type { FactEntry } from '../log/fact-entry.js';
 import type { ItemRecord } from '../state/lww.js';
 import type { Storage } from '../storage/storage.js';
-import { decodeChunk, decodeRoot, type SnapshotRoot } from './format.js';
+import { AttestationBook } from './attestation.js';
+import { chainTipsOf, decodeChunk, decodeRoot, decodeTipChunk, type SnapshotRoot, type SnapshotTip } from './format.js';
+
+/** A root with the chain tips of its cut. */
+type HeldRoot = SnapshotRoot & { readonly tips: ReadonlyMap<PeerId, ChainTip> };
 import type { SnapshotStore } from './store.js';
 
 /** A snapshot this peer holds (own or adopted). */
 export interface HeldSnapshot {
   readonly blobId: string;
+  /** Per origin, the last fact it covers (its cut). */
   readonly tips: ReadonlyMap<PeerId, ChainTip>;
   /** Entry carrying it in our log (own snapshots only). */
   readonly seq?: SequenceId | undefined;
 }
 
-/** Where the history blobs end: the entry carrying the newest one, and its id. */
+/** Where the history blobs end: the first entry they do not hold, and the newest blob's id. */
 export interface HistoryPoint {
   readonly seq: SequenceId;
   readonly blobId: string;
@@ -46,6 +51,8 @@ export function coversMore(counters: ReadonlyMap<PeerId, number>, held: (origin:
 }
 
 const adoptedKey = (space: string): string => `space/${space}/adopted`;
+const attestationsKey = (space: string): string => `space/${space}/attestations`;
+const derivedKey = (space: string): string => `space/${space}/derived`;
 const BLOB_ID = /^[0-9a-f]{64}$/;
 
 /** The list of adopted snapshots as stored (a JSON array of blob ids). */
@@ -69,8 +76,19 @@ export class SnapshotCatalog {
   readonly #storage: Storage;
   readonly #store: SnapshotStore;
   #own: HeldSnapshot | undefined;
+  /**
+   * The own snapshot before the latest, kept until we prune behind the latest: while its log tail is
+   * still here, we can build roots for cuts between the two (to attest other peers' snapshots).
+   */
+  #previous: HeldSnapshot | undefined;
   #adopted: HeldSnapshot[] = [];
   #history: HistoryPoint | undefined;
+  /** Checked attestations of held snapshots (persisted). */
+  #attestations = new AttestationBook();
+  /** Roots we built differently from what someone attested: never offered, never adopted. */
+  readonly #bad = new Set<string>();
+  /** Own snapshots built on registers of adopted snapshots (taken on others' word), persisted. */
+  #derived = new Set<string>();
 
   constructor(spaceId: string, storage: Storage, store: SnapshotStore) {
     this.#spaceId = spaceId;
@@ -94,6 +112,28 @@ export class SnapshotCatalog {
 
   get historyPoint(): HistoryPoint | undefined {
     return this.#history;
+  }
+
+  get previous(): HeldSnapshot | undefined {
+    return this.#previous;
+  }
+
+  get attestations(): AttestationBook {
+    return this.#attestations;
+  }
+
+  /** `root` was attested by someone for a cut where we build another root: a lie (or theirs). */
+  markBad(root: string): void {
+    this.#bad.add(root);
+  }
+
+  isBad(root: string): boolean {
+    return this.#bad.has(root);
+  }
+
+  /** Whether our own snapshot `root` was built on adopted registers. */
+  derived(root: string): boolean {
+    return this.#derived.has(root);
   }
 
   /** Snapshots we can offer to a peer that needs facts we no longer have. */
@@ -125,7 +165,16 @@ export class SnapshotCatalog {
     return own.andThen((snapshot) => {
       this.#own = snapshot;
       return this.#storage
-        .getMeta(adoptedKey(this.#spaceId))
+        .getMeta(attestationsKey(this.#spaceId))
+        .andThen(AttestationBook.decode)
+        .andThen((book) => {
+          this.#attestations = book;
+          return this.#storage.getMeta(derivedKey(this.#spaceId)).andThen(decodeAdopted);
+        })
+        .andThen((derived) => {
+          this.#derived = new Set(derived);
+          return this.#storage.getMeta(adoptedKey(this.#spaceId));
+        })
         .andThen(decodeAdopted)
         .andThen((ids) =>
           ResultAsync.combine(
@@ -148,15 +197,33 @@ export class SnapshotCatalog {
     });
   }
 
-  #loadInto(rootId: string, merge: MergeItem): ResultAsync<SnapshotRoot, StorageError | CorruptError> {
+  /** The tips (signed tip facts) of a snapshot whose blobs we hold. */
+  readTips(root: SnapshotRoot): ResultAsync<SnapshotTip[], StorageError | CorruptError> {
+    let chain: ResultAsync<SnapshotTip[], StorageError | CorruptError> = okAsync([]);
+    for (const id of root.tipChunks) {
+      chain = chain.andThen((tips) =>
+        this.#store.getSnapshotBlob(id).andThen((bytes) => {
+          if (bytes === undefined) return errAsync(corrupt(`snapshot tip chunk ${id} is missing`));
+          const decoded = decodeTipChunk(bytes);
+          return decoded.isOk() ? okAsync([...tips, ...decoded.value]) : errAsync(decoded.error);
+        }),
+      );
+    }
+    return chain;
+  }
+
+  #loadInto(rootId: string, merge: MergeItem): ResultAsync<HeldRoot, StorageError | CorruptError> {
     return this.readRoot(rootId).andThen((root) => {
-      let chain: ResultAsync<SnapshotRoot, StorageError | CorruptError> = okAsync(root);
+      let chain: ResultAsync<HeldRoot, StorageError | CorruptError> = this.readTips(root).map((tips) => ({
+        ...root,
+        tips: chainTipsOf(tips),
+      }));
       for (const id of root.chunks) {
-        chain = chain.andThen(() =>
+        chain = chain.andThen((held) =>
           this.#store.getSnapshotBlob(id).andThen((bytes) => {
             if (bytes === undefined) return errAsync(corrupt(`snapshot chunk ${id} is missing`));
             const merged = decodeChunk(bytes, merge);
-            return merged.isOk() ? okAsync(root) : errAsync(corrupt(`snapshot chunk ${id}: ${merged.error.message}`));
+            return merged.isOk() ? okAsync(held) : errAsync(corrupt(`snapshot chunk ${id}: ${merged.error.message}`));
           }),
         );
       }
@@ -164,10 +231,37 @@ export class SnapshotCatalog {
     });
   }
 
-  /** A new own snapshot is durable (its entry records it); `history` is the new history point, if any. */
-  ownMade(snapshot: HeldSnapshot, history: HistoryPoint | undefined): void {
+  /**
+   * A new own snapshot is durable (its entry records it); `history` is the new history point, if any;
+   * `derived`: it folded in adopted registers (or was built on a snapshot that did).
+   */
+  async ownMade(snapshot: HeldSnapshot, history: HistoryPoint | undefined, derived: boolean): Promise<void> {
+    this.#previous = this.#own;
     this.#own = snapshot;
     if (history !== undefined) this.#history = history;
+    if (derived || this.#derived.size > 0) {
+      const keep = new Set([...this.#derived].filter((r) => r === this.#previous?.blobId));
+      if (derived) keep.add(snapshot.blobId);
+      this.#derived = keep;
+      // A derived flag lost in a crash only makes us quicker to blame: best effort.
+      void (await this.#storage.setMeta(
+        derivedKey(this.#spaceId),
+        new TextEncoder().encode(JSON.stringify([...keep])),
+      ));
+    }
+  }
+
+  /** The log before our latest snapshot is gone: the one before it can no longer build anything. */
+  prunedToOwn(): void {
+    this.#previous = undefined;
+  }
+
+  /** Persist the attestations of what we hold (and forget the others). False when storage failed. */
+  async saveAttestations(): Promise<boolean> {
+    const keep = new Set(this.offerable().map((h) => h.blobId));
+    this.#attestations.retain(keep);
+    const saved = await this.#storage.setMeta(attestationsKey(this.#spaceId), this.#attestations.encode());
+    return saved.isOk();
   }
 
   /**
@@ -189,11 +283,12 @@ export class SnapshotCatalog {
    */
   async collect(pinned: Iterable<string>): Promise<void> {
     const keep = new Set<string>(pinned);
-    for (const held of this.offerable()) {
-      keep.add(held.blobId);
-      const root = await this.readRoot(held.blobId);
+    const held = [...this.offerable(), ...(this.#previous === undefined ? [] : [this.#previous])];
+    for (const snapshot of held) {
+      keep.add(snapshot.blobId);
+      const root = await this.readRoot(snapshot.blobId);
       if (root.isErr()) return;
-      for (const id of root.value.chunks) keep.add(id);
+      for (const id of [...root.value.tipChunks, ...root.value.chunks]) keep.add(id);
     }
     void (await this.#store.collect(keep));
   }

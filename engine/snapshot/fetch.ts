@@ -7,10 +7,12 @@
  */
 import type { Env, TimerScope } from '../env.js';
 import type { SignatureVerifier } from '../facts/sign.js';
-import type { PeerId, Vector } from '../facts/types.js';
+import { compareHlc } from '../facts/hlc.js';
+import type { Hlc, PeerId, Vector } from '../facts/types.js';
 import {
   BLOB_RESEND_AFTER_MS,
   MAX_BLOB_BYTES_PER_MINUTE,
+  MAX_OFFER_ATTESTATIONS,
   MAX_PENDING_OFFERS_PER_LINK,
   MAX_RETRANSMIT_BACKOFF_MS,
   MAX_VECTOR_PAGE_ORIGINS,
@@ -24,7 +26,17 @@ import type { Replica } from '../space/replica.js';
 import type { SnapshotOffer } from '../sync/messages.js';
 import { TokenBuckets } from '../sync/budget.js';
 import { coversMore, type HeldSnapshot, type SnapshotCatalog } from './catalog.js';
-import { blobIdOf, decodeChunk, decodeRoot, type SnapshotRoot } from './format.js';
+import { verifyAttestation, type Attestation } from './attestation.js';
+import {
+  blobIdOf,
+  chainTipsOf,
+  decodeChunk,
+  decodeRoot,
+  decodeTipChunk,
+  verifyTips,
+  type SnapshotRoot,
+  type SnapshotTip,
+} from './format.js';
 
 export interface FetchDeps {
   readonly replica: Replica;
@@ -42,6 +54,10 @@ export interface FetchDeps {
   readonly adopt: (snapshot: HeldSnapshot, items: readonly [string, string, ItemRecord][]) => void;
   /** A fetch from `peer` was abandoned: ask it what it has now (it offers its current snapshots). */
   readonly rehello: (peer: PeerId) => void;
+  /** Distinct attesters a snapshot needs before we adopt it (or offer it). */
+  readonly quorum: number;
+  /** A snapshot attested by `attestations` turned out wrong (served by `peer`). */
+  readonly badSnapshot: (peer: PeerId, root: string, attestations: readonly Attestation[], problem: string) => void;
   /** `peer` sent something that is its fault (a blob that is not what its id says). */
   readonly complain: (peer: PeerId, code: string, message: string) => void;
   /** `peer` offered a snapshot of what we already hold: tell it what we hold of these origins. */
@@ -68,6 +84,8 @@ export class SnapshotFetcher {
   readonly #offers = new Map<string, PeerId>();
   /** Blob bytes each link may make us send per minute. */
   readonly #blobBudget: TokenBuckets;
+  /** Offers' attestations are checked one offer at a time. */
+  #checking: Promise<unknown> = Promise.resolve();
   /** Per link, blobs sent and not yet acknowledged (by a later request without them). */
   readonly #outstanding = new Map<PeerId, Map<string, { at: number; resends: number }>>();
 
@@ -166,6 +184,8 @@ export class SnapshotFetcher {
   offerTo(peer: PeerId, sent: Vector): void {
     const { catalog, replica } = this.#deps;
     for (const held of catalog.offerable()) {
+      // Only what we could adopt ourselves: enough attestations, never a root someone lied about.
+      if (catalog.isBad(held.blobId) || catalog.attestations.count(held.blobId) < this.#deps.quorum) continue;
       // The offer names what it covers beyond what the remote holds (one page at most): enough to
       // tell it is useful, whatever the size of the space.
       const ahead: Vector = new Map();
@@ -177,18 +197,39 @@ export class SnapshotFetcher {
       const vector = replica.origins.toWire(ahead);
       this.#deps.send(
         peer,
-        encodeMessage({ type: 'snapshot-offer', space: replica.spaceId, blobId: held.blobId, vector }),
+        encodeMessage({
+          type: 'snapshot-offer',
+          space: replica.spaceId,
+          blobId: held.blobId,
+          vector,
+          attestations: catalog.attestations.list(held.blobId, MAX_OFFER_ATTESTATIONS),
+        }),
       );
     }
   }
 
-  /** A remote offers a snapshot: fetch it if it covers facts we lack. */
+  /**
+   * A remote offers a snapshot: fetch it if it covers facts we lack and `snapshotQuorum` distinct
+   * peers attest it (checked before anything is fetched).
+   */
   offerReceived(peer: PeerId, offer: SnapshotOffer): void {
-    const replica = this.#deps.replica;
+    const { replica, catalog } = this.#deps;
     const known = replica.origins.resolve(offer.vector);
     // Origins we have never heard of make any snapshot useful.
     if (known.size < offer.vector.size || coversMore(known, (origin) => replica.counter(origin))) {
-      this.#offered(peer, offer.blobId);
+      if (catalog.isBad(offer.blobId)) return;
+      this.#checking = this.#checking.then(async () => {
+        let valid = 0;
+        for (const attestation of offer.attestations) {
+          if (catalog.attestations.has(offer.blobId, attestation.attester)) valid++;
+          else if (await verifyAttestation(replica.spaceId, offer.blobId, attestation, this.#deps.verifier)) {
+            catalog.attestations.add(offer.blobId, attestation);
+            valid++;
+          }
+        }
+        // Too few attestations: not adoptable (yet). The remote offers it again later.
+        if (valid >= this.#deps.quorum) this.#offered(peer, offer.blobId);
+      });
     } else {
       // We hold all it covers: the remote thinks otherwise (an ack of ours was lost). Say so, or it
       // would keep offering.
@@ -267,14 +308,10 @@ export class SnapshotFetcher {
   #gotRoot(fetch: Fetch, bytes: Uint8Array): void {
     const root = decodeRoot(bytes);
     if (root.isErr() || root.value.space !== this.#deps.replica.spaceId) return this.#abandon(fetch);
-    void this.#deps.verifier.verify(root.value.creator, root.value.signed, root.value.sig).then((valid) => {
-      if (!valid || this.#fetch !== fetch) return this.#abandon(fetch);
-      fetch.root = root.value;
-      for (const id of root.value.chunks) fetch.wanted.add(id);
-      if (fetch.wanted.size === 0) void this.#finish(fetch);
-      else this.#ask(fetch);
-      return undefined;
-    });
+    fetch.root = root.value;
+    for (const id of [...root.value.tipChunks, ...root.value.chunks]) fetch.wanted.add(id);
+    if (fetch.wanted.size === 0) void this.#finish(fetch);
+    else this.#ask(fetch);
   }
 
   #ask(fetch: Fetch): void {
@@ -303,6 +340,14 @@ export class SnapshotFetcher {
     });
   }
 
+  /** The fetched snapshot does not check out although attested: its attesters lied. */
+  #reject(fetch: Fetch, problem: string): void {
+    const catalog = this.#deps.catalog;
+    catalog.markBad(fetch.rootId);
+    this.#deps.badSnapshot(fetch.peer, fetch.rootId, catalog.attestations.list(fetch.rootId), problem);
+    this.#abandon(fetch, true);
+  }
+
   /**
    * Give up on `fetch`; with `retry`, ask its peer again (it answers with offers of what it holds
    * now), so a lost reply or a replaced snapshot never ends the catch-up for good.
@@ -316,17 +361,62 @@ export class SnapshotFetcher {
   async #finish(fetch: Fetch): Promise<void> {
     if (this.#deps.stopped()) return;
     const root = fetch.root!;
-    // Check every chunk before anything changes: a bad one abandons the fetch with no effect.
-    const items: [string, string, ItemRecord][] = [];
-    for (const id of root.chunks) {
-      const decoded = decodeChunk(fetch.chunks.get(id)!, (c, i, r) => items.push([c, i, r]));
-      if (decoded.isErr()) return this.#abandon(fetch);
+    const { replica, verifier } = this.#deps;
+    // Check everything before anything changes: a bad snapshot is abandoned with no effect, and the
+    // peers that attested it are recorded as liars.
+    const tips: SnapshotTip[] = [];
+    for (const id of root.tipChunks) {
+      const decoded = decodeTipChunk(fetch.chunks.get(id)!);
+      if (decoded.isErr()) return this.#reject(fetch, `tip chunk ${id.slice(0, 16)}…: ${decoded.error.message}`);
+      tips.push(...decoded.value);
     }
-    const held: HeldSnapshot = { blobId: fetch.rootId, tips: root.tips };
+    const tipProblem = await verifyTips(replica.spaceId, tips, verifier);
+    if (tipProblem !== undefined) return this.#reject(fetch, tipProblem);
+    const cut = chainTipsOf(tips);
+    const items: [string, string, ItemRecord][] = [];
+    let stampProblem: string | undefined;
+    const tipHlc = new Map(tips.map((t) => [t.fact.origin, t.fact.hlc]));
+    for (const id of root.chunks) {
+      const decoded = decodeChunk(fetch.chunks.get(id)!, (c, i, r) => {
+        stampProblem ??= implausibleStamp(r, cut, tipHlc);
+        items.push([c, i, r]);
+      });
+      if (decoded.isErr()) return this.#reject(fetch, `chunk ${id.slice(0, 16)}…: ${decoded.error.message}`);
+    }
+    if (stampProblem !== undefined) return this.#reject(fetch, stampProblem);
+    const held: HeldSnapshot = { blobId: fetch.rootId, tips: cut };
     this.#fetch = undefined;
     // Adopt only once a restart would find it again: we are about to acknowledge what it covers.
     const catalog = this.#deps.catalog;
-    if (await catalog.setAdopted([...catalog.adopted, held])) this.#deps.adopt(held, items);
+    if (await catalog.setAdopted([...catalog.adopted, held])) {
+      await catalog.saveAttestations();
+      this.#deps.adopt(held, items);
+    }
     this.#next();
   }
+}
+
+/**
+ * Why a register of an adopted snapshot cannot come from the facts its cut covers, or undefined:
+ * every stamp names an origin of the cut, a counter up to that origin's tip and a clock reading no
+ * later than the tip's (an origin's readings only grow). A snapshot cannot push registers stamped in
+ * another origin's name beyond what that origin signed.
+ */
+function implausibleStamp(
+  record: ItemRecord,
+  cut: ReadonlyMap<PeerId, { readonly counter: number }>,
+  tipHlc: ReadonlyMap<PeerId, Hlc>,
+): string | undefined {
+  const stamps = [...record.fields.values()].map((r) => r.stamp);
+  if (record.exists !== undefined) stamps.push(record.exists.stamp);
+  if (record.reset !== undefined) stamps.push(record.reset);
+  for (const stamp of stamps) {
+    const tip = cut.get(stamp.origin);
+    const hlc = tipHlc.get(stamp.origin);
+    if (tip === undefined || hlc === undefined) return `a register names ${stamp.origin}, which the cut does not cover`;
+    if (stamp.counter > tip.counter || compareHlc(stamp, hlc) > 0) {
+      return `a register of ${stamp.origin} is later than the fact its origin signed last`;
+    }
+  }
+  return undefined;
 }

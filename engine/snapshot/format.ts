@@ -1,56 +1,73 @@
 /**
- * Snapshot blobs: the LWW registers of a space (stamps and tombstones included) and the chain tips
- * they cover, split into content-addressed chunks so a big space is not one blob and each chunk
- * fits a frame.
+ * Snapshot blobs. A snapshot is a pure function of the facts it covers: the same cut (per origin,
+ * the last fact covered, always a signed run end) gives the same canonical bytes and the same root
+ * id on every peer, whoever builds it. That is what lets other peers attest it (they build the
+ * same root from their own facts and sign its id) and a catching-up peer trust it without trusting
+ * its author.
  *
- *   root  := 'S' u8(1) · str space · str creator · uvarint nTips · (str origin · uvarint counter · hash 32)* ·
- *            uvarint items · uvarint nChunks · (chunk id 32)* · sig 64
- *   (`items` counts item records over all chunks: one item may appear in several chunks, the later
- *   ones newer; loading merges them all, which LWW registers allow in any order.)
- *   chunk := 'C' u8(1) · uvarint nOrigins · str* · uvarint nItems ·
+ *   root  := 'S' u8(2) · str space · uvarint origins · uvarint nTipChunks · (chunk id 32)* ·
+ *            uvarint items · uvarint nChunks · (chunk id 32)*
+ *   tips  := 'T' u8(2) · uvarint n · (bytes entry)*      entries sorted by origin; each the origin's
+ *            tip fact at rest (engine/log/entry-codec.ts) with its signature: unforgeable
+ *   chunk := 'C' u8(2) · uvarint nOrigins · str* · uvarint nItems ·
  *            (str collection · str item · exists · reset · uvarint nFields · (str field · stamp · json)*)*
  *   stamp := uvarint wall · uvarint logical · uvarint originRef · uvarint counter
  *   exists := u8 0 | u8 1 (false) stamp | u8 2 (true) stamp;  reset := u8 0 | u8 1 stamp
  *
- * A blob's id is the hex SHA-256 of its bytes. The root is signed by the peer that made it: a
- * snapshot cannot be checked fact by fact, so whoever loads one trusts its creator (and can name
- * it), while the chain tips let the next signed run of each origin link onto it.
+ * Items are in (collection, item) order, fields in name order, origins in order of first use; a
+ * chunk ends once it reaches SNAPSHOT_CHUNK_BYTES; so equal states give equal chunks. A blob's id is
+ * the hex SHA-256 of its bytes.
  */
 import { hexToBytes } from '@noble/hashes/utils.js';
 import { err, ok, type Result } from 'neverthrow';
 import { corrupt, type CorruptError } from '../errors.js';
 import { Reader, toHex, Writer } from '../facts/bytes.js';
-import { HASH_BYTES, SIGNATURE_BYTES } from '../facts/codec.js';
+import { computeHash, HASH_BYTES } from '../facts/codec.js';
+import { equalBytes } from '../facts/bytes.js';
 import { sha256 } from '../facts/hash.js';
 import { readJson, writeJson } from '../facts/json.js';
 import type { ChainTip } from '../facts/run.js';
-import type { PeerId } from '../facts/types.js';
-import { MAX_ID_BYTES, MAX_ORIGIN_LENGTH, MAX_SNAPSHOT_ORIGINS } from '../limits.js';
+import type { SignatureVerifier } from '../facts/sign.js';
+import type { Fact, JsonValue, PeerId } from '../facts/types.js';
+import { decodeEntry, encodeEntry } from '../log/entry-codec.js';
+import type { FactEntry } from '../log/fact-entry.js';
+import { MAX_FRAME_BYTES, MAX_ID_BYTES, MAX_ORIGIN_LENGTH, MAX_SNAPSHOT_ORIGINS } from '../limits.js';
 import type { ItemRecord, LwwState, Register } from '../state/lww.js';
 import type { Stamp } from '../state/stamp.js';
-import type { JsonValue } from '../facts/types.js';
 
 /** Target size of one chunk; a chunk always fits one frame. */
 export const SNAPSHOT_CHUNK_BYTES = 256 * 1024; // 256 KiB
 
 const ROOT_MAGIC = 0x53; // 'S'
+const TIPS_MAGIC = 0x54; // 'T'
 const CHUNK_MAGIC = 0x43; // 'C'
-const VERSION = 1;
+const VERSION = 2;
+
+/** The last fact of an origin a snapshot covers, with the origin's signature over its hash. */
+export interface SnapshotTip {
+  readonly fact: Fact;
+  readonly sig: Uint8Array;
+}
 
 /** What a snapshot root says. */
 export interface SnapshotRoot {
   readonly space: string;
-  readonly creator: PeerId;
-  /** Per origin, the last fact the snapshot covers. */
-  readonly tips: ReadonlyMap<PeerId, ChainTip>;
+  /** Number of origins (tips). */
+  readonly origins: number;
+  readonly tipChunks: readonly string[];
+  /** Item records over all chunks. */
   readonly items: number;
   readonly chunks: readonly string[];
-  /** The signed part's hash and the creator's signature over it. */
-  readonly signed: Uint8Array;
-  readonly sig: Uint8Array;
 }
 
 export const blobIdOf = (bytes: Uint8Array): string => toHex(sha256(bytes));
+
+/** The chain tips (counter and hash per origin) of snapshot tips. */
+export function chainTipsOf(tips: readonly SnapshotTip[]): Map<PeerId, ChainTip> {
+  const out = new Map<PeerId, ChainTip>();
+  for (const { fact } of tips) out.set(fact.origin, { counter: fact.counter, hash: fact.hash });
+  return out;
+}
 
 /** Writes items into chunks of about SNAPSHOT_CHUNK_BYTES, each with its own origin table. */
 export class ChunkWriter {
@@ -73,7 +90,9 @@ export class ChunkWriter {
     if (record.reset === undefined) w.u8(0);
     else this.#stamp(w.u8(1), record.reset);
     w.uvarint(record.fields.size);
-    for (const [field, reg] of record.fields) {
+    // Fields in name order: the same registers make the same bytes, whatever order facts came in.
+    const fields = [...record.fields].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+    for (const [field, reg] of fields) {
       this.#stamp(w.string(field), reg.stamp);
       writeJson(w, reg.value);
     }
@@ -83,7 +102,7 @@ export class ChunkWriter {
   }
 
   finish(): { id: string; bytes: Uint8Array }[] {
-    if (this.#items > 0 || this.#chunks.length === 0) this.#flush();
+    if (this.#items > 0) this.#flush();
     return this.#chunks;
   }
 
@@ -120,65 +139,101 @@ export function* sortedItems(state: LwwState): Generator<[string, string, ItemRe
   }
 }
 
-/** The root's signed body for `chunks` covering `tips`. */
-export function encodeRootBody(
+/** Tips sorted by origin, written into chunks of at most SNAPSHOT_CHUNK_BYTES. */
+export function encodeTipChunks(tips: Iterable<SnapshotTip>): { id: string; bytes: Uint8Array }[] {
+  const sorted = [...tips].sort((a, b) => (a.fact.origin < b.fact.origin ? -1 : a.fact.origin > b.fact.origin ? 1 : 0));
+  const chunks: { id: string; bytes: Uint8Array }[] = [];
+  let entries: Uint8Array[] = [];
+  let size = 0;
+  const flush = () => {
+    const w = new Writer(size + 16).u8(TIPS_MAGIC).u8(VERSION).uvarint(entries.length);
+    for (const entry of entries) w.bytes(entry);
+    const bytes = w.finish();
+    chunks.push({ id: blobIdOf(bytes), bytes });
+    entries = [];
+    size = 0;
+  };
+  for (const tip of sorted) {
+    const entry = encodeEntry({ ...tip.fact, sig: tip.sig } as FactEntry);
+    if (size + entry.length + 8 > SNAPSHOT_CHUNK_BYTES && entries.length > 0) flush();
+    entries.push(entry);
+    size += entry.length + 8;
+  }
+  if (entries.length > 0) flush();
+  return chunks;
+}
+
+/** The tips of one tip chunk (their signatures are checked by `verifyTips`). */
+export function decodeTipChunk(bytes: Uint8Array): Result<SnapshotTip[], CorruptError> {
+  const r = new Reader(bytes);
+  if (r.u8() !== TIPS_MAGIC || r.u8() !== VERSION) return err(corrupt('not a snapshot tip chunk'));
+  const n = r.uvarint();
+  if (n > r.remaining / (HASH_BYTES + 2)) return err(corrupt('bad snapshot tip chunk'));
+  const tips: SnapshotTip[] = [];
+  for (let i = 0; i < n && !r.failed; i++) {
+    const entry = decodeEntry(r.bytes(MAX_FRAME_BYTES));
+    if (entry.isErr()) return err(corrupt(`snapshot tip ${i}: ${entry.error.message}`));
+    const { sig, ...fact } = entry.value;
+    if (sig === undefined) return err(corrupt(`snapshot tip ${i} is not signed`));
+    tips.push({ fact: fact as Fact, sig });
+  }
+  return r.done ? ok(tips) : err(corrupt('malformed snapshot tip chunk'));
+}
+
+/**
+ * Check tips: each fact hashes to its hash (in `space`), its origin signed that hash, and no origin
+ * appears twice. A snapshot can then not claim a counter its origin never signed. Resolves to the
+ * first problem, or undefined.
+ */
+export async function verifyTips(
   space: string,
-  creator: PeerId,
-  tips: ReadonlyMap<PeerId, ChainTip>,
-  items: number,
-  chunks: readonly string[],
-): Uint8Array {
-  const w = new Writer(256 + tips.size * 96 + chunks.length * 32);
-  w.u8(ROOT_MAGIC).u8(VERSION).string(space).string(creator).uvarint(tips.size);
-  for (const [origin, tip] of [...tips].sort((a, b) => (a[0] < b[0] ? -1 : 1)))
-    w.string(origin).uvarint(tip.counter).raw(tip.hash);
-  w.uvarint(items).uvarint(chunks.length);
-  for (const id of chunks) w.raw(hexToBytes(id));
+  tips: readonly SnapshotTip[],
+  verifier: SignatureVerifier,
+): Promise<string | undefined> {
+  const seen = new Set<PeerId>();
+  for (const { fact, sig } of tips) {
+    if (seen.has(fact.origin)) return `two tips for ${fact.origin}`;
+    seen.add(fact.origin);
+    const hash = computeHash(space, fact);
+    if (hash.isErr() || !equalBytes(hash.value, fact.hash))
+      return `the tip of ${fact.origin} does not hash to its hash`;
+    if (!(await verifier.verify(fact.origin, fact.hash, sig))) return `the tip of ${fact.origin} is not signed by it`;
+  }
+  return undefined;
+}
+
+export function encodeRoot(root: SnapshotRoot): Uint8Array {
+  const w = new Writer(64 + (root.tipChunks.length + root.chunks.length) * 32 + root.space.length * 3);
+  w.u8(ROOT_MAGIC).u8(VERSION).string(root.space).uvarint(root.origins).uvarint(root.tipChunks.length);
+  for (const id of root.tipChunks) w.raw(hexToBytes(id));
+  w.uvarint(root.items).uvarint(root.chunks.length);
+  for (const id of root.chunks) w.raw(hexToBytes(id));
   return w.finish();
 }
 
-/** The full root blob: body and signature. */
-export function encodeRoot(body: Uint8Array, sig: Uint8Array): Uint8Array {
-  const out = new Uint8Array(body.length + sig.length);
-  out.set(body);
-  out.set(sig, body.length);
-  return out;
-}
-
-/** Parse a root blob (the signature is checked by the caller, who has the verifier). */
+/** Parse a root blob. */
 export function decodeRoot(bytes: Uint8Array): Result<SnapshotRoot, CorruptError> {
-  if (bytes.length < SIGNATURE_BYTES + 4) return err(corrupt('snapshot root too short'));
-  const body = bytes.subarray(0, bytes.length - SIGNATURE_BYTES);
-  const r = new Reader(body);
+  const r = new Reader(bytes);
   if (r.u8() !== ROOT_MAGIC || r.u8() !== VERSION) return err(corrupt('not a snapshot root'));
   const space = r.string(MAX_ID_BYTES);
-  const creator = r.string(MAX_ORIGIN_LENGTH) as PeerId;
-  const nTips = r.uvarint();
-  if (nTips > MAX_SNAPSHOT_ORIGINS || nTips > r.remaining / (HASH_BYTES + 2)) return err(corrupt('bad snapshot root'));
-  const tips = new Map<PeerId, ChainTip>();
-  for (let i = 0; i < nTips && !r.failed; i++) {
-    const origin = r.string(MAX_ORIGIN_LENGTH) as PeerId;
-    tips.set(origin, { counter: r.uvarint(), hash: r.raw(HASH_BYTES).slice() });
-  }
+  const origins = r.uvarint();
+  if (origins > MAX_SNAPSHOT_ORIGINS) return err(corrupt('bad snapshot root'));
+  const readIds = (): string[] => {
+    const n = r.uvarint();
+    if (n > r.remaining / HASH_BYTES) {
+      r.fail();
+      return [];
+    }
+    const ids: string[] = [];
+    for (let i = 0; i < n && !r.failed; i++) ids.push(toHex(r.raw(HASH_BYTES)));
+    return ids;
+  };
+  const tipChunks = readIds();
   const items = r.uvarint();
-  const nChunks = r.uvarint();
-  if (nChunks > r.remaining / HASH_BYTES) return err(corrupt('bad snapshot root'));
-  const chunks: string[] = [];
-  for (let i = 0; i < nChunks && !r.failed; i++) chunks.push(toHex(r.raw(HASH_BYTES)));
+  const chunks = readIds();
   if (!r.done) return err(corrupt('malformed snapshot root'));
-  return ok({
-    space,
-    creator,
-    tips,
-    items,
-    chunks,
-    signed: sha256(body),
-    sig: bytes.slice(bytes.length - SIGNATURE_BYTES),
-  });
+  return ok({ space, origins, tipChunks, items, chunks });
 }
-
-/** Hash of a root body: what its creator signs. */
-export const rootSigningHash = (body: Uint8Array): Uint8Array => sha256(body);
 
 /** Every item of a chunk, passed to `visit`. Fails on anything malformed. */
 export function decodeChunk(

@@ -11,6 +11,8 @@ import { countersOf, type SnapshotCatalog } from './catalog.js';
 export interface PruneDeps {
   readonly replica: Replica;
   readonly timers: TimerScope;
+  /** Distinct attesters our snapshot needs before we prune behind it. */
+  readonly quorum: number;
   readonly catalog: SnapshotCatalog;
   readonly peers: PeerDirectory;
   readonly env: Env;
@@ -53,6 +55,9 @@ export class Pruner {
     if (own?.seq === undefined || own.seq <= replica.logStart) return this.#cancelRecheck();
     const point = catalog.historyPoint;
     if (point === undefined || point.seq < own.seq) return;
+    // Only behind a snapshot enough peers attest: one a catching-up peer can adopt. Until then the
+    // facts stay, so a peer that is the only one left with them can still serve them.
+    if (catalog.attestations.count(own.blobId) < this.#deps.quorum) return;
     const firstPending = replica.index.seqOf(replica.origin, this.#deps.acked() + 1);
     if (firstPending !== undefined && firstPending < own.seq) return;
     const window = this.#deps.pruneWindow;
@@ -71,6 +76,7 @@ export class Pruner {
       .map(() => {
         this.#pruning = false;
         replica.truncated(cut);
+        if (catalog.own?.seq === cut) catalog.prunedToOwn();
       })
       .mapErr(() => {
         this.#pruning = false;

@@ -1,30 +1,29 @@
 /**
- * The snapshot workflow of one space (DESIGN §4, seeds 000–002).
+ * The snapshot workflow of one space (DESIGN §4, §9; seeds 000–002).
  *
- * For entry S (triggered by `pending: 'snapshot'` on S, written every `snapshotEvery` entries or by
- * `space.snapshot()`): fold the previous snapshot, any adopted ones and the entries before S into
- * registers (on a Workers job), write them as chunks plus a signed root, write the entries since the
- * last history point as history blobs, then record `{ snapshot, history, pending: undefined }` on S
- * in one atomic metadata write. A crash anywhere before that write leaves `pending` set and the
- * workflow runs again on open; blobs are content-addressed, so writing them twice is harmless.
- *
- * Registers merge by stamp, so a snapshot may be the previous one's chunks plus chunks of the
- * registers of the entries since (a delta): O(tail), whatever the size of the state. When the
- * chunks hold more than twice the live items (superseded registers pile up), the snapshot is
- * compacted instead: every chunk and entry folded into one fresh set of chunks. Amortized, each
- * entry costs O(1) either way.
+ * For entry S (triggered by `pending: 'snapshot'` on S, written every `snapshotEvery` entries, after
+ * an idle stretch, or by `space.snapshot()`): S ends a prefix of the log in which every origin's last
+ * entry is a signed run end, so the cut (per origin, its last fact up to S) has a signature behind
+ * every tip. The registers of S and everything before it — the previous own snapshot and any adopted
+ * ones, plus the entries after the previous one — are written canonically as chunks, tip chunks and a
+ * root (engine/snapshot/build.ts): the same cut gives the same root id on every peer. The entries
+ * since the last history point are written as history blobs. Then `{ snapshot, history, pending:
+ * undefined }` is recorded on S in one atomic metadata write. A crash anywhere before that write
+ * leaves `pending` set and the workflow runs again on open; blobs are content-addressed, so writing
+ * them twice is harmless. Last, we attest our own root (see attestation.ts).
  */
 import { err, errAsync, ok, okAsync, ResultAsync, type Result } from 'neverthrow';
-import { asStorageError, closedError, corrupt, describe, invalidInput, type SnapshotError } from '../errors.js';
-import type { ChainTip } from '../facts/run.js';
+import { asStorageError, closedError, invalidInput, type SnapshotError } from '../errors.js';
 import type { Signer } from '../facts/sign.js';
 import type { PeerId } from '../facts/types.js';
-import { COMPACT_SLACK_ITEMS, LOG_PAGE_ENTRIES } from '../limits.js';
-import { encodeEntry } from '../log/entry-codec.js';
 import type { SequenceId } from '../log/event-log.js';
+import { encodeEntry } from '../log/entry-codec.js';
+import { factOf } from '../log/fact-entry.js';
 import type { Replica } from '../space/replica.js';
+import { attest } from './attestation.js';
+import { buildRoot } from './build.js';
 import type { HeldSnapshot, SnapshotCatalog } from './catalog.js';
-import { encodeRoot, encodeRootBody, rootSigningHash, type SnapshotRoot } from './format.js';
+import { chainTipsOf, type SnapshotTip } from './format.js';
 import type { Workers } from './workers.js';
 
 export interface WorkflowDeps {
@@ -35,8 +34,8 @@ export interface WorkflowDeps {
   readonly snapshotEvery: number;
   /** Blobs that must survive garbage collection (a fetch in progress). */
   readonly pinned: () => Iterable<string>;
-  /** A snapshot was made (gossip, pruning and the next snapshot may follow). */
-  readonly made: () => void;
+  /** A snapshot was made (attestation, pruning and the next snapshot may follow). */
+  readonly made: (snapshot: HeldSnapshot) => void;
   /** A workflow failed for a reason other than closing. */
   readonly failed: (error: SnapshotError) => void;
   /** The space closed or its process died: stop before the next write. */
@@ -53,23 +52,51 @@ export class SnapshotWorkflow {
     this.#deps = deps;
   }
 
+  get busy(): boolean {
+    return this.#busy;
+  }
+
+  /**
+   * The entry a snapshot may cover up to now: the last of the longest prefix of the log in which
+   * every origin's last entry is signed. Undefined when that is not past our latest snapshot.
+   */
+  #cutPoint(): SequenceId | undefined {
+    const { replica, catalog } = this.#deps;
+    const at = replica.cleanHead - 1;
+    const since = catalog.own?.seq ?? replica.logStart - 1;
+    return at > since ? at : undefined;
+  }
+
   /** Take a snapshot of everything in the log now (or return the one that already covers it). */
   now(): ResultAsync<HeldSnapshot, SnapshotError> {
     const { replica, catalog } = this.#deps;
-    const head = replica.head;
-    if (head === replica.logStart) return errAsync(invalidInput('the log is empty: nothing to snapshot'));
+    if (replica.head === replica.logStart) return errAsync(invalidInput('the log is empty: nothing to snapshot'));
+    const at = this.#cutPoint();
     const own = catalog.own;
-    if (own?.seq === head - 1) return okAsync(own);
-    return this.#markAndRun(head - 1);
+    if (at === undefined) {
+      return own !== undefined ? okAsync(own) : errAsync(invalidInput('no entry to snapshot at yet'));
+    }
+    return this.#markAndRun(at);
   }
 
   /** Ask for a snapshot every `snapshotEvery` entries. */
   maybeRun(): void {
     const { replica, catalog } = this.#deps;
     if (this.#busy || this.#deps.stopped()) return;
-    const since = catalog.own?.seq ?? replica.logStart;
-    const head = replica.head;
-    if (head - since > this.#deps.snapshotEvery) void this.#markAndRun(head - 1);
+    const since = (catalog.own?.seq ?? replica.logStart - 1) + 1;
+    if (replica.head - since <= this.#deps.snapshotEvery) return;
+    const at = this.#cutPoint();
+    if (at !== undefined) void this.#markAndRun(at);
+  }
+
+  /**
+   * Snapshot what is there now if there is anything new since the latest snapshot (after an idle
+   * stretch: peers that hold the same facts then build the same root and can attest each other's).
+   */
+  runIfNew(): void {
+    if (this.#busy || this.#deps.stopped()) return;
+    const at = this.#cutPoint();
+    if (at !== undefined) void this.#markAndRun(at);
   }
 
   /** A crash interrupted the workflow for entry `seq` (found `pending` on open): run it again. */
@@ -88,13 +115,12 @@ export class SnapshotWorkflow {
 
   #run(seq: SequenceId): ResultAsync<HeldSnapshot, SnapshotError> {
     this.#busy = true;
-    const { replica } = this.#deps;
-    const result = this.#running.then(() => this.#workflow(seq, replica.logStart, replica.state.itemCount));
+    const result = this.#running.then(() => this.#workflow(seq));
     this.#running = result;
     return new ResultAsync(result)
       .map((held) => {
         this.#busy = false;
-        this.#deps.made();
+        this.#deps.made(held);
         return held;
       })
       .mapErr((e) => {
@@ -104,104 +130,91 @@ export class SnapshotWorkflow {
       });
   }
 
-  async #workflow(
-    seq: SequenceId,
-    logStart: SequenceId,
-    liveItems: number,
-  ): Promise<Result<HeldSnapshot, SnapshotError>> {
+  async #workflow(seq: SequenceId): Promise<Result<HeldSnapshot, SnapshotError>> {
     const { catalog, replica } = this.#deps;
     const store = catalog.store;
     const own = catalog.own;
     if (own?.seq !== undefined && own.seq >= seq) return ok(own);
     const stopped = () => this.#deps.stopped();
-    const job = this.#deps.workers.snapshotJob();
-    const tips = new Map<PeerId, ChainTip>();
-    const fold = (root: SnapshotRoot) => {
-      for (const [origin, tip] of root.tips) if ((tips.get(origin)?.counter ?? 0) < tip.counter) tips.set(origin, tip);
+    const logStart = replica.logStart;
+    // The cut's tips: those of the snapshots folded in, then every signed entry before S after them.
+    const bases = [...(own === undefined ? [] : [own]), ...catalog.adopted];
+    const tips = new Map<PeerId, SnapshotTip>();
+    const takeTip = (tip: SnapshotTip) => {
+      if ((tips.get(tip.fact.origin)?.fact.counter ?? 0) < tip.fact.counter) tips.set(tip.fact.origin, tip);
     };
-    const adoptedNow = catalog.adopted;
-    const base = [...(own === undefined ? [] : [own.blobId]), ...adoptedNow.map((a) => a.blobId)];
-    try {
-      const roots: SnapshotRoot[] = [];
-      for (const rootId of base) {
-        const root = await catalog.readRoot(rootId);
-        if (root.isErr()) return err(root.error);
-        fold(root.value);
-        roots.push(root.value);
-      }
-      const carried = roots.reduce((sum, root) => sum + root.items, 0);
-      const compact = carried > 2 * liveItems + COMPACT_SLACK_ITEMS;
-      const kept: string[] = [];
-      for (const root of roots) {
-        if (!compact) {
-          kept.push(...root.chunks);
-          continue;
-        }
-        for (const id of root.chunks) {
-          const bytes = await store.getSnapshotBlob(id);
-          if (bytes.isErr()) return err(bytes.error);
-          if (bytes.value === undefined) return err(corrupt(`snapshot chunk ${id} is missing`));
-          await job.addChunk(bytes.value);
-        }
-      }
-      // Entries from the previous snapshot go into the registers; entries since the last history
-      // point go into history blobs. Usually both start at the previous snapshot.
-      const history = catalog.historyPoint;
-      const stateFrom = own?.seq ?? logStart;
-      const historyFrom = history?.seq ?? logStart;
-      const from = Math.max(logStart, Math.min(stateFrom, historyFrom));
-      // Each entry is encoded once: the bytes feed both the job and the history blobs.
-      const historyEntries: Uint8Array[] = [];
-      for (let at = from; at < seq;) {
-        const page = await replica.log.query(at, Math.min(seq, at + LOG_PAGE_ENTRIES));
-        if (page.isErr()) return err(asStorageError(page.error));
-        const entries = page.value.entries;
-        if (entries.length === 0) return err(corrupt(`log ends at ${at} before the snapshot entry ${seq}`));
-        const encoded: Uint8Array[] = [];
-        entries.forEach((entry, i) => {
-          const bytes = encodeEntry(entry);
-          if (at + i >= historyFrom) historyEntries.push(bytes);
-          if (at + i < stateFrom) return;
-          encoded.push(bytes);
-          if ((tips.get(entry.origin)?.counter ?? 0) < entry.counter) {
-            tips.set(entry.origin, { counter: entry.counter, hash: entry.hash });
-          }
-        });
-        await job.addEntries(encoded);
-        at = page.value.endSequenceId;
-      }
-      const built = await job.finish();
-      if (stopped()) return err(closedError());
-      for (const chunk of built.chunks) {
-        const put = await store.putSnapshotBlob(chunk.bytes);
-        if (put.isErr()) return err(put.error);
-      }
-      const chunks = [...kept, ...built.chunks.map((c) => c.id)];
-      const items = (compact ? 0 : carried) + built.items;
-      const body = encodeRootBody(replica.spaceId, replica.origin, tips, items, chunks);
-      const sig = await this.#deps.signer.sign(rootSigningHash(body));
-      const rootId = await store.putSnapshotBlob(encodeRoot(body, sig));
-      if (rootId.isErr()) return err(rootId.error);
-      const historyId = await store.putHistory(historyEntries, Math.max(historyFrom, from), history?.blobId);
-      if (historyId.isErr()) return err(historyId.error);
-      const meta =
-        historyId.value === undefined
-          ? { snapshot: rootId.value, pending: undefined }
-          : { snapshot: rootId.value, history: historyId.value, pending: undefined };
-      if (stopped()) return err(closedError());
-      const recorded = await replica.log.setMetadata(seq, meta);
-      if (recorded.isErr()) return err(asStorageError(recorded.error));
-      if (stopped()) return err(closedError());
-      // Durable from here: the new snapshot replaces the old and folds in the adopted ones.
-      const made: HeldSnapshot = { blobId: rootId.value, tips, seq };
-      catalog.ownMade(made, historyId.value === undefined ? undefined : { seq, blobId: historyId.value });
-      const remaining = catalog.adopted.filter((a) => !adoptedNow.includes(a));
-      // Only once the adopted list no longer names them may their blobs go.
-      if (await catalog.setAdopted(remaining)) await catalog.collect(this.#deps.pinned());
-      return ok(made);
-    } catch (e) {
-      // Jobs report corrupt input by rejecting (they may run on another thread): the edge.
-      return err(corrupt(`snapshot workflow: ${describe(e)}`));
+    for (const base of bases) {
+      const root = await catalog.readRoot(base.blobId);
+      if (root.isErr()) return err(root.error);
+      const baseTips = await catalog.readTips(root.value);
+      if (baseTips.isErr()) return err(baseTips.error);
+      baseTips.value.forEach(takeTip);
     }
+    // Own snapshots cover their entry and every entry before it.
+    const stateFrom = own?.seq === undefined ? logStart : own.seq + 1;
+    const history = catalog.historyPoint;
+    const historyFrom = history?.seq ?? logStart;
+    const from = Math.max(logStart, Math.min(stateFrom, historyFrom));
+    // History blobs: the entries since the last history point (usually where the state starts too).
+    const historyEntries: Uint8Array[] = [];
+    for (let at = from; at < stateFrom;) {
+      const page = await replica.log.query(at, stateFrom);
+      if (page.isErr()) return err(asStorageError(page.error));
+      if (page.value.entries.length === 0) break;
+      page.value.entries.forEach((entry, i) => {
+        if (at + i >= historyFrom) historyEntries.push(encodeEntry(entry));
+      });
+      at = page.value.endSequenceId;
+    }
+    const built = await buildRoot(
+      replica,
+      catalog,
+      this.#deps.workers,
+      {
+        bases,
+        from: stateFrom,
+        until: seq + 1,
+        tips: () => [...tips.values()],
+        onEntry: (at, entry, encoded) => {
+          if (entry.sig !== undefined) takeTip({ fact: factOf(entry), sig: entry.sig });
+          if (at >= historyFrom) historyEntries.push(encoded);
+        },
+      },
+      stopped,
+    );
+    if (built.isErr()) return err(stopped() ? closedError() : built.error);
+    if (stopped()) return err(closedError());
+    for (const blob of built.value.blobs) {
+      const put = await store.putSnapshotBlob(blob.bytes);
+      if (put.isErr()) return err(put.error);
+    }
+    const rootId = built.value.rootId;
+    const historyId = await store.putHistory(historyEntries, Math.max(historyFrom, from), history?.blobId);
+    if (historyId.isErr()) return err(historyId.error);
+    const meta =
+      historyId.value === undefined
+        ? { snapshot: rootId, pending: undefined }
+        : { snapshot: rootId, history: historyId.value, pending: undefined };
+    if (stopped()) return err(closedError());
+    const recorded = await replica.log.setMetadata(seq, meta);
+    if (recorded.isErr()) return err(asStorageError(recorded.error));
+    if (stopped()) return err(closedError());
+    // Durable from here: the new snapshot replaces the old and folds in the adopted ones.
+    const made: HeldSnapshot = { blobId: rootId, tips: chainTipsOf([...tips.values()]), seq };
+    const derived =
+      catalog.adopted.some((a) => bases.includes(a)) || (own !== undefined && catalog.derived(own.blobId));
+    await catalog.ownMade(
+      made,
+      historyId.value === undefined ? undefined : { seq: seq + 1, blobId: historyId.value },
+      derived,
+    );
+    const adoptedNow = catalog.adopted.filter((a) => bases.includes(a));
+    const remaining = catalog.adopted.filter((a) => !adoptedNow.includes(a));
+    // We built it, so we attest it; others' attestations come in answer to ours (attest.ts).
+    catalog.attestations.add(rootId, await attest(replica.spaceId, rootId, this.#deps.signer));
+    // Only once the adopted list no longer names them may their blobs go.
+    if (await catalog.setAdopted(remaining)) await catalog.collect(this.#deps.pinned());
+    await catalog.saveAttestations();
+    return ok(made);
   }
 }

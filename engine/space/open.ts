@@ -36,7 +36,8 @@ function load(space: SpaceImpl): ResultAsync<void, OpenError> {
     .andThen((page) => {
       const entry = page.entries[0];
       const at = page.startSequenceId;
-      const point = entry?.history === undefined ? undefined : { seq: at, blobId: entry.history };
+      // The snapshot entry is covered by its snapshot and by its history blob: history ends after it.
+      const point = entry?.history === undefined ? undefined : { seq: at + 1, blobId: entry.history };
       return catalog
         .load(entry?.snapshot === undefined ? undefined : entry, at, point, (c, i, r) => space.mergeItem(c, i, r))
         .map((held) => {
@@ -45,24 +46,32 @@ function load(space: SpaceImpl): ResultAsync<void, OpenError> {
           return at;
         });
     })
-    .andThen((from) => restorePending(space, from).map(() => from))
+    .andThen((from) => scanPrefix(space, replica.logStart, from).map(() => from))
     .andThen((from) => replay(space, from, []));
 }
 
-/** Own facts not yet acknowledged that sit before the snapshot we loaded (not replayed). */
-function restorePending(space: SpaceImpl, snapshotSeq: SequenceId): ResultAsync<void, OpenError> {
+/**
+ * The entries before the snapshot we loaded (its registers hold them, so they are not replayed)
+ * that are still in the log: indexed, so they can still be sent as facts to a peer that lacks them
+ * (the snapshot may not be attested yet, so not offerable), and own facts not yet acknowledged
+ * among them restored as pending.
+ */
+function scanPrefix(space: SpaceImpl, at: SequenceId, snapshotSeq: SequenceId): ResultAsync<void, OpenError> {
   const { replica, acks } = space;
-  const from = Math.max(replica.logStart, acks.pendingFrom);
-  if (from >= snapshotSeq) return okAsync(undefined);
+  if (at >= snapshotSeq) return okAsync(undefined);
   return replica.log
-    .query(from, snapshotSeq)
+    .query(at, snapshotSeq)
     .mapErr(asStorageError)
     .andThen((page) => {
+      let seq = page.startSequenceId;
       for (const entry of page.entries) {
-        if (entry.origin === replica.origin && entry.counter > acks.acked) space.restorePending(entry);
+        replica.index.add(entry.origin, entry.counter, seq++);
+        if (entry.origin === replica.origin && entry.counter > acks.acked) {
+          space.restorePending(entry);
+        }
       }
-      acks.scannedTo(page.endSequenceId);
-      return restorePending(space, snapshotSeq);
+      if (page.entries.length === 0) return okAsync(undefined);
+      return scanPrefix(space, page.endSequenceId, snapshotSeq);
     });
 }
 

@@ -44,6 +44,12 @@ export class Replica {
   readonly #tips = new Map<PeerId, ChainTip>();
   #durableVersion = 0;
   #logStart: SequenceId = 0;
+  /** Origins whose last entry in the log is not signed (a run still being appended). */
+  readonly #unsigned = new Set<PeerId>();
+  /** The latest log position before which every origin's last entry is signed: where a snapshot may cut. */
+  #cleanHead: SequenceId = 0;
+  /** The clean position before that one. */
+  #priorClean: SequenceId = 0;
 
   constructor(
     spaceId: string,
@@ -75,6 +81,19 @@ export class Replica {
   replayed(head: SequenceId): void {
     this.appender.startAt(head);
     this.resetQueued();
+  }
+
+  /**
+   * The latest log position before which every origin's last entry is a signed run end: a snapshot
+   * cut there covers whole runs only, so each of its tips carries its origin's signature.
+   */
+  get cleanHead(): SequenceId {
+    return this.#cleanHead;
+  }
+
+  /** The clean position before `cleanHead` (a snapshot's entry must exist: it may cut there). */
+  get priorCleanHead(): SequenceId {
+    return this.#priorClean;
   }
 
   /** The next free sequence id. */
@@ -155,6 +174,11 @@ export class Replica {
     if (entry.sig !== undefined) {
       if (this.#runEnds.size >= RUN_END_HASHES) this.#runEnds.delete(this.#runEnds.keys().next().value!);
       this.#runEnds.set(`${entry.origin}:${entry.counter}`, entry.hash);
+      this.#unsigned.delete(entry.origin);
+    } else this.#unsigned.add(entry.origin);
+    if (this.#unsigned.size === 0 && seq + 1 > this.#cleanHead) {
+      this.#priorClean = this.#cleanHead;
+      this.#cleanHead = seq + 1;
     }
     // A snapshot may already cover it (adopted after it was logged): the registers merge anyway.
     if (held === undefined || entry.counter > held.counter) {

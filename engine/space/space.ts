@@ -17,12 +17,12 @@
  * registers → ack → forward.
  */
 import { errAsync, ResultAsync } from 'neverthrow';
-import { monotonicClock, type Env, type TimerScope } from '../env.js';
+import { monotonicClock, type Env, type Timer, type TimerScope } from '../env.js';
 import { closedError, type SnapshotError, type StorageError, type WriteError } from '../errors.js';
 import type { ChainCache, Run } from '../facts/run.js';
 import type { SignatureVerifier, Signer } from '../facts/sign.js';
 import type { Fact, FactType, JsonObject, JsonValue, PeerId } from '../facts/types.js';
-import { MAX_FAULTS } from '../limits.js';
+import { IDLE_SNAPSHOT_MS, MAX_FAULTS } from '../limits.js';
 import type { EventLog, SequenceId } from '../log/event-log.js';
 import type { FactEntry } from '../log/fact-entry.js';
 import type { BlobStore } from '../blobs/blob-store.js';
@@ -46,6 +46,8 @@ import { Ingest, type IngestOutcome } from '../sync/ingest.js';
 import type { Message } from '../sync/messages.js';
 import { PeerDirectory } from '../sync/peer-directory.js';
 import type { OtherMessage, SpaceLink } from '../sync/session.js';
+import { Attestor } from '../snapshot/attest.js';
+import type { Attestation } from '../snapshot/attestation.js';
 import { Sessions } from '../sync/sessions.js';
 import { ChangeFeed, type ItemKey } from './changes.js';
 import { CollectionImpl, type CollectionHost } from './collection.js';
@@ -54,6 +56,7 @@ import { LocalWriter } from './writer.js';
 
 export interface SpaceOptions {
   readonly ackQuorum: number;
+  readonly snapshotQuorum: number;
   readonly maxDrift: number;
   readonly snapshotEvery: number;
   readonly pruneWindow: number;
@@ -103,7 +106,10 @@ export class SpaceImpl implements Space, CollectionHost {
   readonly catalog: SnapshotCatalog;
   readonly workflow: SnapshotWorkflow;
   readonly #fetcher: SnapshotFetcher;
+  readonly #attestor: Attestor;
   readonly #pruner: Pruner;
+  /** Fires after an idle stretch: snapshot what is new if our latest lacks attestations. */
+  #idle: Timer | undefined;
   readonly #collections = new Map<string, CollectionImpl<object>>();
   readonly #faults: Fault[] = [];
   /** Items changed by merging a snapshot, reported once the merge completes. */
@@ -199,6 +205,8 @@ export class SpaceImpl implements Space, CollectionHost {
       timers,
       send,
       adopt: (held, items) => this.#adopt(held, items),
+      quorum: options.snapshotQuorum,
+      badSnapshot: (peer, root, proof, problem) => this.#badSnapshot(peer, root, proof, problem),
       rehello: (peer) => this.#sessions.rehello(peer),
       tell: (peer, origins) => this.#sessions.tell(peer, origins),
       complain,
@@ -214,10 +222,28 @@ export class SpaceImpl implements Space, CollectionHost {
       codec: ctx.caches.runs,
       closed,
     };
+    this.#attestor = new Attestor({
+      replica,
+      catalog: this.catalog,
+      workers: ctx.workers,
+      signer: ctx.signer,
+      verifier: ctx.verifier,
+      env,
+      timers,
+      quorum: options.snapshotQuorum,
+      syncing: () => this.#sessions.syncing(),
+      send,
+      complain,
+      badSnapshot: (peer, root, proof, problem) => this.#badSnapshot(peer, root, proof, problem),
+      attested: () => this.#pruner.maybePrune(),
+      stuck: () => this.#scheduleIdleSnapshot(),
+      stopped,
+    });
     this.#sessions = new Sessions({
       replica,
       env,
       monotonic,
+      linked: (peer) => this.#attestor.linked(peer),
       readFrame: (sent, maxBytes, forwardBefore, candidates) =>
         readFrame(frameSource, sent, maxBytes, forwardBefore, candidates),
       ingest: this.#ingest,
@@ -233,9 +259,11 @@ export class SpaceImpl implements Space, CollectionHost {
       signer: ctx.signer,
       snapshotEvery: options.snapshotEvery,
       pinned: () => this.#fetcher.pinned(),
-      made: () => {
+      made: (held) => {
+        this.#attestor.ask(held);
         this.#pruner.maybePrune();
         this.workflow.maybeRun();
+        this.#scheduleIdleSnapshot();
       },
       failed: (e) =>
         this.#fault({ type: 'snapshot', peer: ctx.origin, message: `snapshot failed: ${e.message}`, at: env.now() }),
@@ -244,6 +272,7 @@ export class SpaceImpl implements Space, CollectionHost {
     this.#pruner = new Pruner({
       replica,
       timers,
+      quorum: options.snapshotQuorum,
       catalog: this.catalog,
       peers: this.#peers,
       env,
@@ -400,6 +429,36 @@ export class SpaceImpl implements Space, CollectionHost {
   #stop(): void {
     this.#stopped = true;
     this.#fetcher.halt();
+    this.#attestor.halt();
+    this.#idle?.cancel();
+  }
+
+  /** `peer` attested or served a snapshot its facts do not give: record the proof, strike it. */
+  #badSnapshot(peer: PeerId, root: string, proof: readonly Attestation[], problem: string): void {
+    this.#fault({
+      type: 'bad-snapshot',
+      peer,
+      message: `snapshot ${root.slice(0, 16)}…: ${problem}`,
+      at: this.#ctx.env.now(),
+      proof: { root, attestations: proof },
+    });
+    this.#ctx.link.complain(peer, 'bad-snapshot', problem);
+  }
+
+  /**
+   * After an idle stretch, snapshot what is new if our latest snapshot still lacks attestations:
+   * peers that hold the same facts then build the same root, and attest each other's at once.
+   */
+  #scheduleIdleSnapshot(): void {
+    if (this.#ctx.options.snapshotQuorum <= 1 || this.#stopped) return;
+    const own = this.catalog.own;
+    if (own === undefined || this.catalog.attestations.count(own.blobId) >= this.#ctx.options.snapshotQuorum) return;
+    if (this.replica.cleanHead - 1 <= (own.seq ?? -1)) return; // nothing new to snapshot
+    this.#idle?.cancel();
+    this.#idle = this.#ctx.timers.after(IDLE_SNAPSHOT_MS, () => {
+      this.#idle = undefined;
+      this.workflow.runIfNew();
+    });
   }
 
   #handle(peer: PeerId, message: OtherMessage): void {
@@ -414,7 +473,14 @@ export class SpaceImpl implements Space, CollectionHost {
         this.#fetcher.serve(peer, message.ids);
         return;
       case 'blob':
-        this.#fetcher.received(peer, message.id, message.bytes);
+        if (!this.#attestor.received(peer, message.id, message.bytes))
+          this.#fetcher.received(peer, message.id, message.bytes);
+        return;
+      case 'attest-request':
+        this.#attestor.requestReceived(peer, message);
+        return;
+      case 'attestation':
+        this.#attestor.attestationReceived(peer, message);
         return;
       case 'gone':
         this.#fetcher.gone(peer, message.ids);
@@ -451,6 +517,7 @@ export class SpaceImpl implements Space, CollectionHost {
     this.#sessions.advanced(origins);
     this.workflow.maybeRun();
     this.#gossip.advanced(origins);
+    this.#scheduleIdleSnapshot();
   }
 
   #onAppendFailed(dropped: readonly FactEntry[], error: StorageError): void {

@@ -80,11 +80,6 @@ export class AckQuorum {
     return this.#ackedFrom;
   }
 
-  /** Opening scanned the log up to `seq` for pending facts. */
-  scannedTo(seq: SequenceId): void {
-    this.#ackedFrom = seq;
-  }
-
   /** What peers hold changed: count acknowledgements again. */
   update(): void {
     const { replica, peers, quorum } = this.#deps;

@@ -12,7 +12,10 @@
  *   ack     := vector
  *   gossip  := uvarint n · (str peer · uvarint seq · vector · sig 64)*   (signed statements)
  *   error   := str code · str message · uvarint retryAfter (ms; 0: none)
- *   snapshot-offer := blob id 32 · vector
+ *   snapshot-offer := blob id 32 · vector · uvarint n · attestation*
+ *   attest-request := root id 32 · attestation
+ *   attestation    := root id 32 · attestation
+ *   (attestation   := str attester · sig 64)
  *   blob-request   := uvarint n · (blob id 32)*
  *   gone           := uvarint n · (blob id 32)*
  *   blob           := blob id 32 · bytes
@@ -41,9 +44,10 @@ import {
   MAX_ID_BYTES,
   MAX_ORIGIN_LENGTH,
   MAX_GOSSIP_STATEMENTS,
+  MAX_OFFER_ATTESTATIONS,
   MAX_VECTOR_PAGE_ORIGINS,
 } from '../limits.js';
-import type { Message, MessageType, Statement } from './messages.js';
+import type { Message, MessageType, Statement, WireAttestation } from './messages.js';
 import { ORIGIN_KEY_BYTES, originKeyBytes, type OriginKey, type WireVector } from './origin-key.js';
 
 const TYPE_BYTE: Record<MessageType, number> = {
@@ -57,6 +61,8 @@ const TYPE_BYTE: Record<MessageType, number> = {
   blob: 8,
   gone: 9,
   have: 10,
+  'attest-request': 11,
+  attestation: 12,
 };
 const BLOB_ID_BYTES = 32;
 /** Most blobs asked for in one request. */
@@ -133,6 +139,15 @@ export function encodeMessage(message: Message, cache?: RunCodecCache): Uint8Arr
     case 'snapshot-offer': {
       const w = header('snapshot-offer', message.space).raw(hexToBytes(message.blobId));
       writeVector(w, message.vector);
+      const attestations = message.attestations.slice(0, MAX_OFFER_ATTESTATIONS);
+      w.uvarint(attestations.length);
+      for (const a of attestations) w.string(a.attester).raw(a.sig);
+      return w.finish();
+    }
+    case 'attest-request':
+    case 'attestation': {
+      const w = header(message.type, message.space).raw(hexToBytes(message.root));
+      w.string(message.attestation.attester).raw(message.attestation.sig);
       return w.finish();
     }
     case 'blob-request':
@@ -337,9 +352,26 @@ export function decodeFrame(frame: Uint8Array, cache?: RunCodecCache): Result<Me
       message = { type: 'error', space, code, message: text, retryAfter: retryAfter === 0 ? undefined : retryAfter };
       break;
     }
-    case TYPE_BYTE['snapshot-offer']:
-      message = { type: 'snapshot-offer', space, blobId: toHex(r.raw(BLOB_ID_BYTES)), vector: readVector(r) };
+    case TYPE_BYTE['snapshot-offer']: {
+      const blobId = toHex(r.raw(BLOB_ID_BYTES));
+      const vector = readVector(r);
+      const n = r.uvarint();
+      const attestations: WireAttestation[] = [];
+      if (n > MAX_OFFER_ATTESTATIONS) r.fail();
+      for (let i = 0; i < n && !r.failed; i++) attestations.push(readAttestation(r));
+      message = { type: 'snapshot-offer', space, blobId, vector, attestations };
       break;
+    }
+    case TYPE_BYTE['attest-request']: {
+      const root = toHex(r.raw(BLOB_ID_BYTES));
+      message = { type: 'attest-request', space, root, attestation: readAttestation(r) };
+      break;
+    }
+    case TYPE_BYTE.attestation: {
+      const root = toHex(r.raw(BLOB_ID_BYTES));
+      message = { type: 'attestation', space, root, attestation: readAttestation(r) };
+      break;
+    }
     case TYPE_BYTE['blob-request']:
       message = { type: 'blob-request', space, ids: readBlobIds(r) };
       break;
@@ -356,6 +388,11 @@ export function decodeFrame(frame: Uint8Array, cache?: RunCodecCache): Result<Me
   }
   if (!r.done) return err({ type: 'malformed', message: `malformed ${message.type} message` });
   return ok(message);
+}
+
+function readAttestation(r: Reader): WireAttestation {
+  const attester = r.string(MAX_ORIGIN_LENGTH) as PeerId;
+  return { attester, sig: r.raw(SIGNATURE_BYTES).slice() };
 }
 
 function readBlobIds(r: Reader): string[] {

@@ -8,7 +8,7 @@ import type { PeerId } from '../facts/types.js';
 import type { WireVector } from './origin-key.js';
 
 /** Bumped on incompatible changes; a `hello` with another version gets an `error`. */
-export const PROTOCOL_VERSION = 3;
+export const PROTOCOL_VERSION = 4;
 
 /**
  * Opens (and re-opens) a session for one space: what the sender holds. A vector of any size fits:
@@ -86,12 +86,38 @@ export interface ErrorMessage {
   readonly retryAfter?: number | undefined;
 }
 
-/** "I can give you a snapshot covering these counters" (sent when you need facts I pruned). */
+/** A peer's signature over (space, snapshot root): it built that root itself from its own facts. */
+export interface WireAttestation {
+  readonly attester: PeerId;
+  readonly sig: Uint8Array;
+}
+
+/**
+ * "I can give you a snapshot covering these counters" (sent when you need facts I pruned), with the
+ * attestations it has: the receiver adopts it only with `snapshotQuorum` of them.
+ */
 export interface SnapshotOffer {
   readonly type: 'snapshot-offer';
   readonly space: string;
   readonly blobId: string;
   readonly vector: WireVector;
+  readonly attestations: readonly WireAttestation[];
+}
+
+/** "Build this root from your facts and attest it if you get the same" (with the sender's own attestation). */
+export interface AttestRequest {
+  readonly type: 'attest-request';
+  readonly space: string;
+  readonly root: string;
+  readonly attestation: WireAttestation;
+}
+
+/** An attestation of `root` (an answer to a request, or one passed on). */
+export interface AttestationMessage {
+  readonly type: 'attestation';
+  readonly space: string;
+  readonly root: string;
+  readonly attestation: WireAttestation;
 }
 
 /** Ask for blobs (a snapshot root, then its chunks). */
@@ -117,5 +143,16 @@ export interface Gone {
 }
 
 export type Message =
-  Hello | Have | FactsMessage | Ack | Gossip | ErrorMessage | SnapshotOffer | BlobRequest | BlobMessage | Gone;
+  | Hello
+  | Have
+  | FactsMessage
+  | Ack
+  | Gossip
+  | ErrorMessage
+  | SnapshotOffer
+  | BlobRequest
+  | BlobMessage
+  | Gone
+  | AttestRequest
+  | AttestationMessage;
 export type MessageType = Message['type'];

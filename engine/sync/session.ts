@@ -50,6 +50,8 @@ import {
   type Message,
   type SnapshotOffer,
   type Have,
+  type AttestRequest,
+  type AttestationMessage,
 } from './messages.js';
 
 /** A frame of facts read from the log for a remote. */
@@ -87,7 +89,8 @@ export interface SpaceLink {
 }
 
 /** Messages a session leaves to other parts of the space: gossip, snapshot offers and blob transfer. */
-export type OtherMessage = Gossip | SnapshotOffer | BlobRequest | BlobMessage | Gone;
+export type OtherMessage =
+  Gossip | SnapshotOffer | BlobRequest | BlobMessage | Gone | AttestRequest | AttestationMessage;
 
 /** What a session works with: the space's replica and the components it talks to. */
 export interface SessionDeps {
@@ -102,6 +105,8 @@ export interface SessionDeps {
   /** Offer the remote (which holds `sent`) snapshots covering what we pruned. */
   readonly offerSnapshots: (peer: PeerId, sent: Vector) => void;
   readonly other: (peer: PeerId, message: OtherMessage) => void;
+  /** The remote answered our hello (again): it syncs with us now. */
+  readonly linked: (peer: PeerId) => void;
 }
 
 interface InFlight {
@@ -382,6 +387,7 @@ export class Session {
     this.#deps.gossip.linkReset(this.peer);
     this.#holdOthersUntil = now + this.#forwardDelay;
     this.#deps.gossip.heardVector(this.peer, vector);
+    this.#deps.linked(this.peer);
     // Our hello can be big (the whole vector): answer at most once per backoff interval.
     if (hello.reply && now - this.#lastHelloAnswer >= this.#backoff()) {
       this.#lastHelloAnswer = now;

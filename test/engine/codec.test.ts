@@ -39,7 +39,25 @@ describe('sync codec', () => {
       { type: 'error', space: 's', code: 'bad-hash', message: 'nope', retryAfter: undefined },
       { type: 'error', space: 's', code: 'clock-drift', message: 'later', retryAfter: 5_000 },
       { type: 'gone', space: 's', ids: ['ab'.repeat(32)] },
-      { type: 'snapshot-offer', space: 's', blobId: 'cd'.repeat(32), vector },
+      {
+        type: 'snapshot-offer',
+        space: 's',
+        blobId: 'cd'.repeat(32),
+        vector,
+        attestations: [{ attester: ORIGIN, sig: new Uint8Array(64).fill(3) }],
+      },
+      {
+        type: 'attest-request',
+        space: 's',
+        root: 'cd'.repeat(32),
+        attestation: { attester: ORIGIN, sig: new Uint8Array(64).fill(4) },
+      },
+      {
+        type: 'attestation',
+        space: 's',
+        root: 'cd'.repeat(32),
+        attestation: { attester: ORIGIN, sig: new Uint8Array(64).fill(5) },
+      },
       { type: 'blob-request', space: 's', ids: ['ef'.repeat(32)] },
       { type: 'blob', space: 's', id: '01'.repeat(32), bytes: Uint8Array.from([1, 2, 3]) },
     ];

@@ -232,11 +232,16 @@ describe('amplification and exhaustion', () => {
     hello(attacker, victim);
     await net.advance(500);
     const id = 'ab'.repeat(32);
+    // Attested by the attacker and a sybil of its own: enough for the victim to ask for the blob.
+    const { attest } = await import('../../engine/snapshot/attestation.js');
+    const sybil = await identityFor(4_242);
+    const attestations = [await attest(SPACE, id, attacker.identity.signer), await attest(SPACE, id, sybil.signer)];
     attacker.send(victim.peer.id, {
       type: 'snapshot-offer',
       space: SPACE,
       blobId: id,
       vector: new Map([['0011223344556677', 9]]) as never,
+      attestations,
     });
     await net.advance(200);
     const junk = new Uint8Array(900 * 1024).fill(7);
@@ -261,6 +266,7 @@ describe('amplification and exhaustion', () => {
         space: SPACE,
         blobId,
         vector: new Map([['0011223344556677', 9]]) as never,
+        attestations: [],
       });
     }
     await net.advance(2_000);

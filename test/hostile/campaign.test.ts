@@ -14,6 +14,7 @@ import { encodeMessage } from '../../engine/sync/codec.js';
 import { PROTOCOL_VERSION } from '../../engine/sync/messages.js';
 import { toWire } from '../../engine/sync/origin-key.js';
 import { signStatement } from '../../engine/sync/statement.js';
+import { attest } from '../../engine/snapshot/attestation.js';
 import { SimNetwork } from '../../transports/memory/index.js';
 import { hostile, identity, signedRun } from '../support/attacker.js';
 import { simPeer, unwrap, type SimPeer } from '../support/peers.js';
@@ -144,12 +145,16 @@ async function runHostile(seed: number): Promise<string[]> {
           const id = Math.floor(random() * 2 ** 32)
             .toString(16)
             .padStart(64, '0');
+          // Attested by the attacker and a sybil: the victim asks for it, then gets garbage.
+          const sybil = await identity(300 + round);
           attacker.send(victim.peer.id, {
             type: 'snapshot-offer',
             space: SPACE,
             blobId: id,
             vector: new Map([['00112233aabbccdd', 9]]) as never,
+            attestations: [await attest(SPACE, id, attacker.identity.signer), await attest(SPACE, id, sybil.signer)],
           });
+          await net.advance(100);
           attacker.send(victim.peer.id, { type: 'blob', space: SPACE, id, bytes: new Uint8Array(4096).fill(round) });
           break;
         }
@@ -161,6 +166,7 @@ async function runHostile(seed: number): Promise<string[]> {
               space: SPACE,
               blobId,
               vector: new Map([['00112233aabbccdd', 9]]) as never,
+              attestations: [],
             });
           }
           break;

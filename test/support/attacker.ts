@@ -118,6 +118,8 @@ export interface Hostile {
   /** Remotes that cut the link to it (peer-down), in order. */
   readonly cutOffBy: string[];
   send(to: string, message: Message | Uint8Array): void;
+  /** Blobs it serves: a blob-request for one of these is answered with it. */
+  readonly blobs: Map<string, Uint8Array>;
   /** Bytes it received from `from` (all frames). */
   bytesFrom(from: string): number;
 }
@@ -127,6 +129,7 @@ export async function hostile(net: SimNetwork, seed: number, env: Env = net.env)
   const transport = net.transport();
   const received: Hostile['received'] = [];
   const cutOffBy: string[] = [];
+  const blobs = new Map<string, Uint8Array>();
   unwrap(
     await transport.start(
       { peerId: who.origin, privateKey: who.key, env },
@@ -136,6 +139,13 @@ export async function hostile(net: SimNetwork, seed: number, env: Env = net.env)
         message: (from, frame) => {
           const decoded = decodeFrame(frame);
           received.push({ from, message: decoded.isOk() ? decoded.value : undefined, bytes: frame.length });
+          if (decoded.isOk() && decoded.value.type === 'blob-request') {
+            const { space, ids } = decoded.value;
+            for (const id of ids) {
+              const bytes = blobs.get(id);
+              if (bytes !== undefined) void transport.send(from, encodeMessage({ type: 'blob', space, id, bytes }));
+            }
+          }
         },
       },
     ),
@@ -145,6 +155,7 @@ export async function hostile(net: SimNetwork, seed: number, env: Env = net.env)
     identity: who,
     received,
     cutOffBy,
+    blobs,
     send: (to, message) => {
       const frame = message instanceof Uint8Array ? message : encodeMessage(message);
       void transport.send(to as PeerId, frame).orElse(() => okAsync(undefined));
