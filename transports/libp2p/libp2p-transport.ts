@@ -79,6 +79,9 @@ export const DEFAULT_DIAL_TIMEOUT_MS = 10_000; // 10 s
 /** Failed dials `dialFailures()` keeps, newest last; older ones are only counted. */
 export const MAX_DIAL_FAILURES_KEPT = 64; // failures
 
+/** Peer table size below which idle entries are kept (forgetting them is not worth a sweep). */
+const MIN_SWEEP_ABOVE = 64; // peers
+
 /** Targets given up on (own address, off our allowlist) that `dialTargets()` still shows. */
 const MAX_GIVEN_UP_KEPT = 32; // targets
 
@@ -351,6 +354,8 @@ class Libp2pShoalTransport implements Libp2pTransport {
   readonly #streamsOpened = new WeakMap<Connection, number>();
   /** Streams waiting for the remote's greeting. */
   readonly #greeting = new Set<Link>();
+  /** Size of the peer table past which entries that hold nothing are forgotten. */
+  #sweepAbove = MIN_SWEEP_ABOVE;
   #timers: TimerScope | undefined;
   #clock: () => number = () => 0;
   #node: Libp2p | undefined;
@@ -1048,8 +1053,26 @@ class Libp2pShoalTransport implements Libp2pTransport {
         lastFailure: undefined,
       };
       this.#peers.set(peer, state);
+      // Every identity that ever connects gets an entry: forget the ones that hold nothing, so the
+      // table follows the peers that matter (linked, wanted, busy, banned), not all ever seen.
+      if (this.#peers.size > this.#sweepAbove) {
+        for (const other of this.#peers.values()) if (this.#idle(other)) this.#peers.delete(other.id);
+        this.#sweepAbove = Math.max(MIN_SWEEP_ABOVE, 2 * this.#peers.size);
+      }
     }
     return state;
+  }
+
+  /** Nothing to remember about it: not wanted, not linked or linking, nothing scheduled, no ban. */
+  #idle(state: PeerState): boolean {
+    return (
+      !state.wanted &&
+      state.link === undefined &&
+      !state.dialing &&
+      !state.opening &&
+      state.timer === undefined &&
+      state.bannedUntil <= this.#now()
+    );
   }
 
   /** Run a handler callback; an exception there is a bug above us and must not kill the link. */
