@@ -146,7 +146,11 @@ export async function handshakeAs(
   const nonce = crypto.getRandomValues(new Uint8Array(NONCE_BYTES));
   const mine = await ephemeral();
   end.send(claim, victim, encodeHello({ nonce, share: mine.share }));
-  const reply = parseReply(await next(end, claim, Tag.REPLY, timeoutMs))!;
+  let reply = parseReply(await next(end, claim, Tag.REPLY, timeoutMs))!;
+  // A late answer to an earlier try under the same id is not ours.
+  while (reply.initiatorNonce.some((byte, i) => byte !== nonce[i])) {
+    reply = parseReply(await next(end, claim, Tag.REPLY, timeoutMs))!;
+  }
   const transcript: Transcript = {
     initiator: claim,
     responder: victim,
