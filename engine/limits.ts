@@ -207,3 +207,45 @@ export const DEFAULT_SNAPSHOT_QUORUM = 2; // peers
 
 /** After this long without new facts, a peer snapshots what is new if its latest snapshot lacks attestations. */
 export const IDLE_SNAPSHOT_MS = 5_000; // 5 s
+
+// transports
+
+/**
+ * Longest a new link may take to prove itself before it is dropped: the signed challenge on an
+ * automerge-repo adapter, the greeting on a libp2p `/shoal/sync` stream. Nothing reaches the
+ * engine (no `peerUp`, no frame) before that.
+ */
+export const LINK_HANDSHAKE_TIMEOUT_MS = 10_000; // 10 s
+
+/**
+ * Link handshakes one transport runs at once, half for those it starts and half for those it
+ * answers; candidates and hellos past it are ignored.
+ */
+export const MAX_PENDING_HANDSHAKES = 64; // handshakes
+
+/** Link handshakes one transport starts or answers per second, split like `MAX_PENDING_HANDSHAKES` (each costs a key exchange and a signature). */
+export const MAX_HANDSHAKES_PER_SECOND = 64; // handshakes per second
+
+/** Authenticated links one transport keeps at once. */
+export const MAX_LINKS_PER_TRANSPORT = 1024; // links
+
+/** First wait before a link handshake that failed or timed out is tried again (then doubling). */
+export const HANDSHAKE_RETRY_MIN_MS = 1_000; // 1 s
+
+/** Longest wait between two tries of a link handshake that keeps failing. */
+export const HANDSHAKE_RETRY_MAX_MS = 60_000; // 60 s
+
+/** `/shoal/sync` streams open at once on one libp2p connection, per direction. */
+export const MAX_OPEN_STREAMS_PER_CONNECTION = 4; // streams
+
+/** Inbound `/shoal/sync` streams one libp2p connection may open in its life; past it, it is closed. */
+export const MAX_STREAMS_PER_CONNECTION = 16; // streams
+
+/**
+ * A frame whose length prefix arrived must be complete within this long, plus its length at
+ * `MIN_FRAME_READ_BYTES_PER_SECOND`; a link stalled mid-frame is closed.
+ */
+export const FRAME_READ_TIMEOUT_MS = 10_000; // 10 s
+
+/** Slowest a frame in progress may arrive (see `FRAME_READ_TIMEOUT_MS`): 1 MiB gets 16 s more. */
+export const MIN_FRAME_READ_BYTES_PER_SECOND = 64 * 1024; // 64 KiB/s

@@ -47,7 +47,7 @@ export class AttestationBook {
   /** Record a checked attestation; false when that attester's was already there. */
   add(root: string, attestation: Attestation): boolean {
     let attesters = this.#byRoot.get(root);
-    if (attesters === undefined) this.#byRoot.set(root, (attesters = new Map()));
+    if (attesters === undefined) this.#byRoot.set(root, (attesters = new Map<PeerId, Uint8Array>()));
     if (attesters.has(attestation.attester)) return false;
     attesters.set(attestation.attester, attestation.sig);
     return true;

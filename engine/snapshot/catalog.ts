@@ -166,7 +166,7 @@ export class SnapshotCatalog {
       this.#own = snapshot;
       return this.#storage
         .getMeta(attestationsKey(this.#spaceId))
-        .andThen(AttestationBook.decode)
+        .andThen((bytes) => AttestationBook.decode(bytes))
         .andThen((book) => {
           this.#attestations = book;
           return this.#storage.getMeta(derivedKey(this.#spaceId)).andThen(decodeAdopted);

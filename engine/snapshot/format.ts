@@ -154,7 +154,7 @@ export function encodeTipChunks(tips: Iterable<SnapshotTip>): { id: string; byte
     size = 0;
   };
   for (const tip of sorted) {
-    const entry = encodeEntry({ ...tip.fact, sig: tip.sig } as FactEntry);
+    const entry = encodeEntry({ ...tip.fact, sig: tip.sig });
     if (size + entry.length + 8 > SNAPSHOT_CHUNK_BYTES && entries.length > 0) flush();
     entries.push(entry);
     size += entry.length + 8;
@@ -175,7 +175,7 @@ export function decodeTipChunk(bytes: Uint8Array): Result<SnapshotTip[], Corrupt
     if (entry.isErr()) return err(corrupt(`snapshot tip ${i}: ${entry.error.message}`));
     const { sig, ...fact } = entry.value;
     if (sig === undefined) return err(corrupt(`snapshot tip ${i} is not signed`));
-    tips.push({ fact: fact as Fact, sig });
+    tips.push({ fact: fact, sig });
   }
   return r.done ? ok(tips) : err(corrupt('malformed snapshot tip chunk'));
 }

@@ -9,7 +9,9 @@ import { WebSocketServer } from 'ws';
 import { createPeer, memoryStorage, type Peer, type Space } from '../../engine/index.js';
 import type { Transport } from '../../engine/transport.js';
 import { automergeTransport } from '../../transports/automerge/index.js';
+import { identity } from '../../testing/index.js';
 import { unwrap } from '../support/peers.js';
+import { LINK_TAGS, rawPort, spoof } from './automerge-raw.js';
 import { eventually } from './network-peers.js';
 
 interface Item {
@@ -76,5 +78,45 @@ describe('Shoal over automerge-repo adapters', () => {
     const a = await peerOn(automergeTransport(hub));
     const b = await peerOn(automergeTransport(new WebSocketClientAdapter(`ws://127.0.0.1:${address.port}`)));
     await syncBothWays(a, b);
+  });
+
+  it("a spoofer claiming the honest peer's id on a second adapter gets no session: every note arrives, the spoofer sees no frame", async () => {
+    // The victim reaches the honest peer on one MessageChannel and the spoofer on another; the
+    // spoofer claims the honest peer's id and answers every handshake with its own key.
+    const toHonest = new MessageChannel();
+    const toSpoofer = new MessageChannel();
+    cleanup.push(() => {
+      for (const port of [toHonest.port1, toHonest.port2, toSpoofer.port1, toSpoofer.port2]) port.close();
+    });
+    const victimPeer = unwrap(
+      await createPeer({
+        storage: memoryStorage(),
+        transports: [
+          automergeTransport(new MessageChannelNetworkAdapter(toHonest.port1)),
+          automergeTransport(new MessageChannelNetworkAdapter(toSpoofer.port1)),
+        ],
+      }),
+    );
+    cleanup.push(() => victimPeer.close());
+    const victim = { peer: victimPeer, space: unwrap(await victimPeer.space('list')) };
+    const honest = await peerOn(automergeTransport(new MessageChannelNetworkAdapter(toHonest.port2)));
+    const raw = rawPort(toSpoofer.port2);
+    cleanup.push(spoof(raw, honest.peer.id, victim.peer.id, (await identity()).key));
+
+    for (let k = 0; k < 20; k++) {
+      unwrap(await honest.space.collection<Item>('notes').create({ title: `note ${k}`, n: k }));
+      if (k % 4 === 0) unwrap(await victim.space.collection<Item>('notes').create({ title: `reply ${k}`, n: k }));
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    await eventually(
+      () =>
+        victim.space.stateHash() === honest.space.stateHash() &&
+        victim.space.collection('notes').all().length === 25 &&
+        victim.space.status().pending === 0 &&
+        honest.space.status().pending === 0,
+      'all 25 notes on both peers',
+    );
+    expect(victim.space.status().peers).toEqual([honest.peer.id]);
+    expect(raw.received.filter((m) => LINK_TAGS.includes(m.data[0]!))).toEqual([]);
   });
 });

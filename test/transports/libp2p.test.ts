@@ -13,6 +13,7 @@ import { realEnv } from '../../engine/env.js';
 import { MAX_FRAME_BYTES } from '../../engine/limits.js';
 import type { TransportHandler } from '../../engine/transport.js';
 import {
+  LINK_GREETING,
   libp2pTransport,
   SHOAL_SYNC_PROTOCOL,
   type Libp2pTransport,
@@ -273,6 +274,8 @@ describe('libp2p transport', () => {
     });
     try {
       const stream = await rogue.dialProtocol(multiaddr(a.transport.addresses()[0]), SHOAL_SYNC_PROTOCOL);
+      stream.send(uvarint(LINK_GREETING.byteLength));
+      stream.send(LINK_GREETING);
       await until(() => a.recorder.isUp(who.id), 'the rogue link');
       stream.send(uvarint(MAX_FRAME_BYTES + 1));
       stream.send(new Uint8Array(64 * 1024));

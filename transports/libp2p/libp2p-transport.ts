@@ -1,12 +1,19 @@
 /**
  * The libp2p transport: a libp2p 3.x node that carries Shoal frames on one long-lived
- * `/shoal/sync/1.0.0` stream per peer.
+ * `/shoal/sync/1.1.0` stream per peer.
  *
  * Why one stream per peer (not one per direction): frames in both directions share one ordered
  * channel, a link is "up" exactly when that one stream is open, and there is one thing to watch
  * for "down". Two peers must not both open it, so the peer with the smaller PeerId opens the stream
  * (whichever side dialled the connection) and the other waits for it. An inbound stream from a peer
  * that already has a link replaces the old one: that is what a restarted peer looks like.
+ *
+ * Both ends of a new stream first send a greeting frame; the link is up (and the engine hears of
+ * it) once the remote's greeting arrived. So a stream that never says anything is closed after the
+ * handshake timeout without ever becoming a session, and cannot displace the live link. What a
+ * remote can make a connection hold is bounded: streams open at once and over the connection's
+ * life, and the time one frame may take to arrive once its length prefix has (a remote stalled
+ * mid-frame loses the connection).
  */
 import { noise } from '@chainsafe/libp2p-noise';
 import { yamux } from '@chainsafe/libp2p-yamux';
@@ -16,15 +23,22 @@ import { mdns } from '@libp2p/mdns';
 import { peerIdFromString } from '@libp2p/peer-id';
 import { preSharedKey } from '@libp2p/pnet';
 import { tcp } from '@libp2p/tcp';
-import { lpStream, type LengthPrefixedStream } from '@libp2p/utils';
 import { webSockets } from '@libp2p/websockets';
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr';
 import { createLibp2p, type Libp2pOptions } from 'libp2p';
 import { errAsync, okAsync, ResultAsync } from 'neverthrow';
-import type { Env, Timer } from '../../engine/env.js';
+import { monotonicClock, TimerScope, type Env, type Timer } from '../../engine/env.js';
 import { describe, transportError, type TransportError } from '../../engine/errors.js';
+import { equalBytes } from '../../engine/facts/bytes.js';
 import type { PeerId } from '../../engine/facts/types.js';
-import { MAX_FRAME_BYTES } from '../../engine/limits.js';
+import {
+  FRAME_READ_TIMEOUT_MS,
+  LINK_HANDSHAKE_TIMEOUT_MS,
+  MAX_FRAME_BYTES,
+  MAX_OPEN_STREAMS_PER_CONNECTION,
+  MAX_STREAMS_PER_CONNECTION,
+  MIN_FRAME_READ_BYTES_PER_SECOND,
+} from '../../engine/limits.js';
 import type { Transport, TransportContext, TransportHandler } from '../../engine/transport.js';
 import { backoffDelay, type BackoffInit } from './backoff.js';
 import {
@@ -38,10 +52,14 @@ import {
   type DialFailure,
   type DialFailureReason,
 } from './dial-failure.js';
+import { FrameReader, lengthPrefix } from './frame-reader.js';
 import { ensureGlobalWebSocket, installPromiseWithResolvers } from './polyfill.js';
 
 /** The libp2p protocol id of Shoal's sync stream. */
-export const SHOAL_SYNC_PROTOCOL = '/shoal/sync/1.0.0';
+export const SHOAL_SYNC_PROTOCOL = '/shoal/sync/1.1.0';
+
+/** The first frame each end sends on a new sync stream; the link is up once the remote's arrived. */
+export const LINK_GREETING: Uint8Array = new TextEncoder().encode('shoal-sync-link');
 
 /** Where a node listens when `listen` is not given: every interface, a free TCP port. */
 export const DEFAULT_LISTEN: readonly string[] = ['/ip4/0.0.0.0/tcp/0'];
@@ -52,24 +70,17 @@ export const DEFAULT_BAN_MS = 10_000; // 10 s
 /** The mDNS service name Shoal peers announce, so they find each other and not every libp2p node. */
 export const MDNS_SERVICE_TAG = '_shoal-sync._udp.local';
 
-/** Longest wait for the remote to accept a new `/shoal/sync/1.0.0` stream, in milliseconds. */
+/** Longest wait for the remote to accept a new `/shoal/sync/1.1.0` stream, in milliseconds. */
 const STREAM_OPEN_TIMEOUT_MS = 10_000; // 10 s
 
 /** Longest wait for one dial (all addresses of the peer, handshakes included), in milliseconds. */
 export const DEFAULT_DIAL_TIMEOUT_MS = 10_000; // 10 s
 
-/**
- * Bytes a link's reader may hold before the frame they belong to is complete. The reader drains
- * the stream between socket events, so it holds about one frame plus one socket read; a remote
- * that announces a frame over `MAX_FRAME_BYTES` is cut off before anything near this bound.
- */
-const MAX_READ_BUFFER_BYTES = 4 * MAX_FRAME_BYTES; // 4 MiB
-
-/** Streams one remote may open on one connection: the link, plus slack for a replacement. */
-const MAX_SHOAL_STREAMS_PER_CONNECTION = 4; // streams
-
 /** Failed dials `dialFailures()` keeps, newest last; older ones are only counted. */
 export const MAX_DIAL_FAILURES_KEPT = 64; // failures
+
+/** Peer table size below which idle entries are kept (forgetting them is not worth a sweep). */
+const MIN_SWEEP_ABOVE = 64; // peers
 
 /** Targets given up on (own address, off our allowlist) that `dialTargets()` still shows. */
 const MAX_GIVEN_UP_KEPT = 32; // targets
@@ -137,6 +148,20 @@ export interface Libp2pTransportInit {
    * @default 10000
    */
   readonly dialTimeoutMs?: number;
+  /**
+   * Longest wait for the remote's greeting on a new sync stream, in milliseconds; a stream that
+   * stays silent that long is closed.
+   *
+   * @default LINK_HANDSHAKE_TIMEOUT_MS (10000)
+   */
+  readonly handshakeTimeoutMs?: number;
+  /**
+   * Longest a frame may take to arrive once its first byte has, in milliseconds, plus its length
+   * at `MIN_FRAME_READ_BYTES_PER_SECOND`; a remote stalled mid-frame loses the connection.
+   *
+   * @default FRAME_READ_TIMEOUT_MS (10000)
+   */
+  readonly frameReadTimeoutMs?: number;
 }
 
 /** Counters of one libp2p transport, for tests, benchmarks and the CLI's `status`. */
@@ -157,8 +182,14 @@ export interface Libp2pTransportStats {
   readonly dialFailuresByReason: Readonly<Record<DialFailureReason, number>>;
   /** Connections or streams refused: peer off the allowlist, or banned by `disconnect`. */
   readonly refused: number;
-  /** Links cut because the remote broke the framing (a length over `MAX_FRAME_BYTES`, bad varint). */
+  /** Links cut because the remote broke the framing (a length over `MAX_FRAME_BYTES`, bad varint, no greeting first). */
   readonly badFrames: number;
+  /** Sync streams closed because the remote's greeting did not come within the handshake timeout. */
+  readonly handshakeTimeouts: number;
+  /** Connections closed because a frame stalled midway (see `frameReadTimeoutMs`). */
+  readonly readTimeouts: number;
+  /** Inbound sync streams refused because their connection opened `MAX_STREAMS_PER_CONNECTION` already. */
+  readonly streamsRefused: number;
   /** Exceptions thrown by the handler's callbacks (a bug above the transport; the link goes on). */
   readonly handlerErrors: number;
 }
@@ -231,15 +262,19 @@ export function libp2pTransport(init: Libp2pTransportInit = {}): Libp2pTransport
   return new Libp2pShoalTransport(init);
 }
 
-/** One live `/shoal/sync/1.0.0` stream to a peer. */
+/** One `/shoal/sync/1.1.0` stream to a peer: waiting for the remote's greeting, then up. */
 interface Link {
   readonly peer: PeerId;
   readonly stream: Stream;
   readonly connection: Connection;
-  readonly lp: LengthPrefixedStream<Stream>;
+  readonly reader: FrameReader;
+  /** The remote greeted: the link is up (and the handler was told). */
+  up: boolean;
   /** Tail of the write chain: writes go out one after the other, in `send` order. */
   tail: Promise<void>;
   closed: boolean;
+  /** The greeting's deadline until up; then the deadline of a frame in progress. */
+  timer: Timer | undefined;
 }
 
 /** How a failed target is tracked (per peer, or per bare address). */
@@ -305,6 +340,9 @@ class Libp2pShoalTransport implements Libp2pTransport {
     >,
     refused: 0,
     badFrames: 0,
+    handshakeTimeouts: 0,
+    readTimeouts: 0,
+    streamsRefused: 0,
     handlerErrors: 0,
   };
   readonly #failures: DialFailure[] = [];
@@ -312,6 +350,14 @@ class Libp2pShoalTransport implements Libp2pTransport {
   readonly #givenUp: DialTarget[] = [];
   /** Connections that carried a link: their closing is not a refusal. */
   readonly #linkedConnections = new WeakSet<Connection>();
+  /** Inbound sync streams each connection opened so far. */
+  readonly #streamsOpened = new WeakMap<Connection, number>();
+  /** Streams waiting for the remote's greeting. */
+  readonly #greeting = new Set<Link>();
+  /** Size of the peer table past which entries that hold nothing are forgotten. */
+  #sweepAbove = MIN_SWEEP_ABOVE;
+  #timers: TimerScope | undefined;
+  #clock: () => number = () => 0;
   #node: Libp2p | undefined;
   #self: PeerId | undefined;
   #env: Env | undefined;
@@ -329,6 +375,8 @@ class Libp2pShoalTransport implements Libp2pTransport {
     this.#started = true;
     this.#self = context.peerId;
     this.#env = context.env;
+    this.#timers = new TimerScope(context.env);
+    this.#clock = monotonicClock(context.env);
     this.#handler = handler;
     return ResultAsync.fromPromise(this.#start(context), (e) =>
       transportError(`libp2p transport failed to start: ${listenFailureMessage(e) ?? oneLine(e)}`, e),
@@ -368,8 +416,8 @@ class Libp2pShoalTransport implements Libp2pTransport {
     }
     this.#node = node;
     await node.handle(SHOAL_SYNC_PROTOCOL, (stream, connection) => this.#onInboundStream(stream, connection), {
-      maxInboundStreams: MAX_SHOAL_STREAMS_PER_CONNECTION,
-      maxOutboundStreams: MAX_SHOAL_STREAMS_PER_CONNECTION,
+      maxInboundStreams: MAX_OPEN_STREAMS_PER_CONNECTION,
+      maxOutboundStreams: MAX_OPEN_STREAMS_PER_CONNECTION,
     });
     node.addEventListener('connection:open', (event) => this.#onConnectionOpen(event.detail));
     node.addEventListener('peer:disconnect', (event) => this.#onPeerDisconnect(event.detail.toString() as PeerId));
@@ -426,13 +474,7 @@ class Libp2pShoalTransport implements Libp2pTransport {
     }
     const link = this.#peers.get(to)?.link;
     if (link === undefined || link.closed) return errAsync(transportError(`no link to ${to}`));
-    const write = link.tail.then(async () => {
-      if (link.closed) throw new Error('the link closed');
-      await link.lp.write(frame);
-    });
-    // The chain must go on after a failed write; the failure itself is reported to this caller.
-    link.tail = write.catch(() => undefined);
-    return ResultAsync.fromPromise(write, (e) => {
+    return ResultAsync.fromPromise(this.#write(link, frame), (e) => {
       this.#teardown(link, `write failed: ${describe(e)}`, true);
       return transportError(`send to ${to} failed: ${describe(e)}`, e);
     }).map(() => {
@@ -469,7 +511,8 @@ class Libp2pShoalTransport implements Libp2pTransport {
   async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
-    for (const target of this.#anonymous) target.timer?.cancel();
+    this.#timers?.close();
+    for (const link of [...this.#greeting]) this.#teardown(link, 'stopped', false);
     for (const state of this.#peers.values()) {
       cancel(state);
       // Report the links down here; node.stop() then closes them gracefully (no reset).
@@ -558,13 +601,14 @@ class Libp2pShoalTransport implements Libp2pTransport {
     state.opening = true;
     connection.newStream(SHOAL_SYNC_PROTOCOL, { signal: AbortSignal.timeout(STREAM_OPEN_TIMEOUT_MS) }).then(
       (stream) => {
-        state.opening = false;
         if (this.#stopped || this.#refuse(state.id) || state.link !== undefined) {
           // Stopped, banned meanwhile, or the remote opened one first: keep what is there.
+          state.opening = false;
           stream.abort(new Error('not needed'));
           return;
         }
-        this.#attach(state, stream, connection);
+        // Still opening until the remote greets (or does not).
+        if (!this.#attach(state, stream, connection)) state.opening = false;
       },
       (e: unknown) => {
         state.opening = false;
@@ -582,55 +626,166 @@ class Libp2pShoalTransport implements Libp2pTransport {
       stream.abort(new Error('refused'));
       return;
     }
-    const state = this.#state(peer);
-    // A second stream from the same peer means it started over (restarted, or its old stream died
-    // without us noticing yet): the new one is the truth.
-    if (state.link !== undefined) this.#teardown(state.link, 'replaced by a new stream', true);
-    this.#attach(state, stream, connection);
+    // Each stream may become a session: a connection gets a bounded number of them in its life.
+    const opened = (this.#streamsOpened.get(connection) ?? 0) + 1;
+    this.#streamsOpened.set(connection, opened);
+    if (opened > MAX_STREAMS_PER_CONNECTION) {
+      this.#stats.streamsRefused += 1;
+      stream.abort(new Error('too many streams on this connection'));
+      connection.abort(new Error(`more than ${MAX_STREAMS_PER_CONNECTION} sync streams on one connection`));
+      return;
+    }
+    // A stream from a peer that has a link means it started over (restarted, or its old stream died
+    // without us noticing yet): once it greets, it replaces the old one.
+    this.#attach(this.#state(peer), stream, connection);
   }
 
-  #attach(state: PeerState, stream: Stream, connection: Connection): void {
-    if (stream.status !== 'open') return;
-    const lp = lpStream(stream, { maxDataLength: MAX_FRAME_BYTES, maxBufferSize: MAX_READ_BUFFER_BYTES });
-    const link: Link = { peer: state.id, stream, connection, lp, tail: Promise.resolve(), closed: false };
-    state.link = link;
-    state.attempt = 0;
-    state.failures = 0;
-    state.linkedVia =
-      connection.direction === 'outbound' ? withPeerId(connection.remoteAddr.toString(), state.id) : undefined;
-    this.#linkedConnections.add(connection);
+  /** Take a new stream: greet, and wait (bounded) for the remote's greeting. False if it is closed already. */
+  #attach(state: PeerState, stream: Stream, connection: Connection): boolean {
+    if (stream.status !== 'open') return false;
+    const link: Link = {
+      peer: state.id,
+      stream,
+      connection,
+      reader: new FrameReader(MAX_FRAME_BYTES, this.#clock),
+      up: false,
+      tail: Promise.resolve(),
+      closed: false,
+      timer: undefined,
+    };
+    this.#greeting.add(link);
+    link.timer = this.#timers?.after(this.#init.handshakeTimeoutMs ?? LINK_HANDSHAKE_TIMEOUT_MS, () => {
+      link.timer = undefined;
+      if (link.up) return;
+      this.#stats.handshakeTimeouts += 1;
+      this.#teardown(link, 'no greeting in time', true);
+    });
+    stream.addEventListener('message', (event) => this.#onData(link, event.data));
     stream.addEventListener('close', () => this.#teardown(link, 'stream closed', false));
-    this.#stats.linksUp += 1;
-    this.#call(() => this.#handler?.peerUp(state.id));
-    void this.#read(link);
+    stream.addEventListener('remoteCloseWrite', () => this.#teardown(link, 'the remote closed the stream', true));
+    this.#write(link, LINK_GREETING).catch((e: unknown) =>
+      this.#teardown(link, `greeting failed: ${describe(e)}`, true),
+    );
+    return true;
   }
 
-  async #read(link: Link): Promise<void> {
-    try {
-      while (!link.closed) {
-        const list = await link.lp.read();
+  /** Bytes from the remote: frames out of them, the greeting first. */
+  #onData(link: Link, data: Uint8Array | Iterable<Uint8Array>): void {
+    for (const chunk of data instanceof Uint8Array ? [data] : data) {
+      if (link.closed) return;
+      const frames = link.reader.push(chunk);
+      if (!Array.isArray(frames)) {
+        this.#stats.badFrames += 1;
+        this.#teardown(link, frames.error, true);
+        return;
+      }
+      for (const frame of frames) {
         if (link.closed) return;
-        const bytes = list.subarray();
-        // A plain Uint8Array view (TCP hands out Node Buffers) over bytes nobody else writes to.
-        const frame = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+        if (!link.up) {
+          if (!equalBytes(frame, LINK_GREETING)) {
+            this.#stats.badFrames += 1;
+            this.#teardown(link, 'the first frame is not the greeting', true);
+            return;
+          }
+          this.#up(link);
+          continue;
+        }
         this.#stats.framesReceived += 1;
         this.#stats.bytesReceived += frame.byteLength;
         this.#call(() => this.#handler?.message(link.peer, frame));
       }
-    } catch (e) {
-      const name = e instanceof Error ? e.name : '';
-      if (!link.closed && name.startsWith('Invalid')) this.#stats.badFrames += 1;
-      this.#teardown(link, `read ended: ${describe(e)}`, true);
     }
+    if (link.up && !link.closed) this.#watchFrame(link);
+  }
+
+  /** The remote greeted: the link is up, and replaces any older one to the same peer. */
+  #up(link: Link): void {
+    this.#greeting.delete(link);
+    link.timer?.cancel();
+    link.timer = undefined;
+    const state = this.#state(link.peer);
+    if (link.stream.direction === 'outbound') state.opening = false;
+    if (this.#stopped || this.#refuse(state.id)) {
+      this.#teardown(link, 'refused', true);
+      return;
+    }
+    if (state.link !== undefined) this.#teardown(state.link, 'replaced by a new stream', true);
+    link.up = true;
+    state.link = link;
+    state.attempt = 0;
+    state.failures = 0;
+    state.linkedVia =
+      link.connection.direction === 'outbound'
+        ? withPeerId(link.connection.remoteAddr.toString(), state.id)
+        : undefined;
+    this.#linkedConnections.add(link.connection);
+    this.#stats.linksUp += 1;
+    this.#call(() => this.#handler?.peerUp(state.id));
+  }
+
+  /**
+   * A frame in progress must end by its deadline: the read timeout from its first byte, plus its
+   * length at the slowest rate allowed. A remote stalled mid-frame loses the connection.
+   */
+  #watchFrame(link: Link): void {
+    const progress = link.reader.inProgress();
+    if (progress === undefined) {
+      link.timer?.cancel();
+      link.timer = undefined;
+      return;
+    }
+    if (link.timer !== undefined) return; // it looks again when it fires
+    const deadline =
+      progress.startedAt +
+      (this.#init.frameReadTimeoutMs ?? FRAME_READ_TIMEOUT_MS) +
+      ((progress.length ?? 0) * 1000) / MIN_FRAME_READ_BYTES_PER_SECOND;
+    link.timer = this.#timers?.after(Math.max(0, deadline - this.#clock()), () => {
+      link.timer = undefined;
+      if (link.closed) return;
+      const now = link.reader.inProgress();
+      if (now === undefined) return;
+      if (now.startedAt === progress.startedAt && now.length === progress.length) {
+        this.#stats.readTimeouts += 1;
+        this.#teardown(link, 'stalled mid-frame', true);
+        link.connection.abort(new Error('a frame stalled midway'));
+        return;
+      }
+      this.#watchFrame(link); // another frame, or the length became known: a new deadline
+    });
+  }
+
+  /** Send one frame on the link's stream, after the ones before it. */
+  #write(link: Link, frame: Uint8Array): Promise<void> {
+    const write = link.tail.then(async () => {
+      if (link.closed) throw new Error('the link closed');
+      const prefixSent = link.stream.send(lengthPrefix(frame.byteLength));
+      const frameSent = link.stream.send(frame);
+      if (!prefixSent || !frameSent) await link.stream.onDrain();
+    });
+    // The chain must go on after a failed write; the failure itself is reported to this caller.
+    link.tail = write.catch(() => undefined);
+    return write;
   }
 
   /** The link is over: report it once, and try again on a surviving connection if it is ours to open. */
   #teardown(link: Link, reason: string, abort: boolean): void {
     if (link.closed) return;
     link.closed = true;
+    link.timer?.cancel();
+    link.timer = undefined;
+    this.#greeting.delete(link);
     const state = this.#peers.get(link.peer);
     if (abort && link.stream.status === 'open') link.stream.abort(new Error(reason));
-    if (state?.link !== link) return;
+    if (state === undefined) return;
+    if (!link.up) {
+      // Our stream never got a greeting: open another later.
+      if (link.stream.direction === 'outbound' && state.opening) {
+        state.opening = false;
+        if (!this.#stopped) this.#scheduleStream(state);
+      }
+      return;
+    }
+    if (state.link !== link) return;
     state.link = undefined;
     this.#stats.linksDown += 1;
     this.#call(() => this.#handler?.peerDown(link.peer));
@@ -641,7 +796,7 @@ class Libp2pShoalTransport implements Libp2pTransport {
   #scheduleStream(state: PeerState): void {
     if (this.#stopped || state.timer !== undefined || this.#self === undefined || !(this.#self < state.id)) return;
     const delay = this.#delay(state);
-    state.timer = this.#env?.setTimer(delay, () => {
+    state.timer = this.#timers?.after(delay, () => {
       state.timer = undefined;
       if (this.#openConnection(state.id) !== undefined) this.#maybeOpenStream(state);
       else if (state.wanted) this.#dial(state);
@@ -668,7 +823,7 @@ class Libp2pShoalTransport implements Libp2pTransport {
   #scheduleDial(state: PeerState): void {
     if (this.#stopped || state.timer !== undefined || state.dialing) return;
     const delay = this.#delay(state);
-    state.timer = this.#env?.setTimer(delay, () => {
+    state.timer = this.#timers?.after(delay, () => {
       state.timer = undefined;
       this.#dial(state);
     });
@@ -762,7 +917,7 @@ class Libp2pShoalTransport implements Libp2pTransport {
         }
         const delay = backoffDelay(target.attempt, this.#init.backoff ?? {}, this.#random());
         target.attempt += 1;
-        target.timer = this.#env?.setTimer(delay, () => {
+        target.timer = this.#timers?.after(delay, () => {
           target.timer = undefined;
           this.#dialAnonymous(target);
         });
@@ -898,8 +1053,26 @@ class Libp2pShoalTransport implements Libp2pTransport {
         lastFailure: undefined,
       };
       this.#peers.set(peer, state);
+      // Every identity that ever connects gets an entry: forget the ones that hold nothing, so the
+      // table follows the peers that matter (linked, wanted, busy, banned), not all ever seen.
+      if (this.#peers.size > this.#sweepAbove) {
+        for (const other of this.#peers.values()) if (this.#idle(other)) this.#peers.delete(other.id);
+        this.#sweepAbove = Math.max(MIN_SWEEP_ABOVE, 2 * this.#peers.size);
+      }
     }
     return state;
+  }
+
+  /** Nothing to remember about it: not wanted, not linked or linking, nothing scheduled, no ban. */
+  #idle(state: PeerState): boolean {
+    return (
+      !state.wanted &&
+      state.link === undefined &&
+      !state.dialing &&
+      !state.opening &&
+      state.timer === undefined &&
+      state.bannedUntil <= this.#now()
+    );
   }
 
   /** Run a handler callback; an exception there is a bug above us and must not kill the link. */
