@@ -30,7 +30,6 @@ import type { ChainTip } from '../facts/run.js';
 import type { SignatureVerifier } from '../facts/sign.js';
 import type { Fact, JsonValue, PeerId } from '../facts/types.js';
 import { decodeEntry, encodeEntry } from '../log/entry-codec.js';
-import type { FactEntry } from '../log/fact-entry.js';
 import { MAX_FRAME_BYTES, MAX_ID_BYTES, MAX_ORIGIN_LENGTH, MAX_SNAPSHOT_ORIGINS } from '../limits.js';
 import type { ItemRecord, LwwState, Register } from '../state/lww.js';
 import type { Stamp } from '../state/stamp.js';
