@@ -276,7 +276,26 @@ function isStrictUtf8(bytes: Uint8Array): boolean {
 }
 
 /** Lowercase hex of bytes. */
-export { bytesToHex as toHex } from '@noble/hashes/utils.js';
+/** Two ASCII hex digits per byte value (an immutable table). */
+const HEX_PAIRS: readonly number[] = Array.from({ length: 256 }, (_, b) => {
+  const digits = b.toString(16).padStart(2, '0');
+  return digits.charCodeAt(0) | (digits.charCodeAt(1) << 8);
+});
+const ASCII = new TextDecoder('latin1');
+
+/**
+ * Lowercase hex of `bytes`, as one flat string (a string built digit by digit stays a rope of many
+ * pieces in V8: as a map key that cost kilobytes per entry).
+ */
+export function toHex(bytes: Uint8Array): string {
+  const out = new Uint8Array(bytes.length * 2);
+  for (let i = 0; i < bytes.length; i++) {
+    const pair = HEX_PAIRS[bytes[i]!]!;
+    out[2 * i] = pair & 0xff;
+    out[2 * i + 1] = pair >> 8;
+  }
+  return ASCII.decode(out);
+}
 
 /** Byte-wise equality. */
 export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {

@@ -243,3 +243,18 @@ describe('archive', () => {
     expect(unwrap(await space.history('items', 'i3')).map((f) => f.type)).toEqual(['create']);
   });
 });
+
+it('chunks are canonical: the same registers make the same bytes whatever order their fields were set in', () => {
+  const stamp = (counter: number) => ({ wall: 1_700_000_000_000 + counter, logical: 0, origin: 'o' as never, counter });
+  const record = (order: string[]) => ({
+    exists: { value: true, stamp: stamp(1) },
+    reset: stamp(1),
+    fields: new Map(order.map((f, i) => [f, { value: f, stamp: stamp(2 + 'abc'.indexOf(f) + i * 0) }])),
+  });
+  const bytes = (order: string[]) => {
+    const writer = new ChunkWriter();
+    writer.add('items', 'x', record(order));
+    return writer.finish()[0]!.bytes;
+  };
+  expect(bytes(['a', 'b', 'c'])).toEqual(bytes(['c', 'a', 'b']));
+});

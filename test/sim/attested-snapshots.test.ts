@@ -1,0 +1,331 @@
+/**
+ * Snapshots a catching-up peer can trust without trusting their author: tips are unforgeable, roots
+ * are attested by peers that built the same root from their own facts, a lie is caught and costs its
+ * author, and the facts stay servable while no quorum attests a snapshot.
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { createPeer, memoryStorage } from '../../engine/index.js';
+import type { Run } from '../../engine/facts/run.js';
+import { attest } from '../../engine/snapshot/attestation.js';
+import { blobIdOf, ChunkWriter, encodeRoot, encodeTipChunks, type SnapshotTip } from '../../engine/snapshot/format.js';
+import type { SpaceImpl } from '../../engine/space/space.js';
+import type { ItemRecord } from '../../engine/state/lww.js';
+import { PROTOCOL_VERSION } from '../../engine/sync/messages.js';
+import { manualTransport } from '../../testing/manual-transport.js';
+import { SimNetwork } from '../../transports/memory/index.js';
+import { hostile, identity, signedRun, type Hostile } from '../support/attacker.js';
+import { simPeer, unwrap, type SimPeer } from '../support/peers.js';
+
+const SPACE = 'a';
+type Item = { v: number | string };
+const items = (p: SimPeer) => p.space.collection<Item>('items');
+const impl = (p: SimPeer) => p.space as unknown as SpaceImpl;
+
+function hello(attacker: Hostile, to: SimPeer): void {
+  attacker.send(to.peer.id, {
+    type: 'hello',
+    space: SPACE,
+    version: PROTOCOL_VERSION,
+    reply: true,
+    vector: new Map(),
+    more: false,
+  });
+}
+
+/** A snapshot root made by hand: `tips` as the cut, `registers` as the state. Its blobs by id. */
+function forgeRoot(tips: SnapshotTip[], registers: [string, string, ItemRecord][]) {
+  const writer = new ChunkWriter();
+  for (const [c, i, r] of registers) writer.add(c, i, r);
+  const chunks = writer.finish();
+  const tipChunks = encodeTipChunks(tips);
+  const rootBytes = encodeRoot({
+    space: SPACE,
+    origins: tips.length,
+    tipChunks: tipChunks.map((c) => c.id),
+    items: writer.items,
+    chunks: chunks.map((c) => c.id),
+  });
+  const blobs = new Map<string, Uint8Array>([...tipChunks, ...chunks].map((c) => [c.id, c.bytes]));
+  const root = blobIdOf(rootBytes);
+  blobs.set(root, rootBytes);
+  return { root, blobs };
+}
+
+/** The signed tip of `p`'s own chain as another peer holds it (its last fact and signature). */
+async function tipOf(holder: SimPeer, origin: string): Promise<SnapshotTip> {
+  const log = unwrap(await holder.storage.openLog(SPACE));
+  const entries = unwrap(await log.query('start', 'end')).entries.filter(
+    (e) => e.origin === origin && e.sig !== undefined,
+  );
+  const last = entries[entries.length - 1]!;
+  const { sig, snapshot: _s, history: _h, pending: _p, ...fact } = last;
+  return { fact, sig: sig! };
+}
+
+describe('who can serve and adopt', () => {
+  it('a peer that is the only one left with the facts keeps them (no quorum, no pruning) and serves them as facts', async () => {
+    const options = { snapshotEvery: 10, pruneWindow: 1_000 };
+    const net = new SimNetwork({ seed: 301 });
+    const a = await simPeer(net, SPACE, options);
+    for (let i = 0; i < 40; i++) unwrap(await items(a).create({ v: i }, `x${i}`));
+    await net.advance(10_000);
+    expect(a.space.status().snapshot).toBeDefined();
+    expect(a.space.status().logStart).toBe(0); // nobody attested its snapshots: it keeps its log
+    const b = await simPeer(net, SPACE, options);
+    await net.advance(30_000);
+    expect(items(b).all()).toHaveLength(40);
+    expect(b.space.stateHash()).toBe(a.space.stateHash());
+  });
+
+  it('with snapshotQuorum 1 a lone peer prunes on its own word, and a newcomer adopts its snapshot', async () => {
+    const options = { snapshotEvery: 10, pruneWindow: 1_000, snapshotQuorum: 1 };
+    const net = new SimNetwork({ seed: 302 });
+    const a = await simPeer(net, SPACE, options);
+    const b = await simPeer(net, SPACE, options);
+    for (let i = 0; i < 40; i++) unwrap(await items(a).create({ v: i }, `x${i}`));
+    await net.advance(10_000);
+    expect(a.space.status().logStart).toBeGreaterThan(0);
+    const c = await simPeer(net, SPACE, options);
+    await net.advance(30_000);
+    expect(c.space.stateHash()).toBe(a.space.stateHash());
+    expect(c.space.status().logLength).toBeLessThan(40); // it holds the pruned facts through the snapshot
+    void b;
+  });
+
+  it('a quorum of honest peers lets a peer offline past the prune point catch up from an attested snapshot', async () => {
+    const options = { snapshotEvery: 10, pruneWindow: 2_000 };
+    const net = new SimNetwork({ seed: 303 });
+    const a = await simPeer(net, SPACE, options);
+    const b = await simPeer(net, SPACE, options);
+    const c = await simPeer(net, SPACE, options);
+    unwrap(await items(a).create({ v: 0 }, 'first'));
+    await net.advance(5_000);
+    net.partition([[a.peer.id, b.peer.id], [c.peer.id]]);
+    for (let i = 0; i < 60; i++) unwrap(await items(i % 2 === 0 ? a : b).create({ v: i }, `x${i}`));
+    await net.advance(30_000);
+    for (const p of [a, b]) {
+      const own = impl(p).catalog.own!;
+      expect(impl(p).catalog.attestations.count(own.blobId)).toBeGreaterThanOrEqual(2);
+      expect(p.space.status().logStart).toBeGreaterThan(0);
+    }
+    net.heal();
+    await net.advance(60_000);
+    expect(c.space.stateHash()).toBe(a.space.stateHash());
+    expect(items(c).all()).toHaveLength(61);
+    expect(impl(c).catalog.adopted.length + (impl(c).catalog.own === undefined ? 0 : 1)).toBeGreaterThan(0);
+  });
+});
+
+describe('lies are caught and cost their author', () => {
+  it('asked to attest a root its facts do not give, a peer records bad-snapshot with both attestations and strikes the liar', async () => {
+    const net = new SimNetwork({ seed: 304 });
+    const h = await simPeer(net, SPACE, { snapshotEvery: 1_000 });
+    const v = await simPeer(net, SPACE, { snapshotEvery: 1_000 });
+    for (let i = 0; i < 5; i++) unwrap(await items(h).create({ v: i }, `h${i}`));
+    await net.advance(5_000);
+    const liar = await hostile(net, 81);
+    hello(liar, v);
+    // H's real tip (signed by H), with registers that delete H's items: what H's facts do not give.
+    const tip = await tipOf(v, h.peer.id);
+    const stamp = {
+      wall: tip.fact.hlc.wall,
+      logical: tip.fact.hlc.logical,
+      origin: h.peer.id as never,
+      counter: tip.fact.counter,
+    };
+    const { root, blobs } = forgeRoot(
+      [tip],
+      [0, 1, 2, 3, 4].map((i) => [
+        'items',
+        `h${i}`,
+        { exists: { value: false, stamp }, reset: undefined, fields: new Map() },
+      ]),
+    );
+    for (const [id, bytes] of blobs) liar.blobs.set(id, bytes);
+    const attestation = await attest(SPACE, root, liar.identity.signer);
+    for (let k = 0; k < 70; k++) {
+      liar.send(v.peer.id, { type: 'attest-request', space: SPACE, root, attestation });
+      await net.advance(200);
+    }
+    await net.advance(5_000);
+    const faults = v.space.status().faults.filter((f) => f.type === 'bad-snapshot');
+    expect(faults.length).toBeGreaterThan(0);
+    expect(faults[0]!.peer).toBe(liar.id);
+    expect(faults[0]!.proof?.root).toBe(root);
+    const attesters = faults[0]!.proof!.attestations.map((a) => a.attester);
+    expect(attesters).toEqual([liar.id, v.peer.id]); // theirs, and ours of the root we built
+    expect(liar.received.some((r) => r.message?.type === 'attestation' && r.message.root === root)).toBe(false);
+    expect(impl(v).catalog.isBad(root)).toBe(true);
+    expect(items(v).all()).toHaveLength(5);
+  });
+
+  it('a snapshot claiming an origin signed more than it did is refused, whoever attests it; the victim keeps the real state', async () => {
+    const options = { snapshotEvery: 1_000 };
+    const net = new SimNetwork({ seed: 305 });
+    const h = await simPeer(net, SPACE, options);
+    const v = await simPeer(net, SPACE, options);
+    const third = await simPeer(net, SPACE, options);
+    unwrap(await items(h).create({ v: 1 }, 'real'));
+    await net.advance(5_000);
+    const liar = await hostile(net, 82);
+    hello(liar, v);
+    // H's tip moved to counter 1,000,000,000: a fact H never signed (the liar signs it).
+    const real = await tipOf(v, h.peer.id);
+    const forgedRun: Run = await signedRun(SPACE, (await identity(1)) as never, 1, null, [
+      { item: 'x', hlc: real.fact.hlc },
+    ]);
+    const forgedTip: SnapshotTip = { fact: { ...real.fact, counter: 1_000_000_000 }, sig: forgedRun.sig };
+    const { root, blobs } = forgeRoot([forgedTip], []);
+    for (const [id, bytes] of blobs) liar.blobs.set(id, bytes);
+    const sybil = await identity(83);
+    liar.send(v.peer.id, {
+      type: 'snapshot-offer',
+      space: SPACE,
+      blobId: root,
+      vector: new Map([['ffffffffffffffff', 5]]) as never, // an origin it has never heard of: useful
+      attestations: [await attest(SPACE, root, liar.identity.signer), await attest(SPACE, root, sybil.signer)],
+    });
+    await net.advance(10_000);
+    expect(impl(v).catalog.adopted).toEqual([]);
+    expect(v.space.status().faults.some((f) => f.type === 'bad-snapshot' && f.peer === liar.id)).toBe(true);
+    // H's next real fact still goes in everywhere; nobody was told of the lie.
+    unwrap(await items(h).create({ v: 2 }, 'next'));
+    await net.advance(5_000);
+    for (const p of [v, third]) {
+      expect(items(p).get('real')).toEqual({ id: 'real', v: 1 });
+      expect(items(p).get('next')).toEqual({ id: 'next', v: 2 });
+    }
+    expect(third.space.status().faults).toEqual([]);
+  });
+
+  it("registers stamped in an origin's name later than its signed tip are refused (a snapshot cannot push values ten years ahead)", async () => {
+    const options = { snapshotEvery: 1_000 };
+    const net = new SimNetwork({ seed: 306 });
+    const h = await simPeer(net, SPACE, options);
+    const v = await simPeer(net, SPACE, options);
+    unwrap(await items(h).create({ v: 'real' }, 'x'));
+    await net.advance(5_000);
+    const liar = await hostile(net, 84);
+    hello(liar, v);
+    const tip = await tipOf(v, h.peer.id);
+    const future = {
+      wall: tip.fact.hlc.wall + 10 * 365 * 24 * 3_600_000,
+      logical: 0,
+      origin: h.peer.id as never,
+      counter: 1,
+    };
+    const { root, blobs } = forgeRoot(
+      [tip],
+      [
+        [
+          'items',
+          'x',
+          {
+            exists: { value: true, stamp: future },
+            reset: undefined,
+            fields: new Map([['v', { value: 'poison', stamp: future }]]),
+          },
+        ],
+      ],
+    );
+    for (const [id, bytes] of blobs) liar.blobs.set(id, bytes);
+    const sybil = await identity(85);
+    liar.send(v.peer.id, {
+      type: 'snapshot-offer',
+      space: SPACE,
+      blobId: root,
+      vector: new Map([['ffffffffffffffff', 5]]) as never,
+      attestations: [await attest(SPACE, root, liar.identity.signer), await attest(SPACE, root, sybil.signer)],
+    });
+    await net.advance(10_000);
+    expect(items(v).get('x')).toEqual({ id: 'x', v: 'real' });
+    expect(v.space.status().faults.some((f) => f.type === 'bad-snapshot')).toBe(true);
+  });
+
+  it('an offer attested by its author alone is not fetched (snapshotQuorum 2)', async () => {
+    const net = new SimNetwork({ seed: 307 });
+    const v = await simPeer(net, SPACE);
+    const liar = await hostile(net, 86);
+    hello(liar, v);
+    const { root } = forgeRoot([], []);
+    liar.send(v.peer.id, {
+      type: 'snapshot-offer',
+      space: SPACE,
+      blobId: root,
+      vector: new Map([['ffffffffffffffff', 5]]) as never,
+      attestations: [await attest(SPACE, root, liar.identity.signer)],
+    });
+    await net.advance(5_000);
+    expect(liar.received.some((r) => r.message?.type === 'blob-request')).toBe(false);
+  });
+});
+
+describe('snapshot bytes are a pure function of the facts they cover', () => {
+  it('random fact sets arriving in random orders at two peers give the same root for the same cut (property)', async () => {
+    const authors = await Promise.all([1, 2, 3].map((seed) => identity(40 + seed)));
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(
+          fc.record({ author: fc.nat({ max: 2 }), item: fc.nat({ max: 5 }), v: fc.integer(), del: fc.boolean() }),
+          {
+            minLength: 1,
+            maxLength: 30,
+          },
+        ),
+        fc.integer(),
+        async (ops, shuffleSeed) => {
+          // Each author's facts, as signed runs of one fact each (a chain per author).
+          const chains: Run[][] = authors.map(() => []);
+          const tips: (Uint8Array | null)[] = authors.map(() => null);
+          const exists = new Set<string>();
+          let wall = 1_700_000_000_000;
+          for (const op of ops) {
+            const who = authors[op.author]!;
+            const key = `${op.author}:${op.item}`;
+            const type = op.del && exists.has(key) ? 'delete' : exists.has(key) ? 'update' : 'create';
+            if (type === 'delete') exists.delete(key);
+            else exists.add(key);
+            const run = await signedRun(SPACE, who, chains[op.author]!.length + 1, tips[op.author]!, [
+              {
+                type,
+                item: `i${op.item}`,
+                hlc: { wall: wall++, logical: 0 },
+                ...(type === 'delete'
+                  ? {}
+                  : {
+                      data:
+                        type === 'create' ? { v: op.v, w: -op.v } : { [['v', 'w', 'x'][Math.abs(op.v) % 3]!]: op.v },
+                    }),
+              },
+            ]);
+            chains[op.author]!.push(run);
+            tips[op.author] = run.hash;
+          }
+          const roots: string[] = [];
+          for (const order of [0, 1]) {
+            // Interleave the chains at random (each chain in its own order), differently per peer.
+            const queue = chains.map((c) => [...c]);
+            const runs: Run[] = [];
+            let r = (shuffleSeed + order * 7919) >>> 0;
+            while (queue.some((q) => q.length > 0)) {
+              r = (Math.imul(r, 1103515245) + 12345) >>> 0;
+              const live = queue.filter((q) => q.length > 0);
+              runs.push(live[r % live.length]!.shift()!);
+            }
+            const wire = manualTransport();
+            const peer = unwrap(
+              await createPeer({ storage: memoryStorage(), transports: [wire.transport], snapshotEvery: 1_000_000 }),
+            );
+            const space = unwrap(await peer.space(SPACE)) as unknown as SpaceImpl;
+            for (const run of runs) await (await space.ingest([run], 'feeder' as never)).durable;
+            roots.push(unwrap(await space.snapshot()).blobId);
+            await peer.close();
+          }
+          expect(roots[0]).toBe(roots[1]);
+        },
+      ),
+      { numRuns: 60 },
+    );
+  }, 120_000);
+});
