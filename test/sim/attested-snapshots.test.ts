@@ -172,7 +172,7 @@ describe('lies are caught and cost their author', () => {
     hello(liar, v);
     // H's tip moved to counter 1,000,000,000: a fact H never signed (the liar signs it).
     const real = await tipOf(v, h.peer.id);
-    const forgedRun: Run = await signedRun(SPACE, (await identity(1)) as never, 1, null, [
+    const forgedRun: Run = await signedRun(SPACE, (await identity(1)), 1, null, [
       { item: 'x', hlc: real.fact.hlc },
     ]);
     const forgedTip: SnapshotTip = { fact: { ...real.fact, counter: 1_000_000_000 }, sig: forgedRun.sig };
