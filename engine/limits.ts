@@ -249,3 +249,12 @@ export const FRAME_READ_TIMEOUT_MS = 10_000; // 10 s
 
 /** Slowest a frame in progress may arrive (see `FRAME_READ_TIMEOUT_MS`): 1 MiB gets 16 s more. */
 export const MIN_FRAME_READ_BYTES_PER_SECOND = 64 * 1024; // 64 KiB/s
+
+/** Most history chains (of peers whose snapshots we adopted) a space remembers and passes on. */
+export const MAX_HISTORY_HEADS = 16; // chains
+
+/**
+ * Rounds of asking the syncing peers for a missing history blob: a peer that stays silent is asked
+ * again next round, waiting twice as long (2 s, 4 s, 8 s); one that says `gone` is not.
+ */
+export const HISTORY_FETCH_ROUNDS = 3;

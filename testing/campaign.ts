@@ -448,9 +448,11 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
     const sample = all.filter((_, k) => k % Math.max(1, Math.floor(all.length / 60)) === 0);
     for (const id of sample) {
       const author = Number(id.slice(1, id.indexOf('-')));
-      const facts = await procs[author]!.space.history('items', id);
+      const facts = await net.until(procs[author]!.space.history('items', id));
       if (facts.isErr() || !facts.value.some((f) => f.type === 'create'))
-        failures.push(`history of ${id} on its author lacks its create`);
+        failures.push(
+          `history of ${id} on its author lacks its create${facts.isErr() ? `: ${facts.error.message}` : `: ${facts.value.map((f) => f.type).join(',')}`}`,
+        );
     }
   }
   const reference = JSON.stringify(live[0]!.space.collection('shared').all());

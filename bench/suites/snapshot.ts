@@ -18,6 +18,8 @@ import { join } from 'node:path';
 import { createPeer, fsBlobStore, limits, memoryStorage, sqliteStorage } from '../../engine/index.js';
 import { MessageChannelNetworkAdapter } from '@automerge/automerge-repo-network-messagechannel';
 import { automergeTransport } from '../../transports/automerge/index.js';
+import type { Transport } from '../../engine/transport.js';
+import { decodeFrame, frameType } from '../../engine/sync/codec.js';
 import type { BenchContext, BenchSuite } from '../harness.js';
 import { runWorkloads, type Measured, type Workload } from '../workload.js';
 
@@ -42,6 +44,60 @@ function rss(): number {
   return process.memoryUsage().rss;
 }
 
+/**
+ * What attestation costs, seen on the wire: bytes of attest requests, attestations and the blob
+ * requests and blobs that carry roots and tips to the attester (nobody catches up in this suite, so
+ * every blob on the wire is an attestation probe), and for each attestation answered, the time from
+ * its request arriving to the attestation leaving (the attester fetches the root and tips, checks
+ * the tips, and builds the same root from its own snapshot and log tail).
+ */
+class AttestationTally {
+  bytes = 0;
+  readonly answerMs: number[] = [];
+  readonly #asked = new Map<string, number>();
+
+  /** `transport`, with every frame it sends and receives counted. */
+  wrap(transport: Transport): Transport {
+    const counted = new Set(['attest-request', 'attestation', 'blob-request', 'blob']);
+    return {
+      start: (context, handler) =>
+        transport.start(context, {
+          ...handler,
+          message: (from, frame) => {
+            if (frameType(frame) === 'attest-request') {
+              const m = decodeFrame(frame);
+              if (m.isOk() && m.value.type === 'attest-request')
+                this.#asked.set(`${from}:${m.value.root}`, performance.now());
+            }
+            handler.message(from, frame);
+          },
+        }),
+      send: (to, frame) => {
+        const type = frameType(frame);
+        if (type !== undefined && counted.has(type)) this.bytes += frame.length;
+        if (type === 'attestation') {
+          const m = decodeFrame(frame);
+          const key = m.isOk() && m.value.type === 'attestation' ? `${to}:${m.value.root}` : '';
+          const asked = this.#asked.get(key);
+          if (asked !== undefined) {
+            this.answerMs.push(performance.now() - asked);
+            this.#asked.delete(key);
+          }
+        }
+        return transport.send(to, frame);
+      },
+      disconnect: (peer) => transport.disconnect(peer),
+      addresses: () => transport.addresses(),
+      stop: () => transport.stop(),
+    };
+  }
+}
+
+const median = (values: readonly number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted.length === 0 ? Number.NaN : sorted[Math.floor(sorted.length / 2)]!;
+};
+
 interface Built {
   readonly file: string;
   readonly archive: string;
@@ -49,6 +105,7 @@ interface Built {
   readonly atEnd: { db: number; rss: number; archive: number };
   readonly logLength: number;
   readonly stateHash: string;
+  readonly attestation: AttestationTally;
 }
 
 /** Write `writes` field sets on `items` items into a fresh SQLite peer acknowledged by another. */
@@ -66,11 +123,12 @@ async function build(
   const file = join(dir, `${name}.db`);
   const archive = join(dir, `${name}-archive`);
   const options = snapshots ? {} : { snapshotEvery: Number.MAX_SAFE_INTEGER };
+  const attestation = new AttestationTally();
   const writer = (
     await createPeer({
       storage: sqliteStorage(file),
       archive: fsBlobStore(archive),
-      transports: [automergeTransport(new MessageChannelNetworkAdapter(port1))],
+      transports: [attestation.wrap(automergeTransport(new MessageChannelNetworkAdapter(port1)))],
       ...options,
     })
   )._unsafeUnwrap();
@@ -80,7 +138,7 @@ async function build(
     await createPeer({
       storage: memoryStorage(),
       archive: fsBlobStore(`${archive}-acker`),
-      transports: [automergeTransport(new MessageChannelNetworkAdapter(port2))],
+      transports: [attestation.wrap(automergeTransport(new MessageChannelNetworkAdapter(port2)))],
       ...options,
     })
   )._unsafeUnwrap();
@@ -118,7 +176,15 @@ async function build(
       ctx.log(`  ${name}: ${done.toLocaleString('en-US')} writes, log ${space.status().logLength} entries`);
   }
   const atEnd = await measure();
-  const built = { file, archive, at100k, atEnd, logLength: space.status().logLength, stateHash: space.stateHash() };
+  const built = {
+    file,
+    archive,
+    at100k,
+    atEnd,
+    logLength: space.status().logLength,
+    stateHash: space.stateHash(),
+    attestation,
+  };
   await writer.close();
   await acker.close();
   port1.close();
@@ -195,7 +261,30 @@ const suite: BenchSuite = {
             }),
         },
       };
-      return await runWorkloads([open, growth], ctx);
+      const tally = pruned.attestation;
+      const attested = tally.answerMs.length;
+      const attestation: Workload<'median' | 'max' | 'bytes'> = {
+        name: `attestation of snapshots while writing ${count} facts on ${items.toLocaleString('en-US')} items (2 peers)`,
+        metrics: {
+          median: { metric: 'request to attestation, median', unit: 'ms', better: 'lower' },
+          max: { metric: 'request to attestation, max', unit: 'ms', better: 'lower' },
+          bytes: { metric: 'on the wire per attestation (request, probe blobs, answer)', unit: 'B', better: 'lower' },
+        },
+        systems: {
+          shoal: () =>
+            Promise.resolve({
+              values: {
+                median: median(tally.answerMs),
+                max: Math.max(...tally.answerMs),
+                bytes: attested === 0 ? Number.NaN : tally.bytes / attested,
+              },
+              notes: {
+                median: `${attested} attestations answered (each peer attests the other's snapshots, one every ${DEFAULT_SNAPSHOT_EVERY.toLocaleString('en-US')} entries); the attester rebuilds the root from its own latest snapshot plus its log tail, so the cost follows the live state (${items.toLocaleString('en-US')} items) and snapshotEvery, not the facts written; measured under the write load`,
+              },
+            }),
+        },
+      };
+      return await runWorkloads([open, growth, attestation], ctx);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

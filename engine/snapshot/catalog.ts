@@ -11,6 +11,7 @@ import type { PeerId, Vector } from '../facts/types.js';
 import type { SequenceId } from '../log/event-log.js';
 import type { FactEntry } from '../log/fact-entry.js';
 import type { ItemRecord } from '../state/lww.js';
+import { MAX_HISTORY_HEADS } from '../limits.js';
 import type { Storage } from '../storage/storage.js';
 import { AttestationBook } from './attestation.js';
 import { chainTipsOf, decodeChunk, decodeRoot, decodeTipChunk, type SnapshotRoot, type SnapshotTip } from './format.js';
@@ -53,6 +54,7 @@ export function coversMore(counters: ReadonlyMap<PeerId, number>, held: (origin:
 const adoptedKey = (space: string): string => `space/${space}/adopted`;
 const attestationsKey = (space: string): string => `space/${space}/attestations`;
 const derivedKey = (space: string): string => `space/${space}/derived`;
+const historyHeadsKey = (space: string): string => `space/${space}/history-heads`;
 const BLOB_ID = /^[0-9a-f]{64}$/;
 
 /** The list of adopted snapshots as stored (a JSON array of blob ids). */
@@ -89,6 +91,11 @@ export class SnapshotCatalog {
   readonly #bad = new Set<string>();
   /** Own snapshots built on registers of adopted snapshots (taken on others' word), persisted. */
   #derived = new Set<string>();
+  /**
+   * Heads of other peers' history chains, holding the facts of snapshots we adopted (they never
+   * went through our log), persisted: `history()` walks them too, fetching blobs on demand.
+   */
+  #historyHeads: string[] = [];
 
   constructor(spaceId: string, storage: Storage, store: SnapshotStore) {
     this.#spaceId = spaceId;
@@ -129,6 +136,28 @@ export class SnapshotCatalog {
 
   isBad(root: string): boolean {
     return this.#bad.has(root);
+  }
+
+  get historyHeads(): readonly string[] {
+    return this.#historyHeads;
+  }
+
+  /** History heads to pass on with an offer: ours, then those of what we adopted. */
+  offeredHistory(): string[] {
+    const own = this.#history?.blobId;
+    return [...(own === undefined ? [] : [own]), ...this.#historyHeads].slice(0, MAX_HISTORY_HEADS);
+  }
+
+  /** Remember the history chains of a snapshot we adopt (persisted before it counts). */
+  async addHistoryHeads(heads: readonly string[]): Promise<boolean> {
+    const next = [...new Set([...heads, ...this.#historyHeads])].slice(0, MAX_HISTORY_HEADS);
+    const saved = await this.#storage.setMeta(
+      historyHeadsKey(this.#spaceId),
+      new TextEncoder().encode(JSON.stringify(next)),
+    );
+    if (saved.isErr()) return false;
+    this.#historyHeads = next;
+    return true;
   }
 
   /** Whether our own snapshot `root` was built on adopted registers. */
@@ -173,6 +202,10 @@ export class SnapshotCatalog {
         })
         .andThen((derived) => {
           this.#derived = new Set(derived);
+          return this.#storage.getMeta(historyHeadsKey(this.#spaceId)).andThen(decodeAdopted);
+        })
+        .andThen((heads) => {
+          this.#historyHeads = heads;
           return this.#storage.getMeta(adoptedKey(this.#spaceId));
         })
         .andThen(decodeAdopted)

@@ -68,6 +68,8 @@ export interface FetchDeps {
 interface Fetch {
   readonly peer: PeerId;
   readonly rootId: string;
+  /** History chains of the facts it covers (from the offer). */
+  readonly history: readonly string[];
   root?: SnapshotRoot;
   readonly wanted: Set<string>;
   readonly chunks: Map<string, Uint8Array>;
@@ -81,7 +83,7 @@ export class SnapshotFetcher {
   readonly #deps: FetchDeps;
   #fetch: Fetch | undefined;
   /** Offers waiting for the fetch in progress to end, by blob id (a few per link at most). */
-  readonly #offers = new Map<string, PeerId>();
+  readonly #offers = new Map<string, { peer: PeerId; history: readonly string[] }>();
   /** Blob bytes each link may make us send per minute. */
   readonly #blobBudget: TokenBuckets;
   /** Offers' attestations are checked one offer at a time. */
@@ -117,7 +119,9 @@ export class SnapshotFetcher {
       const missing: string[] = [];
       for (const id of wanted) {
         if (this.#deps.stopped()) return;
-        const bytes = await catalog.store.getSnapshotBlob(id);
+        let bytes = await catalog.store.getSnapshotBlob(id);
+        // History blobs are served too (a peer that adopted a snapshot fetches them for history()).
+        if (bytes.isOk() && bytes.value === undefined) bytes = await catalog.store.getHistoryBytes(id);
         if (bytes.isErr()) continue;
         if (bytes.value === undefined) {
           missing.push(id);
@@ -203,6 +207,7 @@ export class SnapshotFetcher {
           blobId: held.blobId,
           vector,
           attestations: catalog.attestations.list(held.blobId, MAX_OFFER_ATTESTATIONS),
+          history: catalog.offeredHistory(),
         }),
       );
     }
@@ -228,7 +233,7 @@ export class SnapshotFetcher {
           }
         }
         // Too few attestations: not adoptable (yet). The remote offers it again later.
-        if (valid >= this.#deps.quorum) this.#offered(peer, offer.blobId);
+        if (valid >= this.#deps.quorum) this.#offered(peer, offer.blobId, offer.history);
       });
     } else {
       // We hold all it covers: the remote thinks otherwise (an ack of ours was lost). Say so, or it
@@ -237,14 +242,14 @@ export class SnapshotFetcher {
     }
   }
 
-  #offered(peer: PeerId, blobId: string): void {
+  #offered(peer: PeerId, blobId: string, history: readonly string[]): void {
     if (this.#fetch?.rootId === blobId || this.#offers.has(blobId)) return;
     if (this.#deps.catalog.holds(blobId)) return;
     // A few offers per link wait at most: a flood of offers costs the flooder, not us.
     let fromPeer = 0;
-    for (const from of this.#offers.values()) if (from === peer) fromPeer++;
+    for (const from of this.#offers.values()) if (from.peer === peer) fromPeer++;
     if (fromPeer >= MAX_PENDING_OFFERS_PER_LINK) return;
-    this.#offers.set(blobId, peer);
+    this.#offers.set(blobId, { peer, history });
     this.#next();
   }
 
@@ -274,7 +279,7 @@ export class SnapshotFetcher {
   /** The link to `peer` went down: a fetch from it is abandoned (another offer restarts it). */
   peerDown(peer: PeerId): void {
     if (this.#fetch?.peer === peer) this.#fetch = undefined;
-    for (const [blobId, from] of this.#offers) if (from === peer) this.#offers.delete(blobId);
+    for (const [blobId, from] of this.#offers) if (from.peer === peer) this.#offers.delete(blobId);
     this.#outstanding.delete(peer);
     this.#blobBudget.forget(peer);
     this.#next();
@@ -288,12 +293,13 @@ export class SnapshotFetcher {
     if (this.#fetch !== undefined) return;
     const next = this.#offers.entries().next();
     if (next.done === true) return;
-    const [blobId, peer] = next.value;
+    const [blobId, { peer, history }] = next.value;
     this.#offers.delete(blobId);
-    const offer = { peer, blobId };
+    const offer = { peer, blobId, history };
     const fetch: Fetch = {
       peer: offer.peer,
       rootId: offer.blobId,
+      history: offer.history,
       wanted: new Set([offer.blobId]),
       chunks: new Map(),
       asked: new Set(),
@@ -388,7 +394,7 @@ export class SnapshotFetcher {
     this.#fetch = undefined;
     // Adopt only once a restart would find it again: we are about to acknowledge what it covers.
     const catalog = this.#deps.catalog;
-    if (await catalog.setAdopted([...catalog.adopted, held])) {
+    if ((await catalog.addHistoryHeads(fetch.history)) && (await catalog.setAdopted([...catalog.adopted, held]))) {
       await catalog.saveAttestations();
       this.#deps.adopt(held, items);
     }

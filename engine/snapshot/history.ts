@@ -1,46 +1,201 @@
 /**
- * `space.history()`: every fact about one item, oldest first. History blobs hold the entries before
- * the history point (the audit trail survives truncation); the live log holds the rest.
+ * `space.history()`: every fact about one item, oldest first — from the live log, our own history
+ * blobs (the audit trail survives truncation), and the history chains of the peers whose snapshots
+ * we adopted (the facts those snapshots cover never went through our log). History blobs are
+ * content-addressed: what we lack we fetch from linked peers on demand, and keep once it checks out
+ * (its id is the hash of its bytes; each entry hashes to its hash; signed entries verify against
+ * their origin; consecutive entries of an origin chain by `prev`).
  */
-import { okAsync, type ResultAsync } from 'neverthrow';
-import { asStorageError, type StorageError } from '../errors.js';
-import type { Fact } from '../facts/types.js';
-import type { SequenceId } from '../log/event-log.js';
+import { err, ok, ResultAsync, type Result } from 'neverthrow';
+import type { TimerScope } from '../env.js';
+import { asStorageError, storageError, type StorageError } from '../errors.js';
+import { equalBytes } from '../facts/bytes.js';
+import { computeHash } from '../facts/codec.js';
+import type { SignatureVerifier } from '../facts/sign.js';
+import type { Fact, PeerId } from '../facts/types.js';
+import { HISTORY_FETCH_ROUNDS, RETRANSMIT_AFTER_MS } from '../limits.js';
 import { factOf } from '../log/fact-entry.js';
 import type { Replica } from '../space/replica.js';
+import { encodeMessage } from '../sync/codec.js';
 import type { SnapshotCatalog } from './catalog.js';
+import { blobIdOf } from './format.js';
+import { decodeHistory, type HistoryBlob } from './store.js';
 
-export function itemHistory(
-  replica: Replica,
-  catalog: SnapshotCatalog,
-  collection: string,
-  item: string,
-): ResultAsync<Fact[], StorageError> {
-  const point = catalog.historyPoint;
-  const archived: Fact[][] = [];
-  const walk = (id: string | undefined): ResultAsync<Fact[], StorageError> => {
-    if (id === undefined) return okAsync(archived.reverse().flat());
-    return catalog.store
-      .getHistory(id)
-      .mapErr(asStorageError)
-      .andThen((blob) => {
-        archived.push(blob.entries.filter((e) => e.collection === collection && e.item === item).map(factOf));
-        return walk(blob.prev);
-      });
-  };
-  const live: Fact[] = [];
-  const page = (start: SequenceId): ResultAsync<Fact[], StorageError> =>
-    replica.log
-      .query(start, 'end')
-      .mapErr(asStorageError)
-      .andThen((value) => {
-        for (const entry of value.entries) {
-          if (entry.collection === collection && entry.item === item) live.push(factOf(entry));
+export interface HistoryDeps {
+  readonly replica: Replica;
+  readonly catalog: SnapshotCatalog;
+  readonly verifier: SignatureVerifier;
+  readonly timers: TimerScope;
+  /** Remotes we sync with now: where missing history blobs are asked for. */
+  readonly syncing: () => PeerId[];
+  readonly send: (peer: PeerId, frame: Uint8Array) => void;
+  readonly complain: (peer: PeerId, code: string, message: string) => void;
+}
+
+interface Waiting {
+  readonly deliver: (blob: HistoryBlob | undefined) => void;
+  peer: PeerId | undefined;
+  /** Ask the next peer (the one asked does not have it, or did not answer in time). */
+  next: () => void;
+}
+
+export class HistorySource {
+  readonly #deps: HistoryDeps;
+  /** History blobs asked of peers, by id. */
+  readonly #waiting = new Map<string, Waiting>();
+  readonly #fetching = new Map<string, Promise<HistoryBlob | undefined>>();
+
+  constructor(deps: HistoryDeps) {
+    this.#deps = deps;
+  }
+
+  /** A blob arrived from `peer`; true when it was a history blob we asked for. */
+  received(peer: PeerId, id: string, bytes: Uint8Array): boolean {
+    const waiting = this.#waiting.get(id);
+    if (waiting === undefined || waiting.peer !== peer) return false;
+    void this.#check(id, bytes).then(async (blob) => {
+      if (blob === undefined) {
+        this.#deps.complain(peer, 'bad-hash', `history blob ${id.slice(0, 16)}… does not check out`);
+        return;
+      }
+      if (this.#waiting.get(id) !== waiting) return;
+      this.#waiting.delete(id);
+      void (await this.#deps.catalog.store.putHistoryBytes(bytes));
+      waiting.deliver(blob);
+    });
+    return true;
+  }
+
+  /** `peer` says it does not hold these blobs: ask the next peer at once. */
+  gone(peer: PeerId, ids: readonly string[]): void {
+    for (const id of ids) {
+      const waiting = this.#waiting.get(id);
+      if (waiting?.peer === peer) waiting.next();
+    }
+  }
+
+  /** Every fact about one item we can find, oldest first. */
+  itemHistory(collection: string, item: string): ResultAsync<Fact[], StorageError> {
+    return new ResultAsync(this.#itemHistory(collection, item));
+  }
+
+  async #itemHistory(collection: string, item: string): Promise<Result<Fact[], StorageError>> {
+    const { replica, catalog } = this.#deps;
+    const found = new Map<string, Fact>();
+    const take = (fact: Fact) => {
+      if (fact.collection === collection && fact.item === item) found.set(`${fact.origin}:${fact.counter}`, fact);
+    };
+    const point = catalog.historyPoint;
+    const chains = [...(point === undefined ? [] : [point.blobId]), ...catalog.historyHeads];
+    for (const [chain, head] of chains.entries()) {
+      for (let id: string | undefined = head, depth = 0; id !== undefined; depth++) {
+        const blob = await this.#blob(id);
+        if (blob.isErr()) return err(blob.error);
+        if (blob.value === undefined) {
+          const where = chain === 0 && point !== undefined ? 'our own chain' : 'an adopted chain';
+          return err(
+            storageError(
+              `history blob ${id} (${where}, ${depth} back from its head) is not here, and no linked peer has it: history is incomplete`,
+            ),
+          );
         }
-        return value.isComplete ? okAsync(live) : page(value.endSequenceId);
-      });
-  return walk(point?.blobId).andThen((old) => {
-    const logStart = replica.logStart;
-    return page(Math.max(logStart, point?.seq ?? logStart)).map((recent) => [...old, ...recent]);
-  });
+        for (const entry of blob.value.entries) take(factOf(entry));
+        id = blob.value.prev;
+      }
+    }
+    for (let at = Math.max(replica.logStart, point?.seq ?? replica.logStart); ;) {
+      const page = await replica.log.query(at, 'end');
+      if (page.isErr()) return err(asStorageError(page.error));
+      for (const entry of page.value.entries) take(factOf(entry));
+      if (page.value.isComplete) break;
+      at = page.value.endSequenceId;
+    }
+    return ok(
+      [...found.values()].sort(
+        (a, b) =>
+          a.hlc.wall - b.hlc.wall ||
+          a.hlc.logical - b.hlc.logical ||
+          (a.origin < b.origin ? -1 : a.origin > b.origin ? 1 : a.counter - b.counter),
+      ),
+    );
+  }
+
+  /** A history blob: ours, or fetched from a linked peer (undefined when none has it). */
+  async #blob(id: string): Promise<Result<HistoryBlob | undefined, StorageError>> {
+    const local = await this.#deps.catalog.store.getHistoryBytes(id);
+    if (local.isErr()) return err(asStorageError(local.error));
+    if (local.value !== undefined) {
+      const decoded = decodeHistory(local.value);
+      return decoded.isOk() ? ok(decoded.value) : err(storageError(decoded.error.message, undefined, 'corrupt'));
+    }
+    let fetching = this.#fetching.get(id);
+    if (fetching === undefined) {
+      fetching = this.#fetch(id).finally(() => this.#fetching.delete(id));
+      this.#fetching.set(id, fetching);
+    }
+    return ok(await fetching);
+  }
+
+  /**
+   * Ask the syncing peers for a history blob, one at a time, until one sends it. A peer that says
+   * `gone` is not asked again; one that stays silent (slow, busy, or the frame was lost) is asked
+   * again in a later round with twice the patience, so a slow holder is not taken for none.
+   */
+  #fetch(id: string): Promise<HistoryBlob | undefined> {
+    return new Promise((resolve) => {
+      let queue = this.#deps.syncing();
+      let silent: PeerId[] = [];
+      let round = 0;
+      let asked = 0;
+      const next = () => {
+        if (this.#waiting.get(id) !== waiting) return;
+        const turn = ++asked;
+        if (queue.length === 0 && silent.length > 0 && ++round < HISTORY_FETCH_ROUNDS) {
+          queue = silent;
+          silent = [];
+        }
+        const peer = queue.shift();
+        if (peer === undefined) {
+          this.#waiting.delete(id);
+          resolve(undefined);
+          return;
+        }
+        waiting.peer = peer;
+        this.#deps.send(peer, encodeMessage({ type: 'blob-request', space: this.#deps.replica.spaceId, ids: [id] }));
+        this.#deps.timers.after(RETRANSMIT_AFTER_MS * 2 ** round, () => {
+          if (asked !== turn) return;
+          silent.push(peer);
+          next();
+        });
+      };
+      const waiting: Waiting = { deliver: resolve, peer: undefined, next };
+      this.#waiting.set(id, waiting);
+      next();
+    });
+  }
+
+  /** The blob checks out (id, entry hashes, signatures, chains), or undefined. */
+  async #check(id: string, bytes: Uint8Array): Promise<HistoryBlob | undefined> {
+    if (blobIdOf(bytes) !== id) return undefined;
+    const blob = decodeHistory(bytes);
+    if (blob.isErr()) return undefined;
+    const { replica, verifier } = this.#deps;
+    const previous = new Map<PeerId, Fact>();
+    for (const entry of blob.value.entries) {
+      const fact = factOf(entry);
+      const hash = computeHash(replica.spaceId, fact);
+      if (hash.isErr() || !equalBytes(hash.value, fact.hash)) return undefined;
+      if (entry.sig !== undefined && !(await verifier.verify(fact.origin, fact.hash, entry.sig))) return undefined;
+      const before = previous.get(fact.origin);
+      if (
+        before !== undefined &&
+        before.counter + 1 === fact.counter &&
+        (fact.prev === null || !equalBytes(fact.prev, before.hash))
+      ) {
+        return undefined;
+      }
+      previous.set(fact.origin, fact);
+    }
+    return blob.value;
+  }
 }

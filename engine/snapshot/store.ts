@@ -114,6 +114,20 @@ export class SnapshotStore {
     ).map(() => before);
   }
 
+  /** The bytes of a history blob, checked against its id; undefined when we do not have it. */
+  getHistoryBytes(id: string): ResultAsync<Uint8Array | undefined, BlobError> {
+    return readChecked(this.#history, id);
+  }
+
+  /** Keep a history blob fetched from another peer (after checking it: see history.ts). */
+  putHistoryBytes(bytes: Uint8Array): ResultAsync<string, StorageError> {
+    const id = blobIdOf(bytes);
+    return this.#history
+      .writeBlob(id, bytes)
+      .mapErr(asStorageError)
+      .map(() => id);
+  }
+
   /** One history blob, checked against its id. */
   getHistory(id: string): ResultAsync<HistoryBlob, BlobError> {
     return readChecked(this.#history, id).andThen((bytes): ResultAsync<HistoryBlob, BlobError> => {
@@ -139,7 +153,11 @@ function readChecked(dir: BlobDir, id: string): ResultAsync<Uint8Array | undefin
     );
 }
 
-function encodeHistory(prev: string | undefined, firstSeq: SequenceId, entries: readonly Uint8Array[]): Uint8Array {
+export function encodeHistory(
+  prev: string | undefined,
+  firstSeq: SequenceId,
+  entries: readonly Uint8Array[],
+): Uint8Array {
   const w = new Writer(64 + entries.reduce((sum, e) => sum + e.length + 3, 0));
   w.u8(HISTORY_MAGIC).u8(VERSION);
   if (prev === undefined) w.u8(0);
@@ -149,7 +167,7 @@ function encodeHistory(prev: string | undefined, firstSeq: SequenceId, entries: 
   return w.finish();
 }
 
-function decodeHistory(bytes: Uint8Array): Result<HistoryBlob, CorruptError> {
+export function decodeHistory(bytes: Uint8Array): Result<HistoryBlob, CorruptError> {
   const r = new Reader(bytes);
   if (r.u8() !== HISTORY_MAGIC || r.u8() !== VERSION) return err(corrupt('not a history blob'));
   const prev = r.u8() === 1 ? toHex(r.raw(HASH_BYTES)) : undefined;

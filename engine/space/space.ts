@@ -33,7 +33,7 @@ import type { ItemView } from '../state/view.js';
 import type { Storage } from '../storage/storage.js';
 import { SnapshotCatalog, type HeldSnapshot } from '../snapshot/catalog.js';
 import { SnapshotFetcher } from '../snapshot/fetch.js';
-import { itemHistory } from '../snapshot/history.js';
+import { HistorySource } from '../snapshot/history.js';
 import { Pruner } from '../snapshot/prune.js';
 import type { SnapshotStore } from '../snapshot/store.js';
 import type { Workers } from '../snapshot/workers.js';
@@ -107,6 +107,7 @@ export class SpaceImpl implements Space, CollectionHost {
   readonly workflow: SnapshotWorkflow;
   readonly #fetcher: SnapshotFetcher;
   readonly #attestor: Attestor;
+  readonly #history: HistorySource;
   readonly #pruner: Pruner;
   /** Fires after an idle stretch: snapshot what is new if our latest lacks attestations. */
   #idle: Timer | undefined;
@@ -239,6 +240,15 @@ export class SpaceImpl implements Space, CollectionHost {
       stuck: () => this.#scheduleIdleSnapshot(),
       stopped,
     });
+    this.#history = new HistorySource({
+      replica,
+      catalog: this.catalog,
+      verifier: ctx.verifier,
+      timers,
+      syncing: () => this.#sessions.syncing(),
+      send,
+      complain,
+    });
     this.#sessions = new Sessions({
       replica,
       env,
@@ -326,7 +336,7 @@ export class SpaceImpl implements Space, CollectionHost {
   }
 
   history(collection: string, item: string): ResultAsync<Fact[], StorageError> {
-    return itemHistory(this.replica, this.catalog, collection, item);
+    return this.#history.itemHistory(collection, item);
   }
 
   // ------------------------------------------------------------------------------------------
@@ -473,7 +483,10 @@ export class SpaceImpl implements Space, CollectionHost {
         this.#fetcher.serve(peer, message.ids);
         return;
       case 'blob':
-        if (!this.#attestor.received(peer, message.id, message.bytes))
+        if (
+          !this.#attestor.received(peer, message.id, message.bytes) &&
+          !this.#history.received(peer, message.id, message.bytes)
+        )
           this.#fetcher.received(peer, message.id, message.bytes);
         return;
       case 'attest-request':
@@ -483,6 +496,7 @@ export class SpaceImpl implements Space, CollectionHost {
         this.#attestor.attestationReceived(peer, message);
         return;
       case 'gone':
+        this.#history.gone(peer, message.ids);
         this.#fetcher.gone(peer, message.ids);
         return;
     }

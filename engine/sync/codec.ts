@@ -12,7 +12,7 @@
  *   ack     := vector
  *   gossip  := uvarint n · (str peer · uvarint seq · vector · sig 64)*   (signed statements)
  *   error   := str code · str message · uvarint retryAfter (ms; 0: none)
- *   snapshot-offer := blob id 32 · vector · uvarint n · attestation*
+ *   snapshot-offer := blob id 32 · vector · uvarint n · attestation* · uvarint n · (history head id 32)*
  *   attest-request := root id 32 · attestation
  *   attestation    := root id 32 · attestation
  *   (attestation   := str attester · sig 64)
@@ -44,6 +44,7 @@ import {
   MAX_ID_BYTES,
   MAX_ORIGIN_LENGTH,
   MAX_GOSSIP_STATEMENTS,
+  MAX_HISTORY_HEADS,
   MAX_OFFER_ATTESTATIONS,
   MAX_VECTOR_PAGE_ORIGINS,
 } from '../limits.js';
@@ -64,6 +65,12 @@ const TYPE_BYTE: Record<MessageType, number> = {
   'attest-request': 11,
   attestation: 12,
 };
+const TYPE_OF_BYTE = new Map(Object.entries(TYPE_BYTE).map(([type, byte]) => [byte, type as MessageType]));
+
+/** The message type a frame claims in its first byte, without decoding it (for meters and taps). */
+export function frameType(frame: Uint8Array): MessageType | undefined {
+  return frame.length === 0 ? undefined : TYPE_OF_BYTE.get(frame[0]!);
+}
 const BLOB_ID_BYTES = 32;
 /** Most blobs asked for in one request. */
 const MAX_BLOB_REQUEST = 256;
@@ -142,6 +149,9 @@ export function encodeMessage(message: Message, cache?: RunCodecCache): Uint8Arr
       const attestations = message.attestations.slice(0, MAX_OFFER_ATTESTATIONS);
       w.uvarint(attestations.length);
       for (const a of attestations) w.string(a.attester).raw(a.sig);
+      const history = message.history.slice(0, MAX_HISTORY_HEADS);
+      w.uvarint(history.length);
+      for (const id of history) w.raw(hexToBytes(id));
       return w.finish();
     }
     case 'attest-request':
@@ -359,7 +369,11 @@ export function decodeFrame(frame: Uint8Array, cache?: RunCodecCache): Result<Me
       const attestations: WireAttestation[] = [];
       if (n > MAX_OFFER_ATTESTATIONS) r.fail();
       for (let i = 0; i < n && !r.failed; i++) attestations.push(readAttestation(r));
-      message = { type: 'snapshot-offer', space, blobId, vector, attestations };
+      const h = r.uvarint();
+      const history: string[] = [];
+      if (h > MAX_HISTORY_HEADS) r.fail();
+      for (let i = 0; i < h && !r.failed; i++) history.push(toHex(r.raw(BLOB_ID_BYTES)));
+      message = { type: 'snapshot-offer', space, blobId, vector, attestations, history };
       break;
     }
     case TYPE_BYTE['attest-request']: {

@@ -102,6 +102,11 @@ export interface SnapshotOffer {
   readonly blobId: string;
   readonly vector: WireVector;
   readonly attestations: readonly WireAttestation[];
+  /**
+   * Heads of the history chains that hold the facts it covers (blob ids): a peer that adopts it
+   * fetches them when `history()` needs them.
+   */
+  readonly history: readonly string[];
 }
 
 /** "Build this root from your facts and attest it if you get the same" (with the sender's own attestation). */

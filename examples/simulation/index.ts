@@ -303,8 +303,11 @@ async function campaigns(from: number, count: number, jobs: number, prune: boole
   console.log(
     `fault campaign: seeds ${from}..${from + count - 1}, ${jobs} jobs${prune ? ', snapshots and pruning' : ''}`,
   );
+  // On a terminal, a progress bar; in a log file (a long run left going), a line per failure as it
+  // happens and a progress line every 50 seeds, so a run cut short still says what it found.
+  const tty = process.stdout.isTTY === true;
   const bar = new SingleBar({ format: ' {bar} {value}/{total} seeds | {failed} failed' }, Presets.shades_classic);
-  bar.start(count, 0, { failed: 0 });
+  if (tty) bar.start(count, 0, { failed: 0 });
   let next = from;
   let done = 0;
   const failed: CampaignResult[] = [];
@@ -315,11 +318,15 @@ async function campaigns(from: number, count: number, jobs: number, prune: boole
         const result = await inWorker(seed, prune);
         done++;
         if (result.failures.length > 0) failed.push(result);
-        bar.update(done, { failed: failed.length });
+        if (tty) bar.update(done, { failed: failed.length });
+        else {
+          if (result.failures.length > 0) report(result, false, prune);
+          if (done % 50 === 0) console.log(`${done}/${count} seeds, ${failed.length} failed`);
+        }
       }
     }),
   );
-  bar.stop();
+  if (tty) bar.stop();
   for (const r of failed.sort((a, b) => a.seed - b.seed)) report(r, false, prune);
   console.log(`${count - failed.length} seeds passed, ${failed.length} failed`);
   return failed.length > 0 ? 1 : 0;

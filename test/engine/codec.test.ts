@@ -45,6 +45,7 @@ describe('sync codec', () => {
         blobId: 'cd'.repeat(32),
         vector,
         attestations: [{ attester: ORIGIN, sig: new Uint8Array(64).fill(3) }],
+        history: [],
       },
       {
         type: 'attest-request',

@@ -242,6 +242,7 @@ describe('amplification and exhaustion', () => {
       blobId: id,
       vector: new Map([['0011223344556677', 9]]) as never,
       attestations,
+      history: [],
     });
     await net.advance(200);
     const junk = new Uint8Array(900 * 1024).fill(7);
@@ -267,6 +268,7 @@ describe('amplification and exhaustion', () => {
         blobId,
         vector: new Map([['0011223344556677', 9]]) as never,
         attestations: [],
+        history: [],
       });
     }
     await net.advance(2_000);

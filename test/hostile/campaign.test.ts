@@ -153,6 +153,7 @@ async function runHostile(seed: number): Promise<string[]> {
             blobId: id,
             vector: new Map([['00112233aabbccdd', 9]]) as never,
             attestations: [await attest(SPACE, id, attacker.identity.signer), await attest(SPACE, id, sybil.signer)],
+            history: [],
           });
           await net.advance(100);
           attacker.send(victim.peer.id, { type: 'blob', space: SPACE, id, bytes: new Uint8Array(4096).fill(round) });
@@ -167,6 +168,7 @@ async function runHostile(seed: number): Promise<string[]> {
               blobId,
               vector: new Map([['00112233aabbccdd', 9]]) as never,
               attestations: [],
+              history: [],
             });
           }
           break;

@@ -11,6 +11,10 @@ import { attest } from '../../engine/snapshot/attestation.js';
 import { blobIdOf, ChunkWriter, encodeRoot, encodeTipChunks, type SnapshotTip } from '../../engine/snapshot/format.js';
 import type { SpaceImpl } from '../../engine/space/space.js';
 import type { ItemRecord } from '../../engine/state/lww.js';
+import { encodeEntry } from '../../engine/log/entry-codec.js';
+import type { FactEntry } from '../../engine/log/fact-entry.js';
+import { decodeHistory, encodeHistory } from '../../engine/snapshot/store.js';
+import { decodeFrame, encodeMessage } from '../../engine/sync/codec.js';
 import { PROTOCOL_VERSION } from '../../engine/sync/messages.js';
 import { manualTransport } from '../../testing/manual-transport.js';
 import { SimNetwork } from '../../transports/memory/index.js';
@@ -93,15 +97,23 @@ describe('who can serve and adopt', () => {
     void b;
   });
 
-  it('a quorum of honest peers lets a peer offline past the prune point catch up from an attested snapshot', async () => {
+  /**
+   * A and B prune while C (and D) are partitioned away; then they catch up from A and B's attested
+   * snapshot.
+   */
+  async function caughtUp(seed: number, withD = false) {
     const options = { snapshotEvery: 10, pruneWindow: 2_000 };
-    const net = new SimNetwork({ seed: 303 });
+    const net = new SimNetwork({ seed });
     const a = await simPeer(net, SPACE, options);
     const b = await simPeer(net, SPACE, options);
     const c = await simPeer(net, SPACE, options);
+    const d = withD ? await simPeer(net, SPACE, options) : undefined;
     unwrap(await items(a).create({ v: 0 }, 'first'));
     await net.advance(5_000);
-    net.partition([[a.peer.id, b.peer.id], [c.peer.id]]);
+    net.partition([
+      [a.peer.id, b.peer.id],
+      [c.peer.id, ...(d === undefined ? [] : [d.peer.id])],
+    ]);
     for (let i = 0; i < 60; i++) unwrap(await items(i % 2 === 0 ? a : b).create({ v: i }, `x${i}`));
     await net.advance(30_000);
     for (const p of [a, b]) {
@@ -114,6 +126,86 @@ describe('who can serve and adopt', () => {
     expect(c.space.stateHash()).toBe(a.space.stateHash());
     expect(items(c).all()).toHaveLength(61);
     expect(impl(c).catalog.adopted.length + (impl(c).catalog.own === undefined ? 0 : 1)).toBeGreaterThan(0);
+    return { net, a, b, c, d };
+  }
+
+  async function expectFullHistory(net: SimNetwork, p: SimPeer): Promise<void> {
+    for (const id of ['x0', 'x1', 'x30', 'x59']) {
+      const facts = unwrap(await net.until(p.space.history('items', id)));
+      expect(
+        facts.map((f) => f.type),
+        id,
+      ).toEqual(['create']);
+      expect((facts[0] as { data?: unknown }).data, id).toEqual({ v: Number(id.slice(1)) });
+    }
+  }
+
+  it('a quorum of honest peers lets a peer offline past the prune point catch up from an attested snapshot, history included', async () => {
+    const { net, a, b, c } = await caughtUp(303);
+    // History stays complete on C: the facts the snapshot covers come from the others' history
+    // blobs, fetched on demand, checked and kept — once fetched, they are C's to keep and serve.
+    await expectFullHistory(net, c);
+    net.partition([[a.peer.id, b.peer.id], [c.peer.id]]);
+    await expectFullHistory(net, c);
+  });
+
+  it('a holder that stays silent when asked for a history blob is asked again, with more patience, before history is called incomplete', async () => {
+    // Found by campaign seed 83: the one peer holding a history blob was slow to answer, every
+    // other peer said gone, and the author's history() failed although the blob was a peer away.
+    const { net, c } = await caughtUp(307, true);
+    const silenced = new Set<string>();
+    net.intercept((from, to, frame) => {
+      if (to !== c.peer.id) return true;
+      const m = decodeFrame(frame);
+      if (!m.isOk() || m.value.type !== 'blob' || silenced.has(from)) return true;
+      silenced.add(from); // each holder's first history blob to C is lost
+      return false;
+    });
+    await expectFullHistory(net, c);
+    net.intercept(undefined);
+    expect(silenced.size).toBeGreaterThan(0);
+  });
+
+  it('a history blob that does not check out is refused and asked of the next peer; none to ask is a storage error, not a partial history', async () => {
+    const { net, c, d } = await caughtUp(305, true);
+    // D fetches every history blob first (honestly), so each is held by two peers C can ask.
+    await expectFullHistory(net, d!);
+    // The first peer C asks rewrites every history blob it sends: one fact's value changed (v + 1),
+    // everything else as it was. The blob no longer checks out; C asks the next peer.
+    let rewritten = 0;
+    let liar: string | undefined;
+    net.intercept((from, to, frame) => {
+      if (to !== c.peer.id || (liar !== undefined && liar !== from)) return true;
+      const m = decodeFrame(frame);
+      if (!m.isOk() || m.value.type !== 'blob') return true;
+      const blob = decodeHistory(m.value.bytes);
+      if (blob.isErr()) return true;
+      const v = (e: FactEntry) => (e.type === 'create' && typeof e.data['v'] === 'number' ? e.data['v'] : 9);
+      const k = blob.value.entries.findIndex((e) => v(e) < 9);
+      if (k < 0) return true;
+      const entries = blob.value.entries.map((e, i) =>
+        encodeEntry(i === k && e.type === 'create' ? { ...e, data: { v: v(e) + 1 } } : e),
+      );
+      const bytes = encodeHistory(blob.value.prev, blob.value.firstSeq, entries);
+      const lie = encodeMessage({ type: 'blob', space: SPACE, id: m.value.id, bytes });
+      if (lie.length !== frame.length) return true;
+      frame.set(lie);
+      liar = from;
+      rewritten++;
+      return true;
+    });
+    await expectFullHistory(net, c);
+    net.intercept(undefined);
+    expect(rewritten).toBeGreaterThan(0);
+    for (let i = 0; i < 60; i++) {
+      const mine = unwrap(await net.until(c.space.history('items', `x${i}`)));
+      expect(mine).toEqual(unwrap(await net.until(d!.space.history('items', `x${i}`))));
+    }
+
+    const { net: net2, c: alone } = await caughtUp(306);
+    net2.partition([[...net2.peers().filter((id) => id !== alone.peer.id)], [alone.peer.id]]);
+    const result = await net2.until(alone.space.history('items', 'x0'));
+    expect(result.isErr() && result.error.message).toMatch(/history is incomplete/);
   });
 });
 
@@ -172,9 +264,7 @@ describe('lies are caught and cost their author', () => {
     hello(liar, v);
     // H's tip moved to counter 1,000,000,000: a fact H never signed (the liar signs it).
     const real = await tipOf(v, h.peer.id);
-    const forgedRun: Run = await signedRun(SPACE, (await identity(1)), 1, null, [
-      { item: 'x', hlc: real.fact.hlc },
-    ]);
+    const forgedRun: Run = await signedRun(SPACE, await identity(1), 1, null, [{ item: 'x', hlc: real.fact.hlc }]);
     const forgedTip: SnapshotTip = { fact: { ...real.fact, counter: 1_000_000_000 }, sig: forgedRun.sig };
     const { root, blobs } = forgeRoot([forgedTip], []);
     for (const [id, bytes] of blobs) liar.blobs.set(id, bytes);
@@ -185,6 +275,7 @@ describe('lies are caught and cost their author', () => {
       blobId: root,
       vector: new Map([['ffffffffffffffff', 5]]) as never, // an origin it has never heard of: useful
       attestations: [await attest(SPACE, root, liar.identity.signer), await attest(SPACE, root, sybil.signer)],
+      history: [],
     });
     await net.advance(10_000);
     expect(impl(v).catalog.adopted).toEqual([]);
@@ -237,6 +328,7 @@ describe('lies are caught and cost their author', () => {
       blobId: root,
       vector: new Map([['ffffffffffffffff', 5]]) as never,
       attestations: [await attest(SPACE, root, liar.identity.signer), await attest(SPACE, root, sybil.signer)],
+      history: [],
     });
     await net.advance(10_000);
     expect(items(v).get('x')).toEqual({ id: 'x', v: 'real' });
@@ -255,6 +347,7 @@ describe('lies are caught and cost their author', () => {
       blobId: root,
       vector: new Map([['ffffffffffffffff', 5]]) as never,
       attestations: [await attest(SPACE, root, liar.identity.signer)],
+      history: [],
     });
     await net.advance(5_000);
     expect(liar.received.some((r) => r.message?.type === 'blob-request')).toBe(false);
