@@ -29,6 +29,7 @@ export type {
   SpaceEvent,
   SpaceListener,
   SpaceStatus,
+  WhenSyncedOptions,
 } from './peer/types.js';
 
 export { memoryStorage, type MemoryStorageInit } from './storage/memory.js';
