@@ -144,7 +144,8 @@ export interface Space {
   history(collection: string, item: string): ResultAsync<Fact[], StorageError>;
   /**
    * Resolves once this space is in sync with `options.peers` (default: every peer linked to this
-   * one when called). In sync with a peer means, at one moment, all of:
+   * one when called, less those that tell us they do not have this space open). In sync with a peer
+   * means, at one moment, all of:
    *
    * 1. the peer has this space open and answered our hello: it is in `status().peers`;
    * 2. **it holds everything we hold**: for every origin, what it told us it stores durably (its
@@ -183,7 +184,10 @@ export interface Space {
 
 /** Options of `space.whenSynced`. */
 export interface WhenSyncedOptions {
-  /** PeerIds to be in sync with (our own id counts as in sync). @default every peer linked now */
+  /**
+   * PeerIds to be in sync with, waited for even while they do not have the space open (our own id
+   * counts as in sync). @default every peer linked now that has (or may have) this space open
+   */
   readonly peers?: readonly string[];
   /** Give up after this many ms (on the peer's `Env` clock) with a `timeout` error. @default no limit */
   readonly timeout?: number;

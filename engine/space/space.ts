@@ -248,7 +248,11 @@ export class SpaceImpl implements Space, CollectionHost {
       stopped,
     });
     this.#synced = new SyncWaiters(
-      { linked: () => this.#sessions.linked(), inSync: (peers) => this.#inSync(peers) },
+      {
+        linked: () => this.#sessions.linked(),
+        notOpen: (peer) => this.#sessions.notOpen(peer),
+        inSync: (peers) => this.#inSync(peers),
+      },
       timers,
       ctx.origin,
     );

@@ -14,12 +14,16 @@ import type { WhenSyncedOptions } from '../peer/types.js';
 export interface SyncProbe {
   /** Peers linked to this one now (with a session for this space, answered or not). */
   linked(): PeerId[];
+  /** Whether `peer` told us it does not have this space open. */
+  notOpen(peer: PeerId): boolean;
   /** Whether the space is in sync with every one of `peers` now. */
   inSync(peers: readonly PeerId[]): boolean;
 }
 
 interface Waiter {
   readonly peers: readonly PeerId[];
+  /** Peers named by the caller are waited for whatever they say; the default set drops those without the space. */
+  readonly named: boolean;
   readonly done: (result: Result<void, SyncWaitError>) => void;
   timer: Timer | undefined;
 }
@@ -48,10 +52,12 @@ export class SyncWaiters {
     }
     // Ourselves: always in sync.
     const wanted = [...new Set(peers ?? this.#probe.linked())].filter((p) => p !== this.#self) as PeerId[];
-    if (this.#probe.inSync(wanted)) return okAsync(undefined);
+    const named = peers !== undefined;
+    if (this.#probe.inSync(this.#current(wanted, named))) return okAsync(undefined);
     const promise = new Promise<Result<void, SyncWaitError>>((resolve) => {
       const waiter: Waiter = {
         peers: wanted,
+        named,
         done: (result) => {
           waiter.timer?.cancel();
           this.#waiters.delete(waiter);
@@ -61,7 +67,7 @@ export class SyncWaiters {
       };
       if (timeout !== undefined) {
         waiter.timer = this.#timers.after(timeout, () => {
-          const which = wanted.filter((p) => !this.#probe.inSync([p]));
+          const which = this.#current(wanted, named).filter((p) => !this.#probe.inSync([p]));
           waiter.done(err(timeoutError(`not in sync after ${timeout} ms with ${which.join(', ')}`)));
         });
       }
@@ -73,7 +79,14 @@ export class SyncWaiters {
   /** Something a waiter depends on moved: resolve those now in sync. */
   check(): void {
     if (this.#waiters.size === 0) return;
-    for (const waiter of [...this.#waiters]) if (this.#probe.inSync(waiter.peers)) waiter.done(ok(undefined));
+    for (const waiter of [...this.#waiters]) {
+      if (this.#probe.inSync(this.#current(waiter.peers, waiter.named))) waiter.done(ok(undefined));
+    }
+  }
+
+  /** The peers a waiter waits for now: all it named, or of the default set those with the space open. */
+  #current(peers: readonly PeerId[], named: boolean): readonly PeerId[] {
+    return named ? peers : peers.filter((p) => !this.#probe.notOpen(p));
   }
 
   /** The space closed (or its process died): every waiter ends with `closed`. */

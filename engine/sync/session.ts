@@ -215,6 +215,11 @@ export class Session {
     return this.#inFlightBytes;
   }
 
+  /** The remote told us it does not have this space open (and has not said hello since). */
+  get notOpen(): boolean {
+    return this.#notOpen && !this.#helloSeen;
+  }
+
   /**
    * Read-only, for `space.whenSynced`: the remote answered our hello (every page of its vector
    * came), it holds durably at least `ours` (as its hello, acks and the facts it sent say), and

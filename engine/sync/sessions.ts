@@ -28,6 +28,11 @@ export class Sessions {
     return [...this.#sessions.keys()];
   }
 
+  /** Whether `peer` told us it does not have this space open (see Session.notOpen). */
+  notOpen(peer: PeerId): boolean {
+    return this.#sessions.get(peer)?.notOpen ?? false;
+  }
+
   /** Whether the session with `peer` is in sync with `ours` (see Session.inSync); false when unlinked. */
   inSync(peer: PeerId, ours: ReadonlyMap<PeerId, number>): boolean {
     return this.#sessions.get(peer)?.inSync(ours) ?? false;

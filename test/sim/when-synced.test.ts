@@ -122,6 +122,23 @@ describe('space.whenSynced on a SimNetwork', () => {
     expect(b.space.collection<Item>('items').get('tea')?.title).toBe('tea');
   });
 
+  it('by default leaves out a linked peer that does not have the space open; a named one is waited for', async () => {
+    const net = SimNetwork.create({ seed: 18 })._unsafeUnwrap();
+    const a = await simPeer(net, 'shared');
+    const b = await simPeer(net, 'shared');
+    const other = unwrap(await a.peer.space('only-on-a'));
+    unwrap(await net.until(a.space.whenSynced({ peers: [b.peer.id] })));
+    unwrap(await other.collection<Item>('items').create({ title: 'mine alone' }));
+    // b is linked but says it does not have 'only-on-a' open: nothing to wait for.
+    expect((await net.until(other.whenSynced({ timeout: 30_000 }))).isOk()).toBe(true);
+    const named = await net.until(other.whenSynced({ peers: [b.peer.id], timeout: 30_000 }));
+    expect(named.isErr() && named.error.type).toBe('timeout');
+    // Once b opens it, the named wait resolves.
+    const waiting = watch(other.whenSynced({ peers: [b.peer.id] }));
+    unwrap(await b.peer.space('only-on-a'));
+    expect((await net.until(waiting.result)).isOk()).toBe(true);
+  });
+
   it('ends with a typed timeout naming the peers not in sync', async () => {
     const { net, a, b } = await pair({ seed: 15 });
     net.partition([[a.peer.id], [b.peer.id]]);
