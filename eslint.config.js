@@ -30,7 +30,17 @@ const ABOVE_LOG_AND_BLOBS = {
 const layering = (...patterns) => ({ 'no-restricted-imports': ['error', { patterns }] });
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', '.tmp/**', 'coverage/**', 'test/lint/fixtures/**'] },
+  // test/package/fixtures/ is code of a temporary app that imports the packed `shoal` by name.
+  {
+    ignores: [
+      'dist/**',
+      'node_modules/**',
+      '.tmp/**',
+      'coverage/**',
+      'test/lint/fixtures/**',
+      'test/package/fixtures/**',
+    ],
+  },
   {
     files: ['**/*.ts'],
     extends: [...tseslint.configs.recommendedTypeChecked],

@@ -36,6 +36,12 @@ export interface ClosedError {
   readonly message: string;
 }
 
+/** A wait with a time limit (`space.whenSynced({ timeout })`) ran out of time. */
+export interface TimeoutError {
+  readonly type: 'timeout';
+  readonly message: string;
+}
+
 /** An update or delete named an item that is not visible. */
 export interface NotFoundError {
   readonly type: 'not-found';
@@ -112,6 +118,9 @@ export type WriteError = InvalidInputError | NotFoundError | ExistsError | Stora
 /** Errors of `createPeer` and `peer.space`. */
 export type OpenError = StorageError | InvalidInputError | ClosedError | CorruptError | TransportError;
 
+/** Errors of `space.whenSynced()`. */
+export type SyncWaitError = TimeoutError | ClosedError | InvalidInputError;
+
 /** Errors of `space.snapshot()`. */
 export type SnapshotError = StorageError | ClosedError | CorruptError | InvalidInputError;
 
@@ -133,6 +142,8 @@ export const asStorageError = (e: { readonly type: string; readonly message: str
 export const invalidInput = (message: string): InvalidInputError => ({ type: 'invalid-input', message });
 
 export const closedError = (message = 'closed'): ClosedError => ({ type: 'closed', message });
+
+export const timeoutError = (message: string): TimeoutError => ({ type: 'timeout', message });
 
 export const notFound = (message: string): NotFoundError => ({ type: 'not-found', message });
 

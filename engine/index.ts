@@ -29,18 +29,13 @@ export type {
   SpaceEvent,
   SpaceListener,
   SpaceStatus,
+  WhenSyncedOptions,
 } from './peer/types.js';
 
 export { memoryStorage, type MemoryStorageInit } from './storage/memory.js';
-export { sqliteStorage, SQLITE_BUSY_TIMEOUT_MS, type SqliteStorageInit } from './storage/sqlite/index.js';
-export { idbStorage, type IdbStorageInit } from './storage/idb/index.js';
-export { fsBlobStore } from './storage/fs-blobs.js';
-export {
-  automergeBlobStore,
-  DEFAULT_AUTOMERGE_BLOB_PREFIX,
-  type AutomergeBlobStoreInit,
-} from './storage/automerge-blobs.js';
-export { faultyStorage, type FaultyStorage, type FaultyStorageInit } from './storage/faulty.js';
+// Other backends have entries of their own, so that what one app does not use (better-sqlite3,
+// IndexedDB, node:fs) is not reachable from here: `shoal/storage/sqlite`, `shoal/storage/idb`,
+// `shoal/storage/fs`, `shoal/storage/automerge`; `faultyStorage` is in `shoal/testing`.
 export type { Storage } from './storage/storage.js';
 export type { FactEntry } from './log/fact-entry.js';
 export type {

@@ -22,16 +22,8 @@
 import { uniformFloat64 } from 'pure-rand/distribution/uniformFloat64';
 import { xoroshiro128plus } from 'pure-rand/generator/xoroshiro128plus';
 import type { RandomGenerator } from 'pure-rand/types/RandomGenerator';
-import {
-  createPeer,
-  faultyStorage,
-  memoryStorage,
-  type FaultyStorage,
-  type Peer,
-  type PeerInit,
-  type Space,
-  type Storage,
-} from '../engine/index.js';
+import { createPeer, memoryStorage, type Peer, type PeerInit, type Space, type Storage } from '../engine/index.js';
+import { faultyStorage, type FaultyStorage } from '../engine/storage/faulty.js';
 import { SimNetwork, type SimClock, type SimStats } from '../transports/memory/index.js';
 
 /** Which faults a run injects, and how hard. Drawn from the seed unless given. */

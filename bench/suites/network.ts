@@ -58,7 +58,8 @@ interface Ready {
 // The source side (child process)
 
 async function shoalSource(n: number): Promise<Ready> {
-  const { createPeer, sqliteStorage } = await import('../../engine/index.js');
+  const { createPeer } = await import('../../engine/index.js');
+  const { sqliteStorage } = await import('../../engine/storage/sqlite/index.js');
   const { libp2pTransport } = await import('../../transports/libp2p/index.js');
   const started = performance.now();
   const transport = libp2pTransport({ listen: ['/ip4/127.0.0.1/tcp/0'], websockets: false });
@@ -166,7 +167,8 @@ interface Measured {
 }
 
 async function shoalCatchUp(n: number, ctx: BenchContext): Promise<Measured> {
-  const { createPeer, sqliteStorage } = await import('../../engine/index.js');
+  const { createPeer } = await import('../../engine/index.js');
+  const { sqliteStorage } = await import('../../engine/storage/sqlite/index.js');
   const { libp2pTransport } = await import('../../transports/libp2p/index.js');
   ctx.log(`shoal: writing ${n.toLocaleString('en-US')} facts on the source peer…`);
   const source = await startSource('shoal', n);

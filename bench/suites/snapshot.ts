@@ -15,7 +15,9 @@
 import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createPeer, fsBlobStore, limits, memoryStorage, sqliteStorage } from '../../engine/index.js';
+import { createPeer, limits, memoryStorage } from '../../engine/index.js';
+import { fsBlobStore } from '../../engine/storage/fs-blobs.js';
+import { sqliteStorage } from '../../engine/storage/sqlite/index.js';
 import { MessageChannelNetworkAdapter } from '@automerge/automerge-repo-network-messagechannel';
 import { automergeTransport } from '../../transports/automerge/index.js';
 import type { Transport } from '../../engine/transport.js';

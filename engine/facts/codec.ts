@@ -85,7 +85,7 @@ function writeData(w: Writer, type: FactType, data: unknown): Problem | undefine
     const nameProblem = checkFieldName(field);
     if (nameProblem !== undefined) return nameProblem;
     w.string(field);
-    const problem = writeJson(w, (data as Record<string, unknown>)[field]);
+    const problem = writeJson(w, (data as Record<string, unknown>)[field], field);
     if (problem !== undefined) return malformed(problem);
   }
   if (w.length - start > MAX_VALUE_BYTES)

@@ -20,22 +20,45 @@ const STRING = 5;
 const ARRAY = 6;
 const OBJECT = 7;
 
+/** Where in a value a problem is: object keys and array indexes from the top. */
+type Path = (string | number)[];
+
+/** Why a value is not JSON, and where; `path` is built backwards while the recursion unwinds. */
+interface Problem {
+  readonly reversedPath: Path;
+  readonly reason: string;
+  /** Nested deeper than MAX_JSON_DEPTH: perhaps a cycle, which the caller looks for. */
+  readonly deep?: true;
+}
+
 /**
- * Write `value`; returns why it is not JSON, or undefined when written. On failure the writer
- * holds a partial encoding: the caller discards it.
+ * Write `value`; returns why it is not JSON (naming where, e.g. `field "due": a Date is not a JSON
+ * value…`), or undefined when written. `field` names the value in the message (an update's field).
+ * On failure the writer holds a partial encoding: the caller discards it.
  */
-export function writeJson(w: Writer, value: unknown, depth = 0): string | undefined {
+export function writeJson(w: Writer, value: unknown, field?: string): string | undefined {
+  const problem = writeValue(w, value, 0);
+  return problem === undefined ? undefined : explain(value, problem, field === undefined ? [] : [field]);
+}
+
+/** Write a plain object (validated, keys sorted); returns why it is not JSON (its fields named), or undefined. */
+export function writeObject(w: Writer, obj: Record<string, unknown>): string | undefined {
+  const problem = writeObjectBody(w, obj, 0);
+  return problem === undefined ? undefined : explain(obj, problem, []);
+}
+
+function writeValue(w: Writer, value: unknown, depth: number): Problem | undefined {
   switch (typeof value) {
     case 'boolean':
       w.u8(value ? TRUE : FALSE);
       return undefined;
     case 'number':
-      if (!Number.isFinite(value)) return `${String(value)} is not a JSON number`;
+      if (!Number.isFinite(value)) return problem(`${String(value)} is not a JSON number`);
       if (Number.isSafeInteger(value)) w.u8(INT).svarint(value);
       else w.u8(FLOAT).f64(value);
       return undefined;
     case 'string':
-      if (!value.isWellFormed()) return 'string has a lone surrogate';
+      if (!value.isWellFormed()) return problem('a string with a lone surrogate (not well-formed UTF-16)');
       w.u8(STRING).string(value);
       return undefined;
     case 'object': {
@@ -43,41 +66,110 @@ export function writeJson(w: Writer, value: unknown, depth = 0): string | undefi
         w.u8(NULL);
         return undefined;
       }
-      if (depth >= MAX_JSON_DEPTH) return `nested deeper than ${MAX_JSON_DEPTH}`;
+      if (depth >= MAX_JSON_DEPTH)
+        return { reversedPath: [], reason: `nested deeper than ${MAX_JSON_DEPTH} levels`, deep: true };
       if (Array.isArray(value)) {
         w.u8(ARRAY).uvarint(value.length);
         for (let i = 0; i < value.length; i++) {
           // A sparse array's holes are not JSON values.
-          if (!(i in value)) return 'array has a hole';
-          const problem = writeJson(w, value[i], depth + 1);
-          if (problem !== undefined) return problem;
+          if (!(i in value)) return within(i, problem('a hole in a sparse array'));
+          const inner = writeValue(w, value[i], depth + 1);
+          if (inner !== undefined) return within(i, inner);
         }
         return undefined;
       }
       const proto: unknown = Object.getPrototypeOf(value);
-      if (proto !== Object.prototype && proto !== null) return 'not a plain object';
-      return writeObject(w, value as Record<string, unknown>, depth);
+      if (proto !== Object.prototype && proto !== null) return problem(notPlain(value));
+      return writeObjectBody(w, value as Record<string, unknown>, depth);
     }
+    case 'undefined':
+      return problem('undefined is not a JSON value');
+    case 'bigint':
+      return problem('a bigint is not a JSON value (JSON numbers are doubles: store it as a string)');
     default:
-      return `${typeof value} is not a JSON value`;
+      return problem(`a ${typeof value} is not a JSON value`);
   }
 }
 
-/** Write a plain object (validated, keys sorted). */
-export function writeObject(w: Writer, obj: Record<string, unknown>, depth = 0): string | undefined {
+function writeObjectBody(w: Writer, obj: Record<string, unknown>, depth: number): Problem | undefined {
   const keys = Object.keys(obj);
   if (keys.length > 1) keys.sort();
   w.u8(OBJECT).uvarint(keys.length);
   for (const key of keys) {
-    const problem = checkKey(key);
-    if (problem !== undefined) return problem;
+    const keyProblem = checkKey(key);
+    if (keyProblem !== undefined) return problem(keyProblem);
     w.string(key);
-    const child = obj[key];
-    if (child === undefined) return `field ${JSON.stringify(key)} is undefined`;
-    const childProblem = writeJson(w, child, depth + 1);
-    if (childProblem !== undefined) return childProblem;
+    const inner = writeValue(w, obj[key], depth + 1);
+    if (inner !== undefined) return within(key, inner);
   }
   return undefined;
+}
+
+const problem = (reason: string): Problem => ({ reversedPath: [], reason });
+
+/** `inner` happened under `step` (the recursion unwinds: the path is kept backwards). */
+function within(step: string | number, inner: Problem): Problem {
+  inner.reversedPath.push(step);
+  return inner;
+}
+
+/** What a non-plain object is, and what to do instead. */
+function notPlain(value: object): string {
+  if (value instanceof Date) return 'a Date is not a JSON value (store date.toISOString() or date.getTime())';
+  const name = (value.constructor as { name?: unknown } | undefined)?.name;
+  const what = typeof name === 'string' && name !== '' ? `a ${name}` : 'an object with a prototype';
+  return `${what} is not a plain object or array`;
+}
+
+/** The message for `problem` found in `root`, whose own place is `at` (a field name, or nothing). */
+function explain(root: unknown, found: Problem, at: Path): string {
+  let path = [...at, ...found.reversedPath.reverse()];
+  let reason = found.reason;
+  if (found.deep === true) {
+    // Nesting that deep is almost always a value that contains itself: say so, where it happens.
+    const cycle = findCycle(root);
+    if (cycle !== undefined) {
+      path = [...at, ...cycle];
+      reason = 'refers back to an object that contains it (a cycle): JSON values are trees';
+    }
+  }
+  return path.length === 0 ? `the value: ${reason}` : `field ${JSON.stringify(pathText(path))}: ${reason}`;
+}
+
+/** `["a", 2, "b c"]` → `a[2]["b c"]`, cut short past 8 steps. */
+function pathText(path: Path): string {
+  const shown = path.slice(0, 8);
+  const text = shown
+    .map((step, i) => {
+      if (typeof step === 'number') return `[${step}]`;
+      if (i === 0) return step;
+      return /^[A-Za-z_$][\w$]*$/.test(step) ? `.${step}` : `[${JSON.stringify(step)}]`;
+    })
+    .join('');
+  return path.length > shown.length ? `${text}…` : text;
+}
+
+/** The path to the first reference in `root` back to an object that contains it, if any. */
+function findCycle(root: unknown): Path | undefined {
+  const ancestors: unknown[] = [];
+  const path: Path = [];
+  const visit = (value: unknown): boolean => {
+    if (typeof value !== 'object' || value === null) return false;
+    if (ancestors.includes(value)) return true;
+    if (ancestors.length > MAX_JSON_DEPTH) return false;
+    ancestors.push(value);
+    const entries: [string | number, unknown][] = Array.isArray(value)
+      ? value.map((v, i): [number, unknown] => [i, v])
+      : Object.entries(value);
+    for (const [step, child] of entries) {
+      path.push(step);
+      if (visit(child)) return true;
+      path.pop();
+    }
+    ancestors.pop();
+    return false;
+  };
+  return visit(root) ? path : undefined;
 }
 
 /** Why `key` cannot be an object key or field name, or undefined. */

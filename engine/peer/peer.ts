@@ -43,6 +43,12 @@ const IDENTITY_KEY = 'identity';
 /**
  * Create a peer on `storage`, start its transports, and resolve once it can open spaces.
  *
+ * Either the peer works or nothing is left behind: when the identity cannot be loaded or a
+ * transport cannot start (a listen address in use…), the transports that did start are stopped and
+ * the storage is closed before the error resolves, so the same database can be opened again at once
+ * (with a new storage object, e.g. `sqliteStorage(path)`) and nothing keeps the process alive.
+ * Options that are invalid fail before anything is opened.
+ *
  * @example
  * ```ts
  * const peer = (await createPeer({ storage: sqliteStorage('./alice.db'), transports: [libp2pTransport()] }))._unsafeUnwrap();
@@ -56,6 +62,7 @@ export function createPeer(init: PeerInit): ResultAsync<Peer, OpenError> {
   const env = init.env ?? realEnv();
   return loadIdentity(init.storage, init.identity, env)
     .andThen((key) => createSigner(key).map((signer) => ({ key, signer })))
+    .orElse((e) => releaseThenFail<{ key: PrivateKey; signer: Signer }>(init.storage, e))
     .andThen(({ key, signer }) => {
       const peer = new PeerImpl({
         storage: init.storage,
@@ -75,6 +82,16 @@ export function createPeer(init: PeerInit): ResultAsync<Peer, OpenError> {
       }
       return peer.start().map(() => peer as Peer);
     });
+}
+
+/** Close `storage` (whatever that says: the first error is the one that matters), then fail with `error`. */
+function releaseThenFail<T>(storage: Storage, error: OpenError): ResultAsync<T, OpenError> {
+  return ResultAsync.fromSafePromise(
+    storage.close().match(
+      () => undefined,
+      () => undefined,
+    ),
+  ).andThen(() => errAsync(error));
 }
 
 function checkOptions(init: PeerInit): Result<SpaceOptions, OpenError> {
@@ -164,9 +181,18 @@ class PeerImpl implements Peer {
     });
   }
 
+  /**
+   * Start every transport. When one cannot start, the peer closes (stopping the transports that
+   * did start, closing the storage) before failing with the first error.
+   */
   start(): ResultAsync<void, OpenError> {
     const context = { peerId: this.id, privateKey: this.#key, env: this.#env };
-    return ResultAsync.combine(this.#transports.map((t) => t.start(context, this.#handler(t)))).map(() => undefined);
+    const started = Promise.all(this.#transports.map((t) => t.start(context, this.#handler(t))));
+    return ResultAsync.fromSafePromise(started).andThen((results) => {
+      const failed = results.find((r) => r.isErr());
+      if (failed === undefined) return okAsync(undefined);
+      return ResultAsync.fromSafePromise(this.close()).andThen(() => errAsync(failed.error));
+    });
   }
 
   addresses(): string[] {

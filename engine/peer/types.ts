@@ -4,7 +4,7 @@
 import type { PrivateKey } from '@libp2p/interface';
 import type { ResultAsync } from 'neverthrow';
 import type { Env } from '../env.js';
-import type { OpenError, SnapshotError, StorageError, WriteError } from '../errors.js';
+import type { OpenError, SnapshotError, StorageError, SyncWaitError, WriteError } from '../errors.js';
 import type { Fact, JsonValue } from '../facts/types.js';
 import type { Storage } from '../storage/storage.js';
 import type { BlobStore } from '../blobs/blob-store.js';
@@ -156,4 +156,53 @@ export interface Space {
   snapshot(): ResultAsync<{ blobId: string }, SnapshotError>;
   /** Every fact about one item, oldest first (log and history blobs). */
   history(collection: string, item: string): ResultAsync<Fact[], StorageError>;
+  /**
+   * Resolves once this space is in sync with `options.peers` (default: every peer linked to this
+   * one when called, less those that tell us they do not have this space open). In sync with a peer
+   * means, at one moment, all of:
+   *
+   * 1. the peer has this space open and answered our hello: it is in `status().peers`;
+   * 2. **it holds everything we hold**: for every origin, what it told us it stores durably (its
+   *    hello, its acknowledgements, the facts it sent us) reaches our counter — our own writes
+   *    included as soon as `create`/`update`/`delete` was called, even before they are durable
+   *    here. So every write made before the call is on the peer's disk ("my write is on the other
+   *    side");
+   * 3. **we hold everything it told us it holds**, durably, origins we never heard of included
+   *    ("I have what they have", as of the peer's last word: a write it makes afterwards is a new
+   *    change, which the next call waits for);
+   * 4. our acknowledgement bookkeeping caught up: the writes these acknowledgements complete an
+   *    `ackQuorum` for are no longer pending, and the `'ack'` change events for them went out.
+   *    `status().pending` may still count writes that wait for acknowledgements from other peers
+   *    (an `ackQuorum` larger than the peers in sync).
+   *
+   * With no peer linked and none named it resolves at once (in sync with nobody); name the peers to
+   * wait for ones not linked yet. A named peer that is not linked, or goes away, is waited for until
+   * it comes back. Everything is checked again whenever a message is handled, facts become durable
+   * or pending writes are released — no polling. Facts the space refuses (a clock more than
+   * `maxDrift` ahead, a broken chain) keep it out of sync until they are sorted out; use `timeout`.
+   *
+   * Errors: `timeout` (naming the peers not in sync), `closed` (the space or peer closed, or the
+   * process crashed, while waiting), `invalid-input` (bad options). On a `SimNetwork`, virtual
+   * time only runs while the network does: `await net.until(space.whenSynced())`.
+   *
+   * @example
+   * ```ts
+   * await items.create({ title: 'milk', done: false });
+   * const synced = await space.whenSynced({ peers: [bobId], timeout: 10_000 });
+   * if (synced.isErr()) console.warn(`not synced: ${synced.error.message}`);
+   * else console.log('milk is on the disk of bob, and we hold everything bob told us of');
+   * ```
+   */
+  whenSynced(options?: WhenSyncedOptions): ResultAsync<void, SyncWaitError>;
+}
+
+/** Options of `space.whenSynced`. */
+export interface WhenSyncedOptions {
+  /**
+   * PeerIds to be in sync with, waited for even while they do not have the space open (our own id
+   * counts as in sync). @default every peer linked now that has (or may have) this space open
+   */
+  readonly peers?: readonly string[];
+  /** Give up after this many ms (on the peer's `Env` clock) with a `timeout` error. @default no limit */
+  readonly timeout?: number;
 }

@@ -6,6 +6,7 @@
  *   writer.ts          the local write path (validate, stamp, hash, overlay, group commit, signing)
  *   changes.ts         change events (and the view cache they invalidate: state/view-cache.ts)
  *   open.ts            opening: snapshots, pending set, replay of the log
+ *   synced.ts          `whenSynced` waiters, checked again on the events below
  *   sync/ingest.ts     verifying and queueing runs from remotes
  *   sync/sessions.ts   one session per remote (sync/session.ts)
  *   sync/acks.ts       the acknowledgement quorum (pending → acknowledged), persisted
@@ -18,7 +19,7 @@
  */
 import { errAsync, ResultAsync } from 'neverthrow';
 import { monotonicClock, type Env, type Timer, type TimerScope } from '../env.js';
-import { closedError, type SnapshotError, type StorageError, type WriteError } from '../errors.js';
+import { closedError, type SnapshotError, type StorageError, type SyncWaitError, type WriteError } from '../errors.js';
 import type { ChainCache, Run } from '../facts/run.js';
 import type { SignatureVerifier, Signer } from '../facts/sign.js';
 import type { Fact, FactType, JsonObject, JsonValue, PeerId } from '../facts/types.js';
@@ -26,7 +27,7 @@ import { IDLE_SNAPSHOT_MS, MAX_FAULTS } from '../limits.js';
 import type { EventLog, SequenceId } from '../log/event-log.js';
 import type { FactEntry } from '../log/fact-entry.js';
 import type { BlobStore } from '../blobs/blob-store.js';
-import type { Collection, Fault, Space, SpaceListener, SpaceStatus } from '../peer/types.js';
+import type { Collection, Fault, Space, SpaceListener, SpaceStatus, WhenSyncedOptions } from '../peer/types.js';
 import type { ItemRecord } from '../state/lww.js';
 import { ViewCache } from '../state/view-cache.js';
 import type { ItemView } from '../state/view.js';
@@ -52,6 +53,7 @@ import { Sessions } from '../sync/sessions.js';
 import { ChangeFeed, type ItemKey } from './changes.js';
 import { CollectionImpl, type CollectionHost } from './collection.js';
 import { Replica } from './replica.js';
+import { SyncWaiters } from './synced.js';
 import { LocalWriter } from './writer.js';
 
 export interface SpaceOptions {
@@ -109,6 +111,7 @@ export class SpaceImpl implements Space, CollectionHost {
   readonly #attestor: Attestor;
   readonly #history: HistorySource;
   readonly #pruner: Pruner;
+  readonly #synced: SyncWaiters;
   /** Fires after an idle stretch: snapshot what is new if our latest lacks attestations. */
   #idle: Timer | undefined;
   readonly #collections = new Map<string, CollectionImpl<object>>();
@@ -172,7 +175,10 @@ export class SpaceImpl implements Space, CollectionHost {
         storage: ctx.storage,
         timers,
         quorum: options.ackQuorum,
-        released: () => this.#pruner.maybePrune(),
+        released: () => {
+          this.#pruner.maybePrune();
+          this.#synced.check();
+        },
         closed,
       },
       parts.acked,
@@ -279,6 +285,15 @@ export class SpaceImpl implements Space, CollectionHost {
         this.#fault({ type: 'snapshot', peer: ctx.origin, message: `snapshot failed: ${e.message}`, at: env.now() }),
       stopped,
     });
+    this.#synced = new SyncWaiters(
+      {
+        linked: () => this.#sessions.linked(),
+        notOpen: (peer) => this.#sessions.notOpen(peer),
+        inSync: (peers) => this.#inSync(peers),
+      },
+      timers,
+      ctx.origin,
+    );
     this.#pruner = new Pruner({
       replica,
       timers,
@@ -339,6 +354,10 @@ export class SpaceImpl implements Space, CollectionHost {
     return this.#history.itemHistory(collection, item);
   }
 
+  whenSynced(options?: WhenSyncedOptions): ResultAsync<void, SyncWaitError> {
+    return this.#synced.wait(options);
+  }
+
   // ------------------------------------------------------------------------------------------
   // Collections
 
@@ -382,7 +401,8 @@ export class SpaceImpl implements Space, CollectionHost {
   /** A decoded message for this space from `peer`. */
   receive(peer: PeerId, message: Message): Promise<void> {
     if (this.#closed) return Promise.resolve();
-    return this.#sessions.receive(peer, message);
+    // What the remote holds, or whether it answered, may have moved: a waiter may be done.
+    return this.#sessions.receive(peer, message).then(() => this.#synced.check());
   }
 
   /** Let queued writes become durable, then stop syncing. */
@@ -393,6 +413,7 @@ export class SpaceImpl implements Space, CollectionHost {
     // the next open runs it again (and in a simulation it may be waiting on virtual time).
     this.#stop();
     this.#closed = true;
+    this.#synced.close();
     this.#sessions.close();
     await this.acks.flush();
   }
@@ -400,6 +421,7 @@ export class SpaceImpl implements Space, CollectionHost {
   /** Stop at once (the process died): nothing more is written. */
   halt(): void {
     this.#closed = true;
+    this.#synced.close();
     this.replica.appender.halt();
     this.#stop();
     this.#sessions.close();
@@ -511,6 +533,7 @@ export class SpaceImpl implements Space, CollectionHost {
     // Runs that waited for the facts the snapshot covers can go in now.
     this.#ingest.chainsMoved(origins);
     this.#gossip.advanced(origins);
+    this.#synced.check();
   }
 
   #onDurable(entries: readonly FactEntry[], first: SequenceId): void {
@@ -532,6 +555,7 @@ export class SpaceImpl implements Space, CollectionHost {
     this.workflow.maybeRun();
     this.#gossip.advanced(origins);
     this.#scheduleIdleSnapshot();
+    this.#synced.check();
   }
 
   #onAppendFailed(dropped: readonly FactEntry[], error: StorageError): void {
@@ -552,6 +576,21 @@ export class SpaceImpl implements Space, CollectionHost {
       message: `storage failed, ${dropped.length} facts not written: ${error.message}`,
       at: this.#ctx.env.now(),
     });
+  }
+
+  /**
+   * In sync with every one of `peers` (see `Space.whenSynced`): our acknowledgements are all
+   * released, and each peer's session says it holds our vector (own writes not yet durable here
+   * included) and we hold what it announced.
+   */
+  #inSync(peers: readonly PeerId[]): boolean {
+    if (!this.acks.settled) return false;
+    if (peers.length === 0) return true;
+    const replica = this.replica;
+    const ours = replica.vector();
+    const written = replica.tip(replica.origin)?.counter ?? 0;
+    if (written > (ours.get(replica.origin) ?? 0)) ours.set(replica.origin, written);
+    return peers.every((peer) => this.#sessions.inSync(peer, ours));
   }
 
   #fault(fault: Fault): void {

@@ -60,7 +60,7 @@ const FS_FAILURES: Readonly<Record<string, readonly [reason: StorageFailure, wha
 };
 
 /** A readable storage error from a failed fs call, by errno code. */
-export function fsError(doing: string, e: unknown): StorageError {
+function fsError(doing: string, e: unknown): StorageError {
   const code = errorCode(e);
   const [reason, what] = Object.hasOwn(FS_FAILURES, code)
     ? FS_FAILURES[code]!

@@ -75,6 +75,11 @@ export class AckQuorum {
     return this.#acked;
   }
 
+  /** Every acknowledgement counted so far is persisted and released (nothing is on its way out of pending). */
+  get settled(): boolean {
+    return this.#target === this.#acked;
+  }
+
   /** Where in the log the first own fact not known to be acknowledged may sit (for opening). */
   get pendingFrom(): SequenceId {
     return this.#ackedFrom;

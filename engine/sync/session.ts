@@ -220,6 +220,23 @@ export class Session {
     return this.#inFlightBytes;
   }
 
+  /** The remote told us it does not have this space open (and has not said hello since). */
+  get notOpen(): boolean {
+    return this.#notOpen && !this.#helloSeen;
+  }
+
+  /**
+   * Read-only, for `space.whenSynced`: the remote answered our hello (every page of its vector
+   * came), it holds durably at least `ours` (as its hello, acks and the facts it sent say), and
+   * `ours` covers every counter it told us of, origins we have not learned yet included.
+   */
+  inSync(ours: ReadonlyMap<PeerId, number>): boolean {
+    if (this.#closed || !this.#helloSeen || this.#awaitingPages || this.#unresolved.size > 0) return false;
+    for (const [origin, counter] of ours) if ((this.#remote.get(origin) ?? 0) < counter) return false;
+    for (const [origin, counter] of this.#remote) if ((ours.get(origin) ?? 0) < counter) return false;
+    return true;
+  }
+
   start(): void {
     this.#sendHello(true);
     this.#scheduleTick(SYNC_TICK_MS);

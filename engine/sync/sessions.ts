@@ -23,6 +23,21 @@ export class Sessions {
     return out;
   }
 
+  /** Remotes linked to us now (a session each, whether or not they answered). */
+  linked(): PeerId[] {
+    return [...this.#sessions.keys()];
+  }
+
+  /** Whether `peer` told us it does not have this space open (see Session.notOpen). */
+  notOpen(peer: PeerId): boolean {
+    return this.#sessions.get(peer)?.notOpen ?? false;
+  }
+
+  /** Whether the session with `peer` is in sync with `ours` (see Session.inSync); false when unlinked. */
+  inSync(peer: PeerId, ours: ReadonlyMap<PeerId, number>): boolean {
+    return this.#sessions.get(peer)?.inSync(ours) ?? false;
+  }
+
   /** A link to `peer` came up: start a session, or ask again at once on the one that runs. */
   up(peer: PeerId): void {
     if (this.#closed) return;

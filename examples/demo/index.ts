@@ -16,7 +16,8 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createPeer, sqliteStorage, type Peer, type Space, type SpaceEvent, type Storage } from '../../engine/index.js';
+import { createPeer, type Peer, type Space, type SpaceEvent, type Storage } from '../../engine/index.js';
+import { sqliteStorage } from '../../engine/storage/sqlite/index.js';
 import type { Result } from 'neverthrow';
 import { libp2pTransport, type Libp2pTransport } from '../../transports/libp2p/index.js';
 import { formatItems, itemsOf, LIST_SPACE, shortId, type ShoppingItem } from '../shopping-list/list.js';

@@ -6,7 +6,8 @@
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
-import { createPeer, sqliteStorage, type ItemView, type SpaceEvent } from '../../engine/index.js';
+import { createPeer, type ItemView, type SpaceEvent } from '../../engine/index.js';
+import { sqliteStorage } from '../../engine/storage/sqlite/index.js';
 import { generateSwarmKey, libp2pTransport, type DialFailure } from '../../transports/libp2p/index.js';
 import { parseCli, USAGE, type CliOptions } from './args.js';
 import { AnnouncedVectors, showCatchUp } from './catch-up.js';

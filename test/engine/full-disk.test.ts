@@ -3,7 +3,8 @@
  * everything works again once there is room.
  */
 import { expect, it } from 'vitest';
-import { faultyStorage, memoryStorage } from '../../engine/index.js';
+import { memoryStorage } from '../../engine/index.js';
+import { faultyStorage } from '../../testing/index.js';
 import { SimNetwork } from '../../transports/memory/index.js';
 import { simPeer, unwrap } from '../support/peers.js';
 

@@ -3,7 +3,8 @@
  * guess; a failing disk and a failing snapshot are recorded as faults of their own type.
  */
 import { describe, expect, it } from 'vitest';
-import { createPeer, faultyStorage, memoryStorage, type Storage } from '../../engine/index.js';
+import { createPeer, memoryStorage, type Storage } from '../../engine/index.js';
+import { faultyStorage } from '../../testing/index.js';
 import { SimNetwork } from '../../transports/memory/index.js';
 import { simPeer, unwrap } from '../support/peers.js';
 

@@ -157,6 +157,50 @@ describe('caller errors are typed and change nothing', () => {
     const result = await createPeer({ storage: memoryStorage(), ackQuorum: 0 });
     expect(result.isErr() && result.error.type).toBe('invalid-input');
   });
+
+  const cyclic: Record<string, unknown> = { name: 'loop' };
+  cyclic['self'] = cyclic;
+  let nested: unknown = 1;
+  for (let i = 0; i < 70; i++) nested = [nested];
+  const messages: [string, (s: Space) => ResultAsync<unknown, WriteError>, string][] = [
+    [
+      'a Date, named with its field',
+      (s) => s.collection('items').create({ title: 'x', due: new Date(0) } as never),
+      'field "due": a Date is not a JSON value (store date.toISOString() or date.getTime())',
+    ],
+    [
+      'a Date set by update',
+      (s) => s.collection<{ a: unknown }>('items').update('existing', 'a', new Date(0)),
+      'field "a": a Date is not a JSON value (store date.toISOString() or date.getTime())',
+    ],
+    [
+      'a value that contains itself: a cycle, not "nested deeper than 64"',
+      (s) => s.collection('items').create({ tree: cyclic } as never),
+      'field "tree.self": refers back to an object that contains it (a cycle): JSON values are trees',
+    ],
+    [
+      'a cycle inside an array',
+      (s) => s.collection<{ a: unknown }>('items').update('existing', 'a', [1, { up: cyclic }]),
+      'field "a[1].up.self": refers back to an object that contains it (a cycle): JSON values are trees',
+    ],
+    [
+      'nesting that is only deep',
+      (s) => s.collection<{ a: unknown }>('items').update('existing', 'a', nested),
+      'field "a[0][0][0][0][0][0][0]…": nested deeper than 64 levels',
+    ],
+    [
+      'NaN deep inside',
+      (s) => s.collection('items').create({ stats: { mean: Number.NaN } }),
+      'field "stats.mean": NaN is not a JSON number',
+    ],
+  ];
+
+  it.each(messages)('the message names %s', async (_name, act, message) => {
+    const { space } = await offlinePeer();
+    unwrap(await space.collection('items').create({ a: 0 }, 'existing'));
+    const result = await act(space);
+    expect(result.isErr() && result.error).toEqual({ type: 'invalid-input', message });
+  });
 });
 
 describe('peers and storage', () => {

@@ -11,7 +11,8 @@
  * record no fault, and still find every fact through `history()` — pruned or adopted.
  */
 import { describe, expect, it } from 'vitest';
-import { createPeer, faultyStorage, memoryStorage, type Peer, type Space, type Storage } from '../../engine/index.js';
+import { createPeer, memoryStorage, type Peer, type Space, type Storage } from '../../engine/index.js';
+import { faultyStorage } from '../../testing/index.js';
 import { SimNetwork } from '../../transports/memory/index.js';
 import { unwrap } from '../support/peers.js';
 

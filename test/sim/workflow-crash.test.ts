@@ -7,15 +7,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { ResultAsync } from 'neverthrow';
-import {
-  createPeer,
-  faultyStorage,
-  memoryStorage,
-  type Peer,
-  type Space,
-  type Storage,
-  type WriteError,
-} from '../../engine/index.js';
+import { createPeer, memoryStorage, type Peer, type Space, type Storage, type WriteError } from '../../engine/index.js';
+import { faultyStorage } from '../../testing/index.js';
 import { SimNetwork } from '../../transports/memory/index.js';
 import { unwrap } from '../support/peers.js';
 

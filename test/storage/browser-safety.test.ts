@@ -1,58 +1,166 @@
 /**
- * `engine/index.ts` exports every storage backend, so a browser bundle of the package root pulls in
- * whatever these modules import statically. Node-only dependencies (better-sqlite3, node:fs…) must
- * be reached lazily at first use; this checks the JavaScript each module compiles to.
+ * What each entry of the package can reach. An app bundles only the entries it imports, and
+ * installs only the optional peers of those: the core (`shoal`) must reach no native module, no
+ * node built-in, no libp2p node, no automerge-repo; the IndexedDB backend nothing but `idb`; the
+ * Node-only backends load better-sqlite3 and node:fs lazily at first use, so even they are safe to
+ * bundle. This walks the static imports each entry's modules compile to (type-only imports are
+ * gone by then), from the `exports` map of package.json back to the sources.
  */
 import { readFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 
-const NODE_ONLY = /^(node:|better-sqlite3$|fs$|path$|crypto$|@automerge\/automerge-repo-storage-nodefs)/;
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
-/** Module specifiers `source` imports statically once compiled (type-only imports are gone). */
-function importsOf(source: string): string[] {
+interface Imports {
+  /** Specifiers imported at module top (`import … from`, `export … from`, `import '…'`). */
+  readonly static: string[];
+  /** Specifiers of `import('…')` with a literal argument: loaded lazily, when first used. */
+  readonly lazy: string[];
+}
+
+/** What `source` imports once compiled (type-only imports are gone), read from the syntax tree. */
+function importsOf(source: string): Imports {
   const js = ts.transpileModule(source, {
     compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, verbatimModuleSyntax: true },
   }).outputText;
-  return [...js.matchAll(/^\s*(?:import|export)\s[^'"]*?from\s+['"]([^'"]+)['"]|^\s*import\s+['"]([^'"]+)['"]/gm)].map(
-    (m) => m[1] ?? m[2]!,
-  );
+  const file = ts.createSourceFile('module.js', js, ts.ScriptTarget.ES2022, true, ts.ScriptKind.JS);
+  const statics: string[] = [];
+  const lazy: string[] = [];
+  const visit = (node: ts.Node): void => {
+    if ((ts.isImportDeclaration(node) || ts.isExportDeclaration(node)) && node.moduleSpecifier !== undefined) {
+      if (ts.isStringLiteral(node.moduleSpecifier)) statics.push(node.moduleSpecifier.text);
+    } else if (ts.isCallExpression(node) && node.expression.kind === ts.SyntaxKind.ImportKeyword) {
+      const [arg] = node.arguments;
+      if (arg !== undefined && ts.isStringLiteral(arg)) lazy.push(arg.text);
+    }
+    ts.forEachChild(node, visit);
+  };
+  visit(file);
+  return { static: statics, lazy };
 }
 
-const staticImports = (file: string) =>
-  importsOf(readFileSync(new URL(`../../engine/storage/${file}`, import.meta.url), 'utf8'));
+interface Graph {
+  /** Source files reached, relative to the repository root. */
+  readonly files: string[];
+  /** Bare specifiers (packages, node built-ins) imported at module top by any file reached. */
+  readonly external: string[];
+  /** Bare specifiers imported lazily by any file reached. */
+  readonly lazy: string[];
+}
 
-describe('storage backends are safe to bundle for browsers', () => {
-  for (const file of [
-    'sqlite/index.ts',
-    'sqlite/database.ts',
-    'sqlite/event-log.ts',
-    'sqlite/blob-store.ts',
-    'sqlite/errors.ts',
-    'fs-blobs.ts',
-    'automerge-blobs.ts',
-    'idb/index.ts',
-    'idb/database.ts',
-    'idb/event-log.ts',
-    'idb/blob-store.ts',
-    'idb/errors.ts',
-    'faulty.ts',
-    'storable.ts',
-  ]) {
-    it(`${file} imports nothing Node-only at module top`, () => {
-      const imports = staticImports(file);
-      expect(imports.length).toBeGreaterThan(0);
-      expect(imports.filter((i) => NODE_ONLY.test(i))).toEqual([]);
+/** Imports per source file (entries share most of their modules). */
+const parsed = new Map<string, Imports>();
+
+/** Follow the static relative imports from `entry` (a .ts file under ROOT). */
+function graphOf(entry: string): Graph {
+  const files = new Set<string>();
+  const external = new Set<string>();
+  const lazy = new Set<string>();
+  const visit = (file: string): void => {
+    if (files.has(file)) return;
+    files.add(file);
+    let imports = parsed.get(file);
+    if (imports === undefined) parsed.set(file, (imports = importsOf(readFileSync(file, 'utf8'))));
+    for (const spec of imports.static) {
+      if (spec.startsWith('.')) visit(resolve(dirname(file), spec.replace(/\.js$/, '.ts')));
+      else external.add(spec);
+    }
+    for (const spec of imports.lazy) if (!spec.startsWith('.')) lazy.add(spec);
+  };
+  visit(entry);
+  return {
+    files: [...files].map((f) => relative(ROOT, f)).sort(),
+    external: [...external].sort(),
+    lazy: [...lazy].sort(),
+  };
+}
+
+const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
+  exports: Record<string, string | { types: string; import: string }>;
+};
+
+/** The source file behind an entry of the `exports` map (`./dist/engine/index.js` → engine/index.ts). */
+function sourceOf(subpath: string): string {
+  const target = pkg.exports[subpath];
+  if (target === undefined || typeof target === 'string') throw new Error(`no code entry ${subpath}`);
+  return join(ROOT, target.import.replace(/^\.\/dist\//, '').replace(/\.js$/, '.ts'));
+}
+
+/** The package a bare specifier names (`@libp2p/crypto/keys` → `@libp2p/crypto`). */
+const packageOf = (spec: string): string =>
+  spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : (spec.split('/')[0] ?? spec);
+
+/** What the core may import: the identity keys (@libp2p/crypto, peer-id), hashing, Result. */
+const CORE = ['@libp2p/crypto', '@libp2p/peer-id', '@noble/hashes', 'neverthrow'];
+
+/** Per entry, the packages its modules may import at module top (beyond what their own code is). */
+const ALLOWED: Record<string, readonly string[]> = {
+  '.': CORE,
+  './storage/sqlite': CORE,
+  './storage/idb': [...CORE, 'idb'],
+  './storage/fs': CORE,
+  './storage/automerge': CORE,
+  './transports/memory': [...CORE, 'pure-rand'],
+  './transports/automerge': CORE,
+  './transports/libp2p': [
+    ...CORE,
+    '@chainsafe/libp2p-noise',
+    '@chainsafe/libp2p-yamux',
+    '@libp2p/identify',
+    '@libp2p/mdns',
+    '@libp2p/pnet',
+    '@libp2p/tcp',
+    '@libp2p/utils',
+    '@libp2p/websockets',
+    '@multiformats/multiaddr',
+    'libp2p',
+  ],
+  './testing': [...CORE, 'fast-check', 'pure-rand', 'vitest'],
+};
+
+describe('what each package entry reaches', () => {
+  it('every code entry of package.json is checked here', () => {
+    const entries = Object.keys(pkg.exports).filter((k) => k !== './package.json');
+    expect(entries.sort()).toEqual(Object.keys(ALLOWED).sort());
+  });
+
+  for (const [subpath, allowed] of Object.entries(ALLOWED)) {
+    it(`${subpath} imports only ${allowed.length === CORE.length ? 'the core packages' : 'its own stack'}`, () => {
+      const graph = graphOf(sourceOf(subpath));
+      const packages = [...new Set(graph.external.map(packageOf))];
+      expect(packages.filter((p) => !allowed.includes(p))).toEqual([]);
+      // Node built-ins never at module top, even in the Node-only backends (they load them lazily).
+      expect(graph.external.filter((s) => s.startsWith('node:'))).toEqual([]);
     });
   }
+
+  it('the core reaches no backend, transport or testing module', () => {
+    const graph = graphOf(sourceOf('.'));
+    expect(graph.files.filter((f) => /^engine\/storage\/(sqlite|idb|fs-blobs|automerge-blobs|faulty)/.test(f))).toEqual(
+      [],
+    );
+    expect(graph.files.filter((f) => !f.startsWith('engine/'))).toEqual([]);
+    expect(graph.lazy).toEqual([]);
+  });
+
+  it('only the libp2p transport loads anything lazily (ws, for WebSocket dials on Node 20)', () => {
+    for (const subpath of Object.keys(ALLOWED)) {
+      expect(graphOf(sourceOf(subpath)).lazy).toEqual(subpath === './transports/libp2p' ? ['ws'] : []);
+    }
+  });
 
   it('the check keeps value imports and drops type-only ones', () => {
     const source = [
       "import { readFile } from 'node:fs/promises';",
       "import type Database from 'better-sqlite3';",
       "import 'fake-indexeddb/auto';",
-      'export const r: typeof readFile | Database | undefined = readFile;',
+      "const later = () => import('ws');",
+      "const code = `import('not-an-import')`;",
+      'export const r: typeof readFile | Database | typeof later | string | undefined = code;',
     ].join('\n');
-    expect(importsOf(source)).toEqual(['node:fs/promises', 'fake-indexeddb/auto']);
+    expect(importsOf(source)).toEqual({ static: ['node:fs/promises', 'fake-indexeddb/auto'], lazy: ['ws'] });
   });
 });

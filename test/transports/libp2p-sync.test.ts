@@ -6,7 +6,7 @@
 import { generateKey } from '@libp2p/pnet';
 import { afterEach, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { sqliteStorage } from '../../engine/index.js';
+import { sqliteStorage } from '../../engine/storage/sqlite/index.js';
 import { unwrap } from '../support/peers.js';
 import { tempDirs } from '../support/temp-dir.js';
 import { converged, eventually, libp2pPeer, type NetPeer } from './network-peers.js';

@@ -19,12 +19,12 @@
  * await net.runUntilQuiet();
  * ```
  */
-import { errAsync, okAsync, type ResultAsync } from 'neverthrow';
+import { err, errAsync, ok, okAsync, type Result, type ResultAsync } from 'neverthrow';
 import { uniformFloat64 } from 'pure-rand/distribution/uniformFloat64';
 import { xoroshiro128plus } from 'pure-rand/generator/xoroshiro128plus';
 import type { RandomGenerator } from 'pure-rand/types/RandomGenerator';
 import type { Env, Timer } from '../../engine/env.js';
-import { transportError, type TransportError } from '../../engine/errors.js';
+import { invalidInput, transportError, type InvalidInputError, type TransportError } from '../../engine/errors.js';
 import { sha256 } from '../../engine/facts/hash.js';
 import { toHex } from '../../engine/facts/bytes.js';
 import type { PeerId } from '../../engine/facts/types.js';
@@ -34,9 +34,9 @@ import type { Transport, TransportContext, TransportHandler } from '../../engine
 import { Scheduler } from './scheduler.js';
 
 export interface SimNetworkInit {
-  /** Everything random in the run derives from it. */
+  /** Everything random in the run derives from it (a safe integer). */
   seed: number;
-  /** One-way latency in ms: fixed, or uniform in a range. @default { min: 5, max: 50 } */
+  /** One-way latency in whole ms: fixed, or uniform in a range (min ≤ max). @default { min: 5, max: 50 } */
   latency?: number | { min: number; max: number };
   /** Probability that a message is lost. @default 0 */
   drop?: number;
@@ -149,18 +149,34 @@ export class SimNetwork {
   readonly #cache = new PeerCache();
   #filter: ((from: string, to: string, frame: Uint8Array) => boolean) | undefined;
 
+  /**
+   * A network, or an `invalid-input` error naming the first option that is wrong (for options that
+   * come from outside the program: a config file, a command line).
+   *
+   * @example
+   * ```ts
+   * const net = SimNetwork.create({ seed: 7, latency: { min: 1, max: 80 }, drop: 0.05 });
+   * if (net.isErr()) throw new Error(net.error.message);
+   * ```
+   */
+  static create(init: SimNetworkInit): Result<SimNetwork, InvalidInputError> {
+    return checkInit(init).map((checked) => new SimNetwork(checked));
+  }
+
+  /** Throws a TypeError naming the option when one is wrong (see `SimNetwork.create`). */
   constructor(init: SimNetworkInit) {
-    if (!Number.isSafeInteger(init.seed)) throw new TypeError('SimNetwork: seed must be an integer');
-    this.#start = init.start ?? DEFAULT_START;
+    const checked = checkInit(init);
+    if (checked.isErr()) throw new TypeError(checked.error.message);
+    const options = checked.value;
+    this.#start = options.start;
     this.#scheduler = new Scheduler(this.#start);
-    this.#envRng = xoroshiro128plus(init.seed);
-    this.#netRng = xoroshiro128plus(init.seed ^ 0x5eed_1e55);
-    const latency = init.latency ?? { min: 5, max: 50 };
-    this.#latency = typeof latency === 'number' ? { min: latency, max: latency } : latency;
-    this.#drop = probability(init.drop, 'drop');
-    this.#duplicate = probability(init.duplicate, 'duplicate');
-    this.#reorder = probability(init.reorder, 'reorder');
-    this.#mesh = init.mesh ?? true;
+    this.#envRng = xoroshiro128plus(options.seed);
+    this.#netRng = xoroshiro128plus(options.seed ^ 0x5eed_1e55);
+    this.#latency = options.latency;
+    this.#drop = options.drop;
+    this.#duplicate = options.duplicate;
+    this.#reorder = options.reorder;
+    this.#mesh = options.mesh;
     this.env = this.#makeEnv();
   }
 
@@ -468,10 +484,76 @@ export class SimNetwork {
   }
 }
 
-function probability(p: number | undefined, name: string): number {
-  const value = p ?? 0;
-  if (!(value >= 0 && value <= 1)) throw new TypeError(`SimNetwork: ${name} must be a probability in [0, 1]`);
-  return value;
+/** Every option of SimNetworkInit, with its default filled in. */
+interface CheckedInit {
+  readonly seed: number;
+  readonly latency: { readonly min: number; readonly max: number };
+  readonly drop: number;
+  readonly duplicate: number;
+  readonly reorder: number;
+  readonly mesh: boolean;
+  readonly start: number;
+}
+
+const INIT_KEYS: ReadonlySet<string> = new Set(['seed', 'latency', 'drop', 'duplicate', 'reorder', 'mesh', 'start']);
+const DEFAULT_LATENCY = { min: 5, max: 50 };
+
+/** `value` as text for a message (`[1,80]`, `"5"`, `NaN`). */
+const shown = (value: unknown): string => {
+  if (typeof value === 'number' || typeof value === 'bigint' || value === undefined) return String(value);
+  if (typeof value === 'function' || typeof value === 'symbol') return `a ${typeof value}`;
+  try {
+    return JSON.stringify(value) ?? typeof value;
+  } catch {
+    return `an unprintable ${typeof value}`;
+  }
+};
+
+const wholeMs = (n: unknown): n is number => typeof n === 'number' && Number.isSafeInteger(n) && n >= 0;
+
+/**
+ * Options checked one by one, as plain JavaScript may pass anything: a latency `[1, 80]` (an
+ * array, not `{ min, max }`) would make every delay NaN and the network never deliver anything.
+ */
+function checkInit(init: SimNetworkInit): Result<CheckedInit, InvalidInputError> {
+  const bad = (message: string) => err(invalidInput(`SimNetwork: ${message}`));
+  if (typeof init !== 'object' || init === null)
+    return bad(`options must be an object with a seed (got ${shown(init)})`);
+  for (const key of Object.keys(init)) {
+    if (!INIT_KEYS.has(key))
+      return bad(`unknown option ${JSON.stringify(key)} (options: ${[...INIT_KEYS].join(', ')})`);
+  }
+  if (typeof init.seed !== 'number' || !Number.isSafeInteger(init.seed)) {
+    return bad(`seed must be an integer (got ${shown(init.seed)})`);
+  }
+  let latency = DEFAULT_LATENCY;
+  const given: unknown = init.latency;
+  if (wholeMs(given)) latency = { min: given, max: given };
+  else if (
+    typeof given === 'object' &&
+    given !== null &&
+    !Array.isArray(given) &&
+    wholeMs((given as { min?: unknown }).min) &&
+    wholeMs((given as { max?: unknown }).max) &&
+    (given as { min: number }).min <= (given as { max: number }).max
+  ) {
+    latency = { min: (given as { min: number }).min, max: (given as { max: number }).max };
+  } else if (given !== undefined) {
+    return bad(`latency must be a whole number of ms ≥ 0, or { min, max } with 0 ≤ min ≤ max (got ${shown(given)})`);
+  }
+  const probabilities: Record<'drop' | 'duplicate' | 'reorder', number> = { drop: 0, duplicate: 0, reorder: 0 };
+  for (const name of ['drop', 'duplicate', 'reorder'] as const) {
+    const p: unknown = init[name];
+    if (p === undefined) continue;
+    if (typeof p !== 'number' || !(p >= 0 && p <= 1))
+      return bad(`${name} must be a probability in [0, 1] (got ${shown(p)})`);
+    probabilities[name] = p;
+  }
+  const mesh: unknown = init.mesh ?? true;
+  if (typeof mesh !== 'boolean') return bad(`mesh must be true or false (got ${shown(mesh)})`);
+  const start: unknown = init.start ?? DEFAULT_START;
+  if (!wholeMs(start)) return bad(`start must be a whole number of ms since the epoch (got ${shown(start)})`);
+  return ok({ seed: init.seed, latency, ...probabilities, mesh, start });
 }
 
 /** One peer's attachment to a SimNetwork. */

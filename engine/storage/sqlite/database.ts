@@ -19,31 +19,13 @@ import type { EventLog } from '../../log/event-log.js';
 import type { FactEntry } from '../../log/fact-entry.js';
 import { nodeBuiltin } from '../node.js';
 import { guard } from './errors.js';
+import type { SqliteStorageInit } from './init.js';
 
 /** `PRAGMA application_id` of a Shoal file ("SHOL"), so a foreign SQLite file is refused. */
 const APPLICATION_ID = 0x53484f4c;
 
 /** `PRAGMA user_version` of the current layout. */
 const SCHEMA_VERSION = 1;
-
-/** Options of `sqliteStorage`; the defaults are what a peer should use. */
-export interface SqliteStorageInit {
-  /** Most entries one log `query` returns. @default LOG_PAGE_ENTRIES */
-  pageSize?: number;
-  /** Wait for another connection's lock this long before failing. @default SQLITE_BUSY_TIMEOUT_MS */
-  busyTimeoutMs?: number;
-  /**
-   * Cap on the file size in bytes (rounded down to whole pages); writes past it fail as "full",
-   * like a full disk. @default no cap
-   */
-  maxSizeBytes?: number;
-  /**
-   * `'full'` fsyncs the WAL on every commit (a resolved write survives power loss); `'normal'` only
-   * at checkpoints (survives a process crash, may lose the last commits on power loss).
-   * @default 'full'
-   */
-  synchronous?: 'full' | 'normal';
-}
 
 type Db = BetterSqlite3.Database;
 type Driver = typeof BetterSqlite3;

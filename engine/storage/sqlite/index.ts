@@ -25,21 +25,14 @@ import type { FactEntry } from '../../log/fact-entry.js';
 import { closedStorage } from '../storable.js';
 import type { Storage } from '../storage.js';
 import { SqliteBlobDir } from './blob-store.js';
-import {
-  loadDriver,
-  open,
-  settle,
-  view,
-  type Connection,
-  type ConnectionSource,
-  type SqliteStorageInit,
-} from './database.js';
+import { loadDriver, open, settle, view, type Connection, type ConnectionSource } from './database.js';
 import { guard } from './errors.js';
 import { createLogTable, SqliteEventLog } from './event-log.js';
+import type { SqliteStorageInit } from './init.js';
 
 /** The default `busyTimeoutMs`, re-exported beside the backend it configures. */
 export { SQLITE_BUSY_TIMEOUT_MS } from '../../limits.js';
-export type { SqliteStorageInit } from './database.js';
+export type { SqliteStorageInit } from './init.js';
 
 type State = { kind: 'idle' } | { kind: 'open'; conn: Connection } | { kind: 'closed' };
 
