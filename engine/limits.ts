@@ -258,3 +258,11 @@ export const MAX_HISTORY_HEADS = 16; // chains
  * again next round, waiting twice as long (2 s, 4 s, 8 s); one that says `gone` is not.
  */
 export const HISTORY_FETCH_ROUNDS = 3;
+
+/**
+ * A peer copies the history chains of the snapshots it adopted in the background; what no linked
+ * peer could give is tried again after this, doubling up to the maximum (and at once when a peer
+ * comes up).
+ */
+export const HISTORY_COPY_RETRY_MS = 10_000; // 10 s
+export const MAX_HISTORY_COPY_RETRY_MS = 10 * 60_000; // 10 min

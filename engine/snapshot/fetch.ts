@@ -153,7 +153,8 @@ export class SnapshotFetcher {
   /**
    * A blob request from `peer`: what it no longer asks for arrived (acknowledged); what it asks for
    * again is sent again only once a resend interval passed, doubling with each resend of that blob
-   * (a lost blob is resent; a request replayed in a loop is not). Returns the ids to send now.
+   * (a lost blob is resent; a request replayed in a loop is not) and starting over after a pause
+   * four intervals long. Returns the ids to send now.
    */
   #acknowledge(peer: PeerId, ids: readonly string[]): string[] {
     let outstanding = this.#outstanding.get(peer);
@@ -168,9 +169,14 @@ export class SnapshotFetcher {
       if (sent === undefined) {
         outstanding.set(id, { at: now, resends: 0 });
         send.push(id);
-      } else if (now - sent.at >= Math.min(BLOB_RESEND_AFTER_MS * 2 ** sent.resends, MAX_RETRANSMIT_BACKOFF_MS)) {
+      } else {
+        const interval = Math.min(BLOB_RESEND_AFTER_MS * 2 ** sent.resends, MAX_RETRANSMIT_BACKOFF_MS);
+        const since = now - sent.at;
+        if (since < interval) continue;
+        // Asked again after a long pause: a new request (a history blob asked for again, a fetch
+        // that started over), not a request replayed in a loop; the interval starts over too.
+        sent.resends = since >= 4 * interval ? 0 : sent.resends + 1;
         sent.at = now;
-        sent.resends++;
         send.push(id);
       }
     }

@@ -7,19 +7,24 @@
  * their origin; consecutive entries of an origin chain by `prev`).
  */
 import { err, ok, ResultAsync, type Result } from 'neverthrow';
-import type { TimerScope } from '../env.js';
+import type { Timer, TimerScope } from '../env.js';
 import { asStorageError, storageError, type StorageError } from '../errors.js';
 import { equalBytes } from '../facts/bytes.js';
 import { computeHash } from '../facts/codec.js';
 import type { SignatureVerifier } from '../facts/sign.js';
 import type { Fact, PeerId } from '../facts/types.js';
-import { HISTORY_FETCH_ROUNDS, RETRANSMIT_AFTER_MS } from '../limits.js';
+import {
+  HISTORY_COPY_RETRY_MS,
+  HISTORY_FETCH_ROUNDS,
+  MAX_HISTORY_COPY_RETRY_MS,
+  RETRANSMIT_AFTER_MS,
+} from '../limits.js';
 import { factOf } from '../log/fact-entry.js';
 import type { Replica } from '../space/replica.js';
 import { encodeMessage } from '../sync/codec.js';
 import type { SnapshotCatalog } from './catalog.js';
 import { blobIdOf } from './format.js';
-import { decodeHistory, type HistoryBlob } from './store.js';
+import { decodeHistory, historyPrev, type HistoryBlob } from './store.js';
 
 export interface HistoryDeps {
   readonly replica: Replica;
@@ -30,6 +35,7 @@ export interface HistoryDeps {
   readonly syncing: () => PeerId[];
   readonly send: (peer: PeerId, frame: Uint8Array) => void;
   readonly complain: (peer: PeerId, code: string, message: string) => void;
+  readonly stopped: () => boolean;
 }
 
 interface Waiting {
@@ -41,6 +47,11 @@ interface Waiting {
 
 export class HistorySource {
   readonly #deps: HistoryDeps;
+  /** Adopted chains we hold whole (walked to their first blob). */
+  readonly #whole = new Set<string>();
+  #copying = false;
+  #copyRetry: Timer | undefined;
+  #copyBackoff = HISTORY_COPY_RETRY_MS;
   /** History blobs asked of peers, by id. */
   readonly #waiting = new Map<string, Waiting>();
   readonly #fetching = new Map<string, Promise<HistoryBlob | undefined>>();
@@ -72,6 +83,71 @@ export class HistorySource {
       const waiting = this.#waiting.get(id);
       if (waiting?.peer === peer) waiting.next();
     }
+  }
+
+  /**
+   * Copy the history chains of the snapshots we adopted, blob by blob, in the background: the facts
+   * they cover never went through our log, and the peers holding them may leave for good. Once a
+   * chain is ours we serve it too, so history survives its author. What cannot be had now is tried
+   * again later (backing off), and at once when a peer comes up.
+   */
+  keepHistory(peerCameUp = false): void {
+    if (peerCameUp && this.#copyRetry !== undefined) {
+      this.#copyRetry.cancel();
+      this.#copyRetry = undefined;
+      this.#copyBackoff = HISTORY_COPY_RETRY_MS;
+      this.#scheduleCopy(HISTORY_COPY_RETRY_MS);
+      return;
+    }
+    if (this.#copying || this.#copyRetry !== undefined) return;
+    if (this.#deps.catalog.historyHeads.every((head) => this.#whole.has(head))) return;
+    this.#copying = true;
+    void this.#copyChains().then((whole) => {
+      this.#copying = false;
+      if (whole) {
+        this.#copyBackoff = HISTORY_COPY_RETRY_MS;
+        return;
+      }
+      this.#scheduleCopy(this.#copyBackoff);
+      this.#copyBackoff = Math.min(this.#copyBackoff * 2, MAX_HISTORY_COPY_RETRY_MS);
+    });
+  }
+
+  #scheduleCopy(after: number): void {
+    this.#copyRetry = this.#deps.timers.after(after, () => {
+      this.#copyRetry = undefined;
+      this.keepHistory();
+    });
+  }
+
+  /** Walk every adopted chain, fetching what we lack; true when all are whole. */
+  async #copyChains(): Promise<boolean> {
+    const { catalog } = this.#deps;
+    let whole = true;
+    for (const head of catalog.historyHeads) {
+      if (this.#whole.has(head)) continue;
+      let reached = true;
+      for (let id: string | undefined = head; id !== undefined;) {
+        if (this.#deps.stopped()) return true;
+        const local = await catalog.store.getHistoryBytes(id);
+        if (local.isErr()) return false;
+        if (local.value !== undefined) {
+          const prev = historyPrev(local.value);
+          if (prev.isErr()) return false;
+          id = prev.value;
+          continue;
+        }
+        const fetched = await this.#blob(id);
+        if (fetched.isErr() || fetched.value === undefined) {
+          reached = false;
+          break;
+        }
+        id = fetched.value.prev;
+      }
+      if (reached) this.#whole.add(head);
+      else whole = false;
+    }
+    return whole;
   }
 
   /** Every fact about one item we can find, oldest first. */
@@ -127,6 +203,13 @@ export class HistorySource {
     if (local.value !== undefined) {
       const decoded = decodeHistory(local.value);
       return decoded.isOk() ? ok(decoded.value) : err(storageError(decoded.error.message, undefined, 'corrupt'));
+    }
+    // A fetch already under way (the background copy's, another history() call's) is joined; if it
+    // gives up, it began before we asked, so everyone is asked once more, afresh.
+    const running = this.#fetching.get(id);
+    if (running !== undefined) {
+      const blob = await running;
+      if (blob !== undefined) return ok(blob);
     }
     let fetching = this.#fetching.get(id);
     if (fetching === undefined) {

@@ -167,6 +167,14 @@ export function encodeHistory(
   return w.finish();
 }
 
+/** The id of the blob before this one in its chain, read from the header alone (undefined: the first). */
+export function historyPrev(bytes: Uint8Array): Result<string | undefined, CorruptError> {
+  const r = new Reader(bytes);
+  if (r.u8() !== HISTORY_MAGIC || r.u8() !== VERSION) return err(corrupt('not a history blob'));
+  const prev = r.u8() === 1 ? toHex(r.raw(HASH_BYTES)) : undefined;
+  return r.failed ? err(corrupt('malformed history blob')) : ok(prev);
+}
+
 export function decodeHistory(bytes: Uint8Array): Result<HistoryBlob, CorruptError> {
   const r = new Reader(bytes);
   if (r.u8() !== HISTORY_MAGIC || r.u8() !== VERSION) return err(corrupt('not a history blob'));

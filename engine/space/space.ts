@@ -254,6 +254,7 @@ export class SpaceImpl implements Space, CollectionHost {
       syncing: () => this.#sessions.syncing(),
       send,
       complain,
+      stopped,
     });
     this.#sessions = new Sessions({
       replica,
@@ -381,7 +382,9 @@ export class SpaceImpl implements Space, CollectionHost {
   // Links (called by the peer)
 
   peerUp(peer: PeerId): void {
-    if (!this.#closed) this.#sessions.up(peer);
+    if (this.#closed) return;
+    this.#sessions.up(peer);
+    this.#history.keepHistory(true);
   }
 
   peerDown(peer: PeerId): void {
@@ -534,6 +537,7 @@ export class SpaceImpl implements Space, CollectionHost {
     this.#ingest.chainsMoved(origins);
     this.#gossip.advanced(origins);
     this.#synced.check();
+    this.#history.keepHistory();
   }
 
   #onDurable(entries: readonly FactEntry[], first: SequenceId): void {

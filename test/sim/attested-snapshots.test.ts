@@ -101,7 +101,17 @@ describe('who can serve and adopt', () => {
    * A and B prune while C (and D) are partitioned away; then they catch up from A and B's attested
    * snapshot.
    */
-  async function caughtUp(seed: number, withD = false) {
+  /** A `blob` frame carrying a history blob (not a snapshot blob). */
+  const isHistoryBlob = (frame: Uint8Array): boolean => {
+    const m = decodeFrame(frame);
+    return m.isOk() && m.value.type === 'blob' && decodeHistory(m.value.bytes).isOk();
+  };
+
+  /**
+   * `copyHistory: false` keeps history blobs from reaching C while it catches up, so its background
+   * copy of the adopted chains has not happened when the test starts asking.
+   */
+  async function caughtUp(seed: number, withD = false, copyHistory = true) {
     const options = { snapshotEvery: 10, pruneWindow: 2_000 };
     const net = new SimNetwork({ seed });
     const a = await simPeer(net, SPACE, options);
@@ -121,8 +131,10 @@ describe('who can serve and adopt', () => {
       expect(impl(p).catalog.attestations.count(own.blobId)).toBeGreaterThanOrEqual(2);
       expect(p.space.status().logStart).toBeGreaterThan(0);
     }
+    if (!copyHistory) net.intercept((_, to, frame) => to !== c.peer.id || !isHistoryBlob(frame));
     net.heal();
     await net.advance(60_000);
+    net.intercept(undefined);
     expect(c.space.stateHash()).toBe(a.space.stateHash());
     expect(items(c).all()).toHaveLength(61);
     expect(impl(c).catalog.adopted.length + (impl(c).catalog.own === undefined ? 0 : 1)).toBeGreaterThan(0);
@@ -149,15 +161,23 @@ describe('who can serve and adopt', () => {
     await expectFullHistory(net, c);
   });
 
+  it('an adopter copies the history chains of what it adopted in the background, so history survives its authors leaving for good', async () => {
+    // Found by campaign seed 21: the one peer holding a chain left, and every peer that had adopted
+    // its snapshot could no longer answer history() for the facts it covers.
+    const { net, a, b, c } = await caughtUp(308);
+    await net.advance(60_000);
+    net.crash(a.peer.id);
+    net.crash(b.peer.id);
+    await expectFullHistory(net, c);
+  });
+
   it('a holder that stays silent when asked for a history blob is asked again, with more patience, before history is called incomplete', async () => {
     // Found by campaign seed 83: the one peer holding a history blob was slow to answer, every
     // other peer said gone, and the author's history() failed although the blob was a peer away.
-    const { net, c } = await caughtUp(307, true);
+    const { net, c } = await caughtUp(307, true, false);
     const silenced = new Set<string>();
     net.intercept((from, to, frame) => {
-      if (to !== c.peer.id) return true;
-      const m = decodeFrame(frame);
-      if (!m.isOk() || m.value.type !== 'blob' || silenced.has(from)) return true;
+      if (to !== c.peer.id || !isHistoryBlob(frame) || silenced.has(from)) return true;
       silenced.add(from); // each holder's first history blob to C is lost
       return false;
     });
@@ -167,7 +187,7 @@ describe('who can serve and adopt', () => {
   });
 
   it('a history blob that does not check out is refused and asked of the next peer; none to ask is a storage error, not a partial history', async () => {
-    const { net, c, d } = await caughtUp(305, true);
+    const { net, c, d } = await caughtUp(305, true, false);
     // D fetches every history blob first (honestly), so each is held by two peers C can ask.
     await expectFullHistory(net, d!);
     // The first peer C asks rewrites every history blob it sends: one fact's value changed (v + 1),
@@ -202,7 +222,7 @@ describe('who can serve and adopt', () => {
       expect(mine).toEqual(unwrap(await net.until(d!.space.history('items', `x${i}`))));
     }
 
-    const { net: net2, c: alone } = await caughtUp(306);
+    const { net: net2, c: alone } = await caughtUp(306, false, false);
     net2.partition([[...net2.peers().filter((id) => id !== alone.peer.id)], [alone.peer.id]]);
     const result = await net2.until(alone.space.history('items', 'x0'));
     expect(result.isErr() && result.error.message).toMatch(/history is incomplete/);
