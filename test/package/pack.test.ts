@@ -233,7 +233,7 @@ describe('the packed package in a fresh app', () => {
           idb: 'function',
           automerge: 'shoal-blobs',
           automergeTransport: 'shoal',
-          libp2p: '/shoal/sync/1.0.0',
+          libp2p: '/shoal/sync/1.1.0',
           swarmKey: 95,
           testing: 'function',
         },

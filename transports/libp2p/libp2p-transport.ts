@@ -172,7 +172,7 @@ export interface Libp2pTransportStats {
   /** Frames delivered to the handler, and their payload bytes. */
   readonly framesReceived: number;
   readonly bytesReceived: number;
-  /** Links that came up / went down (a link is one `/shoal/sync/1.0.0` stream). */
+  /** Links that came up / went down (a link is one `/shoal/sync/1.1.0` stream). */
   readonly linksUp: number;
   readonly linksDown: number;
   /** Dials started, and how many of them failed. */
