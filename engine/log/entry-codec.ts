@@ -76,15 +76,20 @@ function readEntryBody(
   return { origin, counter, hlc, type, collection, item, data, prev, hash, sig } as FactEntry;
 }
 
-/** Decode a body produced by `encodeEntryBody`. */
+/**
+ * Decode a body produced by `encodeEntryBody`: all of `body`, or `body[start, end)` when a backend
+ * keeps many bodies in one buffer (no view to allocate per entry).
+ */
 export function decodeEntryBody(
   body: Uint8Array,
   origin: PeerId,
   counter: number,
   hash: Hash,
   sig: Uint8Array | undefined,
+  start = 0,
+  end = body.length,
 ): Result<FactEntry, CorruptError> {
-  const r = new Reader(body);
+  const r = new Reader(body, start, end);
   const entry = readEntryBody(r, origin, counter, hash, sig);
   return entry !== undefined && r.done ? ok(entry) : err(corrupt('malformed entry body'));
 }

@@ -27,7 +27,8 @@ import type { Storage } from '../storage.js';
 import { SqliteBlobDir } from './blob-store.js';
 import { loadDriver, open, settle, view, type Connection, type ConnectionSource } from './database.js';
 import { guard } from './errors.js';
-import { createLogTable, SqliteEventLog } from './event-log.js';
+import { SqliteEventLog } from './event-log.js';
+import { createLogTables } from './log-tables.js';
 import type { SqliteStorageInit } from './init.js';
 
 /** The default `busyTimeoutMs`, re-exported beside the backend it configures. */
@@ -79,7 +80,7 @@ class SqliteStorage implements Storage, ConnectionSource {
                   );
                   row = [id, 0];
                 }
-                createLogTable(c, row[0]);
+                createLogTables(c.db, row[0]);
                 return new SqliteEventLog(this, c, spaceId, row[0], row[1]);
               })
               .immediate(),
