@@ -16,7 +16,7 @@ import { err, ok, type Result } from 'neverthrow';
 import { equalBytes, type Writer } from '../../facts/bytes.js';
 import { HASH_BYTES, SIGNATURE_BYTES } from '../../facts/codec.js';
 import type { PeerId } from '../../facts/types.js';
-import { decodeEntryBody, writeEntryBody } from '../../log/entry-codec.js';
+import { decodeEntryBodyAt, writeEntryBody } from '../../log/entry-codec.js';
 import type { FactEntry } from '../../log/fact-entry.js';
 
 /**
@@ -112,42 +112,59 @@ export class RowCursor {
 
   /** Decode the next record; its prev is restored from the record before it when elided. */
   read(): Result<FactEntry, string> {
+    const entry = this.#decode();
+    return typeof entry === 'string' ? err(entry) : ok(entry);
+  }
+
+  /** Decode records into `out` until the one before `to` or the end of the row. */
+  readInto(to: number, out: FactEntry[]): Result<void, string> {
+    const stop = Math.min(this.count, to - this.first);
+    while (this.#index < stop) {
+      const entry = this.#decode();
+      if (typeof entry === 'string') return err(entry);
+      out.push(entry);
+    }
+    return ok(undefined);
+  }
+
+  /** The next record decoded, or what is wrong with it (a value per entry, not a Result: replay is bound by allocation). */
+  #decode(): FactEntry | string {
     const seq = this.first + this.#index;
-    if (this.#index >= this.count) return err(`row ${this.first} has no entry ${seq}`);
+    if (this.#index >= this.count) return `row ${this.first} has no entry ${seq}`;
     const span = this.#length();
-    if (span === undefined) return err(`entry ${seq} is cut short`);
+    if (span === undefined) return `entry ${seq} is cut short`;
     const blob = this.#blob;
     const at = span.start;
     let pos = at + HASH_BYTES;
     const originSig = varint(blob, pos, span.end);
-    if (originSig < 0) return err(`entry ${seq}: bad origin`);
+    if (originSig < 0) return `entry ${seq}: bad origin`;
     pos = varintEnd;
     const counter = varint(blob, pos, span.end);
-    if (counter < 1) return err(`entry ${seq}: bad counter`);
+    if (counter < 1) return `entry ${seq}: bad counter`;
     pos = varintEnd;
     const origin = this.#origins[Math.floor(originSig / 2)];
-    if (origin === undefined) return err(`entry ${seq} names unknown origin ${Math.floor(originSig / 2)}`);
+    if (origin === undefined) return `entry ${seq} names unknown origin ${Math.floor(originSig / 2)}`;
     let sig: Uint8Array | undefined;
     if (originSig % 2 === 1) {
       sig = blob.slice(pos, pos + SIGNATURE_BYTES);
       pos += SIGNATURE_BYTES;
     }
-    if (pos >= span.end) return err(`entry ${seq} is cut short`);
+    if (pos >= span.end) return `entry ${seq} is cut short`;
     // Copies, not views: an entry the engine keeps (a run's last hash) must not pin the whole row.
     const hash = blob.slice(at, at + HASH_BYTES);
-    const decoded = decodeEntryBody(blob, origin as PeerId, counter, hash, sig, pos, span.end);
-    if (decoded.isErr()) return err(`entry ${seq}: ${decoded.error.message}`);
-    const entry = decoded.value as { -readonly [K in keyof FactEntry]: FactEntry[K] };
+    const entry = decodeEntryBodyAt(blob, pos, span.end, origin as PeerId, counter, hash, sig) as
+      { -readonly [K in keyof FactEntry]: FactEntry[K] } | undefined;
+    if (entry === undefined) return `entry ${seq}: malformed entry body`;
     if (entry.prev === null && counter > 1) {
       const prev = this.predecessor();
-      if (prev === undefined) return err(`entry ${seq} has no stored prev and no predecessor in its row`);
+      if (prev === undefined) return `entry ${seq} has no stored prev and no predecessor in its row`;
       entry.prev = prev;
     }
     this.#predecessorAt = at;
     this.#predecessor = hash;
     this.#pos = span.end;
     this.#index++;
-    return ok(entry as FactEntry);
+    return entry as FactEntry;
   }
 
   /** The next record's span (after its length prefix), checked against the row; undefined when cut short. */

@@ -302,12 +302,7 @@ export class SqliteEventLog implements EventLog<FactEntry> {
 
   /** Decode records from `cursor` into `out` until `to` or the end of its row. */
   #drain(c: Connection, cursor: RowCursor, to: SequenceId, out: FactEntry[]): Result<void, StorageError> {
-    while (!cursor.done && cursor.next < to) {
-      const entry = cursor.read();
-      if (entry.isErr()) return err(this.#corrupt(c, entry.error));
-      out.push(entry.value);
-    }
-    return ok(undefined);
+    return cursor.readInto(to, out).mapErr((m) => this.#corrupt(c, m));
   }
 
   /** `entries` (the entries `[from, to)`) with the metadata stored for them. */

@@ -14,7 +14,7 @@ import { err, ok, type Result } from 'neverthrow';
 import { Writer } from '../../facts/bytes.js';
 import { HASH_BYTES } from '../../facts/codec.js';
 import type { PeerId } from '../../facts/types.js';
-import { decodeEntryBody } from '../../log/entry-codec.js';
+import { decodeEntryBodyAt } from '../../log/entry-codec.js';
 import type { FactEntry } from '../../log/fact-entry.js';
 import type BetterSqlite3 from 'better-sqlite3';
 import { writeRecord } from './batch-codec.js';
@@ -81,14 +81,18 @@ function migrateLog(db: Db, id: number, start: number, origins: readonly (string
       const origin = origins[originId];
       if (origin === undefined) return err(`entry ${seq} names unknown origin ${originId}`);
       const hash = fact.slice(0, HASH_BYTES);
-      const decoded = decodeEntryBody(fact, origin as PeerId, counter, hash, sig ?? undefined, HASH_BYTES);
-      if (decoded.isErr()) return err(`entry ${seq}: ${decoded.error.message}`);
+      const decoded = decodeEntryBodyAt(
+        fact,
+        HASH_BYTES,
+        fact.length,
+        origin as PeerId,
+        counter,
+        hash,
+        sig ?? undefined,
+      );
+      if (decoded === undefined) return err(`entry ${seq}: malformed entry body`);
       const entry: FactEntry =
-        decoded.value.prev === null && counter > 1
-          ? predecessor === undefined
-            ? decoded.value
-            : { ...decoded.value, prev: predecessor }
-          : decoded.value;
+        decoded.prev === null && counter > 1 && predecessor !== undefined ? { ...decoded, prev: predecessor } : decoded;
       if (entry.prev === null && counter > 1) return err(`entry ${seq} has no stored prev and no predecessor`);
       writeRecord(w, scratch, entry, originId, rowPredecessor);
       if (snapshot !== null || history !== null || pending !== null) insertMeta.run(seq, snapshot, history, pending);
