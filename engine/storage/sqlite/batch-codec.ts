@@ -41,12 +41,6 @@ export function writeRecord(
   w.bytes(r.view());
 }
 
-/** Where a record lies in its row: from its hash to its end (the length prefix is before `start`). */
-interface RecordSpan {
-  readonly start: number;
-  readonly end: number;
-}
-
 /**
  * Reads the records of one row in order. `origins` maps origin ids back to origins. Every method
  * that fails returns a message (the caller names the file and space); the cursor is then spent.
@@ -61,6 +55,8 @@ export class RowCursor {
   /** Index (in the row) of the next record, and the offset of its length prefix. */
   #index = 0;
   #pos = 0;
+  /** Offset of the hash of the record `#record()` read last. */
+  #recordAt = 0;
   /** Offset of the hash of the record before `#index`, or -1 at the start of the row. */
   #predecessorAt = -1;
   /** The hash at `#predecessorAt` once copied out (entries share it as their prev). */
@@ -99,11 +95,11 @@ export class RowCursor {
     const blob = this.#blob;
     while (this.first + this.#index < seq) {
       if (this.#index >= this.count) return err(`row ${this.first} ends before entry ${seq}`);
-      const span = this.#length();
-      if (span === undefined) return err(`row ${this.first}: record ${this.#index} is cut short`);
-      this.#predecessorAt = span.start;
+      const end = this.#record();
+      if (end < 0) return err(`row ${this.first}: record ${this.#index} is cut short`);
+      this.#predecessorAt = this.#recordAt;
       this.#predecessor = undefined;
-      this.#pos = span.end;
+      this.#pos = end;
       this.#index++;
     }
     if (this.#pos > blob.length) return err(`row ${this.first} is cut short`);
@@ -131,15 +127,15 @@ export class RowCursor {
   #decode(): FactEntry | string {
     const seq = this.first + this.#index;
     if (this.#index >= this.count) return `row ${this.first} has no entry ${seq}`;
-    const span = this.#length();
-    if (span === undefined) return `entry ${seq} is cut short`;
+    const end = this.#record();
+    if (end < 0) return `entry ${seq} is cut short`;
     const blob = this.#blob;
-    const at = span.start;
+    const at = this.#recordAt;
     let pos = at + HASH_BYTES;
-    const originSig = varint(blob, pos, span.end);
+    const originSig = varint(blob, pos, end);
     if (originSig < 0) return `entry ${seq}: bad origin`;
     pos = varintEnd;
-    const counter = varint(blob, pos, span.end);
+    const counter = varint(blob, pos, end);
     if (counter < 1) return `entry ${seq}: bad counter`;
     pos = varintEnd;
     const origin = this.#origins[Math.floor(originSig / 2)];
@@ -149,10 +145,12 @@ export class RowCursor {
       sig = blob.slice(pos, pos + SIGNATURE_BYTES);
       pos += SIGNATURE_BYTES;
     }
-    if (pos >= span.end) return `entry ${seq} is cut short`;
-    // Copies, not views: an entry the engine keeps (a run's last hash) must not pin the whole row.
-    const hash = blob.slice(at, at + HASH_BYTES);
-    const entry = decodeEntryBodyAt(blob, pos, span.end, origin as PeerId, counter, hash, sig) as
+    if (pos >= end) return `entry ${seq} is cut short`;
+    // A copy, not a view: an entry the engine keeps (a run's last hash) must not pin the whole
+    // row. Copied by hand: for 32 bytes that beats `slice` (no species lookup, no memcpy call).
+    const hash = new Uint8Array(HASH_BYTES);
+    for (let i = 0; i < HASH_BYTES; i++) hash[i] = blob[at + i]!;
+    const entry = decodeEntryBodyAt(blob, pos, end, origin as PeerId, counter, hash, sig) as
       { -readonly [K in keyof FactEntry]: FactEntry[K] } | undefined;
     if (entry === undefined) return `entry ${seq}: malformed entry body`;
     if (entry.prev === null && counter > 1) {
@@ -162,19 +160,22 @@ export class RowCursor {
     }
     this.#predecessorAt = at;
     this.#predecessor = hash;
-    this.#pos = span.end;
+    this.#pos = end;
     this.#index++;
     return entry as FactEntry;
   }
 
-  /** The next record's span (after its length prefix), checked against the row; undefined when cut short. */
-  #length(): RecordSpan | undefined {
+  /**
+   * Read the next record's length prefix: sets `#recordAt` (where its hash starts) and returns
+   * where it ends, or -1 when the row is cut short. Two numbers, not an object: this runs per entry.
+   */
+  #record(): number {
     const blob = this.#blob;
     const length = varint(blob, this.#pos, blob.length);
-    if (length < HASH_BYTES) return undefined;
-    const start = varintEnd;
-    const end = start + length;
-    return end > blob.length ? undefined : { start, end };
+    if (length < HASH_BYTES) return -1;
+    this.#recordAt = varintEnd;
+    const end = varintEnd + length;
+    return end > blob.length ? -1 : end;
   }
 }
 
