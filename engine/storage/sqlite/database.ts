@@ -105,7 +105,8 @@ export interface ConnectionSource {
 
 /**
  * Open `file` (created when missing) in exclusive locking mode with a WAL journal and the schema in
- * place. A file that is not a Shoal database, or was written by a newer layout, is refused.
+ * place. A file that is not a Shoal database, or was written by a newer layout, is refused; a file
+ * of layout 1 has its logs rewritten into the current layout, in the opening transaction.
  */
 export function open(driver: Driver, file: string, init: SqliteStorageInit): Result<Connection, StorageError> {
   let db: Db | undefined;

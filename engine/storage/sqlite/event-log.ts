@@ -1,7 +1,7 @@
 /**
  * The log of one space in `sqliteStorage`: tables `batch_<id>` and `entry_meta_<id>`.
  *
- * Layout (≈ 70 bytes per fact on disk, hash included, for a typical update in big batches):
+ * Layout (≈ 80 bytes per fact on disk, hash included, for a typical update in big batches):
  * - `batch_<id>(first INTEGER PRIMARY KEY, count, entries)`: one row per `addEntries` call (the
  *   engine's group commit) holding entries `[first, first + count)` encoded back to back
  *   (./batch-codec.ts). `first` is the rowid, so the row holding a sequence id is one b-tree

@@ -14,8 +14,10 @@
  * better-sqlite3 is loaded with `createRequire` through `process.getBuiltinModule`, never imported
  * statically, so a browser bundle of the package root does not pull in a native module.
  *
- * Files: ./database.ts (driver, file, schema, connection), ./event-log.ts (a space's log table),
- * ./blob-store.ts (the blobs table), ./errors.ts (SQLite result codes as storage errors).
+ * Files: ./database.ts (driver, file, schema, connection), ./event-log.ts (a space's log: one row
+ * per group-commit batch), ./batch-codec.ts (the bytes of a batch row), ./log-tables.ts (a log's
+ * tables), ./migrate.ts (files of an older layout), ./blob-store.ts (the blobs table), ./errors.ts
+ * (SQLite result codes as storage errors).
  */
 import { err, errAsync, ok, okAsync, type Result, type ResultAsync } from 'neverthrow';
 import type { BlobDir, BlobStore } from '../../blobs/blob-store.js';
