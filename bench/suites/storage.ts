@@ -212,7 +212,7 @@ async function run(ctx: BenchContext): Promise<BenchRow[]> {
       unit: 'B/fact',
       better: 'lower',
       goal: 120,
-      note: `file size after close (WAL checkpointed): ${fmt(full.bytes)} B; hash (32 B) included, prev elided when the previous row gives it, one 64 B signature per ${fmt(RUN)} facts`,
+      note: `file size after close (WAL checkpointed): ${fmt(full.bytes)} B; hash (32 B) included, one row per batch, prev elided when the record before it in the row gives it, one 64 B signature per ${fmt(RUN)} facts`,
     });
 
     // 2. Cold open and full replay: a new storage on the file, every entry read back and decoded.

@@ -5,7 +5,7 @@
  *
  * - `encodeEntry` / `decodeEntry`: self-contained, for backends that keep one value per entry
  *   (IndexedDB) and for history blobs.
- * - `writeEntryBody` / `encodeEntryBody` / `decodeEntryBody`: origin, counter, hash and signature
+ * - `writeEntryBody` / `encodeEntryBody` / `decodeEntryBody` (`decodeEntryBodyAt`): origin, counter, hash and signature
  *   left out, for backends that keep those in columns of their own (SQLite). `bodyHasPrev` tells
  *   whether a body holds its prev, so a backend can elide a prev it can restore (see
  *   engine/storage/sqlite/event-log.ts) without knowing the layout.
@@ -87,6 +87,25 @@ export function decodeEntryBody(
   const r = new Reader(body);
   const entry = readEntryBody(r, origin, counter, hash, sig);
   return entry !== undefined && r.done ? ok(entry) : err(corrupt('malformed entry body'));
+}
+
+/**
+ * Decode the body at `buf[start, end)` like `decodeEntryBody`; undefined when malformed. For a
+ * backend that keeps many bodies in one buffer and decodes them in a loop: no view and no Result
+ * per entry (replay allocates as little as it can).
+ */
+export function decodeEntryBodyAt(
+  buf: Uint8Array,
+  start: number,
+  end: number,
+  origin: PeerId,
+  counter: number,
+  hash: Hash,
+  sig: Uint8Array | undefined,
+): FactEntry | undefined {
+  const r = new Reader(buf, start, end);
+  const entry = readEntryBody(r, origin, counter, hash, sig);
+  return entry !== undefined && r.done ? entry : undefined;
 }
 
 /**

@@ -3,7 +3,10 @@ import Database from 'better-sqlite3';
 import { closeSync, openSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { Reader } from '../../engine/facts/bytes.js';
+import type { FactEntry } from '../../engine/log/fact-entry.js';
 import { sqliteStorage, type SqliteStorageInit } from '../../engine/storage/sqlite/index.js';
+import { ROW_MAX_ENTRIES } from '../../engine/storage/sqlite/log-tables.js';
 import type { Storage } from '../../engine/storage/storage.js';
 import { FactChain, interleavedRuns, normalize, testOrigin } from '../../testing/facts.js';
 import { failure, storageReason } from '../../testing/results.js';
@@ -11,6 +14,35 @@ import { tempDirs } from '../support/temp-dir.js';
 import { readAll, runBlobStoreTests, runEventLogTests, runStorageTests } from '../../testing/index.js';
 
 const tempDir = tempDirs('shoal-sqlite-');
+
+/** The batch rows of space row 1 in `file`, each with the prev flag of every record's body. */
+function batchRows(file: string): { first: number; count: number; prevFlags: number[] }[] {
+  const db = new Database(file, { readonly: true });
+  const rows = db.prepare('SELECT first, count, entries FROM batch_1 ORDER BY first').raw(true).all() as [
+    number,
+    number,
+    Buffer,
+  ][];
+  db.close();
+  return rows.map(([first, count, blob]) => {
+    // record = uvarint length · hash · uvarint (origin·2 + has sig) · uvarint counter · [sig] · body
+    const r = new Reader(blob);
+    const prevFlags: number[] = [];
+    while (r.remaining > 0) {
+      const length = r.uvarint();
+      const end = r.position + length;
+      r.raw(32);
+      const hasSig = r.uvarint() % 2 === 1;
+      r.uvarint();
+      if (hasSig) r.raw(64);
+      prevFlags.push(r.u8() & 1);
+      r.raw(end - r.position);
+    }
+    expect(r.done).toBe(true);
+    expect(prevFlags).toHaveLength(count);
+    return { first, count, prevFlags };
+  });
+}
 const open: Storage[] = [];
 afterEach(async () => {
   for (const s of open.splice(0)) void (await s.close());
@@ -130,7 +162,7 @@ describe('sqliteStorage on disk', () => {
     expect((await readAll(log)).entries).toEqual([]);
   });
 
-  it('stores prev only where the previous row does not give it, and restores it after truncation', async () => {
+  it('stores one row per batch, and prev only where the record before it in the row does not give it', async () => {
     const file = join(tempDir(), 'elide.db');
     const storage = sqliteStorage(file);
     const log = (await storage.openLog('s'))._unsafeUnwrap();
@@ -138,49 +170,148 @@ describe('sqliteStorage on disk', () => {
     (await log.addEntries(entries.slice(0, 12), 0))._unsafeUnwrap();
     (await log.addEntries(entries.slice(12), 12))._unsafeUnwrap();
     (await storage.close())._unsafeUnwrap();
-    const db = new Database(file, { readonly: true });
-    const flags = (db.prepare('SELECT fact FROM log_1 ORDER BY seq').pluck().all() as Buffer[]).map((b) => b[32]);
-    db.close();
+    const rows = batchRows(file);
+    expect(rows.map(({ first, count }) => [first, count])).toEqual([
+      [0, 12],
+      [12, 18],
+    ]);
     // First fact of each origin: counter 1, no prev. Inside a run: elided. First of a later run
-    // follows another origin's row: stored.
-    expect(flags).toEqual(
-      entries.map((e, i) => (e.prev !== null && (i === 0 || entries[i - 1]!.origin !== e.origin) ? 1 : 0)),
+    // follows another origin's record: stored. First record of a row: stored (rows stand alone).
+    expect(rows.flatMap((r) => r.prevFlags)).toEqual(
+      entries.map((e, i) => (e.prev !== null && (i === 0 || i === 12 || entries[i - 1]!.origin !== e.origin) ? 1 : 0)),
     );
-    expect(flags.filter((f) => f === 1).length).toBe(3);
+    expect(rows[1]!.prevFlags[0]).toBe(1); // entry 12 is inside a run, yet holds its prev
 
     const again = fresh({ pageSize: 4 }, file);
     const log2 = (await again.openLog('s'))._unsafeUnwrap();
     expect((await readAll(log2)).entries.map(normalize)).toEqual(entries.map(normalize));
-    // Query pages starting mid-run still get every prev (from the row before the page).
+    // Query pages starting mid-run (and mid-row) still get every prev.
     expect((await log2.query(7, 9))._unsafeUnwrap().entries.map(normalize)).toEqual(entries.slice(7, 9).map(normalize));
-    (await log2.truncate(8))._unsafeUnwrap();
+  });
+
+  it('truncates inside a batch row: the row is replaced by its tail, prev restored, across reopen', async () => {
+    const file = join(tempDir(), 'cut.db');
+    const storage = sqliteStorage(file);
+    const log = (await storage.openLog('s'))._unsafeUnwrap();
+    const entries = interleavedRuns('s', 3, 6, 5);
+    (await log.addEntries(entries.slice(0, 12), 0))._unsafeUnwrap();
+    (await log.addEntries(entries.slice(12), 12))._unsafeUnwrap();
+    (await log.setMetadata(7, { snapshot: 'gone' }))._unsafeUnwrap();
+    (await log.setMetadata(9, { snapshot: 'kept', pending: 'history' }))._unsafeUnwrap();
+    (await log.setMetadata(20, { history: 'later' }))._unsafeUnwrap();
+    (await log.truncate(8))._unsafeUnwrap(); // entry 8 is inside a run and inside the first row
+    const expected = entries
+      .slice(8)
+      .map((e, i) =>
+        i === 1 ? { ...e, snapshot: 'kept', pending: 'history' as const } : i === 12 ? { ...e, history: 'later' } : e,
+      );
+    expect((await readAll(log)).entries.map(normalize)).toEqual(expected.map(normalize));
+    expect((await log.query('snapshot', 'end'))._unsafeUnwrap().startSequenceId).toBe(9);
+    (await storage.close())._unsafeUnwrap();
+
+    const rows = batchRows(file);
+    expect(rows.map(({ first, count }) => [first, count])).toEqual([
+      [8, 4],
+      [12, 18],
+    ]);
+    expect(entries[8]!.prev).not.toBeNull();
+    expect(rows[0]!.prevFlags).toEqual([1, 0, 0, 0]); // 8 holds its prev again; 9..11 still elide
+    const db = new Database(file, { readonly: true });
+    expect(db.prepare('SELECT seq FROM entry_meta_1 ORDER BY seq').pluck().all()).toEqual([9, 20]);
+    db.close();
+
+    const again = fresh({ pageSize: 3 }, file);
+    const log2 = (await again.openLog('s'))._unsafeUnwrap();
+    expect((await readAll(log2)).entries.map(normalize)).toEqual(expected.map(normalize));
+    expect(failure(await log2.query(7, 'end'), 'out-of-range')).toMatch(/truncated/);
+    // Cut again inside the rewritten row, then at a row boundary, then everything.
+    (await log2.truncate(10))._unsafeUnwrap();
+    expect((await readAll(log2)).entries.map(normalize)).toEqual(expected.slice(2).map(normalize));
+    (await log2.truncate(12))._unsafeUnwrap();
+    expect((await readAll(log2)).entries.map(normalize)).toEqual(expected.slice(4).map(normalize));
+    (await log2.truncate(30))._unsafeUnwrap();
+    expect((await readAll(log2)).entries).toEqual([]);
+    const more = new FactChain('s', testOrigin(9)).run(3);
+    (await log2.addEntries(more, 30))._unsafeUnwrap();
     (await again.close())._unsafeUnwrap();
     const third = fresh({}, file);
     const log3 = (await third.openLog('s'))._unsafeUnwrap();
-    expect((await readAll(log3)).entries.map(normalize)).toEqual(entries.slice(8).map(normalize));
+    const after = await readAll(log3);
+    expect(after.start).toBe(30);
+    expect(after.entries.map(normalize)).toEqual(more.map(normalize));
   });
 
-  it('continues eliding across batches and reopen, and not across a full truncation', async () => {
-    const file = join(tempDir(), 'elide2.db');
+  it('answers any range right, whatever was read before (the row kept between pages)', async () => {
+    const storage = fresh({ pageSize: 4 });
+    const log = (await storage.openLog('s'))._unsafeUnwrap();
+    const entries = interleavedRuns('s', 2, 8, 5); // 40 entries
+    let at = 0;
+    for (const size of [1, 9, 3, 14, 2, 11]) {
+      (await log.addEntries(entries.slice(at, at + size), at))._unsafeUnwrap();
+      at += size;
+    }
+    const check = async (from: number, to: number) => {
+      const page = (await log.query(from, to))._unsafeUnwrap();
+      const end = Math.min(to, from + 4);
+      expect(page.endSequenceId).toBe(end);
+      expect(page.entries.map(normalize)).toEqual(entries.slice(from, end).map(normalize));
+    };
+    // Sequential pages, then every range in a scrambled order, then across a truncation.
+    expect((await readAll(log)).entries.map(normalize)).toEqual(entries.map(normalize));
+    const ranges: [number, number][] = [];
+    for (let from = 0; from <= 40; from++) for (let to = from; to <= 40; to += 3) ranges.push([from, to]);
+    for (let i = 0; i < ranges.length; i++) {
+      const [from, to] = ranges[(i * 37) % ranges.length]!;
+      await check(from, to);
+    }
+    await check(14, 18); // ends inside the row 13..27: kept for a query from 18
+    (await log.truncate(16))._unsafeUnwrap();
+    await check(18, 40);
+    await check(16, 40);
+  });
+
+  it('splits a batch bigger than a row into several rows of one transaction', async () => {
+    const file = join(tempDir(), 'split.db');
+    const storage = sqliteStorage(file);
+    const log = (await storage.openLog('s'))._unsafeUnwrap();
+    const entries = new FactChain('s', testOrigin(1)).run(ROW_MAX_ENTRIES + 10);
+    (await log.addEntries(entries, 0))._unsafeUnwrap();
+    (await storage.close())._unsafeUnwrap();
+    const rows = batchRows(file);
+    expect(rows.map(({ first, count }) => [first, count])).toEqual([
+      [0, ROW_MAX_ENTRIES],
+      [ROW_MAX_ENTRIES, 10],
+    ]);
+    expect(rows[1]!.prevFlags[0]).toBe(1);
+    const again = fresh({ pageSize: 1000 }, file);
+    const all = await readAll((await again.openLog('s'))._unsafeUnwrap());
+    expect(all.entries.map(normalize)).toEqual(entries.map(normalize));
+  });
+
+  it('leaves the log as it was when a truncation fails half way (disk full)', async () => {
+    const storage = fresh({ maxSizeBytes: 96 * 1024 });
+    const log = (await storage.openLog('s'))._unsafeUnwrap();
     const chain = new FactChain('s', testOrigin(1));
-    let storage = sqliteStorage(file);
-    let log = (await storage.openLog('s'))._unsafeUnwrap();
-    const first = chain.run(3);
-    (await log.addEntries(first, 0))._unsafeUnwrap();
-    (await storage.close())._unsafeUnwrap();
-    storage = sqliteStorage(file);
-    log = (await storage.openLog('s'))._unsafeUnwrap();
-    const second = chain.run(2);
-    (await log.addEntries(second, 3))._unsafeUnwrap();
-    (await log.truncate(5))._unsafeUnwrap();
-    const third = chain.run(2);
-    (await log.addEntries(third, 5))._unsafeUnwrap();
-    expect((await readAll(log)).entries.map(normalize)).toEqual(third.map(normalize));
-    (await storage.close())._unsafeUnwrap();
-    const db = new Database(file, { readonly: true });
-    const flags = (db.prepare('SELECT fact FROM log_1 ORDER BY seq').pluck().all() as Buffer[]).map((b) => b[32]);
-    db.close();
-    expect(flags).toEqual([1, 0]);
+    const acked: FactEntry[] = [];
+    // One big row, then fill the file to its cap with small ones.
+    const big = chain.run(500);
+    (await log.addEntries(big, 0))._unsafeUnwrap();
+    acked.push(...big);
+    for (let full = false; !full;) {
+      const batch = chain.run(5);
+      const r = await log.addEntries(batch, acked.length);
+      if (r.isOk()) acked.push(...batch);
+      else full = true;
+    }
+    // Cutting inside the big row writes its tail as a new row before deleting the old one: no room.
+    const cut = await log.truncate(1);
+    expect(storageReason(cut)).toBe('disk-full');
+    const all = await readAll(log);
+    expect(all.start).toBe(0);
+    expect(all.entries.map(normalize)).toEqual(acked.map(normalize));
+    // A cut at a row boundary only deletes, so it goes through and frees room.
+    (await log.truncate(500))._unsafeUnwrap();
+    expect((await readAll(log)).entries.map(normalize)).toEqual(acked.slice(500).map(normalize));
   });
 
   it('keeps a typical fact under 120 bytes on disk, hash included', async () => {

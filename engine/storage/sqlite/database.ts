@@ -2,7 +2,7 @@
  * The SQLite file of `sqliteStorage`: loading the driver, opening the file (exclusive lock, WAL,
  * the schema), and the open `Connection` the log and blob classes share.
  *
- * Tables shared by the whole file (each space's log table is in ./event-log.ts):
+ * Tables shared by the whole file (each space's log tables are in ./event-log.ts):
  * - `meta(key, value)`: peer metadata;
  * - `spaces(id, name, start)`: one row per space; `start` is the first sequence id held;
  * - `origins(id, origin)`: origins as small integers, for the log tables;
@@ -19,13 +19,17 @@ import type { EventLog } from '../../log/event-log.js';
 import type { FactEntry } from '../../log/fact-entry.js';
 import { nodeBuiltin } from '../node.js';
 import { guard } from './errors.js';
+import { migrateFromLayout1 } from './migrate.js';
 import type { SqliteStorageInit } from './init.js';
 
 /** `PRAGMA application_id` of a Shoal file ("SHOL"), so a foreign SQLite file is refused. */
 const APPLICATION_ID = 0x53484f4c;
 
-/** `PRAGMA user_version` of the current layout. */
-const SCHEMA_VERSION = 1;
+/**
+ * `PRAGMA user_version` of the current layout. 1: one row per log entry; 2: one row per batch
+ * (./event-log.ts). A file of layout 1 is rewritten on open (./migrate.ts).
+ */
+const SCHEMA_VERSION = 2;
 
 type Db = BetterSqlite3.Database;
 type Driver = typeof BetterSqlite3;
@@ -101,11 +105,12 @@ export interface ConnectionSource {
 
 /**
  * Open `file` (created when missing) in exclusive locking mode with a WAL journal and the schema in
- * place. A file that is not a Shoal database, or was written by a newer layout, is refused.
+ * place. A file that is not a Shoal database, or was written by a newer layout, is refused; a file
+ * of layout 1 has its logs rewritten into the current layout, in the opening transaction.
  */
 export function open(driver: Driver, file: string, init: SqliteStorageInit): Result<Connection, StorageError> {
   let db: Db | undefined;
-  const opened = guard(file, 'opening', () => {
+  const opened = guard(file, 'opening', (): Result<Connection, StorageError> => {
     db = new driver(file, { timeout: init.busyTimeoutMs ?? SQLITE_BUSY_TIMEOUT_MS });
     const d = db;
     // Exclusive: the lock taken by the first write below is held until close, so no second writer.
@@ -113,23 +118,33 @@ export function open(driver: Driver, file: string, init: SqliteStorageInit): Res
     const appId = d.pragma('application_id', { simple: true }) as number;
     const version = d.pragma('user_version', { simple: true }) as number;
     const tables = (d.prepare("SELECT count(*) FROM sqlite_schema WHERE type = 'table'").pluck().get() as number) > 0;
-    if (appId !== APPLICATION_ID && (appId !== 0 || tables)) return err(`${file} is not a Shoal database`);
-    if (version > SCHEMA_VERSION) return err(`${file} was written by a newer Shoal (layout ${version})`);
+    if (appId !== APPLICATION_ID && (appId !== 0 || tables))
+      return err(storageError(`${file} is not a Shoal database`));
+    if (version > SCHEMA_VERSION) return err(storageError(`${file} was written by a newer Shoal (layout ${version})`));
     const mode = d.pragma('journal_mode = WAL', { simple: true }) as string;
-    if (mode !== 'wal') return err(`${file}: cannot switch to WAL (journal mode ${mode})`);
+    if (mode !== 'wal') return err(storageError(`${file}: cannot switch to WAL (journal mode ${mode})`));
     d.pragma(`synchronous = ${init.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
     if (init.maxSizeBytes !== undefined) {
       const pageBytes = d.pragma('page_size', { simple: true }) as number;
       d.pragma(`max_page_count = ${Math.max(1, Math.floor(init.maxSizeBytes / pageBytes))}`);
     }
-    d.transaction(() => {
-      d.exec(SCHEMA);
-      d.pragma(`application_id = ${APPLICATION_ID}`);
-      d.pragma(`user_version = ${SCHEMA_VERSION}`);
-    }).immediate();
+    // By hand rather than db.transaction(): a failed migration is a value, and must roll back.
+    d.exec('BEGIN IMMEDIATE');
+    d.exec(SCHEMA);
+    if ((d.pragma('user_version', { simple: true }) as number) === 1) {
+      const migrated = migrateFromLayout1(d);
+      if (migrated.isErr()) {
+        d.exec('ROLLBACK');
+        const message = `${file}: cannot rewrite the logs of layout 1 into layout ${SCHEMA_VERSION}: ${migrated.error}`;
+        return err(storageError(message, undefined, 'corrupt'));
+      }
+    }
+    d.pragma(`application_id = ${APPLICATION_ID}`);
+    d.pragma(`user_version = ${SCHEMA_VERSION}`);
+    d.exec('COMMIT');
     return ok(new Connection(d, file, init.pageSize ?? LOG_PAGE_ENTRIES));
   });
-  const result = opened.andThen((r) => r.mapErr((message) => storageError(message)));
+  const result = opened.andThen((r) => r);
   if (result.isErr() && db !== undefined && db.open) {
     const d: Db = db;
     void guard(file, 'closing after a failed open', () => d.close());

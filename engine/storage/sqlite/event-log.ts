@@ -1,25 +1,31 @@
 /**
- * The log of one space in `sqliteStorage`: table `log_<id>`.
+ * The log of one space in `sqliteStorage`: tables `batch_<id>` and `entry_meta_<id>`.
  *
- * Layout (≈ 90 bytes per fact on disk, hash included, for a typical update):
- * - `log_<id>(seq INTEGER PRIMARY KEY, origin, counter, fact, sig, snapshot, history, pending)`:
- *   `seq` is the rowid (stored in the b-tree key, appends fill pages completely), `origin` an
- *   integer into `origins`, `fact` the 32-byte hash followed by the rest of the fact
- *   (`writeEntryBody`), `sig` 64 bytes on the last fact of a run and NULL otherwise. Hash and body
- *   share one column because every BLOB read costs the driver an allocation: replay is bound by
- *   them. A partial index finds the latest snapshot without scanning.
- * - prev elision: a fact whose `prev` is the hash of the row just before it (the usual case: runs
- *   of one origin are appended together) is stored without it, its body says "no prev" although
- *   its counter is above 1; reading puts the previous row's hash back. `truncate` writes the prev
- *   back into the row that becomes the first, so every held row can always be decoded.
+ * Layout (≈ 80 bytes per fact on disk, hash included, for a typical update in big batches):
+ * - `batch_<id>(first INTEGER PRIMARY KEY, count, entries)`: one row per `addEntries` call (the
+ *   engine's group commit) holding entries `[first, first + count)` encoded back to back
+ *   (./batch-codec.ts). `first` is the rowid, so the row holding a sequence id is one b-tree
+ *   descent (`first <= seq ORDER BY first DESC LIMIT 1`). One row per batch instead of one per
+ *   entry is what makes append, replay and catch-up fast: SQLite steps, the driver allocates and
+ *   the b-tree grows once per batch, not once per fact. A batch above `ROW_MAX_ENTRIES` or
+ *   `ROW_TARGET_BYTES` is split into several rows of the same transaction.
+ * - `entry_meta_<id>(seq INTEGER PRIMARY KEY, snapshot, history, pending)`: the metadata of the few
+ *   entries that have some (it changes, the entries do not); a partial index finds the latest
+ *   snapshot without scanning. A row whose fields are all cleared is deleted.
+ * - The rows cover `[start, head)` exactly, with no gap: `start` is in `spaces`, the head is the end
+ *   of the last row. `truncate` cutting inside a row replaces it, in the same transaction, by a
+ *   row holding only its kept tail (the first kept record written again with its prev), so a
+ *   crash leaves either the old log or the truncated one.
  *
  * One `addEntries` call is one transaction, one fsync: the engine's group commit.
+ *
+ * Replay reads pages of at most `pageSize` entries: each page fetches only the rows it overlaps, and
+ * the row a page ends inside is kept (one row, `#cursor`) for the next page, so a sequential replay
+ * fetches and walks every row once and memory stays bounded by a page plus one row.
  */
 import { err, errAsync, ok, okAsync, type Result, type ResultAsync } from 'neverthrow';
 import { conflictError, outOfRange, storageError, type StorageError } from '../../errors.js';
-import { equalBytes, Writer } from '../../facts/bytes.js';
-import { HASH_BYTES } from '../../facts/codec.js';
-import type { PeerId } from '../../facts/types.js';
+import { Writer } from '../../facts/bytes.js';
 import type {
   AddEntryError,
   AddEntryValue,
@@ -32,54 +38,42 @@ import type {
   SnapshotValue,
   TruncateError,
 } from '../../log/event-log.js';
-import { bodyHasPrev, decodeEntryBody, writeEntryBody } from '../../log/entry-codec.js';
 import type { FactEntry } from '../../log/fact-entry.js';
 import { resolveQueryRange, withLastSnapshot } from '../../log/log-rules.js';
 import { checkStorable, corruptLog, metadataProblem } from '../storable.js';
+import { RowCursor, writeRecord } from './batch-codec.js';
 import { settle, view, type Connection, type ConnectionSource } from './database.js';
+import { ROW_MAX_ENTRIES, ROW_TARGET_BYTES } from './log-tables.js';
 
-const factWriter = new Writer(1024);
+/** Where rows are encoded. Not state: every use starts with `reset()` and ends before any return. */
+const rowWriter = new Writer(64 * 1024);
+const recordWriter = new Writer(1024);
 
-/** The `fact` column: hash, then the body (`writeEntryBody`) of `entry`. */
-function encodeFactColumn(entry: FactEntry): Uint8Array {
-  const w = factWriter.reset();
-  w.raw(entry.hash);
-  writeEntryBody(w, entry);
-  return w.finish();
-}
+type Row = [first: number, count: number, entries: Uint8Array];
+type MetaRow = [seq: number, snapshot: string | null, history: string | null, pending: string | null];
 
-/** Create the log table of space row `id` (and its snapshot index) unless it exists. */
-export function createLogTable(c: Connection, id: number): void {
-  const table = `log_${id}`;
-  c.db.exec(`CREATE TABLE IF NOT EXISTS ${table} (
-    seq INTEGER PRIMARY KEY, origin INTEGER NOT NULL, counter INTEGER NOT NULL, fact BLOB NOT NULL,
-    sig BLOB, snapshot TEXT, history TEXT, pending TEXT);
-    CREATE INDEX IF NOT EXISTS ${table}_snapshots ON ${table} (seq) WHERE snapshot IS NOT NULL;`);
-}
-
-/** The log of one space: table `log_<id>`. */
+/** The log of one space: tables `batch_<id>` and `entry_meta_<id>`. */
 export class SqliteEventLog implements EventLog<FactEntry> {
   readonly #storage: ConnectionSource;
   readonly #space: string;
-  readonly #table: string;
   readonly #spaceId: number;
+  readonly #batches: string;
+  readonly #meta: string;
   #start: SequenceId;
   #head: SequenceId;
-  /** Hash of the row at `head - 1` while that row is held (the predecessor for prev elision). */
-  #lastHash: Uint8Array | undefined;
+  /** The row the last page ended inside, positioned at that page's end (see the file comment). */
+  #cursor: RowCursor | undefined;
 
   constructor(storage: ConnectionSource, conn: Connection, space: string, spaceId: number, start: number) {
     this.#storage = storage;
     this.#space = space;
     this.#spaceId = spaceId;
-    this.#table = `log_${spaceId}`;
+    this.#batches = `batch_${spaceId}`;
+    this.#meta = `entry_meta_${spaceId}`;
     this.#start = start;
-    const last = conn
-      .stmt(`SELECT seq, substr(fact, 1, ${HASH_BYTES}) FROM ${this.#table} ORDER BY seq DESC LIMIT 1`)
-      .raw(true)
-      .get() as [number, Uint8Array] | undefined;
-    this.#head = last === undefined ? start : last[0] + 1;
-    this.#lastHash = last === undefined ? undefined : view(last[1]);
+    const end = conn.stmt(`SELECT first + count FROM ${this.#batches} ORDER BY first DESC LIMIT 1`).pluck().get() as
+      number | undefined;
+    this.#head = end ?? start;
   }
 
   addEntry(
@@ -105,33 +99,38 @@ export class SqliteEventLog implements EventLog<FactEntry> {
     if (bad !== undefined) return errAsync(bad);
     if (entries.length === 0) return settle(this.#withSnapshot(c, {}, snapshotId));
 
-    const insert = c.stmt(`INSERT INTO ${this.#table} VALUES (?, ?, ?, ?, ?, ?, ?, ?)`);
+    const insertRow = c.stmt(`INSERT INTO ${this.#batches} (first, count, entries) VALUES (?, ?, ?)`);
+    const insertMeta = c.stmt(`INSERT INTO ${this.#meta} (seq, snapshot, history, pending) VALUES (?, ?, ?, ?)`);
     const insertOrigin = c.stmt('INSERT INTO origins (origin) VALUES (?)');
-    const newOrigins: [string, number][] = [];
+    const newOrigins = new Map<string, number>();
+    const originId = (origin: string): number => {
+      let id = c.originIds.get(origin) ?? newOrigins.get(origin);
+      if (id === undefined) {
+        id = Number(insertOrigin.run(origin).lastInsertRowid);
+        newOrigins.set(origin, id);
+      }
+      return id;
+    };
     const written = c.guard(`appending ${entries.length} entries to space ${JSON.stringify(this.#space)}`, () =>
       c.db.transaction(() => {
-        let predecessor = this.#lastHash;
-        let seq = sequenceId;
-        for (const entry of entries) {
-          let originId = c.originIds.get(entry.origin) ?? newOrigins.find(([o]) => o === entry.origin)?.[1];
-          if (originId === undefined) {
-            originId = Number(insertOrigin.run(entry.origin).lastInsertRowid);
-            newOrigins.push([entry.origin, originId]);
-          }
-          const elide = entry.prev !== null && predecessor !== undefined && equalBytes(entry.prev, predecessor);
-          const fact = encodeFactColumn(elide ? { ...entry, prev: null } : entry);
-          insert.run(
-            seq,
-            originId,
-            entry.counter,
-            fact,
-            entry.sig ?? null,
-            entry.snapshot ?? null,
-            entry.history ?? null,
-            entry.pending ?? null,
-          );
+        const w = rowWriter.reset();
+        let first = sequenceId;
+        let predecessor: Uint8Array | undefined;
+        for (let i = 0; i < entries.length; i++) {
+          const entry = entries[i]!;
+          writeRecord(w, recordWriter, entry, originId(entry.origin), predecessor);
           predecessor = entry.hash;
-          seq++;
+          const seq = sequenceId + i;
+          if (entry.snapshot !== undefined || entry.history !== undefined || entry.pending !== undefined) {
+            insertMeta.run(seq, entry.snapshot ?? null, entry.history ?? null, entry.pending ?? null);
+          }
+          const count = seq + 1 - first;
+          if (i === entries.length - 1 || count >= ROW_MAX_ENTRIES || w.length >= ROW_TARGET_BYTES) {
+            insertRow.run(first, count, w.view());
+            w.reset();
+            first = seq + 1;
+            predecessor = undefined;
+          }
         }
       })(),
     );
@@ -142,7 +141,6 @@ export class SqliteEventLog implements EventLog<FactEntry> {
       c.origins[id] = origin;
     }
     this.#head += entries.length;
-    this.#lastHash = entries[entries.length - 1]!.hash;
     return settle(this.#withSnapshot(c, {}, snapshotId));
   }
 
@@ -155,23 +153,30 @@ export class SqliteEventLog implements EventLog<FactEntry> {
     const problem = metadataProblem(metadata);
     if (problem !== undefined) return errAsync(storageError(`cannot store metadata: ${problem}`));
     const c = conn.value;
-    const update = c.stmt(
-      `UPDATE ${this.#table} SET snapshot = CASE WHEN @s THEN @snapshot ELSE snapshot END,
+    const upsert = c.stmt(
+      `INSERT INTO ${this.#meta} (seq, snapshot, history, pending) VALUES (@seq, @snapshot, @history, @pending)
+        ON CONFLICT (seq) DO UPDATE SET snapshot = CASE WHEN @s THEN @snapshot ELSE snapshot END,
         history = CASE WHEN @h THEN @history ELSE history END,
-        pending = CASE WHEN @p THEN @pending ELSE pending END WHERE seq = @seq`,
+        pending = CASE WHEN @p THEN @pending ELSE pending END`,
+    );
+    const dropEmpty = c.stmt(
+      `DELETE FROM ${this.#meta} WHERE seq = ? AND snapshot IS NULL AND history IS NULL AND pending IS NULL`,
     );
     return settle(
-      c.guard(`setting metadata of entry ${sequenceId}`, () => {
-        update.run({
-          s: 'snapshot' in metadata ? 1 : 0,
-          snapshot: metadata.snapshot ?? null,
-          h: 'history' in metadata ? 1 : 0,
-          history: metadata.history ?? null,
-          p: 'pending' in metadata ? 1 : 0,
-          pending: metadata.pending ?? null,
-          seq: sequenceId,
-        });
-      }),
+      c.guard(`setting metadata of entry ${sequenceId}`, () =>
+        c.db.transaction(() => {
+          upsert.run({
+            s: 'snapshot' in metadata ? 1 : 0,
+            snapshot: metadata.snapshot ?? null,
+            h: 'history' in metadata ? 1 : 0,
+            history: metadata.history ?? null,
+            p: 'pending' in metadata ? 1 : 0,
+            pending: metadata.pending ?? null,
+            seq: sequenceId,
+          });
+          dropEmpty.run(sequenceId);
+        })(),
+      ),
     );
   }
 
@@ -215,98 +220,110 @@ export class SqliteEventLog implements EventLog<FactEntry> {
     }
     if (start <= this.#start) return okAsync(undefined);
     const c = conn.value;
+    // Rows change below: a kept cursor could point into a row that is gone.
+    this.#cursor = undefined;
     const done = c.guard(`truncating space ${JSON.stringify(this.#space)} at ${start}`, () =>
-      c.db.transaction(() => {
-        // The row that becomes the first loses its predecessor: give it back its prev.
-        const first = c.stmt(`SELECT origin, counter, fact FROM ${this.#table} WHERE seq = ?`).raw(true).get(start) as
-          [number, number, Uint8Array] | undefined;
-        if (first !== undefined && first[1] > 1 && !bodyHasPrev(first[2].subarray(HASH_BYTES))) {
-          const prev = c
-            .stmt(`SELECT substr(fact, 1, ${HASH_BYTES}) FROM ${this.#table} WHERE seq = ?`)
-            .pluck()
-            .get(start - 1) as Uint8Array | undefined;
-          if (prev === undefined) return err(`entry ${start} has no stored prev and no predecessor`);
-          const stored = view(first[2]);
-          const decoded = decodeEntryBody(
-            stored.subarray(HASH_BYTES),
-            c.origins[first[0]] as PeerId,
-            first[1],
-            stored.subarray(0, HASH_BYTES),
-            undefined,
+      c.db.transaction((): Result<void, string> => {
+        const holding = c
+          .stmt(`SELECT first, count, entries FROM ${this.#batches} WHERE first < ? ORDER BY first DESC LIMIT 1`)
+          .raw(true)
+          .get(start) as Row | undefined;
+        if (holding !== undefined && holding[0] + holding[1] > start) {
+          // The cut falls inside this row: write its tail as a row of its own, starting at `start`.
+          const cursor = new RowCursor(holding[0], holding[1], view(holding[2]), c.origins);
+          const kept = cursor.skipTo(start).andThen(() => cursor.read());
+          if (kept.isErr()) return err(kept.error);
+          const originId = c.originIds.get(kept.value.origin);
+          if (originId === undefined) return err(`entry ${start} names an origin that is not stored`);
+          const w = rowWriter.reset();
+          writeRecord(w, recordWriter, kept.value, originId, undefined);
+          w.raw(cursor.rest);
+          c.stmt(`INSERT INTO ${this.#batches} (first, count, entries) VALUES (?, ?, ?)`).run(
+            start,
+            holding[0] + holding[1] - start,
+            w.view(),
           );
-          if (decoded.isErr()) return err(`entry ${start}: ${decoded.error.message}`);
-          const fact = encodeFactColumn({ ...decoded.value, prev: view(prev) });
-          c.stmt(`UPDATE ${this.#table} SET fact = ? WHERE seq = ?`).run(fact, start);
         }
-        c.stmt(`DELETE FROM ${this.#table} WHERE seq < ?`).run(start);
+        c.stmt(`DELETE FROM ${this.#batches} WHERE first < ?`).run(start);
+        c.stmt(`DELETE FROM ${this.#meta} WHERE seq < ?`).run(start);
         c.stmt('UPDATE spaces SET start = ? WHERE id = ?').run(start, this.#spaceId);
         return ok(undefined);
       })(),
     );
-    const result = done.andThen((r) =>
-      r.mapErr((m) => storageError(`sqlite ${c.file}: corrupt log: ${m}`, undefined, 'corrupt')),
-    );
-    if (result.isOk()) {
-      this.#start = start;
-      if (start === this.#head) this.#lastHash = undefined;
-    }
+    const result = done.andThen((r) => r.mapErr((m) => this.#corrupt(c, m)));
+    if (result.isOk()) this.#start = start;
     return settle(result);
   }
 
-  /** Rows [from, to) decoded; the row before `from` (when held) supplies an elided prev. */
+  /** Entries [from, to), decoded from the rows that hold them, with their metadata. */
   #read(c: Connection, from: SequenceId, to: SequenceId): Result<FactEntry[], StorageError> {
     if (to <= from) return ok([]);
-    const lower = from > this.#start ? from - 1 : from;
-    const rows = c.guard('reading entries', () =>
-      c
-        .stmt(
-          `SELECT seq, origin, counter, fact, sig, snapshot, history, pending FROM ${this.#table} WHERE seq >= ? AND seq < ? ORDER BY seq`,
-        )
-        .raw(true)
-        .all(lower, to),
+    const out: FactEntry[] = [];
+    let cursor = this.#cursor;
+    this.#cursor = undefined;
+    // The kept row serves when this page starts where the last one ended (a sequential replay).
+    if (cursor !== undefined && cursor.next !== from) cursor = undefined;
+    let next = from;
+    if (cursor !== undefined) {
+      const read = this.#drain(c, cursor, to, out);
+      if (read.isErr()) return err(read.error);
+      next = cursor.first + cursor.count;
+      if (!cursor.done) this.#cursor = cursor;
+      if (next >= to) return this.#withMeta(c, from, to, out);
+    }
+    // The row holding `next` starts at or before it; rows after it up to `to` follow.
+    const rows = c.guard(
+      'reading entries',
+      () =>
+        c
+          .stmt(
+            `SELECT first, count, entries FROM ${this.#batches} WHERE first < @to AND first >=
+            (SELECT first FROM ${this.#batches} WHERE first <= @next ORDER BY first DESC LIMIT 1) ORDER BY first`,
+          )
+          .raw(true)
+          .all({ next, to }) as Row[],
     );
     if (rows.isErr()) return err(rows.error);
-    const out: FactEntry[] = [];
-    let predecessor: Uint8Array | undefined;
-    let expected = lower;
-    for (const row of rows.value as [
-      number,
-      number,
-      number,
-      Uint8Array,
-      Uint8Array | null,
-      string | null,
-      string | null,
-      string | null,
-    ][]) {
-      const [seq, originId, counter, stored, sig, snapshot, history, pending] = row;
-      // Two plain views on the driver's buffer (allocation is what replay pays for).
-      const hash = new Uint8Array(stored.buffer, stored.byteOffset, HASH_BYTES);
-      if (seq !== expected) return err(this.#corrupt(c, `entry ${expected} is missing`));
-      expected++;
-      if (seq < from) {
-        predecessor = hash;
-        continue;
+    for (const [first, count, blob] of rows.value) {
+      if (first > next || first + count <= next) {
+        return err(this.#corrupt(c, `entries ${next}..${Math.min(first, to)} are missing`));
       }
-      const origin = c.origins[originId];
-      if (origin === undefined) return err(this.#corrupt(c, `entry ${seq} names unknown origin ${originId}`));
-      const body = new Uint8Array(stored.buffer, stored.byteOffset + HASH_BYTES, stored.byteLength - HASH_BYTES);
-      const decoded = decodeEntryBody(body, origin as PeerId, counter, hash, sig === null ? undefined : view(sig));
-      if (decoded.isErr()) return err(this.#corrupt(c, `entry ${seq}: ${decoded.error.message}`));
-      const entry = decoded.value as { -readonly [K in keyof FactEntry]: FactEntry[K] };
-      if (entry.prev === null && counter > 1) {
-        if (predecessor === undefined)
-          return err(this.#corrupt(c, `entry ${seq} has no stored prev and no predecessor`));
-        entry.prev = predecessor;
-      }
+      const cursor = new RowCursor(first, count, view(blob), c.origins);
+      const skipped = cursor.skipTo(next);
+      if (skipped.isErr()) return err(this.#corrupt(c, skipped.error));
+      const read = this.#drain(c, cursor, to, out);
+      if (read.isErr()) return err(read.error);
+      next = first + count;
+      if (!cursor.done) this.#cursor = cursor;
+    }
+    if (out.length !== to - from) return err(this.#corrupt(c, `entries ${from + out.length}..${to} are missing`));
+    return this.#withMeta(c, from, to, out);
+  }
+
+  /** Decode records from `cursor` into `out` until `to` or the end of its row. */
+  #drain(c: Connection, cursor: RowCursor, to: SequenceId, out: FactEntry[]): Result<void, StorageError> {
+    return cursor.readInto(to, out).mapErr((m) => this.#corrupt(c, m));
+  }
+
+  /** `entries` (the entries `[from, to)`) with the metadata stored for them. */
+  #withMeta(c: Connection, from: SequenceId, to: SequenceId, entries: FactEntry[]): Result<FactEntry[], StorageError> {
+    const rows = c.guard(
+      'reading entry metadata',
+      () =>
+        c
+          .stmt(`SELECT seq, snapshot, history, pending FROM ${this.#meta} WHERE seq >= ? AND seq < ?`)
+          .raw(true)
+          .all(from, to) as MetaRow[],
+    );
+    if (rows.isErr()) return err(rows.error);
+    for (const [seq, snapshot, history, pending] of rows.value) {
+      const entry = entries[seq - from] as { -readonly [K in keyof FactEntry]: FactEntry[K] } | undefined;
+      if (entry === undefined) continue;
       if (snapshot !== null) entry.snapshot = snapshot;
       if (history !== null) entry.history = history;
       if (pending !== null) entry.pending = pending as FactEntry['pending'];
-      out.push(entry as FactEntry);
-      predecessor = hash;
     }
-    if (expected !== to) return err(this.#corrupt(c, `entries ${expected}..${to} are missing`));
-    return ok(out);
+    return ok(entries);
   }
 
   #corrupt(c: Connection, message: string): StorageError {
@@ -316,7 +333,7 @@ export class SqliteEventLog implements EventLog<FactEntry> {
   #latestSnapshot(c: Connection): Result<SnapshotValue | undefined, StorageError> {
     return c.guard('finding the latest snapshot', () => {
       const row = c
-        .stmt(`SELECT seq, snapshot FROM ${this.#table} WHERE snapshot IS NOT NULL ORDER BY seq DESC LIMIT 1`)
+        .stmt(`SELECT seq, snapshot FROM ${this.#meta} WHERE snapshot IS NOT NULL ORDER BY seq DESC LIMIT 1`)
         .raw(true)
         .get() as [number, string] | undefined;
       return row === undefined ? undefined : { sequenceId: row[0], blobId: row[1] };

@@ -14,8 +14,10 @@
  * better-sqlite3 is loaded with `createRequire` through `process.getBuiltinModule`, never imported
  * statically, so a browser bundle of the package root does not pull in a native module.
  *
- * Files: ./database.ts (driver, file, schema, connection), ./event-log.ts (a space's log table),
- * ./blob-store.ts (the blobs table), ./errors.ts (SQLite result codes as storage errors).
+ * Files: ./database.ts (driver, file, schema, connection), ./event-log.ts (a space's log: one row
+ * per group-commit batch), ./batch-codec.ts (the bytes of a batch row), ./log-tables.ts (a log's
+ * tables), ./migrate.ts (files of an older layout), ./blob-store.ts (the blobs table), ./errors.ts
+ * (SQLite result codes as storage errors).
  */
 import { err, errAsync, ok, okAsync, type Result, type ResultAsync } from 'neverthrow';
 import type { BlobDir, BlobStore } from '../../blobs/blob-store.js';
@@ -27,7 +29,8 @@ import type { Storage } from '../storage.js';
 import { SqliteBlobDir } from './blob-store.js';
 import { loadDriver, open, settle, view, type Connection, type ConnectionSource } from './database.js';
 import { guard } from './errors.js';
-import { createLogTable, SqliteEventLog } from './event-log.js';
+import { SqliteEventLog } from './event-log.js';
+import { createLogTables } from './log-tables.js';
 import type { SqliteStorageInit } from './init.js';
 
 /** The default `busyTimeoutMs`, re-exported beside the backend it configures. */
@@ -79,7 +82,7 @@ class SqliteStorage implements Storage, ConnectionSource {
                   );
                   row = [id, 0];
                 }
-                createLogTable(c, row[0]);
+                createLogTables(c.db, row[0]);
                 return new SqliteEventLog(this, c, spaceId, row[0], row[1]);
               })
               .immediate(),
