@@ -70,6 +70,7 @@ let relay = params.get('relay') ?? '';
 let run: Running | undefined;
 let online = true;
 let renders = 0;
+let lastShown = '';
 /** Each different view of the list the page showed (titles by id, pending, vector), oldest first. */
 const timeline: { titles: Record<string, string>; pending: number; vector: Record<string, number> }[] = [];
 
@@ -152,6 +153,10 @@ function render(): void {
     vector: s.vector,
   };
   if (JSON.stringify(moment) !== JSON.stringify(timeline.at(-1))) timeline.push(moment);
+  // Redraw only what changed: a list redrawn under the pointer loses clicks (and a test's aim).
+  const shown = JSON.stringify([s.items, s.peers, s.pending, s.online, s.webrtcAddress, s.stateHash]);
+  if (shown === lastShown) return;
+  lastShown = shown;
   $('me').textContent = s.id;
   $('network').textContent = s.online ? 'online' : 'offline';
   $('pending').textContent = String(s.pending);

@@ -214,7 +214,7 @@ describe.skipIf(!chromiumAvailable)('the browser demo in Chromium', () => {
 
 /**
  * Screenshot of `text` drawn alone in the page's font, in a box of the size of the row of `id`, at
- * the same x (sub-pixel too) and a whole number of pixels lower: same text, same pixels.
+ * the same x and the same fraction of a pixel in y, below the page: same text, same pixels.
  */
 async function drawText(demo: DemoPage, id: string, text: string): Promise<Buffer> {
   await demo.page.evaluate(
@@ -223,7 +223,9 @@ async function drawText(demo: DemoPage, id: string, text: string): Promise<Buffe
       const span = document.createElement('span');
       span.id = 'scratch';
       span.textContent = t;
-      const top = row.top + window.scrollY + 2 * Math.ceil(row.height + 10);
+      // Below everything else on the page (nothing else may paint into the box), same fraction of a pixel.
+      const rowTop = row.top + window.scrollY;
+      const top = Math.ceil(document.documentElement.scrollHeight) + 50 + (rowTop - Math.floor(rowTop));
       span.style.cssText = `position:absolute;display:block;z-index:1;background:#fff;left:${row.left + window.scrollX}px;top:${top}px;width:${row.width}px;height:${row.height}px`;
       document.body.append(span);
     },
