@@ -73,7 +73,8 @@ export function runBlobStoreTests(name: string, makeStore: MakeStore): void {
       // Compared as bytes: a deep toEqual over a million elements takes seconds.
       const back = await value(root.readBlob('large.bin'));
       expect(back.length).toBe(large.length);
-      expect(Buffer.compare(Buffer.from(back.buffer, back.byteOffset, back.length), Buffer.from(large))).toBe(0);
+      // A loop, not Node's Buffer.compare: the suite also runs inside browsers.
+      expect(back.findIndex((byte, i) => byte !== large[i])).toBe(-1);
     });
 
     it('copies what it is given: mutating the caller buffer later changes nothing', async () => {

@@ -23,6 +23,9 @@ export {
   type Libp2pTransportInit,
   type Libp2pTransportStats,
   type DialTarget,
+  type LinkInfo,
+  type LinkKind,
+  linkKindOf,
 } from './libp2p-transport.js';
 export { DIAL_FAILURE_REASONS, type DialFailure, type DialFailureReason } from './dial-failure.js';
 export { generateSwarmKey, SWARM_KEY_BYTES } from './swarm-key.js';

@@ -19,10 +19,8 @@ import { noise } from '@chainsafe/libp2p-noise';
 import { yamux } from '@chainsafe/libp2p-yamux';
 import { identify } from '@libp2p/identify';
 import type { Connection, Libp2p, PeerInfo, Stream } from '@libp2p/interface';
-import { mdns } from '@libp2p/mdns';
 import { peerIdFromString } from '@libp2p/peer-id';
 import { preSharedKey } from '@libp2p/pnet';
-import { tcp } from '@libp2p/tcp';
 import { webSockets } from '@libp2p/websockets';
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr';
 import { createLibp2p, type Libp2pOptions } from 'libp2p';
@@ -129,6 +127,30 @@ export interface Libp2pTransportInit {
    */
   readonly websockets?: boolean;
   /**
+   * Speak TCP (listen on and dial `/tcp` addresses). Browsers have no TCP: there the default is
+   * `false`, and `@libp2p/tcp` is never loaded.
+   *
+   * @default true in Node, false in browsers
+   */
+  readonly tcp?: boolean;
+  /**
+   * More libp2p transports, next to TCP and WebSockets. In a browser, `webRTC()` from
+   * `@libp2p/webrtc` and `circuitRelayTransport()` from `@libp2p/circuit-relay-v2` (with `listen:
+   * ['/p2p-circuit', '/webrtc']` and a relay in `bootstrap`) let pages reach each other directly: the
+   * relay carries only the WebRTC handshake, and the sync stream never runs over a relayed
+   * (limited) connection.
+   *
+   * @default []
+   */
+  readonly transports?: NonNullable<Libp2pOptions['transports']>;
+  /**
+   * More libp2p services, next to `identify`: `{ relay: circuitRelayServer() }` makes this peer a
+   * circuit-relay-v2 relay that browsers reserve a slot on and signal WebRTC through.
+   *
+   * @default {}
+   */
+  readonly services?: Readonly<Record<string, (components: never) => unknown>>;
+  /**
    * Spacing of re-dials after a dropped connection or a failed dial.
    *
    * @default { initialMs: 500, maxMs: 30000, factor: 2 }
@@ -200,6 +222,8 @@ export interface Libp2pTransport extends Transport {
   stats(): Libp2pTransportStats;
   /** Peers with a live link right now. */
   linkedPeers(): PeerId[];
+  /** Every live link: to whom, over which connection, and whether it is direct or relayed. */
+  links(): LinkInfo[];
   /**
    * Dial `address` now and keep re-dialling it like a `bootstrap` address (a CLI's `connect`, or an
    * address learned out of band). Resolves once the dial is started (an error only for text that is
@@ -275,6 +299,33 @@ interface Link {
   closed: boolean;
   /** The greeting's deadline until up; then the deadline of a frame in progress. */
   timer: Timer | undefined;
+}
+
+/** One live link, as {@link Libp2pTransport.links} shows it. */
+export interface LinkInfo {
+  readonly peer: PeerId;
+  /** The remote address of the connection that carries it. */
+  readonly address: string;
+  /** `webrtc`, `websockets`, `tcp`, or `relayed` (through a circuit-relay-v2 relay). */
+  readonly kind: LinkKind;
+}
+
+/** What carries a link: see {@link LinkInfo}. */
+export type LinkKind = 'webrtc' | 'websockets' | 'tcp' | 'relayed';
+
+/** What kind of connection `address` (a connection's remote address) is. */
+export function linkKindOf(address: string): LinkKind {
+  // A WebRTC connection signalled through a relay keeps the relay's address before `/webrtc`.
+  if (address.includes('/webrtc')) return 'webrtc';
+  if (address.includes('/p2p-circuit')) return 'relayed';
+  if (address.includes('/ws') || address.includes('/wss')) return 'websockets';
+  return 'tcp';
+}
+
+/** Whether this code runs in a browser (or a worker): no TCP, no mDNS there. */
+function inBrowser(): boolean {
+  const g = globalThis as { process?: { versions?: { node?: string } } };
+  return g.process?.versions?.node === undefined;
 }
 
 /** How a failed target is tracked (per peer, or per bare address). */
@@ -388,15 +439,22 @@ class Libp2pShoalTransport implements Libp2pTransport {
     const listen = (init.listen ?? DEFAULT_LISTEN).map((a) => multiaddr(a));
     const bootstrap = (init.bootstrap ?? []).map((a) => multiaddr(a));
     const websockets = init.websockets ?? true;
+    const useTcp = init.tcp ?? !inBrowser();
     if (websockets) await ensureGlobalWebSocket();
+    // Loaded only when used, so a browser bundle never runs (or fetches) Node-only code.
+    const transports: NonNullable<Libp2pOptions['transports']> = [];
+    if (useTcp) transports.push((await import('@libp2p/tcp')).tcp());
+    if (websockets) transports.push(webSockets());
+    transports.push(...(init.transports ?? []));
+    const discovery = init.mdns === true ? [(await import('@libp2p/mdns')).mdns({ serviceTag: MDNS_SERVICE_TAG })] : [];
 
     const options: Libp2pOptions = {
       privateKey: context.privateKey,
       addresses: { listen: listen.map((ma) => ma.toString()) },
-      transports: websockets ? [tcp(), webSockets()] : [tcp()],
+      transports,
       connectionEncrypters: [noise()],
       streamMuxers: [yamux()],
-      services: { identify: identify() },
+      services: { ...(init.services as Libp2pOptions['services']), identify: identify() },
       connectionGater: {
         denyDialPeer: (peer) => this.#refuse(peer.toString()),
         denyDialMultiaddr: (ma) => {
@@ -407,7 +465,7 @@ class Libp2pShoalTransport implements Libp2pTransport {
         denyOutboundEncryptedConnection: (peer) => this.#refuse(peer.toString()),
       },
       ...(init.psk === undefined ? {} : { connectionProtector: reportingProtector(init.psk) }),
-      ...(init.mdns === true ? { peerDiscovery: [mdns({ serviceTag: MDNS_SERVICE_TAG })] } : {}),
+      ...(discovery.length > 0 ? { peerDiscovery: discovery } : {}),
       start: false,
     };
     const node = await createLibp2p(options);
@@ -567,6 +625,16 @@ class Libp2pShoalTransport implements Libp2pTransport {
 
   linkedPeers(): PeerId[] {
     return [...this.#peers.values()].filter((s) => s.link !== undefined).map((s) => s.id);
+  }
+
+  links(): LinkInfo[] {
+    const out: LinkInfo[] = [];
+    for (const state of this.#peers.values()) {
+      if (state.link === undefined) continue;
+      const address = state.link.connection.remoteAddr.toString();
+      out.push({ peer: state.id, address, kind: linkKindOf(address) });
+    }
+    return out;
   }
 
   dial(address: string): ResultAsync<void, TransportError> {
@@ -1031,7 +1099,9 @@ class Libp2pShoalTransport implements Libp2pTransport {
   #openConnection(peer: PeerId): Connection | undefined {
     const node = this.#node;
     if (node === undefined) return undefined;
-    return node.getConnections(peerIdFromString(peer)).find((c) => c.status === 'open');
+    // A limited connection (relayed through circuit-relay-v2) is only for signalling: the relay caps
+    // its bytes and lifetime, so the link waits for a direct one.
+    return node.getConnections(peerIdFromString(peer)).find((c) => c.status === 'open' && c.limits === undefined);
   }
 
   #state(peer: PeerId): PeerState {
