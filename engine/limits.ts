@@ -266,3 +266,11 @@ export const HISTORY_FETCH_ROUNDS = 3;
  */
 export const HISTORY_COPY_RETRY_MS = 10_000; // 10 s
 export const MAX_HISTORY_COPY_RETRY_MS = 10 * 60_000; // 10 min
+
+/**
+ * Automatic snapshots wait for `snapshotEvery` entries, or for (items in the state) / this factor
+ * if more: a snapshot is built from the whole state, so this bounds its cost to this many item
+ * encodings per entry written, however large the space grows (the log stays within
+ * ~2 × max(snapshotEvery, items / factor) once pruned).
+ */
+export const SNAPSHOT_STATE_FACTOR = 8;

@@ -190,9 +190,10 @@ export class SnapshotFetcher {
     this.#abandon(fetch, true);
   }
 
-  /** Offer `peer` (which holds `sent`) the snapshots we hold that cover more than that. */
-  offerTo(peer: PeerId, sent: Vector): void {
+  /** Offer `peer` (which holds `sent`) the snapshots we hold that cover more than that; false if none. */
+  offerTo(peer: PeerId, sent: Vector): boolean {
     const { catalog, replica } = this.#deps;
+    let offered = false;
     for (const held of catalog.offerable()) {
       // Only what we could adopt ourselves: enough attestations, never a root someone lied about.
       if (catalog.isBad(held.blobId) || catalog.attestations.count(held.blobId) < this.#deps.quorum) continue;
@@ -216,7 +217,9 @@ export class SnapshotFetcher {
           history: catalog.offeredHistory(),
         }),
       );
+      offered = true;
     }
+    return offered;
   }
 
   /**

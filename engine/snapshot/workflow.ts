@@ -17,6 +17,7 @@ import { asStorageError, closedError, invalidInput, type SnapshotError } from '.
 import type { Signer } from '../facts/sign.js';
 import type { PeerId } from '../facts/types.js';
 import type { SequenceId } from '../log/event-log.js';
+import { SNAPSHOT_STATE_FACTOR } from '../limits.js';
 import { encodeEntry } from '../log/entry-codec.js';
 import { factOf } from '../log/fact-entry.js';
 import type { Replica } from '../space/replica.js';
@@ -84,7 +85,11 @@ export class SnapshotWorkflow {
     const { replica, catalog } = this.#deps;
     if (this.#busy || this.#deps.stopped()) return;
     const since = (catalog.own?.seq ?? replica.logStart - 1) + 1;
-    if (replica.head - since <= this.#deps.snapshotEvery) return;
+    // A snapshot is built from the whole state (canonical, so the same cut gives the same root
+    // everywhere): O(items). Waiting for at least items / SNAPSHOT_STATE_FACTOR entries keeps that
+    // O(1) per entry however large the space grows.
+    const every = Math.max(this.#deps.snapshotEvery, Math.ceil(replica.state.itemCount / SNAPSHOT_STATE_FACTOR));
+    if (replica.head - since <= every) return;
     const at = this.#cutPoint();
     if (at !== undefined) void this.#markAndRun(at);
   }

@@ -103,7 +103,8 @@ export interface SessionDeps {
   readonly gossip: GossipComponent;
   readonly link: SpaceLink;
   /** Offer the remote (which holds `sent`) snapshots covering what we pruned. */
-  readonly offerSnapshots: (peer: PeerId, sent: Vector) => void;
+  /** Offer `peer` our snapshots that cover more than `sent`; false when there is none to offer. */
+  readonly offerSnapshots: (peer: PeerId, sent: Vector) => boolean;
   readonly other: (peer: PeerId, message: OtherMessage) => void;
   /** The remote answered our hello (again): it syncs with us now. */
   readonly linked: (peer: PeerId) => void;
@@ -504,7 +505,9 @@ export class Session {
       this.#schedulePump(this.#offerAt - now);
       return;
     }
-    this.#deps.offerSnapshots(this.peer, this.#sent);
+    // Nothing to offer: what we know of the remote may be stale (an announcement of facts it got
+    // from a snapshot was lost). Ask it what it holds; its answer ends this if it needs nothing.
+    if (!this.#deps.offerSnapshots(this.peer, this.#sent)) this.#sendHello(true);
     this.#offers++;
     const delay = Math.min(RETRANSMIT_AFTER_MS * 2 ** this.#offers, MAX_IDLE_RETRY_INTERVAL_MS);
     this.#offerAt = now + delay;

@@ -9,7 +9,12 @@ import { describeMix, runCampaign } from '../../testing/campaign.js';
 export const SEEDS_PER_FILE = 25;
 
 export function campaignSeeds(first: number, count = SEEDS_PER_FILE): void {
-  for (let seed = first; seed < first + count; seed++) {
+  campaignSeedList(Array.from({ length: count }, (_, i) => first + i));
+}
+
+/** The given seeds, one `it` each. */
+export function campaignSeedList(seeds: readonly number[]): void {
+  for (const seed of seeds) {
     it(`seed ${seed}: 20 peers × 200 writes under the seed's own fault mix converge once the faults heal`, async () => {
       const result = await runCampaign({ seed });
       const mix = describeMix(result.mix);
