@@ -22,8 +22,8 @@ import { encodeEntry } from '../log/entry-codec.js';
 import { factOf } from '../log/fact-entry.js';
 import type { Replica } from '../space/replica.js';
 import { attest } from './attestation.js';
-import { buildRoot } from './build.js';
-import type { HeldSnapshot, SnapshotCatalog } from './catalog.js';
+import { buildRoot, within } from './build.js';
+import { countersOf, type HeldSnapshot, type SnapshotCatalog } from './catalog.js';
 import { chainTipsOf, type SnapshotTip } from './format.js';
 import type { Workers } from './workers.js';
 
@@ -64,8 +64,23 @@ export class SnapshotWorkflow {
   #cutPoint(): SequenceId | undefined {
     const { replica, catalog } = this.#deps;
     const at = replica.cleanHead - 1;
-    const since = catalog.own?.seq ?? replica.logStart - 1;
-    return at > since ? at : undefined;
+    const own = catalog.own;
+    const since = own?.seq ?? replica.logStart - 1;
+    if (at > since) return at;
+    // Nothing new in the log, but snapshots adopted since our own cover facts it does not: the
+    // peers that gave them to us are past our cut and cannot attest it (they pruned), so snapshot
+    // again at the same entry, covering what we adopted too: the cut they hold and can attest.
+    if (at === since && this.#adoptedBeyond()) return at;
+    return undefined;
+  }
+
+  /** Whether a snapshot we adopted covers facts our own latest does not. */
+  #adoptedBeyond(): boolean {
+    const { catalog } = this.#deps;
+    const own = catalog.own;
+    if (own === undefined) return false;
+    const covered = countersOf(own.tips);
+    return catalog.adopted.some((a) => !within(a.tips, covered));
   }
 
   /** Take a snapshot of everything in the log now (or return the one that already covers it). */
@@ -104,6 +119,11 @@ export class SnapshotWorkflow {
     if (at !== undefined) void this.#markAndRun(at);
   }
 
+  /** Whether a snapshot now would cover something our latest does not (see runIfNew). */
+  hasNew(): boolean {
+    return this.#cutPoint() !== undefined;
+  }
+
   /** A crash interrupted the workflow for entry `seq` (found `pending` on open): run it again. */
   resume(seq: SequenceId): void {
     void this.#run(seq);
@@ -139,7 +159,7 @@ export class SnapshotWorkflow {
     const { catalog, replica } = this.#deps;
     const store = catalog.store;
     const own = catalog.own;
-    if (own?.seq !== undefined && own.seq >= seq) return ok(own);
+    if (own?.seq !== undefined && (own.seq > seq || (own.seq === seq && !this.#adoptedBeyond()))) return ok(own);
     const stopped = () => this.#deps.stopped();
     const logStart = replica.logStart;
     // The cut's tips: those of the snapshots folded in, then every signed entry before S after them.

@@ -488,7 +488,7 @@ export class SpaceImpl implements Space, CollectionHost {
     if (this.#ctx.options.snapshotQuorum <= 1 || this.#stopped) return;
     const own = this.catalog.own;
     if (own === undefined || this.catalog.attestations.count(own.blobId) >= this.#ctx.options.snapshotQuorum) return;
-    if (this.replica.cleanHead - 1 <= (own.seq ?? -1)) return; // nothing new to snapshot
+    if (!this.workflow.hasNew()) return; // nothing new to snapshot
     this.#idle?.cancel();
     this.#idle = this.#ctx.timers.after(IDLE_SNAPSHOT_MS, () => {
       this.#idle = undefined;

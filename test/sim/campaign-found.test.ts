@@ -5,8 +5,12 @@
  * - 146: a session kept offering snapshots to a remote it thought lacked pruned facts; it had none
  *   to offer, and the remote had the facts (its announcement was lost), so the network never went
  *   quiet. Now a session with nothing to offer asks the remote what it holds.
+ * - 212: a peer that had adopted snapshots past its own (after crashes on a partition from the
+ *   start) kept asking for attestations of its own older cut, which no peer could rebuild (they
+ *   had pruned past it), and never pruned. Now a snapshot that adopted ones outgrow is taken again
+ *   at the same entry, covering them: the cut the others hold and attest.
  */
 import { describe } from 'vitest';
 import { campaignSeedList } from './campaign-suite.js';
 
-describe('fault campaign, seeds the long campaign found', () => campaignSeedList([146]));
+describe('fault campaign, seeds the long campaign found', () => campaignSeedList([146, 212]));
