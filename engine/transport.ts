@@ -12,18 +12,21 @@
  *   (the sync protocol tolerates all three).
  * - A frame is at most `MAX_FRAME_BYTES`; `send` refuses bigger ones.
  */
-import type { PrivateKey } from '@libp2p/interface';
 import type { ResultAsync } from 'neverthrow';
 import type { Env } from './env.js';
 import type { TransportError } from './errors.js';
-import type { PeerId } from './facts/types.js';
+import type { IdentityKey, PeerId } from './facts/types.js';
 
 /** What a transport gets from the peer that starts it. */
 export interface TransportContext {
   /** This peer's id (its origin). */
   readonly peerId: PeerId;
-  /** This peer's identity key: a libp2p transport authenticates its connections with it. */
-  readonly privateKey: PrivateKey;
+  /**
+   * This peer's identity key (Ed25519: `raw` is seed ‖ public key, as in libp2p): a transport
+   * authenticates its connections with it. A libp2p `PrivateKey` has this shape; the engine's own
+   * keys are not libp2p objects, so a libp2p transport builds one from `raw`.
+   */
+  readonly privateKey: IdentityKey;
   readonly env: Env;
 }
 

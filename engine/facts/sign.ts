@@ -1,40 +1,44 @@
 /**
  * Origins, signatures and identities.
  *
- * A peer's identity is an Ed25519 `PrivateKey` from `@libp2p/crypto`; its PeerId string is its
- * origin. A signature covers the hash of the last fact of a run; through the `prev` chain it vouches
- * for every earlier fact of that origin.
+ * A peer's identity is an Ed25519 key (a libp2p `PrivateKey`, or one made here); its PeerId string
+ * is its origin. A signature covers the hash of the last fact of a run; through the `prev` chain it
+ * vouches for every earlier fact of that origin.
  *
- * Speed: `@libp2p/crypto` key objects rebuild a `node:crypto` KeyObject on every call (verify ≈
- * 8.8k/s here); with a cached KeyObject it is ≈ 12.7k/s, sign ≈ 35k/s. So in Node the keys are
- * turned into KeyObjects once and cached; elsewhere the `@libp2p/crypto` key objects do the work.
+ * The key formats and the curve backends (node:crypto with cached KeyObjects, WebCrypto, @noble as a
+ * last resort) are in `ed25519.ts`: Ed25519 only, without libp2p's multi-key-type stack.
  */
-import { generateKeyPairFromSeed, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys';
-import type { PrivateKey, PublicKey } from '@libp2p/interface';
-import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id';
-import { err, ok, Result, ResultAsync } from 'neverthrow';
-import { corrupt, describe, invalidInput, type CorruptError, type InvalidInputError } from '../errors.js';
-import { base64url, toHex } from './bytes.js';
+import type { Result, ResultAsync } from 'neverthrow';
+import type { CorruptError, InvalidInputError } from '../errors.js';
+import { toHex } from './bytes.js';
+import {
+  backend,
+  decodePrivateKey,
+  ed25519Key,
+  encodePrivateKey,
+  keyFromSeed,
+  peerIdOfPublicKey,
+  publicKeyOfPeerId,
+} from './ed25519.js';
 import { KEY_CACHE_ENTRIES, VERIFIED_CACHE_ENTRIES } from '../limits.js';
-import { nodeCrypto } from './hash.js';
-import type { Hash, PeerId } from './types.js';
+import type { Ed25519Key, Hash, IdentityKey, PeerId, VerifyFn } from './types.js';
 
-/** The origin (PeerId string) of an identity key. */
-export const originOf = (key: PrivateKey): PeerId => peerIdFromPrivateKey(key).toString() as PeerId;
+export type { Ed25519Key, IdentityKey } from './types.js';
+
+/** The origin (PeerId string) of an Ed25519 identity key. */
+export const originOf = (key: Ed25519Key): PeerId => peerIdOfPublicKey(key.publicKey.raw);
 
 /** A new Ed25519 identity from 32 bytes of seed (from `env.randomBytes`, so simulations replay). */
-export function identityFromSeed(seed: Uint8Array): ResultAsync<PrivateKey, InvalidInputError> {
-  return ResultAsync.fromPromise(generateKeyPairFromSeed('Ed25519', seed), (e) => invalidInput(describe(e)));
-}
+export const identityFromSeed = (seed: Uint8Array): ResultAsync<Ed25519Key, InvalidInputError> => keyFromSeed(seed);
 
-/** Serialize an identity key for storage. */
-export const encodeIdentity = (key: PrivateKey): Uint8Array => privateKeyToProtobuf(key);
+/** The engine's key for an identity given by the caller: Ed25519 only. */
+export const checkIdentity = (key: IdentityKey): Result<Ed25519Key, InvalidInputError> => ed25519Key(key);
+
+/** Serialize an identity key for storage (libp2p's private-key protobuf, byte for byte). */
+export const encodeIdentity = (key: Ed25519Key): Uint8Array => encodePrivateKey(key);
 
 /** Read back an identity key written by `encodeIdentity`. */
-export const decodeIdentity: (bytes: Uint8Array) => Result<PrivateKey, CorruptError> = Result.fromThrowable(
-  (bytes: Uint8Array) => privateKeyFromProtobuf(bytes),
-  (e) => corrupt(`stored identity key is unreadable: ${describe(e)}`),
-);
+export const decodeIdentity = (bytes: Uint8Array): Result<Ed25519Key, CorruptError> => decodePrivateKey(bytes);
 
 /** Signs fact hashes for one identity. */
 export interface Signer {
@@ -42,20 +46,10 @@ export interface Signer {
   sign(hash: Hash): Promise<Uint8Array>;
 }
 
-export function createSigner(key: PrivateKey): Result<Signer, InvalidInputError> {
-  if (key.type !== 'Ed25519') return err(invalidInput(`identity must be an Ed25519 key, not ${key.type}`));
-  const origin = originOf(key);
-  const nc = nodeCrypto;
-  if (nc) {
-    // JWK, not DER: OpenSSL 3 imports it about 5× faster. Only reached in Node, where Buffer exists.
-    const jwk = { kty: 'OKP', crv: 'Ed25519', d: base64url(key.raw.subarray(0, 32)), x: base64url(key.publicKey.raw) };
-    const keyObject = nc.createPrivateKey({ key: jwk, format: 'jwk' });
-    return ok({ origin, sign: (hash) => Promise.resolve(nc.sign(null, hash, keyObject)) });
-  }
-  return ok({ origin, sign: async (hash) => key.sign(hash) });
+/** A signer for `key`; an error unless it is a well-formed Ed25519 key. */
+export function createSigner(key: IdentityKey): Result<Signer, InvalidInputError> {
+  return ed25519Key(key).map((k) => ({ origin: originOf(k), sign: (hash) => k.sign(hash) }));
 }
-
-type VerifyFn = (hash: Hash, sig: Uint8Array) => boolean | Promise<boolean>;
 
 /**
  * Memo tables of signature checking: each origin's verification key, and the (origin, hash,
@@ -116,19 +110,7 @@ export class SignatureVerifier {
   }
 }
 
-const parsePublicKey = Result.fromThrowable(
-  (origin: string): PublicKey | undefined => peerIdFromString(origin).publicKey,
-  () => undefined,
-);
-
 function makeVerifier(origin: string): VerifyFn | null {
-  const key = parsePublicKey(origin).unwrapOr(undefined);
-  if (key === undefined || key.type !== 'Ed25519') return null;
-  const nc = nodeCrypto;
-  if (nc) {
-    // JWK import is about 5× cheaper than DER, which matters when most origins sign once.
-    const keyObject = nc.createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: base64url(key.raw) }, format: 'jwk' });
-    return (hash, sig) => nc.verify(null, hash, keyObject, sig);
-  }
-  return (hash, sig) => key.verify(hash, sig);
+  const key = publicKeyOfPeerId(origin);
+  return key.isOk() ? backend.verifier(key.value) : null;
 }

@@ -9,6 +9,30 @@ export type PeerId = string & { readonly __brand: 'PeerId' };
 /** A SHA-256 digest (32 bytes). */
 export type Hash = Uint8Array;
 
+/**
+ * An identity key as the engine and its transports see it. A libp2p `PrivateKey` has this shape
+ * (so one can be passed wherever an `IdentityKey` is expected); so do the engine's own keys.
+ * (Declared here, not in ed25519.ts, so public declarations never reach that file: its Node backend
+ * would make an app's type check need @types/node.)
+ */
+export interface IdentityKey {
+  readonly type: string;
+  /** For Ed25519: 64 bytes, the 32-byte seed then the 32-byte public key. */
+  readonly raw: Uint8Array;
+  readonly publicKey: { readonly type: string; readonly raw: Uint8Array };
+  sign(data: Uint8Array): Uint8Array | Promise<Uint8Array>;
+}
+
+/** An Ed25519 identity key checked and held by the engine. */
+export interface Ed25519Key extends IdentityKey {
+  readonly type: 'Ed25519';
+  readonly publicKey: { readonly type: 'Ed25519'; readonly raw: Uint8Array };
+  sign(data: Uint8Array): Promise<Uint8Array>;
+}
+
+/** Checks a signature over `data`; false for a malformed one. */
+export type VerifyFn = (data: Uint8Array, sig: Uint8Array) => boolean | Promise<boolean>;
+
 /** Hybrid logical clock reading: wall-clock milliseconds plus a logical counter for ties. */
 export interface Hlc {
   readonly wall: number;

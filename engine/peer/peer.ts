@@ -5,18 +5,20 @@
  * peer's frames in order (a bounded queue per remote), strikes remotes that send garbage and
  * disconnects them past `MAX_INVALID_MESSAGES`.
  */
-import type { PrivateKey } from '@libp2p/interface';
 import { err, errAsync, ok, okAsync, ResultAsync, type Result } from 'neverthrow';
 import { monotonicClock, realEnv, TimerScope, type Env } from '../env.js';
 import { closedError, invalidInput, type OpenError } from '../errors.js';
 import { equalBytes } from '../facts/bytes.js';
 import { checkId } from '../facts/codec.js';
 import {
+  checkIdentity,
   createSigner,
   decodeIdentity,
   encodeIdentity,
   identityFromSeed,
   SignatureVerifier,
+  type Ed25519Key,
+  type IdentityKey,
   type Signer,
 } from '../facts/sign.js';
 import type { PeerId } from '../facts/types.js';
@@ -62,7 +64,7 @@ export function createPeer(init: PeerInit): ResultAsync<Peer, OpenError> {
   const env = init.env ?? realEnv();
   return loadIdentity(init.storage, init.identity, env)
     .andThen((key) => createSigner(key).map((signer) => ({ key, signer })))
-    .orElse((e) => releaseThenFail<{ key: PrivateKey; signer: Signer }>(init.storage, e))
+    .orElse((e) => releaseThenFail<{ key: Ed25519Key; signer: Signer }>(init.storage, e))
     .andThen(({ key, signer }) => {
       const peer = new PeerImpl({
         storage: init.storage,
@@ -115,19 +117,21 @@ function checkOptions(init: PeerInit): Result<SpaceOptions, OpenError> {
   return ok(options);
 }
 
-/** The identity in storage, or the given one (stored), or a new one (stored). */
-function loadIdentity(storage: Storage, given: PrivateKey | undefined, env: Env): ResultAsync<PrivateKey, OpenError> {
-  return storage.getMeta(IDENTITY_KEY).andThen((stored): ResultAsync<PrivateKey, OpenError> => {
+/** The identity in storage, or the given one (stored), or a new one (stored). Ed25519 only. */
+function loadIdentity(storage: Storage, given: IdentityKey | undefined, env: Env): ResultAsync<Ed25519Key, OpenError> {
+  const mine = given === undefined ? ok(undefined) : checkIdentity(given);
+  if (mine.isErr()) return errAsync(mine.error);
+  return storage.getMeta(IDENTITY_KEY).andThen((stored): ResultAsync<Ed25519Key, OpenError> => {
     if (stored !== undefined) {
       const key = decodeIdentity(stored);
       if (key.isErr()) return errAsync(key.error);
-      if (given !== undefined && !equalBytes(encodeIdentity(given), stored)) {
+      if (mine.value !== undefined && !equalBytes(encodeIdentity(mine.value), stored)) {
         return errAsync(invalidInput('this storage belongs to another identity'));
       }
       return okAsync(key.value);
     }
-    const key: ResultAsync<PrivateKey, OpenError> =
-      given !== undefined ? okAsync(given) : identityFromSeed(env.randomBytes(32));
+    const key: ResultAsync<Ed25519Key, OpenError> =
+      mine.value !== undefined ? okAsync(mine.value) : identityFromSeed(env.randomBytes(32));
     return key.andThen((k) => storage.setMeta(IDENTITY_KEY, encodeIdentity(k)).map(() => k));
   });
 }
@@ -136,7 +140,7 @@ class PeerImpl implements Peer {
   readonly id: PeerId;
   readonly #storage: Storage;
   readonly #env: Env;
-  readonly #key: PrivateKey;
+  readonly #key: Ed25519Key;
   readonly #signer: Signer;
   readonly #cache: PeerCache;
   readonly #verifier: SignatureVerifier;
@@ -277,7 +281,7 @@ class PeerImpl implements Peer {
 interface PeerParts {
   readonly storage: Storage;
   readonly env: Env;
-  readonly key: PrivateKey;
+  readonly key: Ed25519Key;
   readonly signer: Signer;
   readonly cache: PeerCache;
   readonly options: SpaceOptions;

@@ -2,6 +2,7 @@
  * The public API of a peer (DESIGN §7): what examples, tests and apps build on.
  */
 import type { PrivateKey } from '@libp2p/interface';
+import type { IdentityKey } from '../facts/types.js';
 import type { ResultAsync } from 'neverthrow';
 import type { Env } from '../env.js';
 import type { OpenError, SnapshotError, StorageError, SyncWaitError, WriteError } from '../errors.js';
@@ -20,8 +21,12 @@ export interface PeerInit {
   storage: Storage;
   /** Networks to sync over. @default [] (offline) */
   transports?: Transport[];
-  /** Identity key (Ed25519). @default the key in `storage`, or a new one stored there */
-  identity?: PrivateKey;
+  /**
+   * Identity key: an Ed25519 `PrivateKey` from `@libp2p/crypto` (or any key of that shape, such as
+   * one the engine made). Other key types are refused with an `invalid-input` error.
+   * @default the key in `storage`, or a new one stored there
+   */
+  identity?: PrivateKey | IdentityKey;
   /** Clock, timers, randomness. @default realEnv() */
   env?: Env;
   /** Other peers that must acknowledge a local fact before it stops being pending. @default 1 */

@@ -12,7 +12,7 @@ import { ARTEFACTS } from './harness.js';
 
 /** Gzipped ceilings, in bytes: today's sizes plus about 10%. */
 const CEILING: Record<string, number> = {
-  'engine + idb': 84 * 1024,
+  'engine + idb': 54 * 1024,
   'libp2p browser transport': 184 * 1024,
 };
 
@@ -29,9 +29,10 @@ describe('browser bundles', () => {
       expect(size.gzipped, size.name).toBeLessThan(CEILING[size.name]!);
     }
     const core = sizes.find((s) => s.name === 'engine + idb')!;
-    // The core bundle carries no network stack: libp2p and automerge-repo stay out of it.
+    // The core bundle carries no network stack (libp2p, automerge-repo) and no multi-key-type identity
+    // stack: no @libp2p package at all, and @noble/curves only as a lazy fallback chunk.
     expect(
-      core.parts.map((p) => p.name).filter((n) => /^(libp2p|@libp2p\/(?!crypto|peer-id|interface)|@automerge)/.test(n)),
+      core.parts.map((p) => p.name).filter((n) => /^(libp2p|@libp2p\/|@automerge|@noble\/curves)/.test(n)),
     ).toEqual([]);
   }, 120_000);
 });

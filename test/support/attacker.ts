@@ -2,7 +2,6 @@
  * A hostile peer for tests: a member with a valid key on a SimNetwork that sends whatever frames it
  * likes, signs whatever facts it likes with its own key, and records what it receives.
  */
-import type { PrivateKey } from '@libp2p/interface';
 import { okAsync } from 'neverthrow';
 import type { Env } from '../../engine/env.js';
 import { Writer } from '../../engine/facts/bytes.js';
@@ -10,7 +9,7 @@ import { sealFact } from '../../engine/facts/codec.js';
 import { sha256 } from '../../engine/facts/hash.js';
 import { writeJson, writeObject } from '../../engine/facts/json.js';
 import { runOf, type Run } from '../../engine/facts/run.js';
-import { createSigner, identityFromSeed, originOf, type Signer } from '../../engine/facts/sign.js';
+import { createSigner, identityFromSeed, originOf, type Ed25519Key, type Signer } from '../../engine/facts/sign.js';
 import type { Fact, FactType, Hash, Hlc, JsonObject, PeerId } from '../../engine/facts/types.js';
 import { decodeFrame, encodeMessage } from '../../engine/sync/codec.js';
 import type { Message } from '../../engine/sync/messages.js';
@@ -19,7 +18,7 @@ import { unwrap } from './peers.js';
 
 /** An identity: its key, its signer, its origin (PeerId). */
 export interface Identity {
-  readonly key: PrivateKey;
+  readonly key: Ed25519Key;
   readonly signer: Signer;
   readonly origin: PeerId;
 }

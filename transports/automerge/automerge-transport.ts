@@ -16,12 +16,11 @@
  * peer; a peer that restarted runs a new handshake, and the new link replaces the old one.
  */
 import type { Message, NetworkAdapterInterface, PeerId as AutomergePeerId } from '@automerge/automerge-repo/slim';
-import type { PrivateKey } from '@libp2p/interface';
 import { errAsync, okAsync, type ResultAsync } from 'neverthrow';
 import { monotonicClock, TimerScope, type Env, type Timer } from '../../engine/env.js';
 import { describe, transportError, type TransportError } from '../../engine/errors.js';
 import { toHex } from '../../engine/facts/bytes.js';
-import type { PeerId } from '../../engine/facts/types.js';
+import type { IdentityKey, PeerId } from '../../engine/facts/types.js';
 import {
   HANDSHAKE_RETRY_MAX_MS,
   HANDSHAKE_RETRY_MIN_MS,
@@ -194,7 +193,7 @@ class AutomergeShoalTransport implements AutomergeTransport {
     forged: 0,
   };
   #self: PeerId | undefined;
-  #key: PrivateKey | undefined;
+  #key: IdentityKey | undefined;
   #env: Env | undefined;
   #clock: () => number = () => 0;
   #timers: TimerScope | undefined;

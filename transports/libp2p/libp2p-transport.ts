@@ -17,6 +17,7 @@
  */
 import { noise } from '@chainsafe/libp2p-noise';
 import { yamux } from '@chainsafe/libp2p-yamux';
+import { privateKeyFromRaw } from '@libp2p/crypto/keys';
 import { identify } from '@libp2p/identify';
 import type { Connection, Libp2p, PeerInfo, Stream } from '@libp2p/interface';
 import { peerIdFromString } from '@libp2p/peer-id';
@@ -423,6 +424,10 @@ class Libp2pShoalTransport implements Libp2pTransport {
 
   start(context: TransportContext, handler: TransportHandler): ResultAsync<void, TransportError> {
     if (this.#started) return errAsync(transportError('libp2p transport: start() was already called'));
+    const key = context.privateKey;
+    if (key.type !== 'Ed25519' || key.raw.length !== 64) {
+      return errAsync(transportError(`libp2p transport: the identity must be an Ed25519 key, not ${key.type}`));
+    }
     this.#started = true;
     this.#self = context.peerId;
     this.#env = context.env;
@@ -449,7 +454,9 @@ class Libp2pShoalTransport implements Libp2pTransport {
     const discovery = init.mdns === true ? [(await import('@libp2p/mdns')).mdns({ serviceTag: MDNS_SERVICE_TAG })] : [];
 
     const options: Libp2pOptions = {
-      privateKey: context.privateKey,
+      // The engine's key is not a libp2p object: libp2p gets its own, from the same 64 bytes
+      // (seed ‖ public key), so its PeerId is the engine's.
+      privateKey: privateKeyFromRaw(context.privateKey.raw),
       addresses: { listen: listen.map((ma) => ma.toString()) },
       transports,
       connectionEncrypters: [noise()],

@@ -1,8 +1,8 @@
 /**
  * What checking one fact's signature costs, measured the same way in Node and in the browser page:
  * sign `count` distinct hashes with one Ed25519 identity, then verify each with a fresh
- * `SignatureVerifier` (the engine's: Node's crypto where there is one, else `@libp2p/crypto`, which
- * uses WebCrypto or `@noble/curves`). The verifier's key cache is warm after the first check, as
+ * `SignatureVerifier` (the engine's: Node's crypto where there is one, else WebCrypto, or
+ * `@noble/curves` where WebCrypto has no Ed25519). The verifier's key cache is warm after the first check, as
  * it is in a peer; its cache of verified signatures never hits (every hash differs).
  */
 import { generateKeyPair } from '@libp2p/crypto/keys';
