@@ -312,17 +312,22 @@ export class SnapshotCatalog {
 
   /**
    * Remove snapshot blobs nothing refers to any more: neither a held snapshot nor `pinned` (blobs of
-   * a fetch in progress). Failures only leave garbage behind; the next sweep retries.
+   * a fetch in progress or being adopted). What to keep is read again for every page of the sweep,
+   * so a fetch that moves on meanwhile keeps its blobs. Failures only leave garbage behind; the next
+   * sweep retries.
    */
-  async collect(pinned: Iterable<string>): Promise<void> {
-    const keep = new Set<string>(pinned);
-    const held = [...this.offerable(), ...(this.#previous === undefined ? [] : [this.#previous])];
-    for (const snapshot of held) {
-      keep.add(snapshot.blobId);
-      const root = await this.readRoot(snapshot.blobId);
-      if (root.isErr()) return;
-      for (const id of [...root.value.tipChunks, ...root.value.chunks]) keep.add(id);
-    }
+  async collect(pinned: () => Iterable<string>): Promise<void> {
+    const keep = async (): Promise<Set<string> | undefined> => {
+      const kept = new Set<string>(pinned());
+      const held = [...this.offerable(), ...(this.#previous === undefined ? [] : [this.#previous])];
+      for (const snapshot of held) {
+        kept.add(snapshot.blobId);
+        const root = await this.readRoot(snapshot.blobId);
+        if (root.isErr()) return undefined;
+        for (const id of [...root.value.tipChunks, ...root.value.chunks]) kept.add(id);
+      }
+      return kept;
+    };
     void (await this.#store.collect(keep));
   }
 }

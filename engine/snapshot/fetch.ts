@@ -82,6 +82,8 @@ interface Fetch {
 export class SnapshotFetcher {
   readonly #deps: FetchDeps;
   #fetch: Fetch | undefined;
+  /** A fetched snapshot on its way into the adopted list (its blobs stay pinned meanwhile). */
+  #adopting: Fetch | undefined;
   /** Offers waiting for the fetch in progress to end, by blob id (a few per link at most). */
   readonly #offers = new Map<string, { peer: PeerId; history: readonly string[] }>();
   /** Blob bytes each link may make us send per minute. */
@@ -96,15 +98,23 @@ export class SnapshotFetcher {
     this.#blobBudget = new TokenBuckets(MAX_BLOB_BYTES_PER_MINUTE, 60_000, deps.monotonic);
   }
 
-  /** Blobs of the fetch in progress, which garbage collection must keep. */
+  /**
+   * Blobs garbage collection must keep: those of the fetch in progress and of a fetched snapshot
+   * being adopted (until the adopted list names it), root, tip chunks and chunks.
+   */
   pinned(): string[] {
-    const fetch = this.#fetch;
-    return fetch === undefined ? [] : [fetch.rootId, ...(fetch.root?.chunks ?? [])];
+    const pinned: string[] = [];
+    for (const fetch of [this.#fetch, this.#adopting]) {
+      if (fetch === undefined) continue;
+      pinned.push(fetch.rootId, ...(fetch.root?.tipChunks ?? []), ...(fetch.root?.chunks ?? []));
+    }
+    return pinned;
   }
 
   /** Stop at once (the process died): forget the fetch and the offers. */
   halt(): void {
     this.#fetch = undefined;
+    this.#adopting = undefined;
     this.#offers.clear();
   }
 
@@ -401,11 +411,16 @@ export class SnapshotFetcher {
     if (stampProblem !== undefined) return this.#reject(fetch, stampProblem);
     const held: HeldSnapshot = { blobId: fetch.rootId, tips: cut };
     this.#fetch = undefined;
+    this.#adopting = fetch;
     // Adopt only once a restart would find it again: we are about to acknowledge what it covers.
     const catalog = this.#deps.catalog;
-    if ((await catalog.addHistoryHeads(fetch.history)) && (await catalog.setAdopted([...catalog.adopted, held]))) {
-      await catalog.saveAttestations();
-      this.#deps.adopt(held, items);
+    try {
+      if ((await catalog.addHistoryHeads(fetch.history)) && (await catalog.setAdopted([...catalog.adopted, held]))) {
+        await catalog.saveAttestations();
+        this.#deps.adopt(held, items);
+      }
+    } finally {
+      if (this.#adopting === fetch) this.#adopting = undefined;
     }
     this.#next();
   }

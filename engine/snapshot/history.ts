@@ -16,6 +16,7 @@ import type { Fact, PeerId } from '../facts/types.js';
 import {
   HISTORY_COPY_RETRY_MS,
   HISTORY_FETCH_ROUNDS,
+  MAX_HISTORY_FETCH_WAIT_MS,
   MAX_HISTORY_COPY_RETRY_MS,
   RETRANSMIT_AFTER_MS,
 } from '../limits.js';
@@ -245,7 +246,7 @@ export class HistorySource {
         }
         waiting.peer = peer;
         this.#deps.send(peer, encodeMessage({ type: 'blob-request', space: this.#deps.replica.spaceId, ids: [id] }));
-        this.#deps.timers.after(RETRANSMIT_AFTER_MS * 2 ** round, () => {
+        this.#deps.timers.after(Math.min(RETRANSMIT_AFTER_MS * 2 ** round, MAX_HISTORY_FETCH_WAIT_MS), () => {
           if (asked !== turn) return;
           silent.push(peer);
           next();

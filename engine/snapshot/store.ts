@@ -39,6 +39,10 @@ export interface HistoryBlob {
 export class SnapshotStore {
   readonly #snapshots: BlobDir;
   readonly #history: BlobDir;
+  /** A sweep (`collect`) is running. */
+  #sweeping = false;
+  /** Snapshot blobs written while the sweep runs: it keeps them whatever its keep set says. */
+  readonly #fresh = new Set<string>();
 
   private constructor(snapshots: BlobDir, history: BlobDir) {
     this.#snapshots = snapshots;
@@ -61,6 +65,8 @@ export class SnapshotStore {
   /** Store a snapshot blob (idempotent: the name is the content's hash). */
   putSnapshotBlob(bytes: Uint8Array): ResultAsync<string, StorageError> {
     const id = blobIdOf(bytes);
+    // A sweep in progress must not take a blob written while it runs (its keep set predates it).
+    if (this.#sweeping) this.#fresh.add(id);
     return this.#snapshots
       .writeBlob(id, bytes)
       .mapErr(asStorageError)
@@ -72,22 +78,45 @@ export class SnapshotStore {
     return readChecked(this.#snapshots, id);
   }
 
-  /** Remove snapshot blobs not in `keep` (old snapshots, leftovers of a crashed workflow). */
-  collect(keep: ReadonlySet<string>): ResultAsync<number, StorageError> {
+  /**
+   * Remove snapshot blobs not in `keep` (old snapshots, leftovers of a crashed workflow). `keep` is
+   * asked again for each page, so blobs pinned while the sweep runs survive it, and a blob written
+   * during the sweep is never removed by it; `keep` answering undefined ends the sweep (it could not
+   * tell what to keep).
+   */
+  collect(keep: () => Promise<ReadonlySet<string> | undefined>): ResultAsync<number, StorageError> {
+    if (this.#sweeping) return okAsync(0);
+    this.#sweeping = true;
     const sweep = (continuation: string | undefined, removed: number): ResultAsync<number, StorageError> =>
       this.#snapshots
         .query(continuation)
         .mapErr(asStorageError)
-        .andThen((page) => {
-          const doomed = page.blobs.filter((id) => !keep.has(id));
-          return ResultAsync.combine(doomed.map((id) => this.#snapshots.removeBlob(id).mapErr(asStorageError))).andThen(
-            () =>
+        .andThen((page) =>
+          ResultAsync.fromSafePromise(keep()).andThen((kept) => {
+            if (kept === undefined) return okAsync(removed);
+            const doomed = page.blobs.filter((id) => !kept.has(id) && !this.#fresh.has(id));
+            return ResultAsync.combine(
+              doomed.map((id) => this.#snapshots.removeBlob(id).mapErr(asStorageError)),
+            ).andThen(() =>
               page.continuation === undefined
                 ? okAsync(removed + doomed.length)
                 : sweep(page.continuation, removed + doomed.length),
-          );
-        });
-    return sweep(undefined, 0);
+            );
+          }),
+        );
+    const done = () => {
+      this.#sweeping = false;
+      this.#fresh.clear();
+    };
+    return sweep(undefined, 0)
+      .map((removed) => {
+        done();
+        return removed;
+      })
+      .mapErr((error) => {
+        done();
+        return error;
+      });
   }
 
   /**

@@ -238,7 +238,7 @@ export class SnapshotWorkflow {
     // We built it, so we attest it; others' attestations come in answer to ours (attest.ts).
     catalog.attestations.add(rootId, await attest(replica.spaceId, rootId, this.#deps.signer));
     // Only once the adopted list no longer names them may their blobs go.
-    if (await catalog.setAdopted(remaining)) await catalog.collect(this.#deps.pinned());
+    if (await catalog.setAdopted(remaining)) await catalog.collect(this.#deps.pinned);
     await catalog.saveAttestations();
     return ok(made);
   }
