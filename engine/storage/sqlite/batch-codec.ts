@@ -57,6 +57,8 @@ export class RowCursor {
   #pos = 0;
   /** Offset of the hash of the record `#record()` read last. */
   #recordAt = 0;
+  /** Where the last `#varint` call stopped. */
+  #varintEnd = 0;
   /** Offset of the hash of the record before `#index`, or -1 at the start of the row. */
   #predecessorAt = -1;
   /** The hash at `#predecessorAt` once copied out (entries share it as their prev). */
@@ -132,12 +134,12 @@ export class RowCursor {
     const blob = this.#blob;
     const at = this.#recordAt;
     let pos = at + HASH_BYTES;
-    const originSig = varint(blob, pos, end);
+    const originSig = this.#varint(blob, pos, end);
     if (originSig < 0) return `entry ${seq}: bad origin`;
-    pos = varintEnd;
-    const counter = varint(blob, pos, end);
+    pos = this.#varintEnd;
+    const counter = this.#varint(blob, pos, end);
     if (counter < 1) return `entry ${seq}: bad counter`;
-    pos = varintEnd;
+    pos = this.#varintEnd;
     const origin = this.#origins[Math.floor(originSig / 2)];
     if (origin === undefined) return `entry ${seq} names unknown origin ${Math.floor(originSig / 2)}`;
     let sig: Uint8Array | undefined;
@@ -171,29 +173,26 @@ export class RowCursor {
    */
   #record(): number {
     const blob = this.#blob;
-    const length = varint(blob, this.#pos, blob.length);
+    const length = this.#varint(blob, this.#pos, blob.length);
     if (length < HASH_BYTES) return -1;
-    this.#recordAt = varintEnd;
-    const end = varintEnd + length;
+    this.#recordAt = this.#varintEnd;
+    const end = this.#varintEnd + length;
     return end > blob.length ? -1 : end;
   }
-}
 
-/** Where the last `varint` call stopped (module state: the readers above use it right away). */
-let varintEnd = 0;
-
-/** The unsigned varint at `pos` (before `end`), -1 when malformed; sets `varintEnd`. */
-function varint(buf: Uint8Array, pos: number, end: number): number {
-  let result = 0;
-  let scale = 1;
-  for (let i = 0; i < 8 && pos < end; i++) {
-    const b = buf[pos++]!;
-    result += (b & 0x7f) * scale;
-    if (b < 0x80) {
-      varintEnd = pos;
-      return result <= Number.MAX_SAFE_INTEGER ? result : -1;
+  /** The unsigned varint at `pos` (before `end`), -1 when malformed; sets `#varintEnd`. */
+  #varint(buf: Uint8Array, pos: number, end: number): number {
+    let result = 0;
+    let scale = 1;
+    for (let i = 0; i < 8 && pos < end; i++) {
+      const b = buf[pos++]!;
+      result += (b & 0x7f) * scale;
+      if (b < 0x80) {
+        this.#varintEnd = pos;
+        return result <= Number.MAX_SAFE_INTEGER ? result : -1;
+      }
+      scale *= 0x80;
     }
-    scale *= 0x80;
+    return -1;
   }
-  return -1;
 }
