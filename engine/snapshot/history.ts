@@ -12,6 +12,7 @@ import { asStorageError, storageError, type StorageError } from '../errors.js';
 import { equalBytes } from '../facts/bytes.js';
 import { computeHash } from '../facts/codec.js';
 import type { SignatureVerifier } from '../facts/sign.js';
+import type { ChainTip } from '../facts/run.js';
 import type { Fact, PeerId } from '../facts/types.js';
 import {
   HISTORY_COPY_RETRY_MS,
@@ -159,23 +160,25 @@ export class HistorySource {
   async #itemHistory(collection: string, item: string): Promise<Result<Fact[], StorageError>> {
     const { replica, catalog } = this.#deps;
     const found = new Map<string, Fact>();
+    const coverage = new Coverage(replica.durableTips());
     const take = (fact: Fact) => {
+      coverage.add(fact.origin, fact.counter);
       if (fact.collection === collection && fact.item === item) found.set(`${fact.origin}:${fact.counter}`, fact);
     };
     const point = catalog.historyPoint;
     const chains = [...(point === undefined ? [] : [point.blobId]), ...catalog.historyHeads];
+    // First what we hold: our own chain's blobs, the adopted chains copied so far, the live log.
+    const seen = new Set<string>();
+    const stops: { chain: number; id: string; depth: number }[] = [];
     for (const [chain, head] of chains.entries()) {
-      for (let id: string | undefined = head, depth = 0; id !== undefined; depth++) {
-        const blob = await this.#blob(id);
+      for (let id: string | undefined = head, depth = 0; id !== undefined && !seen.has(id); depth++) {
+        const blob = await this.#localBlob(id);
         if (blob.isErr()) return err(blob.error);
         if (blob.value === undefined) {
-          const where = chain === 0 && point !== undefined ? 'our own chain' : 'an adopted chain';
-          return err(
-            storageError(
-              `history blob ${id} (${where}, ${depth} back from its head) is not here, and no linked peer has it: history is incomplete`,
-            ),
-          );
+          stops.push({ chain, id, depth });
+          break;
         }
+        seen.add(id);
         for (const entry of blob.value.entries) take(factOf(entry));
         id = blob.value.prev;
       }
@@ -187,6 +190,40 @@ export class HistorySource {
       if (page.value.isComplete) break;
       at = page.value.endSequenceId;
     }
+    // Then what linked peers hold, unless every fact we know of is found already: a chain nobody can
+    // serve then adds nothing (an offer may name heads that do not exist; they cannot make history
+    // incomplete when it is not).
+    // Then what linked peers hold, every chain at once, until every fact we know of is found: a
+    // chain nobody can serve then adds nothing (an offer may name heads that exist nowhere; they
+    // cannot make history incomplete when it is not, nor hold it up).
+    if (stops.length > 0 && !coverage.complete()) {
+      const walks = Promise.all(
+        stops.map(async (stop): Promise<Result<string | undefined, StorageError>> => {
+          for (let id: string | undefined = stop.id, depth = stop.depth; id !== undefined && !seen.has(id); depth++) {
+            if (coverage.complete()) return ok(undefined);
+            const blob = await this.#blob(id);
+            if (blob.isErr()) return err(blob.error);
+            if (blob.value === undefined) {
+              const where = stop.chain === 0 && point !== undefined ? 'our own chain' : 'an adopted chain';
+              return ok(
+                `history blob ${id} (${where}, ${depth} back from its head) is not here, and no linked peer has it: history is incomplete`,
+              );
+            }
+            seen.add(id);
+            for (const entry of blob.value.entries) take(factOf(entry));
+            id = blob.value.prev;
+          }
+          return ok(undefined);
+        }),
+      );
+      const outcomes = await Promise.race([walks, coverage.completed.then(() => [])]);
+      if (!coverage.complete()) {
+        for (const outcome of outcomes) {
+          if (outcome.isErr()) return err(outcome.error);
+          if (outcome.value !== undefined) return err(storageError(outcome.value));
+        }
+      }
+    }
     return ok(
       [...found.values()].sort(
         (a, b) =>
@@ -197,14 +234,19 @@ export class HistorySource {
     );
   }
 
-  /** A history blob: ours, or fetched from a linked peer (undefined when none has it). */
-  async #blob(id: string): Promise<Result<HistoryBlob | undefined, StorageError>> {
+  /** A history blob we hold (undefined when we do not). */
+  async #localBlob(id: string): Promise<Result<HistoryBlob | undefined, StorageError>> {
     const local = await this.#deps.catalog.store.getHistoryBytes(id);
     if (local.isErr()) return err(asStorageError(local.error));
-    if (local.value !== undefined) {
-      const decoded = decodeHistory(local.value);
-      return decoded.isOk() ? ok(decoded.value) : err(storageError(decoded.error.message, undefined, 'corrupt'));
-    }
+    if (local.value === undefined) return ok(undefined);
+    const decoded = decodeHistory(local.value);
+    return decoded.isOk() ? ok(decoded.value) : err(storageError(decoded.error.message, undefined, 'corrupt'));
+  }
+
+  /** A history blob: ours, or fetched from a linked peer (undefined when none has it). */
+  async #blob(id: string): Promise<Result<HistoryBlob | undefined, StorageError>> {
+    const local = await this.#localBlob(id);
+    if (local.isErr() || local.value !== undefined) return local;
     // A fetch already under way (the background copy's, another history() call's) is joined; if it
     // gives up, it began before we asked, so everyone is asked once more, afresh.
     const running = this.#fetching.get(id);
@@ -281,5 +323,42 @@ export class HistorySource {
       previous.set(fact.origin, fact);
     }
     return blob.value;
+  }
+}
+
+/**
+ * Which facts of each origin a history walk has found, against the durable tips: complete when every
+ * counter from 1 to each origin's tip was found (then no other chain can add to the history).
+ */
+class Coverage {
+  readonly #tips: ReadonlyMap<PeerId, ChainTip>;
+  readonly #found = new Map<PeerId, Uint8Array>();
+  #missing: number;
+  #done: () => void = () => {};
+  /** Resolves once complete. */
+  readonly completed = new Promise<void>((resolve) => (this.#done = resolve));
+
+  constructor(tips: ReadonlyMap<PeerId, ChainTip>) {
+    this.#tips = tips;
+    let missing = 0;
+    for (const tip of tips.values()) missing += tip.counter;
+    this.#missing = missing;
+    if (missing === 0) this.#done();
+  }
+
+  add(origin: PeerId, counter: number): void {
+    const tip = this.#tips.get(origin)?.counter ?? 0;
+    if (counter < 1 || counter > tip) return;
+    let bits = this.#found.get(origin);
+    if (bits === undefined) this.#found.set(origin, (bits = new Uint8Array(Math.ceil(tip / 8))));
+    const at = counter - 1;
+    const mask = 1 << (at & 7);
+    if ((bits[at >> 3]! & mask) !== 0) return;
+    bits[at >> 3]! |= mask;
+    if (--this.#missing === 0) this.#done();
+  }
+
+  complete(): boolean {
+    return this.#missing === 0;
   }
 }

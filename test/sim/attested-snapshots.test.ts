@@ -8,7 +8,14 @@ import { describe, expect, it } from 'vitest';
 import { createPeer, memoryStorage } from '../../engine/index.js';
 import type { Run } from '../../engine/facts/run.js';
 import { attest } from '../../engine/snapshot/attestation.js';
-import { blobIdOf, ChunkWriter, encodeRoot, encodeTipChunks, type SnapshotTip } from '../../engine/snapshot/format.js';
+import {
+  blobIdOf,
+  ChunkWriter,
+  decodeRoot,
+  encodeRoot,
+  encodeTipChunks,
+  type SnapshotTip,
+} from '../../engine/snapshot/format.js';
 import type { SpaceImpl } from '../../engine/space/space.js';
 import type { ItemRecord } from '../../engine/state/lww.js';
 import { encodeEntry } from '../../engine/log/entry-codec.js';
@@ -226,6 +233,49 @@ describe('who can serve and adopt', () => {
     net2.partition([[...net2.peers().filter((id) => id !== alone.peer.id)], [alone.peer.id]]);
     const result = await net2.until(alone.space.history('items', 'x0'));
     expect(result.isErr() && result.error.message).toMatch(/history is incomplete/);
+  });
+  it('history heads an offer names that nobody holds cannot make history incomplete (a member relays a real offer with a junk head)', async () => {
+    // The heads in an offer are not signed: any member relaying an offer can add its own. Adopters
+    // used to walk every head they were given and call history incomplete when one led nowhere.
+    const options = { snapshotEvery: 10, pruneWindow: 2_000 };
+    const net = new SimNetwork({ seed: 309 });
+    const a = await simPeer(net, SPACE, options);
+    const b = await simPeer(net, SPACE, options);
+    const c = await simPeer(net, SPACE, options);
+    const attacker = await hostile(net, 79);
+    unwrap(await items(a).create({ v: 0 }, 'first'));
+    await net.advance(5_000);
+    net.partition([[a.peer.id, b.peer.id, attacker.id], [c.peer.id]]);
+    for (let i = 0; i < 60; i++) unwrap(await items(i % 2 === 0 ? a : b).create({ v: i }, `x${i}`));
+    await net.advance(30_000);
+    expect(a.space.status().logStart).toBeGreaterThan(0);
+    // Holding nothing, the attacker is offered A's snapshot (attested by A and B) and fetches it.
+    hello(attacker, a);
+    await net.advance(2_000);
+    const offered = attacker.received.find((r) => r.from === a.peer.id && r.message?.type === 'snapshot-offer');
+    const offer = offered?.message;
+    if (offer?.type !== 'snapshot-offer') throw new Error('A offered no snapshot');
+    const store = impl(a).catalog.store;
+    const rootBytes = unwrap(await store.getSnapshotBlob(offer.blobId))!;
+    const root = unwrap(decodeRoot(rootBytes));
+    attacker.blobs.set(offer.blobId, rootBytes);
+    for (const id of [...root.tipChunks, ...root.chunks])
+      attacker.blobs.set(id, unwrap(await store.getSnapshotBlob(id))!);
+    // It relays the offer to C, a head that exists nowhere first.
+    const junk = 'ee'.repeat(32);
+    net.partition([
+      [a.peer.id, b.peer.id],
+      [c.peer.id, attacker.id],
+    ]);
+    hello(attacker, c);
+    await net.advance(500);
+    attacker.send(c.peer.id, { ...offer, history: [junk, ...offer.history] });
+    await net.advance(10_000);
+    expect(impl(c).catalog.historyHeads).toContain(junk);
+    net.heal();
+    await net.advance(60_000);
+    expect(c.space.stateHash()).toBe(a.space.stateHash());
+    await expectFullHistory(net, c);
   });
 });
 
