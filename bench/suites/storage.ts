@@ -54,7 +54,7 @@ function random(seed: number): () => number {
 
 const ID_CHARS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
 
-class FactFactory {
+export class FactFactory {
   readonly #authors: Author[];
   readonly #rand = random(42);
   readonly #items: string[] = [];

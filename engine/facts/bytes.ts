@@ -129,23 +129,64 @@ export class Writer {
   }
 }
 
+/**
+ * Short ASCII strings decoded before, by content, in a fixed number of slots (a newer string takes
+ * an older one's slot): a decoder that meets the same names again and again (collection, item and
+ * field names replaying a log) hands out the string it made last time instead of a new one.
+ */
+export class StringTable {
+  static readonly #SLOTS = 4096;
+  readonly #slots: string[] = new Array<string>(StringTable.#SLOTS).fill('');
+
+  /** The string of the bytes `buf[start, start + n)` (0 < n), or undefined when they are not all ASCII. */
+  ascii(buf: Uint8Array, start: number, n: number): string | undefined {
+    let h = n;
+    for (let i = 0; i < n; i++) {
+      const b = buf[start + i]!;
+      if (b >= 0x80) return undefined;
+      h = Math.imul(h ^ b, 0x01000193);
+    }
+    const slot = (h ^ (h >>> 15)) & (StringTable.#SLOTS - 1);
+    const known = this.#slots[slot]!;
+    if (known.length === n) {
+      let i = 0;
+      while (i < n && known.charCodeAt(i) === buf[start + i]) i++;
+      if (i === n) return known;
+    }
+    const made = String.fromCharCode.apply(null, buf.subarray(start, start + n) as unknown as number[]);
+    this.#slots[slot] = made;
+    return made;
+  }
+}
+
 /** Reads what a Writer wrote. Never throws; check `failed` (and `done`) after decoding. */
 export class Reader {
   readonly #buf: Uint8Array;
   /** Made on first use: most readers never read a float. */
   #view: DataView | undefined;
   #pos: number;
-  readonly #end: number;
+  #end: number;
+  /** Where short ASCII strings are looked up before one is made (when the caller gives one). */
+  readonly #strings: StringTable | undefined;
   failed = false;
 
-  constructor(buf: Uint8Array, start = 0, end = buf.length) {
+  constructor(buf: Uint8Array, start = 0, end = buf.length, strings?: StringTable) {
     this.#buf = buf;
     this.#pos = start;
     this.#end = end;
+    this.#strings = strings;
   }
 
   get position(): number {
     return this.#pos;
+  }
+
+  /** Read `buf[start, end)` next, from a clean state (one reader for many records of one buffer). */
+  window(start: number, end: number): this {
+    this.#pos = start;
+    this.#end = Math.min(end, this.#buf.length);
+    this.failed = false;
+    return this;
   }
 
   /** Bytes not yet read. */
@@ -240,6 +281,13 @@ export class Reader {
     }
     const start = this.#pos;
     const buf = this.#buf;
+    if (this.#strings !== undefined && n > 0 && n < 64) {
+      const known = this.#strings.ascii(buf, start, n);
+      if (known !== undefined) {
+        this.#pos += n;
+        return known;
+      }
+    }
     let ascii = n < 64;
     if (ascii) {
       for (let i = 0; i < n; i++) {

@@ -103,7 +103,20 @@ export function decodeEntryBodyAt(
   hash: Hash,
   sig: Uint8Array | undefined,
 ): FactEntry | undefined {
-  const r = new Reader(buf, start, end);
+  return readEntryBodyIn(new Reader(buf, start, end), origin, counter, hash, sig);
+}
+
+/**
+ * Decode the body in `reader`'s window like `decodeEntryBodyAt`, the whole window or undefined:
+ * for a loop over many bodies of one buffer with one reader (`Reader.window`).
+ */
+export function readEntryBodyIn(
+  r: Reader,
+  origin: PeerId,
+  counter: number,
+  hash: Hash,
+  sig: Uint8Array | undefined,
+): FactEntry | undefined {
   const entry = readEntryBody(r, origin, counter, hash, sig);
   return entry !== undefined && r.done ? entry : undefined;
 }

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { expect, it } from 'vitest';
-import { base64url } from '../../engine/facts/bytes.js';
+import { base64url, Reader, StringTable, Writer } from '../../engine/facts/bytes.js';
 
 it('base64url is RFC 4648 §5 without padding (as Node encodes it), for every length', () => {
   fc.assert(
@@ -18,4 +18,54 @@ it("toHex is lowercase hex, as @noble/hashes' bytesToHex", async () => {
       expect(toHex(bytes)).toBe(bytesToHex(bytes));
     }),
   );
+});
+
+it('a Reader with a StringTable reads every string a Writer wrote, whatever shares a slot (property)', () => {
+  const table = new StringTable();
+  fc.assert(
+    fc.property(
+      fc.array(fc.oneof(fc.string({ maxLength: 70 }), fc.constantFrom('items', 'title', 'qty')), { maxLength: 200 }),
+      (strings) => {
+        const w = new Writer();
+        for (const s of strings) w.string(s);
+        const bytes = w.finish();
+        const interned = new Reader(bytes, 0, bytes.length, table);
+        const plain = new Reader(bytes);
+        for (const s of strings) {
+          expect(interned.string(1024)).toBe(s);
+          expect(plain.string(1024)).toBe(s);
+        }
+        expect(interned.done).toBe(true);
+      },
+    ),
+    { numRuns: 300 },
+  );
+  // More distinct names than slots: each is read back as itself, not as the one it evicted.
+  const many = Array.from({ length: 20_000 }, (_, i) => `item-${i.toString(36)}`);
+  const w = new Writer();
+  for (const s of many) w.string(s);
+  const bytes = w.finish();
+  for (let pass = 0; pass < 2; pass++) {
+    const r = new Reader(bytes, 0, bytes.length, table);
+    for (const s of many) expect(r.string(1024)).toBe(s);
+  }
+});
+
+it('Reader.window reads one record of a buffer after another, each from a clean state', () => {
+  const w = new Writer();
+  w.string('first').uvarint(300).string('second');
+  const bytes = w.finish();
+  const r = new Reader(bytes);
+  expect(r.window(0, 6).string(64)).toBe('first');
+  expect(r.done).toBe(true);
+  // A window too short for its record fails, and the next window starts clean.
+  r.window(6, 7).uvarint();
+  expect(r.failed).toBe(true);
+  expect(r.window(6, 8).uvarint()).toBe(300);
+  expect(r.done).toBe(true);
+  expect(r.window(8, bytes.length).string(64)).toBe('second');
+  expect(r.done).toBe(true);
+  // A window past the buffer's end is cut to it.
+  r.window(8, bytes.length + 10).string(64);
+  expect(r.done).toBe(true);
 });

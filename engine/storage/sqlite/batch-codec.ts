@@ -13,10 +13,10 @@
  * and lives in a table of its own.
  */
 import { err, ok, type Result } from 'neverthrow';
-import { equalBytes, type Writer } from '../../facts/bytes.js';
+import { equalBytes, Reader, type StringTable, type Writer } from '../../facts/bytes.js';
 import { HASH_BYTES, SIGNATURE_BYTES } from '../../facts/codec.js';
 import type { PeerId } from '../../facts/types.js';
-import { decodeEntryBodyAt, writeEntryBody } from '../../log/entry-codec.js';
+import { readEntryBodyIn, writeEntryBody } from '../../log/entry-codec.js';
 import type { FactEntry } from '../../log/fact-entry.js';
 
 /**
@@ -64,11 +64,21 @@ export class RowCursor {
   /** The hash at `#predecessorAt` once copied out (entries share it as their prev). */
   #predecessor: Uint8Array | undefined;
 
-  constructor(first: number, count: number, blob: Uint8Array, origins: readonly (string | undefined)[]) {
+  /** Reads each record's body in turn. */
+  readonly #reader: Reader;
+
+  constructor(
+    first: number,
+    count: number,
+    blob: Uint8Array,
+    origins: readonly (string | undefined)[],
+    strings?: StringTable,
+  ) {
     this.first = first;
     this.count = count;
     this.#blob = blob;
     this.#origins = origins;
+    this.#reader = new Reader(blob, 0, blob.length, strings);
   }
 
   /** Sequence id of the next record. */
@@ -152,7 +162,7 @@ export class RowCursor {
     // row. Copied by hand: for 32 bytes that beats `slice` (no species lookup, no memcpy call).
     const hash = new Uint8Array(HASH_BYTES);
     for (let i = 0; i < HASH_BYTES; i++) hash[i] = blob[at + i]!;
-    const entry = decodeEntryBodyAt(blob, pos, end, origin as PeerId, counter, hash, sig) as
+    const entry = readEntryBodyIn(this.#reader.window(pos, end), origin as PeerId, counter, hash, sig) as
       { -readonly [K in keyof FactEntry]: FactEntry[K] } | undefined;
     if (entry === undefined) return `entry ${seq}: malformed entry body`;
     if (entry.prev === null && counter > 1) {

@@ -25,7 +25,7 @@
  */
 import { err, errAsync, ok, okAsync, type Result, type ResultAsync } from 'neverthrow';
 import { conflictError, outOfRange, storageError, type StorageError } from '../../errors.js';
-import { Writer } from '../../facts/bytes.js';
+import { StringTable, Writer } from '../../facts/bytes.js';
 import type {
   AddEntryError,
   AddEntryValue,
@@ -63,6 +63,8 @@ export class SqliteEventLog implements EventLog<FactEntry> {
   #head: SequenceId;
   /** The row the last page ended inside, positioned at that page's end (see the file comment). */
   #cursor: RowCursor | undefined;
+  /** Names met while decoding rows, shared by every cursor of this log (see `StringTable`). */
+  readonly #strings = new StringTable();
 
   constructor(storage: ConnectionSource, conn: Connection, space: string, spaceId: number, start: number) {
     this.#storage = storage;
@@ -230,7 +232,7 @@ export class SqliteEventLog implements EventLog<FactEntry> {
           .get(start) as Row | undefined;
         if (holding !== undefined && holding[0] + holding[1] > start) {
           // The cut falls inside this row: write its tail as a row of its own, starting at `start`.
-          const cursor = new RowCursor(holding[0], holding[1], view(holding[2]), c.origins);
+          const cursor = new RowCursor(holding[0], holding[1], view(holding[2]), c.origins, this.#strings);
           const kept = cursor.skipTo(start).andThen(() => cursor.read());
           if (kept.isErr()) return err(kept.error);
           const originId = c.originIds.get(kept.value.origin);
@@ -288,7 +290,7 @@ export class SqliteEventLog implements EventLog<FactEntry> {
       if (first > next || first + count <= next) {
         return err(this.#corrupt(c, `entries ${next}..${Math.min(first, to)} are missing`));
       }
-      const cursor = new RowCursor(first, count, view(blob), c.origins);
+      const cursor = new RowCursor(first, count, view(blob), c.origins, this.#strings);
       const skipped = cursor.skipTo(next);
       if (skipped.isErr()) return err(this.#corrupt(c, skipped.error));
       const read = this.#drain(c, cursor, to, out);
