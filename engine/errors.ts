@@ -112,8 +112,41 @@ export interface FactError {
 
 export type FactErrorType = FactError['type'];
 
-/** Errors of `Collection.create/update/delete`. */
-export type WriteError = InvalidInputError | NotFoundError | ExistsError | StorageError | ClosedError;
+/** The function given to `space.transact` threw: none of its writes was made. */
+export interface TransactionThrewError {
+  readonly type: 'threw';
+  readonly message: string;
+  /** What the function threw. */
+  readonly cause: unknown;
+}
+
+/**
+ * The function given to `space.transact` returned a promise: refused, and none of the writes it made
+ * before its first `await` was kept. A transaction is one synchronous burst; writes after an `await`
+ * are ordinary writes, outside it.
+ */
+export interface TransactionAsyncError {
+  readonly type: 'async';
+  readonly message: string;
+}
+
+/** A transaction tried more than MAX_TRANSACTION_WRITES writes: none of its writes was made. */
+export interface TooManyWritesError {
+  readonly type: 'too-many-writes';
+  readonly message: string;
+  /** The limit (MAX_TRANSACTION_WRITES). */
+  readonly limit: number;
+}
+
+/** Why `space.transact` made none of its writes (besides the errors of any write). */
+export type TransactionError = TransactionThrewError | TransactionAsyncError | TooManyWritesError;
+
+/**
+ * Errors of `Collection.create/update/delete`. A write made inside `space.transact` shares the
+ * transaction's fate, so it can also fail with a {@link TransactionError}.
+ */
+export type WriteError =
+  InvalidInputError | NotFoundError | ExistsError | StorageError | ClosedError | TransactionError;
 
 /** Errors of `createPeer` and `peer.space`. */
 export type OpenError = StorageError | InvalidInputError | ClosedError | CorruptError | TransportError;

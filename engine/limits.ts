@@ -78,6 +78,12 @@ export const MAX_GOSSIP_STATEMENTS = 1024; // statements
 /** Most own facts appended to the log in one durable batch (group commit). */
 export const MAX_APPEND_BATCH = 8192; // facts
 
+/** Most writes one `space.transact` may make: a transaction is one batch, and a batch has a bound. */
+export const MAX_TRANSACTION_WRITES = MAX_APPEND_BATCH; // writes
+
+/** Size of the slabs local writes' hashes are carved from (128 digests each). */
+export const DIGEST_SLAB_BYTES = 4096; // bytes
+
 /** Longest encoded PeerId (origin) accepted on the wire. */
 export const MAX_ORIGIN_LENGTH = 128; // characters
 

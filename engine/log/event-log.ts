@@ -3,6 +3,11 @@
  * peer learned them), after InfiniSheet's event log (seeds 000/001). Entry data is immutable; the
  * metadata fields (`snapshot`, `history`, `pending`) may be set later and drive the snapshot and
  * history workflows. Every backend (memory, SQLite, IndexedDB) passes `runEventLogTests`.
+ *
+ * Entries are immutable values on both sides of the interface: a caller never mutates an entry it
+ * passed to `addEntries` or got from `query`, and a log never mutates one it holds (`setMetadata`
+ * replaces it). So a log may keep the objects it is given and hand the same objects out again — the
+ * memory log does, which spares every write a copy.
  */
 import type { ResultAsync } from 'neverthrow';
 import type { ConflictError, OutOfRangeError, StorageError } from '../errors.js';

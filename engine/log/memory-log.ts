@@ -1,6 +1,7 @@
 /**
  * The in-memory EventLog: the reference implementation every other backend is checked against.
- * Entries are copied on the way in and replaced (never mutated) when their metadata changes, so an
+ * Entries are immutable (see `EventLog`), so the log keeps the caller's objects as they are, with no
+ * copy on the way in or out, and replaces an entry (never mutates it) when its metadata changes: an
  * entry a caller got from `query` never changes under it.
  */
 import { errAsync, okAsync, type ResultAsync } from 'neverthrow';
@@ -55,8 +56,7 @@ export class MemoryEventLog<T extends LogEntry> implements EventLog<T> {
     }
     for (const entry of entries) {
       if (entry.snapshot !== undefined) this.#snapshot = { sequenceId: this.#end, blobId: entry.snapshot };
-      // A shallow copy: the caller keeps its object, the log its own.
-      this.#entries.push({ ...entry });
+      this.#entries.push(entry);
     }
     return okAsync(this.#withSnapshot({}, snapshotId));
   }

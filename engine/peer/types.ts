@@ -154,6 +154,28 @@ export interface Space {
   collection<T extends object = Record<string, JsonValue>>(name: string): Collection<T>;
   /** Listen to changes; returns the unsubscribe function. */
   subscribe(listener: SpaceListener): () => void;
+  /**
+   * Make every write `fn` makes (on any collection of this space) one batch: they are visible at
+   * once, as always, and become durable together — or none is made. Each write inside returns the
+   * transaction's result, and so does `transact`: it resolves once the whole batch is durable.
+   * Cheaper than the same writes one by one, which already share a batch when made in one tick.
+   *
+   * `fn` must be synchronous. None of its writes is made (they are rolled back from what readers
+   * see, with a `rollback` change event) when it throws (`threw`, carrying what it threw), returns a
+   * promise (`async`: writes after an `await` would fall outside the transaction) or makes more than
+   * MAX_TRANSACTION_WRITES writes (`too-many-writes`). A write refused on its own (`not-found`,
+   * `invalid-input`, …) fails alone, as outside a transaction; throw to give up the rest. A
+   * `transact` inside `fn` joins the outer transaction: one batch, one fate.
+   *
+   * @example
+   * ```ts
+   * const done = await space.transact(() => {
+   *   for (const id of selected) items.update(id, 'done', true);
+   * });
+   * if (done.isErr()) console.warn(`nothing was marked done: ${done.error.message}`);
+   * ```
+   */
+  transact(fn: () => void): ResultAsync<void, WriteError>;
   status(): SpaceStatus;
   /** SHA-256 of the LWW registers (no pending overlay): same facts ⇒ same hash. */
   stateHash(): string;

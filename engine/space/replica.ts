@@ -147,6 +147,12 @@ export class Replica {
     this.#tips.set(origin, tip);
   }
 
+  /** Own facts queued after `tip` were taken back before reaching the log (a transaction rolled back). */
+  rewind(origin: PeerId, tip: ChainTip | undefined): void {
+    if (tip === undefined) this.#tips.delete(origin);
+    else this.#tips.set(origin, tip);
+  }
+
   /** Queued facts were dropped (a failed append): the chains end where they end on disk. */
   resetQueued(): void {
     this.#tips.clear();

@@ -324,6 +324,10 @@ export class SpaceImpl implements Space, CollectionHost {
     return this.#changes.subscribe(listener);
   }
 
+  transact(fn: () => void): ResultAsync<void, WriteError> {
+    return this.#writer.transact(fn);
+  }
+
   status(): SpaceStatus {
     const replica = this.replica;
     const vector: Record<string, number> = {};
