@@ -26,6 +26,12 @@ export class ChangeFeed {
     this.#views.invalidate(collection, item);
   }
 
+  /** `emit` for one item, without building a list when nobody listens (every local write). */
+  emitItem(source: ChangeSource, collection: string, item: string): void {
+    if (this.#listeners.size === 0) this.#views.invalidate(collection, item);
+    else this.emit(source, [[collection, item]]);
+  }
+
   emit(source: ChangeSource, items: readonly ItemKey[]): void {
     for (const [collection, item] of items) this.#views.invalidate(collection, item);
     if (this.#listeners.size === 0 || items.length === 0) return;

@@ -108,7 +108,7 @@ export class LocalWriter {
       this.#segmentBytes = 0;
     }
     replica.overlay.add(fact);
-    changes.emit('local', [[collection, item]]);
+    changes.emitItem('local', collection, item);
     if (transaction !== undefined) {
       transaction.facts.push(fact);
       return transaction.result;
@@ -132,7 +132,9 @@ export class LocalWriter {
       // The app's function is the edge here: what it throws becomes the transaction's error.
       transaction.failure ??= { type: 'threw', message: `the transaction threw: ${String(cause)}`, cause };
     }
-    if (isThenable(returned)) {
+    // An async function returns a native Promise. A write's ResultAsync (`() => items.update(…)`)
+    // is a thenable too, but it is fine to return.
+    if (returned instanceof Promise) {
       transaction.failure ??= {
         type: 'async',
         message: 'a transaction is synchronous: its function returned a promise (writes after an await are not in it)',
@@ -220,6 +222,3 @@ export class LocalWriter {
     );
   }
 }
-
-const isThenable = (value: unknown): boolean =>
-  typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function';
