@@ -12,6 +12,8 @@
  */
 import { createPeer, memoryStorage, type Peer, type Space, type Transport } from '../engine/index.js';
 import { encodeEntry } from '../engine/log/entry-codec.js';
+import { canonicalBytes } from '../engine/facts/codec.js';
+import { DigestSlab } from '../engine/facts/hash.js';
 import { runsOf } from '../engine/facts/run.js';
 import type { PeerId } from '../engine/facts/types.js';
 import type { FactEntry } from '../engine/log/fact-entry.js';
@@ -159,6 +161,35 @@ export const shoalLocalWrites: LocalWritesSystem<Doc> = {
   dispose: (doc) => void doc.peer.close(),
   note: 'collection.update per write (hashed, in the view at once); writes issued back to back and all durable (memory storage, group commit, one signature per batch) before the clock stops',
 };
+
+/**
+ * The canonical bytes of one write of the local-writes workload (an update of one numeric field of
+ * `m/doc`, by an origin of real length, chained): what every local write must hash.
+ */
+export function localWritePayload(spec: LocalWritesSpec): Uint8Array {
+  const draft = {
+    origin: NEIGHBOUR,
+    counter: 2,
+    hlc: { wall: 1_764_000_000_000, logical: 0 }, // a wall clock of today's length
+    type: 'update' as const,
+    collection: COLLECTION,
+    item: ITEM,
+    data: { [fieldKey(spec.writes - 1, spec.keys)]: spec.writes - 1 },
+    prev: new Uint8Array(32),
+  };
+  return canonicalBytes(SPACE, draft)._unsafeUnwrap();
+}
+
+/**
+ * The floor under a local write, hashed as the write path hashes (one-shot SHA-256 into a digest
+ * slab): no engine can write a fact faster than it can hash it.
+ */
+export function hashPayloads(payload: Uint8Array, times: number): Uint8Array {
+  const digests = new DigestSlab();
+  let last = payload;
+  for (let i = 0; i < times; i++) last = digests.digest(payload);
+  return last;
+}
 
 /** Counts the bytes a peer sends: all frames, and facts frames (the payload) apart. */
 function counting(inner: Transport, totals: { wire: number; payload: number }): Transport {
