@@ -21,6 +21,7 @@ import type { Storage } from '../engine/storage/storage.js';
 import { encodeMessage } from '../engine/sync/codec.js';
 import { SimNetwork } from '../transports/memory/index.js';
 import { manualTransport } from '../testing/manual-transport.js';
+import { signatureFloor } from './floor.js';
 
 /** Frames delivered to the ingesting peer between two chances for it to process them. */
 const INGEST_SLICE = 128;
@@ -127,6 +128,8 @@ export const shoalMerge: MergeSystem<Replica> = {
   },
 
   value: (replica) => replica.space.collection<{ v: number }>(COLLECTION).get(ITEM)?.v,
+
+  floor: (updates) => signatureFloor(SPACE, updates),
 
   async atRestBytes(replica): Promise<number> {
     // Shoal's self-contained entry encoding (origin, counter, hash, signature, fact); the SQLite

@@ -3,6 +3,7 @@
  * owns timing, checks and rows; a system only says how to make its inputs and how to do the work, so
  * every system is measured by the same code.
  */
+import type { Floor } from './floor.js';
 
 /** Writers that each set the key `v` of one map, concurrently (no writer sees another). */
 export interface MergeSpec {
@@ -37,6 +38,8 @@ export interface MergeSystem<R> {
   atRestBytes(replica: R): number | Promise<number>;
   /** Untimed: release the replica (WASM memory, open handles). */
   dispose?(replica: R): void;
+  /** What checking the updates must cost at least (Shoal: key import, hashes, signatures). */
+  floor?(updates: readonly Uint8Array[]): Floor;
 }
 
 /** Local writes: `writes` field sets on one document, `fieldKey(i, keys)` = `i`. */

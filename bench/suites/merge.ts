@@ -51,6 +51,7 @@ const MERGE_METRICS = {
   total: { metric: 'ingest, total', unit: 'ms', better: 'lower' },
   perUpdate: { metric: 'ingest, per update', unit: 'µs', better: 'lower' },
   perUpdateCpu: { metric: 'ingest, per update, main-thread CPU', unit: 'µs', better: 'lower' },
+  floorCpu: { metric: 'floor: key import + hashes + signature check, per update, CPU', unit: 'µs', better: 'lower' },
   wire: { metric: 'on the wire, per update', unit: 'B', better: 'lower' },
   live: { metric: 'on the wire, per update, if each set were sent live', unit: 'B', better: 'lower' },
   rest: { metric: 'at rest, per update', unit: 'B', better: 'lower' },
@@ -119,18 +120,28 @@ export async function measureMerge<R>(
   });
   const wire = input.updates.reduce((sum, update) => sum + update.byteLength, 0);
   const long = spec.setsPerWriter > 1;
+  const floor = system.floor?.(input.updates);
+  const perSet = (ms: number) => ((ms * 1000) / sets).toPrecision(3);
   return {
     values: {
       total: samples.medianMs,
       perUpdate: (samples.medianMs * 1000) / sets,
       ...(samples.onCpuMedianMs === undefined ? {} : { perUpdateCpu: (samples.onCpuMedianMs * 1000) / sets }),
       wire: wire / sets,
+      ...(floor === undefined ? {} : { floorCpu: ((floor.keyImportMs + floor.hashMs + floor.verifyMs) * 1000) / sets }),
       ...(long && input.liveBytes !== undefined ? { live: input.liveBytes / sets } : {}),
       ...(atRest === undefined ? {} : { rest: atRest / sets }),
     },
     notes: {
       total: `${describeSamples(samples)}; warm-up on the first ${warmupUpdates.length} updates`,
       wire: input.note,
+      ...(floor === undefined
+        ? {}
+        : {
+            floorCpu:
+              `same frames, same run: key import ${perSet(floor.keyImportMs)} µs, hashes ${perSet(floor.hashMs)} µs, ` +
+              `Ed25519 verify ${perSet(floor.verifyMs)} µs (node:crypto); the rest of the ingest is decode, log, state`,
+          }),
       ...(long ? { live: 'not what is sent or timed here; for comparison with per-set sending' } : {}),
     },
   };

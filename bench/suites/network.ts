@@ -1,5 +1,6 @@
 /**
- * Network suite: catch-up of a fresh peer over a real network on loopback.
+ * Network suite: catch-up of a fresh peer over a real network on loopback (and, first, in one
+ * process without sockets: bench/catch-up-in-process.ts).
  *
  * - **Shoal** over libp2p (TCP + noise + yamux on 127.0.0.1): one peer holds N facts (creates of
  *   `{ title, n }` items); a fresh peer dials it; the clock runs from the dial until the fresh peer's
@@ -24,6 +25,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BenchContext, BenchRow, BenchSuite } from '../harness.js';
+import { catchUpInProcess } from '../catch-up-in-process.js';
 
 /** Facts (Shoal) and map sets (automerge-repo) at scale 1. */
 const FULL_SIZE = 1_000_000;
@@ -248,7 +250,7 @@ async function automergeRepoSync(n: number, ctx: BenchContext): Promise<Measured
 async function run(ctx: BenchContext): Promise<BenchRow[]> {
   const n = Math.max(1000, Math.round(FULL_SIZE * ctx.scale));
   const workload = `Catch-up of a fresh peer over loopback, ${n.toLocaleString('en-US')} facts / map sets`;
-  const rows: BenchRow[] = [];
+  const rows: BenchRow[] = await catchUpInProcess(ctx);
   const measured: Array<[SystemName, Measured]> = [
     ['shoal', await shoalCatchUp(n, ctx)],
     ['automerge-repo', await automergeRepoSync(n, ctx)],

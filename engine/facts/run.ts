@@ -153,6 +153,30 @@ export function runOf(facts: readonly Fact[], sig: Uint8Array): Run {
   };
 }
 
+/** Why a run cannot be a run at all (empty, too long, bad counter, origin not a key), or undefined. */
+function shapeError(run: Run, verifier: SignatureVerifier): RunError | undefined {
+  const at = { origin: run.origin, counter: run.first };
+  const n = run.facts.length;
+  if (n === 0) return factError('malformed', 'empty run', at);
+  if (n > MAX_RUN_FACTS) return factError('too-large', `run longer than ${MAX_RUN_FACTS} facts`, at);
+  if (!Number.isSafeInteger(run.first) || run.first < 1) return factError('malformed', 'bad first counter', at);
+  if (!verifier.isValidOrigin(run.origin)) return factError('malformed', 'origin is not an Ed25519 PeerId', at);
+  return undefined;
+}
+
+/** The first fact from position `from` of `run` whose clock is too far ahead of ours, or undefined. */
+function driftError(run: Run, from: number, clock: HlcClock): RunError | undefined {
+  for (let i = from; i < run.facts.length; i++) {
+    const drift = clock.check(run.facts[i]!.hlc);
+    if (drift.isErr()) return { ...drift.error, origin: run.origin, counter: run.first + i };
+  }
+  return undefined;
+}
+
+/** Whether `run` links to `tip` when it starts right after it (a first run has no tip and no prev). */
+const linksTo = (run: Run, tip: ChainTip | undefined): boolean =>
+  tip === undefined || tip.counter === 0 || (run.prev !== null && equalBytes(run.prev, tip.hash));
+
 /**
  * Check a run against the receiver's chain tip for its origin. Cheap checks first, the signature
  * last. Nothing here touches state: the caller appends what comes back.
@@ -167,10 +191,8 @@ export async function verifyRun(
 ): Promise<Result<VerifiedRun, RunError>> {
   const n = run.facts.length;
   const at = { origin: run.origin, counter: run.first };
-  if (n === 0) return err(factError('malformed', 'empty run', at));
-  if (n > MAX_RUN_FACTS) return err(factError('too-large', `run longer than ${MAX_RUN_FACTS} facts`, at));
-  if (!Number.isSafeInteger(run.first) || run.first < 1) return err(factError('malformed', 'bad first counter', at));
-  if (!verifier.isValidOrigin(run.origin)) return err(factError('malformed', 'origin is not an Ed25519 PeerId', at));
+  const shape = shapeError(run, verifier);
+  if (shape !== undefined) return err(shape);
 
   const held = tip?.counter ?? 0;
   const last = run.first + n - 1;
@@ -179,11 +201,9 @@ export async function verifyRun(
   }
   if (last <= held && !(last === held && !equalBytes(run.hash, tip!.hash))) return ok({ kind: 'duplicate' });
 
-  for (let i = Math.max(0, held + 1 - run.first); i < n; i++) {
-    const drift = clock.check(run.facts[i]!.hlc);
-    if (drift.isErr()) return err({ ...drift.error, origin: run.origin, counter: run.first + i });
-  }
-  if (held === run.first - 1 && held > 0 && (run.prev === null || !equalBytes(run.prev, tip!.hash))) {
+  const drift = driftError(run, Math.max(0, held + 1 - run.first), clock);
+  if (drift !== undefined) return err(drift);
+  if (held === run.first - 1 && !linksTo(run, tip)) {
     return err(factError('broken-chain', `prev does not link to fact ${held}`, at));
   }
 
@@ -213,4 +233,52 @@ export async function verifyRun(
     });
   }
   return ok({ kind: 'new', facts, sig: run.sig });
+}
+
+/** Facts of consecutive runs that verified as one chain, vouched for by the last run's signature. */
+export interface ChainedRuns {
+  readonly facts: readonly Fact[];
+  /** The last run's signature, over the last fact's hash. */
+  readonly sig: Uint8Array;
+}
+
+/**
+ * Check consecutive runs of one origin that start right after the receiver's chain tip as one
+ * chain, with one signature check: every fact is hashed, each run's claimed hash must be what its
+ * facts hash to and the next run's `prev`, and the last run's signature must verify — through the
+ * chain it vouches for every fact before it (DESIGN §2). The earlier runs' signatures are not
+ * checked, so the caller keeps only the last one (what it stores is one longer signed run, as if
+ * the sender had sent it so).
+ *
+ * Undefined unless all of that holds (and the runs are consecutive, start at the tip and fit in one
+ * run): the caller then checks run by run with `verifyRun`, which gives the exact error, the same
+ * blame and accepts whatever prefix holds. Nothing here touches state.
+ */
+export async function verifyChainedRuns(
+  space: string,
+  runs: readonly Run[],
+  tip: ChainTip | undefined,
+  clock: HlcClock,
+  verifier: SignatureVerifier,
+  chains?: ChainCache,
+): Promise<ChainedRuns | undefined> {
+  const first = runs[0];
+  if (first === undefined || first.first !== (tip?.counter ?? 0) + 1 || !linksTo(first, tip)) return undefined;
+  const facts: Fact[] = [];
+  let previous: Run | undefined;
+  for (const run of runs) {
+    if (run.origin !== first.origin || shapeError(run, verifier) !== undefined) return undefined;
+    if (previous !== undefined) {
+      const linked = run.prev !== null && equalBytes(run.prev, previous.hash);
+      if (run.first !== previous.first + previous.facts.length || !linked) return undefined;
+    }
+    if (facts.length + run.facts.length > MAX_RUN_FACTS || driftError(run, 0, clock) !== undefined) return undefined;
+    const chain = chainOf(space, run, chains);
+    if (chain.isErr() || !equalBytes(chain.value[chain.value.length - 1]!.hash, run.hash)) return undefined;
+    for (const fact of chain.value) facts.push(fact);
+    previous = run;
+  }
+  const last = runs[runs.length - 1]!;
+  if (!(await verifier.verify(last.origin, last.hash, last.sig))) return undefined;
+  return { facts, sig: last.sig };
 }

@@ -11,13 +11,22 @@
  * `budget` error (not its fault: it offers them again later).
  *
  * One ingest at a time per space: each run is checked against the chain tips the previous one left.
+ * Consecutive runs of one origin from one link (a catch-up frame of an origin that signed often)
+ * are checked as one chain with one signature check, the last run's; what is stored is then one
+ * signed run. If that check fails they are checked run by run, as if they had come one by one.
  */
 import type { Env } from '../env.js';
 import { equalBytes } from '../facts/bytes.js';
-import { verifyRun, type ChainCache, type Run, type RunError } from '../facts/run.js';
+import { verifyChainedRuns, verifyRun, type ChainCache, type Run, type RunError } from '../facts/run.js';
 import type { SignatureVerifier } from '../facts/sign.js';
-import type { PeerId } from '../facts/types.js';
-import { MAX_NEW_ORIGINS_PER_MINUTE, MAX_STASH_BYTES_PER_LINK, STASH_TTL_MS } from '../limits.js';
+import type { Fact, PeerId } from '../facts/types.js';
+import {
+  MAX_NEW_ORIGINS_PER_MINUTE,
+  MAX_RUN_FACTS,
+  MAX_SEGMENT_BYTES,
+  MAX_STASH_BYTES_PER_LINK,
+  STASH_TTL_MS,
+} from '../limits.js';
 import type { Replica } from '../space/replica.js';
 import { TokenBuckets } from './budget.js';
 
@@ -111,12 +120,34 @@ export class Ingest {
       refused.set(code, Math.max(refused.get(code) ?? 0, ms));
     let last: Promise<boolean> = Promise.resolve(true);
     this.#expire();
+    /** Runs before this index are checked one by one (a chained check of them failed). */
+    let single = 0;
     for (let i = 0; i < queue.length; i++) {
       const { run, from } = queue[i]!;
       if (replica.tip(run.origin) === undefined && !this.#newOrigins.take(from)) {
         // An origin we never held: admitting it costs every peer for ever. Within budget only.
         refuse('budget', this.#newOrigins.waitFor(from));
         continue;
+      }
+      const chained = i >= single ? this.#chainedAt(queue, i) : 1;
+      if (chained > 1) {
+        const runs = queue.slice(i, i + chained).map((q) => q.run);
+        const verified = await verifyChainedRuns(
+          replica.spaceId,
+          runs,
+          replica.tip(run.origin),
+          replica.clock,
+          verifier,
+          chains,
+        );
+        if (this.#deps.closed()) break;
+        if (verified !== undefined) {
+          last = this.#accept(verified.facts, verified.sig, covered);
+          queue.push(...this.#unstash(run.origin, replica.tip(run.origin)!.counter));
+          i += chained - 1;
+          continue;
+        }
+        single = i + chained;
       }
       const verified = await verifyRun(replica.spaceId, run, replica.tip(run.origin), replica.clock, verifier, chains);
       if (this.#deps.closed()) break;
@@ -132,21 +163,51 @@ export class Ingest {
         }
         continue;
       }
-      const end = run.first + run.facts.length - 1;
-      covered.set(run.origin, Math.max(covered.get(run.origin) ?? 0, end));
       if (verified.value.kind === 'duplicate') {
+        const end = run.first + run.facts.length - 1;
+        covered.set(run.origin, Math.max(covered.get(run.origin) ?? 0, end));
         await this.#checkBelowTip(run, from);
         continue;
       }
-      const facts = verified.value.facts;
-      const tail = facts[facts.length - 1]!;
-      replica.queued(run.origin, { counter: tail.counter, hash: tail.hash });
-      replica.clock.observe(tail.hlc);
-      for (let k = 0; k < facts.length - 1; k++) void replica.appender.append(facts[k]!);
-      last = replica.appender.append({ ...tail, sig: verified.value.sig }).then((r) => r.isOk());
-      queue.push(...this.#unstash(run.origin, tail.counter));
+      last = this.#accept(verified.value.facts, verified.value.sig, covered);
+      queue.push(...this.#unstash(run.origin, replica.tip(run.origin)!.counter));
     }
     return { errors, covered, durable: last, refused };
+  }
+
+  /**
+   * How many runs from `queue[i]` on can be checked as one chain: consecutive runs of one origin
+   * from one link, the first right after our tip, together no longer than one run may be and no
+   * bigger than a segment an author signs (so the run we store still fits in a frame when forwarded).
+   */
+  #chainedAt(queue: readonly { run: Run; from: PeerId }[], i: number): number {
+    const { run, from } = queue[i]!;
+    if (run.first !== (this.#deps.replica.tip(run.origin)?.counter ?? 0) + 1) return 1;
+    let facts = run.facts.length;
+    let bytes = estimatedBytes(run);
+    let j = i + 1;
+    for (; j < queue.length; j++) {
+      const next = queue[j]!.run;
+      if (queue[j]!.from !== from || next.origin !== run.origin || next.first !== run.first + facts) break;
+      facts += next.facts.length;
+      bytes += estimatedBytes(next);
+      if (facts > MAX_RUN_FACTS || bytes > MAX_SEGMENT_BYTES) break;
+    }
+    return j - i;
+  }
+
+  /**
+   * Queue verified facts of one origin for the log, the signature on the last one. Returns when
+   * they are durable.
+   */
+  #accept(facts: readonly Fact[], sig: Uint8Array, covered: Map<PeerId, number>): Promise<boolean> {
+    const replica = this.#deps.replica;
+    const tail = facts[facts.length - 1]!;
+    covered.set(tail.origin, Math.max(covered.get(tail.origin) ?? 0, tail.counter));
+    replica.queued(tail.origin, { counter: tail.counter, hash: tail.hash });
+    replica.clock.observe(tail.hlc);
+    for (let k = 0; k < facts.length - 1; k++) void replica.appender.append(facts[k]!);
+    return replica.appender.append({ ...tail, sig }).then((r) => r.isOk());
   }
 
   /**

@@ -1,0 +1,130 @@
+/**
+ * Catch-up of a fresh peer in one process, no faults: the receive path (decode, verify, store,
+ * apply) without sockets, next to automerge-repo syncing the same number of map sets over its
+ * MessageChannel adapter. Part of the network suite.
+ *
+ * - **Shoal**: a SimNetwork (no loss, default latency); the source writes N creates in bursts of
+ *   `BURST` (each burst awaited, so each is one signed run — the log of an app that writes as its
+ *   user acts); a fresh peer joins; the clock runs until the network is quiet, and the two state
+ *   hashes are compared outside it. The source's own work while serving is in the same process and
+ *   on the clock, as automerge-repo's is.
+ * - **automerge-repo**: one repo holds a document with N map sets, a fresh repo `find`s it over a
+ *   MessageChannel; the clock runs until the heads are equal.
+ *
+ * Both report CPU time of the process (getrusage) next to wall time: the machine is shared.
+ */
+import type { BenchContext, BenchRow } from './harness.js';
+import { collectGarbage } from './measure.js';
+
+/** Facts / map sets at scale 1 (the issue's row). */
+const FULL_SIZE = 20_000;
+/** Writes per signed run on the Shoal source. */
+const BURST = 10;
+/** Goal from issue 15: at least this many times automerge-repo's throughput. */
+const GOAL_RATIO = 2;
+const SPACE = 'bench';
+
+interface Measured {
+  readonly ms: number;
+  readonly cpuMs: number;
+  readonly bytes: number;
+}
+
+const cpuMs = (): number => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
+
+async function shoal(n: number): Promise<Measured> {
+  const { createPeer, memoryStorage } = await import('../engine/index.js');
+  const { SimNetwork } = await import('../transports/memory/index.js');
+  const net = new SimNetwork({ seed: 7 });
+  const open = async () => {
+    const peer = (await createPeer({ storage: memoryStorage(), ...net.node() }))._unsafeUnwrap();
+    return { peer, space: (await peer.space(SPACE))._unsafeUnwrap() };
+  };
+  const source = await open();
+  const items = source.space.collection<{ title: string; n: number }>('items');
+  for (let start = 0; start < n; start += BURST) {
+    const writes = [];
+    for (let i = start; i < Math.min(n, start + BURST); i++) writes.push(items.create({ title: `item ${i}`, n: i }));
+    for (const written of await Promise.all(writes)) written._unsafeUnwrap();
+  }
+  await net.runUntilQuiet();
+  const sent = net.stats().bytesSent;
+  collectGarbage();
+  const cpu = cpuMs();
+  const started = performance.now();
+  const fresh = await open();
+  if (!(await net.runUntilQuiet())) throw new Error('shoal: the network never went quiet');
+  const measured = { ms: performance.now() - started, cpuMs: cpuMs() - cpu, bytes: net.stats().bytesSent - sent };
+  if (fresh.space.stateHash() !== source.space.stateHash()) throw new Error('shoal: the fresh peer differs');
+  await fresh.peer.close();
+  await source.peer.close();
+  return measured;
+}
+
+async function automergeRepo(n: number): Promise<Measured> {
+  const A = await import('@automerge/automerge');
+  const { Repo } = await import('@automerge/automerge-repo');
+  const { MessageChannelNetworkAdapter } = await import('@automerge/automerge-repo-network-messagechannel');
+  const items: Record<string, string> = {};
+  for (let i = 0; i < n; i++) items[`k${i}`] = `item ${i}`;
+  const { port1, port2 } = new MessageChannel();
+  let bytes = 0;
+  // What the fresh repo receives: sync messages carry their payload as `data`.
+  port2.addEventListener('message', (event) => {
+    bytes += (event.data as { data?: Uint8Array } | undefined)?.data?.byteLength ?? 0;
+  });
+  const share = { sharePolicy: () => Promise.resolve(true) };
+  const source = new Repo({ network: [new MessageChannelNetworkAdapter(port1)], ...share });
+  const handle = source.import<{ items: Record<string, string> }>(A.save(A.from({ items })));
+  const heads = JSON.stringify(handle.heads());
+  collectGarbage();
+  const cpu = cpuMs();
+  const started = performance.now();
+  const fresh = new Repo({ network: [new MessageChannelNetworkAdapter(port2)], ...share });
+  const found = await fresh.find<{ items: Record<string, string> }>(handle.url);
+  while (JSON.stringify(found.heads()) !== heads) await new Promise((resolve) => setTimeout(resolve, 1));
+  const measured = { ms: performance.now() - started, cpuMs: cpuMs() - cpu, bytes };
+  if (Object.keys(found.doc().items).length !== n) throw new Error('automerge-repo: keys missing');
+  await fresh.shutdown();
+  await source.shutdown();
+  port1.close();
+  return measured;
+}
+
+/** The rows of the in-process catch-up at `scale`. */
+export async function catchUpInProcess(ctx: BenchContext): Promise<BenchRow[]> {
+  const n = Math.max(1000, Math.round(FULL_SIZE * ctx.scale));
+  const workload = `Catch-up of a fresh peer in one process, ${n.toLocaleString('en-US')} facts / map sets, no faults`;
+  const rows: BenchRow[] = [];
+  ctx.log(`in-process catch-up: shoal…`);
+  const s = await shoal(n);
+  ctx.log(`in-process catch-up: automerge-repo…`);
+  const a = await automergeRepo(n);
+  const notes = {
+    shoal: `SimNetwork, memory storage; the source wrote in bursts of ${BURST} (one signed run each); every fact hashed, chain-checked, signature-verified, stored; state hash checked; bytes = every frame both ways`,
+    'automerge-repo': 'MessageChannel adapters; document built outside the clock; bytes = sync messages received',
+  };
+  for (const [system, m] of [
+    ['shoal', s],
+    ['automerge-repo', a],
+  ] as const) {
+    rows.push(
+      {
+        workload,
+        system,
+        metric: 'time',
+        value: m.ms,
+        unit: 'ms',
+        better: 'lower',
+        ...(system === 'shoal' ? { goalRatio: { vs: ['automerge-repo'], atLeast: GOAL_RATIO } } : {}),
+        note: notes[system],
+      },
+      { workload, system, metric: 'CPU time (process)', value: m.cpuMs, unit: 'ms', better: 'lower' },
+      { workload, system, metric: 'bytes on the wire per fact', value: m.bytes / n, unit: 'B/fact', better: 'lower' },
+    );
+  }
+  return rows;
+}
