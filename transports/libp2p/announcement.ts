@@ -8,6 +8,8 @@
  * multiaddr; the rest is the frame.
  */
 import { err, ok, type Result } from 'neverthrow';
+import { toHex } from '../../engine/facts/bytes.js';
+import { sha256Stream } from '../../engine/facts/hash.js';
 import { MAX_ANNOUNCEMENT_BYTES } from '../../engine/limits.js';
 
 /** The topic of a space's announcements. */
@@ -71,4 +73,34 @@ export function decodeAnnouncement(bytes: Uint8Array): Result<AnnouncementMessag
   const frame = bytes.subarray(at);
   if (frame.byteLength === 0 || frame.byteLength > MAX_ANNOUNCEMENT_BYTES) return err('bad frame length');
   return ok({ addrs, frame });
+}
+
+/** The fields of a gossipsub message on the wire (its RPC form, before any check). */
+export interface WireGossipMessage {
+  readonly from?: Uint8Array | undefined;
+  readonly seqno?: Uint8Array | undefined;
+  readonly topic: string;
+  readonly data?: Uint8Array | undefined;
+  readonly signature?: Uint8Array | undefined;
+  readonly key?: Uint8Array | undefined;
+}
+
+/**
+ * Gossipsub's fast message id: SHA-256 over every field, each length-prefixed. A peer receives each
+ * announcement from several mesh peers; with this id the copies of one it already validated are
+ * dropped before their signature is checked again (a verify costs ~100 times a hash). Gossipsub
+ * remembers the id only once the message passed validation, so a forged copy cannot shadow it.
+ */
+export function announcementId(message: WireGossipMessage): string {
+  const hash = sha256Stream();
+  const empty = new Uint8Array(0);
+  const topic = new TextEncoder().encode(message.topic);
+  for (const part of [message.from, message.seqno, topic, message.signature, message.key, message.data]) {
+    const bytes = part ?? empty;
+    hash.update(
+      new Uint8Array([bytes.byteLength >>> 24, bytes.byteLength >>> 16, bytes.byteLength >>> 8, bytes.byteLength]),
+    );
+    hash.update(bytes);
+  }
+  return toHex(hash.digest());
 }

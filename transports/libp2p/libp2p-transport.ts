@@ -40,7 +40,7 @@ import {
   MIN_FRAME_READ_BYTES_PER_SECOND,
 } from '../../engine/limits.js';
 import type { Announcer, Transport, TransportContext, TransportHandler } from '../../engine/transport.js';
-import { decodeAnnouncement, encodeAnnouncement, spaceTopic, topicSpace } from './announcement.js';
+import { announcementId, decodeAnnouncement, encodeAnnouncement, spaceTopic, topicSpace } from './announcement.js';
 import { backoffDelay, type BackoffInit } from './backoff.js';
 import {
   classifyDialError,
@@ -505,6 +505,7 @@ class Libp2pShoalTransport implements Libp2pTransport {
               // Announcements are hints: one published before the topic has peers is simply lost.
               allowPublishToZeroTopicPeers: true,
               ignoreDuplicatePublishError: true,
+              fastMsgIdFn: announcementId,
             }),
           };
 
