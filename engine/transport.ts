@@ -37,9 +37,10 @@ export interface TransportHandler {
   message(from: PeerId, frame: Uint8Array): void;
   /**
    * An announcement `from` published for `space` (see {@link Announcer}). Untrusted like a frame: the
-   * peer decodes it under the limits and only takes it as a hint of what to pull.
+   * peer decodes it under the limits and only takes it as a hint of what to pull. False when it does
+   * not decode or breaks the limits: the transport should not relay it.
    */
-  announcement?(from: PeerId, space: string, frame: Uint8Array): void;
+  announcement?(from: PeerId, space: string, frame: Uint8Array): boolean;
 }
 
 /**

@@ -286,9 +286,11 @@ class PeerImpl implements Peer {
       },
       message: (from, frame) => this.#links.enqueue(from, frame),
       // A bad announcement is refused by `received` and changes nothing; it is not a link's strike
-      // (the link that relayed it did not write it), and the transport's own checks bound its size.
+      // (the link that relayed it did not write it): the transport does not relay it, and gossipsub
+      // lowers the score of the peer that sent it.
       announcement: (from, space, frame) => {
-        if (!this.#closed && from !== this.id) void this.#announcements.received(from, space, frame);
+        if (this.#closed || from === this.id) return true;
+        return this.#announcements.received(from, space, frame).isOk();
       },
     };
   }

@@ -12,7 +12,6 @@ import {
   encodeAnnouncement,
   MAX_ANNOUNCED_ADDRS,
   spaceTopic,
-  topicSpace,
 } from '../../transports/libp2p/announcement.js';
 
 const addr = multiaddr('/ip4/127.0.0.1/tcp/4001').bytes;
@@ -32,8 +31,7 @@ describe('announcement messages', () => {
     expect(decoded.addrs).toHaveLength(MAX_ANNOUNCED_ADDRS);
     expect(multiaddr(decoded.addrs[0]).toString()).toBe('/ip4/127.0.0.1/tcp/4001');
     expect([...decoded.frame]).toEqual([...frame]);
-    expect(topicSpace(spaceTopic('groceries'))).toBe('groceries');
-    expect(topicSpace('/other/topic')).toBeUndefined();
+    expect(spaceTopic('groceries')).toBe('/shoal/space/groceries');
   });
 
   it('refuse what is out of shape or over the limits', () => {

@@ -11,7 +11,7 @@ import { identify } from '@libp2p/identify';
 import { tcp } from '@libp2p/tcp';
 import { createLibp2p, type Libp2p } from 'libp2p';
 import { afterEach, describe, expect, it } from 'vitest';
-import { spaceTopic } from '../../transports/libp2p/announcement.js';
+import { encodeAnnouncement, spaceTopic } from '../../transports/libp2p/announcement.js';
 import { unwrap } from '../support/peers.js';
 import { converged, eventually, libp2pPeer, type NetPeer } from './network-peers.js';
 
@@ -70,7 +70,7 @@ describe('libp2p transport with gossipsub announcements', () => {
     );
   }, 60_000);
 
-  it('a peer with no connection to the writer hears of its facts through a topic relay and pulls them', async () => {
+  it('a peer with no connection to the writer hears of its facts through a topic relay and pulls them; a bad announcement is refused', async () => {
     // The relay speaks gossipsub only (no Shoal): announcements cross it, facts cannot.
     const relay = await createLibp2p({
       addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
@@ -93,5 +93,14 @@ describe('libp2p transport with gossipsub announcements', () => {
     await eventually(() => items(reader).get('only-here') !== undefined, 'the fact pulled by the reader', 30_000);
     expect(reader.transport.stats().pulls).toBeGreaterThanOrEqual(1);
     expect(reader.transport.linkedPeers()).toContain(writer.peer.id);
+
+    // A well-formed message whose frame is no hello: both peers refuse it, and nothing changes.
+    const before = reader.space.stateHash();
+    await relay.services.pubsub.publish(spaceTopic('list'), encodeAnnouncement([], Uint8Array.of(0xff, 1, 2)));
+    await eventually(
+      () => reader.transport.stats().badAnnouncements === 1 && writer.transport.stats().badAnnouncements === 1,
+      'the bad announcement refused',
+    );
+    expect(reader.space.stateHash()).toBe(before);
   }, 60_000);
 });

@@ -17,11 +17,6 @@ export function spaceTopic(space: string): string {
   return `/shoal/space/${space}`;
 }
 
-/** The space a topic names, if it is a space topic. */
-export function topicSpace(topic: string): string | undefined {
-  return topic.startsWith('/shoal/space/') ? topic.slice('/shoal/space/'.length) : undefined;
-}
-
 /** Most addresses an announcement carries; the rest are left out. */
 export const MAX_ANNOUNCED_ADDRS = 8; // addresses
 

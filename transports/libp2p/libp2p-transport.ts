@@ -40,7 +40,7 @@ import {
   MIN_FRAME_READ_BYTES_PER_SECOND,
 } from '../../engine/limits.js';
 import type { Announcer, Transport, TransportContext, TransportHandler } from '../../engine/transport.js';
-import { announcementId, decodeAnnouncement, encodeAnnouncement, spaceTopic, topicSpace } from './announcement.js';
+import { announcementId, decodeAnnouncement, encodeAnnouncement, spaceTopic } from './announcement.js';
 import { backoffDelay, type BackoffInit } from './backoff.js';
 import {
   classifyDialError,
@@ -234,7 +234,7 @@ export interface Libp2pTransportStats {
   /** Announcements published and delivered (gossipsub; see `gossipsub`). */
   readonly announcementsSent: number;
   readonly announcementsReceived: number;
-  /** Gossipsub messages on a space topic refused: unsigned, out of shape or over the limits. */
+  /** Gossipsub messages on a space topic refused (not relayed): unsigned, out of shape, over the limits. */
   readonly badAnnouncements: number;
   /** Pulls from an announcer we had no link to (a dial, or a stream on a connection we had). */
   readonly pulls: number;
@@ -541,7 +541,6 @@ class Libp2pShoalTransport implements Libp2pTransport {
       maxOutboundStreams: MAX_OPEN_STREAMS_PER_CONNECTION,
     });
     this.#pubsub = (node.services as { pubsub?: GossipSub }).pubsub;
-    this.#pubsub?.addEventListener('message', (event) => this.#onAnnouncement(event.detail));
     node.addEventListener('connection:open', (event) => this.#onConnectionOpen(event.detail));
     node.addEventListener('peer:disconnect', (event) => this.#onPeerDisconnect(event.detail.toString() as PeerId));
     if (init.mdns === true) node.addEventListener('peer:discovery', (event) => this.#onDiscovery(event.detail));
@@ -943,10 +942,10 @@ class Libp2pShoalTransport implements Libp2pTransport {
     const result = this.#validation;
     if (pubsub === undefined || result === undefined || this.#stopped) return;
     const topic = spaceTopic(space);
-    // Checked before gossipsub relays it: a bad message is rejected, which also lowers the score of
-    // the peer that relayed it.
+    // Gossipsub asks once per new message, before relaying it: a bad one is rejected, which also
+    // lowers the score of the peer that sent it. So the engine hears of each announcement here.
     pubsub.topicValidators.set(topic, (_from, message) => {
-      const valid = message.type === 'signed' && decodeAnnouncement(message.data).isOk();
+      const valid = this.#onAnnouncement(space, message);
       if (!valid) this.#stats.badAnnouncements += 1;
       return valid ? result.Accept : result.Reject;
     });
@@ -974,11 +973,12 @@ class Libp2pShoalTransport implements Libp2pTransport {
     pubsub.publish(spaceTopic(space), message).catch(() => undefined);
   }
 
-  #onAnnouncement(message: PubsubMessage): void {
-    const space = topicSpace(message.topic);
-    if (space === undefined || message.type !== 'signed' || this.#stopped) return;
+  /** An announcement on `space`'s topic: false when it is unsigned or does not decode (engine's part too). */
+  #onAnnouncement(space: string, message: PubsubMessage): boolean {
+    if (message.type !== 'signed') return false;
     const decoded = decodeAnnouncement(message.data);
-    if (decoded.isErr()) return; // the validator refused it already
+    if (decoded.isErr()) return false;
+    if (this.#stopped) return true;
     const from = message.from.toString() as PeerId;
     const addrs: Multiaddr[] = [];
     for (const bytes of decoded.value.addrs) {
@@ -991,7 +991,11 @@ class Libp2pShoalTransport implements Libp2pTransport {
       this.#announcedAddrs.delete(this.#announcedAddrs.keys().next().value!);
     }
     this.#stats.announcementsReceived += 1;
-    this.#call(() => this.#handler?.announcement?.(from, space, decoded.value.frame));
+    let valid = true;
+    this.#call(() => {
+      valid = this.#handler?.announcement?.(from, space, decoded.value.frame) ?? true;
+    });
+    return valid;
   }
 
   /** Get a link to an announcer: a stream on a connection we have, or a dial to where it said it is. */
