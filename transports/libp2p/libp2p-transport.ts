@@ -194,9 +194,10 @@ export interface Libp2pTransportInit {
    * Run the announcements of each open space over gossipsub (`@libp2p/gossipsub`, an optional peer
    * dependency loaded only when this is on) on the topic `/shoal/space/<id>`: for spaces whose
    * peers each link to a few others rather than to everyone. A peer that hears of facts it lacks
-   * and does not get them from its links within `PULL_DELAY_MS` pulls them over `/shoal/sync` from
-   * the announcer, dialling it if they share no connection. Gossipsub runs over the connections
-   * this transport has (it dials nobody itself: peer exchange is off), so it adds no links.
+   * and that its links stop bringing pulls them over `/shoal/sync` from the announcer: over the link
+   * it has to it (after `PULL_DELAY_MS`), or else through a dial to the addresses the announcement
+   * carries (after `PULL_DIAL_DELAY_MS`). Gossipsub runs over the connections this transport has
+   * (it dials nobody itself: peer exchange is off), so it adds no links.
    *
    * @default false
    */
@@ -231,7 +232,7 @@ export interface Libp2pTransportStats {
   readonly streamsRefused: number;
   /** Exceptions thrown by the handler's callbacks (a bug above the transport; the link goes on). */
   readonly handlerErrors: number;
-  /** Announcements published and delivered (gossipsub; see `gossipsub`). */
+  /** Announcements published, and delivered to the peer (and accepted by it). */
   readonly announcementsSent: number;
   readonly announcementsReceived: number;
   /** Gossipsub messages on a space topic refused (not relayed): unsigned, out of shape, over the limits. */
@@ -980,6 +981,12 @@ class Libp2pShoalTransport implements Libp2pTransport {
     if (decoded.isErr()) return false;
     if (this.#stopped) return true;
     const from = message.from.toString() as PeerId;
+    let valid = true;
+    this.#call(() => {
+      valid = this.#handler?.announcement?.(from, space, decoded.value.frame) ?? true;
+    });
+    if (!valid) return false;
+    this.#stats.announcementsReceived += 1;
     const addrs: Multiaddr[] = [];
     for (const bytes of decoded.value.addrs) {
       const addr = announcedAddr(bytes, from);
@@ -990,12 +997,7 @@ class Libp2pShoalTransport implements Libp2pTransport {
     if (this.#announcedAddrs.size > MAX_ANNOUNCERS_KEPT) {
       this.#announcedAddrs.delete(this.#announcedAddrs.keys().next().value!);
     }
-    this.#stats.announcementsReceived += 1;
-    let valid = true;
-    this.#call(() => {
-      valid = this.#handler?.announcement?.(from, space, decoded.value.frame) ?? true;
-    });
-    return valid;
+    return true;
   }
 
   /** Get a link to an announcer: a stream on a connection we have, or a dial to where it said it is. */
@@ -1004,8 +1006,9 @@ class Libp2pShoalTransport implements Libp2pTransport {
     const state = this.#state(peer);
     if (state.link !== undefined) return;
     this.#stats.pulls += 1;
-    const addrs = this.#announcedAddrs.get(peer) ?? [];
-    for (const addr of addrs) if (!state.addrs.some((a) => a.equals(addr))) state.addrs = [...state.addrs, addr];
+    // A peer we keep dialling has addresses of our choosing; any other is dialled where it said it is.
+    const announced = this.#announcedAddrs.get(peer);
+    if (!state.wanted && announced !== undefined) state.addrs = announced;
     this.#dial(state);
   }
 
