@@ -54,7 +54,7 @@ export { memoryBlobStore } from './blobs/memory-blobs.js';
 export { realEnv, type Env, type Timer } from './env.js';
 export { inProcessWorkers, type Workers, type SnapshotJob, type BuiltSnapshot } from './snapshot/workers.js';
 export { threadWorkers } from './snapshot/thread-workers.js';
-export type { Transport, TransportContext, TransportHandler } from './transport.js';
+export type { Announcer, Transport, TransportContext, TransportHandler } from './transport.js';
 export type { IdentityKey } from './facts/types.js';
 export type { Fact, FactType, Hlc, JsonObject, JsonValue, PeerId, Vector } from './facts/types.js';
 export * from './errors.js';

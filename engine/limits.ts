@@ -285,3 +285,31 @@ export const MAX_HISTORY_COPY_RETRY_MS = 10 * 60_000; // 10 min
  * ~2 × max(snapshotEvery, items / factor) once pruned).
  */
 export const SNAPSHOT_STATE_FACTOR = 8;
+
+/**
+ * Announcements over a broadcasting transport (gossipsub): a space publishes the counters that
+ * moved at most this often, …
+ */
+export const ANNOUNCE_INTERVAL_MS = 250; // 250 ms
+
+/** … naming at most this many origins each (its own first; the rest go in the next one). */
+export const MAX_ANNOUNCE_ORIGINS = 256; // origins
+
+/** Largest announcement a peer publishes or reads (256 origins take ~3 KiB). */
+export const MAX_ANNOUNCEMENT_BYTES = 16 * 1024; // 16 KiB
+
+/**
+ * A peer that hears of facts it lacks waits this long before pulling them from the announcer: its
+ * links usually bring them first (live push), and then there is nothing to pull.
+ */
+export const PULL_DELAY_MS = 2_000; // 2 s
+
+/**
+ * An announcer we have no link to is dialled only after this long without the facts arriving: a
+ * new link is the last resort (a chain of forwards on a large mesh takes a few seconds, and a
+ * linked announcer that holds them is asked first, at every `PULL_DELAY_MS`).
+ */
+export const PULL_DIAL_DELAY_MS = 8_000; // 8 s
+
+/** Announcers a space keeps waiting to pull from; announcements past it are dropped (hints only). */
+export const MAX_PENDING_PULLS = 64; // peers

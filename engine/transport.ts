@@ -35,6 +35,28 @@ export interface TransportHandler {
   peerUp(peer: PeerId): void;
   peerDown(peer: PeerId): void;
   message(from: PeerId, frame: Uint8Array): void;
+  /**
+   * An announcement `from` published for `space` (see {@link Announcer}). Untrusted like a frame: the
+   * peer decodes it under the limits and only takes it as a hint of what to pull. False when it does
+   * not decode or breaks the limits: the transport should not relay it.
+   */
+  announcement?(from: PeerId, space: string, frame: Uint8Array): boolean;
+}
+
+/**
+ * Broadcast of per-space announcements, for spaces whose peers each link to a few others (libp2p
+ * with gossipsub: a topic per space). An announcement says which counters the announcer holds; a
+ * peer that learns it lacks facts pulls them over a link to the announcer, never out of the
+ * announcement itself, so facts are checked exactly as on any link.
+ */
+export interface Announcer {
+  /** Hear (and relay) the announcements of `space` from now on. */
+  join(space: string): void;
+  leave(space: string): void;
+  /** Publish `frame` (an encoded `hello`: what this peer holds of `space`) to the space's peers. */
+  announce(space: string, frame: Uint8Array): void;
+  /** Get a link to `peer` (an announcer we are not linked to): dial it if needed. */
+  pull(peer: PeerId): void;
 }
 
 export interface Transport {
@@ -48,4 +70,6 @@ export interface Transport {
   addresses(): string[];
   /** Close every link and stop. */
   stop(): Promise<void>;
+  /** Present when this transport can broadcast per-space announcements (see {@link Announcer}). */
+  readonly announcer?: Announcer | undefined;
 }

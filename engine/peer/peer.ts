@@ -36,6 +36,7 @@ import { inProcessWorkers, type Workers } from '../snapshot/workers.js';
 import type { Transport, TransportHandler } from '../transport.js';
 import { openSpace } from '../space/open.js';
 import type { SpaceImpl, SpaceOptions } from '../space/space.js';
+import { Announcements } from './announcements.js';
 import { PeerCache } from './cache.js';
 import { Links } from './links.js';
 import type { Peer, PeerInit, Space } from './types.js';
@@ -152,6 +153,7 @@ class PeerImpl implements Peer {
   readonly #spaces = new Map<string, ResultAsync<SpaceImpl, OpenError>>();
   readonly #open = new Map<string, SpaceImpl>();
   readonly #links: Links;
+  readonly #announcements: Announcements;
   #closed = false;
 
   constructor(init: PeerParts) {
@@ -182,6 +184,12 @@ class PeerImpl implements Peer {
         return Promise.resolve();
       },
       closed: () => this.#closed,
+    });
+    this.#announcements = new Announcements({
+      announcers: init.transports.flatMap((t) => (t.announcer === undefined ? [] : [t.announcer])),
+      timers: this.#timers,
+      space: (id) => this.#open.get(id),
+      linked: (peer) => this.#links.has(peer),
     });
   }
 
@@ -225,8 +233,10 @@ class PeerImpl implements Peer {
           send: (peer, frame) => this.#links.send(peer, frame),
           complain: (peer, code, message) => this.#links.strike(peer, id, code, message),
         },
+        advanced: (origins) => this.#announcements.advanced(id, origins),
       }).map((space) => {
         this.#open.set(id, space);
+        this.#announcements.open(id);
         for (const peer of this.#links.peers()) space.peerUp(peer);
         return space;
       });
@@ -243,6 +253,7 @@ class PeerImpl implements Peer {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    for (const id of this.#open.keys()) this.#announcements.close(id);
     for (const space of this.#open.values()) await space.close();
     this.#timers.close();
     await this.#workers.close();
@@ -274,6 +285,13 @@ class PeerImpl implements Peer {
         for (const space of this.#open.values()) space.peerDown(peer);
       },
       message: (from, frame) => this.#links.enqueue(from, frame),
+      // A bad announcement is refused by `received` and changes nothing; it is not a link's strike
+      // (the link that relayed it did not write it): the transport does not relay it, and gossipsub
+      // lowers the score of the peer that sent it.
+      announcement: (from, space, frame) => {
+        if (this.#closed || from === this.id) return true;
+        return this.#announcements.received(from, space, frame).isOk();
+      },
     };
   }
 }

@@ -85,6 +85,8 @@ export interface SpaceContext {
   readonly workers: Workers;
   /** Where history blobs go. */
   readonly archive: BlobStore;
+  /** The space accepted new facts of `origins` (the peer announces them where its transports can). */
+  readonly advanced?: ((origins: ReadonlySet<PeerId>) => void) | undefined;
 }
 
 /** What `open.ts` hands a new space. */
@@ -397,6 +399,11 @@ export class SpaceImpl implements Space, CollectionHost {
     this.#ingest.forget(peer);
   }
 
+  /** Ask `peer` again what it holds: it then sends what we lack (a pull after its announcement). */
+  rehello(peer: PeerId): void {
+    this.#sessions.rehello(peer);
+  }
+
   /**
    * The receive path without a session: verify and queue `runs` as if `from` sent them. For tests
    * and tools that feed a space runs the wire cannot carry (sessions call the same pipeline).
@@ -562,6 +569,7 @@ export class SpaceImpl implements Space, CollectionHost {
     this.#sessions.advanced(origins);
     this.workflow.maybeRun();
     this.#gossip.advanced(origins);
+    this.#ctx.advanced?.(origins);
     this.#scheduleIdleSnapshot();
     this.#synced.check();
   }

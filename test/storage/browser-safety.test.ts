@@ -155,9 +155,9 @@ describe('what each package entry reaches', () => {
     expect([...new Set(graph.lazy.map(packageOf))]).toEqual(CORE_LAZY);
   });
 
-  it('only the libp2p transport loads anything lazily beyond the core Ed25519 fallback (TCP and mDNS only when used, so browsers never run them; ws for WebSocket dials on Node 20)', () => {
+  it('only the libp2p transport loads anything lazily beyond the core Ed25519 fallback (TCP and mDNS only when used, so browsers never run them; ws for WebSocket dials on Node 20; gossipsub only when its announcements are on)', () => {
     for (const subpath of Object.keys(ALLOWED)) {
-      const own = subpath === './transports/libp2p' ? ['@libp2p/mdns', '@libp2p/tcp', 'ws'] : [];
+      const own = subpath === './transports/libp2p' ? ['@libp2p/gossipsub', '@libp2p/mdns', '@libp2p/tcp', 'ws'] : [];
       const lazy = [...new Set(graphOf(sourceOf(subpath)).lazy.map(packageOf))];
       expect(lazy.filter((p) => !CORE_LAZY.includes(p)).sort()).toEqual(own);
     }

@@ -18,6 +18,7 @@
 import { noise } from '@chainsafe/libp2p-noise';
 import { yamux } from '@chainsafe/libp2p-yamux';
 import { privateKeyFromRaw } from '@libp2p/crypto/keys';
+import type { GossipSub, Message as PubsubMessage, TopicValidatorResult } from '@libp2p/gossipsub';
 import { identify } from '@libp2p/identify';
 import type { Connection, Libp2p, PeerInfo, Stream } from '@libp2p/interface';
 import { peerIdFromString } from '@libp2p/peer-id';
@@ -38,7 +39,8 @@ import {
   MAX_STREAMS_PER_CONNECTION,
   MIN_FRAME_READ_BYTES_PER_SECOND,
 } from '../../engine/limits.js';
-import type { Transport, TransportContext, TransportHandler } from '../../engine/transport.js';
+import type { Announcer, Transport, TransportContext, TransportHandler } from '../../engine/transport.js';
+import { announcementId, decodeAnnouncement, encodeAnnouncement, spaceTopic } from './announcement.js';
 import { backoffDelay, type BackoffInit } from './backoff.js';
 import {
   classifyDialError,
@@ -83,6 +85,9 @@ const MIN_SWEEP_ABOVE = 64; // peers
 
 /** Targets given up on (own address, off our allowlist) that `dialTargets()` still shows. */
 const MAX_GIVEN_UP_KEPT = 32; // targets
+
+/** Announcers whose addresses (from their announcements) are kept for a pull; the oldest go first. */
+const MAX_ANNOUNCERS_KEPT = 256; // peers
 
 /** Options of {@link libp2pTransport}. */
 export interface Libp2pTransportInit {
@@ -185,6 +190,18 @@ export interface Libp2pTransportInit {
    * @default FRAME_READ_TIMEOUT_MS (10000)
    */
   readonly frameReadTimeoutMs?: number;
+  /**
+   * Run the announcements of each open space over gossipsub (`@libp2p/gossipsub`, an optional peer
+   * dependency loaded only when this is on) on the topic `/shoal/space/<id>`: for spaces whose
+   * peers each link to a few others rather than to everyone. A peer that hears of facts it lacks
+   * and that its links stop bringing pulls them over `/shoal/sync` from the announcer: over the link
+   * it has to it (after `PULL_DELAY_MS`), or else through a dial to the addresses the announcement
+   * carries (after `PULL_DIAL_DELAY_MS`). Gossipsub runs over the connections this transport has
+   * (it dials nobody itself: peer exchange is off), so it adds no links.
+   *
+   * @default false
+   */
+  readonly gossipsub?: boolean;
 }
 
 /** Counters of one libp2p transport, for tests, benchmarks and the CLI's `status`. */
@@ -215,6 +232,13 @@ export interface Libp2pTransportStats {
   readonly streamsRefused: number;
   /** Exceptions thrown by the handler's callbacks (a bug above the transport; the link goes on). */
   readonly handlerErrors: number;
+  /** Announcements published, and delivered to the peer (and accepted by it). */
+  readonly announcementsSent: number;
+  readonly announcementsReceived: number;
+  /** Gossipsub messages on a space topic refused (not relayed): unsigned, out of shape, over the limits. */
+  readonly badAnnouncements: number;
+  /** Pulls from an announcer we had no link to (a dial, or a stream on a connection we had). */
+  readonly pulls: number;
 }
 
 /** A {@link Transport} over libp2p, with counters and a view of its live links. */
@@ -396,6 +420,10 @@ class Libp2pShoalTransport implements Libp2pTransport {
     readTimeouts: 0,
     streamsRefused: 0,
     handlerErrors: 0,
+    announcementsSent: 0,
+    announcementsReceived: 0,
+    badAnnouncements: 0,
+    pulls: 0,
   };
   readonly #failures: DialFailure[] = [];
   readonly #failureListeners = new Set<(failure: DialFailure) => void>();
@@ -408,6 +436,13 @@ class Libp2pShoalTransport implements Libp2pTransport {
   readonly #greeting = new Set<Link>();
   /** Size of the peer table past which entries that hold nothing are forgotten. */
   #sweepAbove = MIN_SWEEP_ABOVE;
+  /** Where each recent announcer said it can be dialled (oldest first). */
+  readonly #announcedAddrs = new Map<PeerId, Multiaddr[]>();
+  /** The gossipsub service, when `gossipsub` is on and the node started. */
+  #pubsub: GossipSub | undefined;
+  /** Gossipsub's validation results (its enum, loaded with it). */
+  #validation: typeof TopicValidatorResult | undefined;
+  readonly announcer: Announcer | undefined;
   #timers: TimerScope | undefined;
   #clock: () => number = () => 0;
   #node: Libp2p | undefined;
@@ -420,6 +455,15 @@ class Libp2pShoalTransport implements Libp2pTransport {
   constructor(init: Libp2pTransportInit) {
     this.#init = init;
     this.#allow = init.allow === undefined ? undefined : new Set(init.allow);
+    this.announcer =
+      init.gossipsub === true
+        ? {
+            join: (space) => this.#join(space),
+            leave: (space) => this.#leave(space),
+            announce: (space, frame) => this.#announce(space, frame),
+            pull: (peer) => this.#pull(peer),
+          }
+        : undefined;
   }
 
   start(context: TransportContext, handler: TransportHandler): ResultAsync<void, TransportError> {
@@ -452,6 +496,19 @@ class Libp2pShoalTransport implements Libp2pTransport {
     if (websockets) transports.push(webSockets());
     transports.push(...(init.transports ?? []));
     const discovery = init.mdns === true ? [(await import('@libp2p/mdns')).mdns({ serviceTag: MDNS_SERVICE_TAG })] : [];
+    const gossip = init.gossipsub === true ? await import('@libp2p/gossipsub') : undefined;
+    this.#validation = gossip?.TopicValidatorResult;
+    const pubsub =
+      gossip === undefined
+        ? {}
+        : {
+            pubsub: gossip.gossipsub({
+              // Announcements are hints: one published before the topic has peers is simply lost.
+              allowPublishToZeroTopicPeers: true,
+              ignoreDuplicatePublishError: true,
+              fastMsgIdFn: announcementId,
+            }),
+          };
 
     const options: Libp2pOptions = {
       // The engine's key is not a libp2p object: libp2p gets its own, from the same 64 bytes
@@ -461,7 +518,7 @@ class Libp2pShoalTransport implements Libp2pTransport {
       transports,
       connectionEncrypters: [noise()],
       streamMuxers: [yamux()],
-      services: { ...(init.services as Libp2pOptions['services']), identify: identify() },
+      services: { ...(init.services as Libp2pOptions['services']), ...pubsub, identify: identify() },
       connectionGater: {
         denyDialPeer: (peer) => this.#refuse(peer.toString()),
         denyDialMultiaddr: (ma) => {
@@ -484,6 +541,7 @@ class Libp2pShoalTransport implements Libp2pTransport {
       maxInboundStreams: MAX_OPEN_STREAMS_PER_CONNECTION,
       maxOutboundStreams: MAX_OPEN_STREAMS_PER_CONNECTION,
     });
+    this.#pubsub = (node.services as { pubsub?: GossipSub }).pubsub;
     node.addEventListener('connection:open', (event) => this.#onConnectionOpen(event.detail));
     node.addEventListener('peer:disconnect', (event) => this.#onPeerDisconnect(event.detail.toString() as PeerId));
     if (init.mdns === true) node.addEventListener('peer:discovery', (event) => this.#onDiscovery(event.detail));
@@ -878,6 +936,82 @@ class Libp2pShoalTransport implements Libp2pTransport {
     });
   }
 
+  // ---- announcements (gossipsub) ----------------------------------------------------------------
+
+  #join(space: string): void {
+    const pubsub = this.#pubsub;
+    const result = this.#validation;
+    if (pubsub === undefined || result === undefined || this.#stopped) return;
+    const topic = spaceTopic(space);
+    // Gossipsub asks once per new message, before relaying it: a bad one is rejected, which also
+    // lowers the score of the peer that sent it. So the engine hears of each announcement here.
+    pubsub.topicValidators.set(topic, (_from, message) => {
+      const valid = this.#onAnnouncement(space, message);
+      if (!valid) this.#stats.badAnnouncements += 1;
+      return valid ? result.Accept : result.Reject;
+    });
+    pubsub.subscribe(topic);
+  }
+
+  #leave(space: string): void {
+    const pubsub = this.#pubsub;
+    if (pubsub === undefined || this.#stopped) return;
+    const topic = spaceTopic(space);
+    pubsub.unsubscribe(topic);
+    pubsub.topicValidators.delete(topic);
+  }
+
+  #announce(space: string, frame: Uint8Array): void {
+    const pubsub = this.#pubsub;
+    const node = this.#node;
+    if (pubsub === undefined || node === undefined || this.#stopped) return;
+    const message = encodeAnnouncement(
+      node.getMultiaddrs().map((ma) => ma.bytes),
+      frame,
+    );
+    this.#stats.announcementsSent += 1;
+    // A publish that fails (the node stopping) is a lost hint: the links still sync.
+    pubsub.publish(spaceTopic(space), message).catch(() => undefined);
+  }
+
+  /** An announcement on `space`'s topic: false when it is unsigned or does not decode (engine's part too). */
+  #onAnnouncement(space: string, message: PubsubMessage): boolean {
+    if (message.type !== 'signed') return false;
+    const decoded = decodeAnnouncement(message.data);
+    if (decoded.isErr()) return false;
+    if (this.#stopped) return true;
+    const from = message.from.toString() as PeerId;
+    let valid = true;
+    this.#call(() => {
+      valid = this.#handler?.announcement?.(from, space, decoded.value.frame) ?? true;
+    });
+    if (!valid) return false;
+    this.#stats.announcementsReceived += 1;
+    const addrs: Multiaddr[] = [];
+    for (const bytes of decoded.value.addrs) {
+      const addr = announcedAddr(bytes, from);
+      if (addr !== undefined) addrs.push(addr);
+    }
+    this.#announcedAddrs.delete(from);
+    this.#announcedAddrs.set(from, addrs);
+    if (this.#announcedAddrs.size > MAX_ANNOUNCERS_KEPT) {
+      this.#announcedAddrs.delete(this.#announcedAddrs.keys().next().value!);
+    }
+    return true;
+  }
+
+  /** Get a link to an announcer: a stream on a connection we have, or a dial to where it said it is. */
+  #pull(peer: PeerId): void {
+    if (this.#node === undefined || this.#stopped || peer === this.#self || this.#refuse(peer)) return;
+    const state = this.#state(peer);
+    if (state.link !== undefined) return;
+    this.#stats.pulls += 1;
+    // A peer we keep dialling has addresses of our choosing; any other is dialled where it said it is.
+    const announced = this.#announcedAddrs.get(peer);
+    if (!state.wanted && announced !== undefined) state.addrs = announced;
+    this.#dial(state);
+  }
+
   // ---- dialling ---------------------------------------------------------------------------------
 
   #onPeerDisconnect(peer: PeerId): void {
@@ -1196,6 +1330,19 @@ function reportingProtector(psk: Uint8Array): NonNullable<Libp2pOptions['connect
       },
     };
   };
+}
+
+/** An address from `from`'s announcement, ending in `/p2p/<from>`; undefined if it is not one. */
+function announcedAddr(bytes: Uint8Array, from: PeerId): Multiaddr | undefined {
+  let addr: Multiaddr;
+  try {
+    addr = multiaddr(bytes);
+  } catch {
+    return undefined;
+  }
+  const named = peerIdOf(addr);
+  if (named === undefined) return addr.encapsulate(`/p2p/${from}`);
+  return named === from ? addr : undefined;
 }
 
 /** The PeerId a multiaddr names (its last `/p2p/<id>`), if any. */
