@@ -146,7 +146,7 @@ export class SimNetwork {
   #stats = { sent: 0, delivered: 0, dropped: 0, duplicated: 0, bytesSent: 0, bytesDelivered: 0, maxInFlightBytes: 0 };
   /** Bytes in flight per directed link (`from>to`). */
   readonly #inFlight = new Map<string, number>();
-  readonly #cache = new PeerCache();
+  readonly #cache = new PeerCache({ shareRegisters: true });
   #filter: ((from: string, to: string, frame: Uint8Array) => boolean) | undefined;
 
   /**
