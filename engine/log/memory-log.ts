@@ -1,7 +1,7 @@
 /**
  * The in-memory EventLog: the reference implementation every other backend is checked against.
- * Entries are copied on the way in and replaced (never mutated) when their metadata changes, so an
- * entry a caller got from `query` never changes under it.
+ * Entries are copied on the way in (unless frozen) and replaced (never mutated) when their metadata
+ * changes, so an entry a caller got from `query` never changes under it.
  */
 import { errAsync, okAsync, type ResultAsync } from 'neverthrow';
 import { conflictError, outOfRange } from '../errors.js';
@@ -55,8 +55,10 @@ export class MemoryEventLog<T extends LogEntry> implements EventLog<T> {
     }
     for (const entry of entries) {
       if (entry.snapshot !== undefined) this.#snapshot = { sequenceId: this.#end, blobId: entry.snapshot };
-      // A shallow copy: the caller keeps its object, the log its own.
-      this.#entries.push({ ...entry });
+      // A shallow copy: the caller keeps its object, the log its own. A frozen entry cannot change
+      // under the log, so it is kept as is: facts decoded once and shared by the replicas of a
+      // simulated network are then held once, not once per replica.
+      this.#entries.push(Object.isFrozen(entry) ? entry : { ...entry });
     }
     return okAsync(this.#withSnapshot({}, snapshotId));
   }

@@ -143,6 +143,9 @@ export class SimNetwork {
   #groups: Map<string, number> | undefined;
   /** Rolling hash of every delivery. */
   #trace: Uint8Array = new Uint8Array(32);
+  /** Where each delivery's trace record is built (grown to the largest frame seen). */
+  #traceBuffer = new Uint8Array(4096);
+  readonly #utf8 = new TextEncoder();
   #stats = { sent: 0, delivered: 0, dropped: 0, duplicated: 0, bytesSent: 0, bytesDelivered: 0, maxInFlightBytes: 0 };
   /** Bytes in flight per directed link (`from>to`). */
   readonly #inFlight = new Map<string, number>();
@@ -439,13 +442,22 @@ export class SimNetwork {
     }
     this.#stats.delivered++;
     this.#stats.bytesDelivered += frame.length;
-    const header = new TextEncoder().encode(`${this.#scheduler.now}|${from}|${to}|`);
-    const record = new Uint8Array(32 + header.length + frame.length);
-    record.set(this.#trace);
-    record.set(header, 32);
-    record.set(frame, 32 + header.length);
-    this.#trace = sha256(record);
+    this.#traceDelivery(from, to, frame);
     endpoint.handler.message(from, frame);
+  }
+
+  /** trace = SHA-256(trace ‖ "time|from|to|" ‖ frame), built in one reused buffer. */
+  #traceDelivery(from: PeerId, to: PeerId, frame: Uint8Array): void {
+    const header = `${this.#scheduler.now}|${from}|${to}|`;
+    // UTF-8 takes at most 3 bytes per UTF-16 unit.
+    const most = 32 + header.length * 3 + frame.length;
+    if (this.#traceBuffer.length < most)
+      this.#traceBuffer = new Uint8Array(Math.max(most, this.#traceBuffer.length * 2));
+    const buffer = this.#traceBuffer;
+    buffer.set(this.#trace);
+    const { written } = this.#utf8.encodeInto(header, buffer.subarray(32));
+    buffer.set(frame, 32 + written);
+    this.#trace = sha256(buffer.subarray(0, 32 + written + frame.length));
   }
 
   #linkAllowed(a: PeerId, b: PeerId): boolean {
