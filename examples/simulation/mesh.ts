@@ -2,6 +2,7 @@
  * A random mesh of simulated peers writing and converging: the scenario behind `npm run sim` and
  * the 1,000-peer benchmark. Everything derives from the seed.
  */
+import { getHeapStatistics } from 'node:v8';
 import { uniformFloat64 } from 'pure-rand/distribution/uniformFloat64';
 import { xoroshiro128plus } from 'pure-rand/generator/xoroshiro128plus';
 import { createPeer, memoryStorage, type Space } from '../../engine/index.js';
@@ -40,6 +41,8 @@ export interface MeshResult {
   /** (virtual ms, peers holding every fact) samples. */
   readonly curve: [number, number][];
   readonly stateHash: string;
+  /** Most bytes of JavaScript heap in use at a convergence sample (garbage not yet collected included). */
+  readonly peakHeap: number;
 }
 
 /** Run the mesh. Options out of range are a caller's bug: it throws a RangeError for them. */
@@ -91,8 +94,10 @@ export async function runMesh(options: MeshOptions): Promise<MeshResult> {
   // Peers that converged stay converged (nothing is written after the start): only check the rest.
   let waiting = spaces;
   let converged = 0;
+  let peakHeap = getHeapStatistics().used_heap_size;
   while (converged < options.peers) {
     await net.advance(sampleEvery);
+    peakHeap = Math.max(peakHeap, getHeapStatistics().used_heap_size);
     waiting = waiting.filter((s) => !holdsAll(s));
     converged = options.peers - waiting.length;
     const elapsed = net.stats().elapsed - start;
@@ -114,5 +119,6 @@ export async function runMesh(options: MeshOptions): Promise<MeshResult> {
     facts,
     curve,
     stateHash: spaces[0]!.stateHash(),
+    peakHeap,
   };
 }
