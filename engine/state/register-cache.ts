@@ -13,32 +13,34 @@
  * true })`, which `SimNetwork` does); it lives and dies with that caller, so one seed still gives one
  * run whatever ran before it.
  */
-import { toHex, Writer } from '../facts/bytes.js';
-import type { Fact } from '../facts/types.js';
+import { Writer } from '../facts/bytes.js';
+import type { Fact, Hash } from '../facts/types.js';
 import { applyToRecord, writeRecord, type ItemRecord } from './lww.js';
 
 export class RegisterCache {
-  /** Steps from a record with no registers yet, by the hash of the fact taken. */
-  readonly #fresh = new Map<string, ItemRecord>();
-  /** Steps from each record, by the hash of the fact taken; gone with the record. */
-  readonly #steps = new WeakMap<ItemRecord, Map<string, ItemRecord>>();
+  /** Steps from a record with no registers yet, by the fact taken (its hash object). */
+  readonly #fresh = new WeakMap<Hash, ItemRecord>();
+  /** Steps from each record, by the fact taken (its hash object); gone with the record. */
+  readonly #steps = new WeakMap<ItemRecord, WeakMap<Hash, ItemRecord>>();
   readonly #encodings = new WeakMap<ItemRecord, Uint8Array>();
 
   /**
-   * `applyToRecord(record, fact)`, computed once for every replica. Keyed by the fact's hash, which
-   * covers everything the step reads (origin, counter, clock, type, item, data).
+   * `applyToRecord(record, fact)`, computed once for every replica. A fact is known by the object
+   * of its hash: computed once from the fact's own bytes (by the writer, or by the chain of a
+   * received run, which the replicas share), it stands for everything the step reads, and no two
+   * facts share one. A fact that arrives as a different object (decoded again, replayed from
+   * storage) only misses the cache.
    */
   apply(record: ItemRecord | undefined, fact: Fact): ItemRecord {
     let steps = record === undefined ? this.#fresh : this.#steps.get(record);
     if (steps === undefined) {
-      steps = new Map();
+      steps = new WeakMap();
       this.#steps.set(record!, steps);
     }
-    const key = toHex(fact.hash);
-    let next = steps.get(key);
+    let next = steps.get(fact.hash);
     if (next === undefined) {
       next = applyToRecord(record, fact);
-      steps.set(key, next);
+      steps.set(fact.hash, next);
     }
     return next;
   }

@@ -25,6 +25,12 @@ export interface MeshOptions {
   /** Sample convergence every this many virtual ms. @default 100 */
   readonly sampleEvery?: number;
   readonly onProgress?: (converged: number, total: number, elapsedMs: number) => void;
+  /**
+   * Let the replicas share what they decode, verify and compute (the network's `PeerCache`); with
+   * false each peer has its own, as separate processes would. Same run either way, only slower.
+   * @default true
+   */
+  readonly shareCaches?: boolean;
 }
 
 export interface MeshResult {
@@ -56,7 +62,9 @@ export async function runMesh(options: MeshOptions): Promise<MeshResult> {
   const spaces: Space[] = [];
   const ids: string[] = [];
   for (let i = 0; i < options.peers; i++) {
-    const peer = (await createPeer({ storage: memoryStorage(), ...net.node() }))._unsafeUnwrap();
+    const { cache, ...node } = net.node();
+    const shared = options.shareCaches === false ? {} : { cache };
+    const peer = (await createPeer({ storage: memoryStorage(), ...node, ...shared }))._unsafeUnwrap();
     spaces.push((await peer.space('mesh'))._unsafeUnwrap());
     ids.push(peer.id);
   }
