@@ -3,15 +3,23 @@
  * order). Nothing here reads the real clock, so one seed gives one run.
  */
 
-interface Event {
-  readonly time: number;
-  readonly seq: number;
-  readonly run: () => void;
-  cancelled: boolean;
-}
-
 export interface ScheduledEvent {
   cancel(): void;
+}
+
+/** An event is its own handle: one object per message or timer, no closure to cancel it. */
+class Event implements ScheduledEvent {
+  cancelled = false;
+
+  constructor(
+    readonly time: number,
+    readonly seq: number,
+    readonly run: () => void,
+  ) {}
+
+  cancel(): void {
+    this.cancelled = true;
+  }
 }
 
 /** A binary min-heap of events. */
@@ -40,13 +48,9 @@ export class Scheduler {
   }
 
   at(time: number, run: () => void): ScheduledEvent {
-    const event: Event = { time: Math.max(time, this.#now), seq: this.#seq++, run, cancelled: false };
+    const event = new Event(Math.max(time, this.#now), this.#seq++, run);
     this.#push(event);
-    return {
-      cancel: () => {
-        event.cancelled = true;
-      },
-    };
+    return event;
   }
 
   /** Run every event due at the earliest pending time; returns false when there is none. */
