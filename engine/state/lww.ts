@@ -88,11 +88,9 @@ class Draft {
     this.changed = true;
   }
 
-  /** The new record, or `record` itself when nothing changed. */
+  /** The new record, or `record` itself when nothing changed (a new item always changes). */
   done(record: ItemRecord | undefined): ItemRecord {
-    return this.changed || record === undefined
-      ? { exists: this.exists, reset: this.reset, fields: this.fields }
-      : record;
+    return this.changed ? { exists: this.exists, reset: this.reset, fields: this.fields } : record!;
   }
 }
 
