@@ -9,16 +9,31 @@ export interface ScheduledEvent {
 
 /** An event is its own handle: one object per message or timer, no closure to cancel it. */
 class Event implements ScheduledEvent {
-  cancelled = false;
+  #run: (() => void) | undefined;
 
   constructor(
     readonly time: number,
     readonly seq: number,
-    readonly run: () => void,
-  ) {}
+    run: () => void,
+  ) {
+    this.#run = run;
+  }
 
+  get cancelled(): boolean {
+    return this.#run === undefined;
+  }
+
+  /** Run it, unless cancelled. */
+  fire(): void {
+    this.#run?.();
+  }
+
+  /**
+   * Lets go of the callback at once: a cancelled timer stays queued until it is due, and what its
+   * closure holds (a frame to resend, a session) should not stay alive with it.
+   */
   cancel(): void {
-    this.cancelled = true;
+    this.#run = undefined;
   }
 }
 
@@ -59,8 +74,7 @@ export class Scheduler {
     if (time === undefined || time > limit) return false;
     this.#now = time;
     while (this.#heap.length > 0 && this.#heap[0]!.time === time) {
-      const event = this.#pop()!;
-      if (!event.cancelled) event.run();
+      this.#pop()!.fire();
     }
     return true;
   }
