@@ -51,11 +51,6 @@ export class Scheduler {
     return this.#now;
   }
 
-  /** Pending (not cancelled) events. */
-  get size(): number {
-    return this.#heap.length;
-  }
-
   /** Time of the earliest event, or undefined. */
   peekTime(): number | undefined {
     this.#skipCancelled();
