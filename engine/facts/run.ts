@@ -112,7 +112,8 @@ export function chainOf(space: string, run: Run, cache?: ChainCache): Result<rea
       break;
     }
     fact.hash = hash.value;
-    facts.push(fact);
+    // Frozen: the chain is shared by every replica that receives the run, down to their logs.
+    facts.push(Object.freeze(fact));
     prev = hash.value;
   }
   cache?.set(space, run, result);

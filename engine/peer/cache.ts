@@ -13,10 +13,25 @@
  */
 import { ChainCache } from '../facts/run.js';
 import { SignatureCache } from '../facts/sign.js';
+import { RegisterCache } from '../state/register-cache.js';
 import { RunCodecCache } from '../sync/codec.js';
+
+export interface PeerCacheInit {
+  /**
+   * Share item records between the replicas that use this cache (see `RegisterCache`). Only worth
+   * it for a cache many replicas share: for one peer it would only hold on to its own records.
+   * @default false
+   */
+  shareRegisters?: boolean;
+}
 
 export class PeerCache {
   readonly signatures = new SignatureCache();
   readonly chains = new ChainCache();
   readonly runs = new RunCodecCache();
+  readonly registers: RegisterCache | undefined;
+
+  constructor(init: PeerCacheInit = {}) {
+    this.registers = init.shareRegisters === true ? new RegisterCache() : undefined;
+  }
 }

@@ -19,6 +19,7 @@ import type { EventLog, SequenceId } from '../log/event-log.js';
 import type { FactEntry } from '../log/fact-entry.js';
 import { OriginIndex } from '../log/origin-index.js';
 import { LwwState } from '../state/lww.js';
+import type { RegisterCache } from '../state/register-cache.js';
 import { PendingOverlay } from '../state/overlay.js';
 import { OriginDirectory } from '../sync/origin-key.js';
 
@@ -27,7 +28,7 @@ export class Replica {
   /** This peer's origin. */
   readonly origin: PeerId;
   readonly log: EventLog<FactEntry>;
-  readonly state = new LwwState();
+  readonly state: LwwState;
   readonly overlay = new PendingOverlay();
   readonly clock: HlcClock;
   /** Where each origin's facts sit in the log. */
@@ -58,7 +59,9 @@ export class Replica {
     env: Env,
     maxDrift: number,
     appenderHooks: AppenderHooks,
+    registers?: RegisterCache,
   ) {
+    this.state = new LwwState(registers);
     this.spaceId = spaceId;
     this.origin = origin;
     this.log = log;

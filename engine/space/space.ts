@@ -29,6 +29,7 @@ import type { FactEntry } from '../log/fact-entry.js';
 import type { BlobStore } from '../blobs/blob-store.js';
 import type { Collection, Fault, Space, SpaceListener, SpaceStatus, WhenSyncedOptions } from '../peer/types.js';
 import type { ItemRecord } from '../state/lww.js';
+import type { RegisterCache } from '../state/register-cache.js';
 import { ViewCache } from '../state/view-cache.js';
 import type { ItemView } from '../state/view.js';
 import type { Storage } from '../storage/storage.js';
@@ -68,6 +69,7 @@ export interface SpaceOptions {
 export interface SpaceCaches {
   readonly chains: ChainCache;
   readonly runs: RunCodecCache;
+  readonly registers: RegisterCache | undefined;
 }
 
 /** Everything a space gets from its peer. */
@@ -141,11 +143,19 @@ export class SpaceImpl implements Space, CollectionHost {
       ctx.link.complain(peer, code, message);
     };
 
-    this.replica = new Replica(ctx.id, ctx.origin, log, env, options.maxDrift, {
-      seal: (entries) => this.#writer.seal(entries),
-      durable: (entries, first) => this.#onDurable(entries, first),
-      failed: (dropped, error) => this.#onAppendFailed(dropped, error),
-    });
+    this.replica = new Replica(
+      ctx.id,
+      ctx.origin,
+      log,
+      env,
+      options.maxDrift,
+      {
+        seal: (entries) => this.#writer.seal(entries),
+        durable: (entries, first) => this.#onDurable(entries, first),
+        failed: (dropped, error) => this.#onAppendFailed(dropped, error),
+      },
+      ctx.caches.registers,
+    );
     const replica = this.replica;
     this.#views = new ViewCache(replica.state, replica.overlay);
     this.#changes = new ChangeFeed(this.#views);

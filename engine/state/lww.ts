@@ -16,6 +16,7 @@ import { toHex, Writer } from '../facts/bytes.js';
 import { sha256Stream } from '../facts/hash.js';
 import { writeJson } from '../facts/json.js';
 import type { Fact, JsonValue } from '../facts/types.js';
+import type { RegisterCache } from './register-cache.js';
 import { compareStamps, stampOf, type Stamp } from './stamp.js';
 
 export interface Register<V> {
@@ -23,19 +24,123 @@ export interface Register<V> {
   readonly stamp: Stamp;
 }
 
-/** Registers of one item. */
+/**
+ * Registers of one item. Immutable: a fact that changes an item gives it a new record, so records
+ * can be shared between replicas (see `RegisterCache`) and handed to readers as they are.
+ */
 export interface ItemRecord {
-  exists: Register<boolean> | undefined;
-  reset: Stamp | undefined;
-  readonly fields: Map<string, Register<JsonValue>>;
+  readonly exists: Register<boolean> | undefined;
+  readonly reset: Stamp | undefined;
+  readonly fields: ReadonlyMap<string, Register<JsonValue>>;
 }
 
 const newer = (a: Stamp, b: Stamp | undefined): boolean => b === undefined || compareStamps(a, b) > 0;
 
+/** `fields` without the registers older than `reset` (a create replaced the object). */
+function fieldsSince(fields: ReadonlyMap<string, Register<JsonValue>>, reset: Stamp): Map<string, Register<JsonValue>> {
+  const kept = new Map<string, Register<JsonValue>>();
+  for (const [field, reg] of fields) if (compareStamps(reg.stamp, reset) >= 0) kept.set(field, reg);
+  return kept;
+}
+
+/**
+ * A record being built from an older one: its field map is copied on the first change, so a fact
+ * that changes nothing allocates nothing.
+ */
+class Draft {
+  exists: Register<boolean> | undefined;
+  reset: Stamp | undefined;
+  fields: ReadonlyMap<string, Register<JsonValue>>;
+  #own: Map<string, Register<JsonValue>> | undefined;
+  changed: boolean;
+
+  constructor(record: ItemRecord | undefined) {
+    this.exists = record?.exists;
+    this.reset = record?.reset;
+    // A new item is a change in itself: it starts holding registers.
+    this.#own = record === undefined ? new Map() : undefined;
+    this.fields = this.#own ?? record!.fields;
+    this.changed = record === undefined;
+  }
+
+  setExists(reg: Register<boolean>): void {
+    if (!newer(reg.stamp, this.exists?.stamp)) return;
+    this.exists = reg;
+    this.changed = true;
+  }
+
+  setReset(stamp: Stamp): void {
+    if (!newer(stamp, this.reset)) return;
+    this.reset = stamp;
+    this.#own = fieldsSince(this.fields, stamp);
+    this.fields = this.#own;
+    this.changed = true;
+  }
+
+  setField(field: string, reg: Register<JsonValue>): void {
+    if (this.reset !== undefined && compareStamps(reg.stamp, this.reset) < 0) return;
+    if (!newer(reg.stamp, this.fields.get(field)?.stamp)) return;
+    if (this.#own === undefined) {
+      this.#own = new Map(this.fields);
+      this.fields = this.#own;
+    }
+    this.#own.set(field, reg);
+    this.changed = true;
+  }
+
+  /** The new record, or `record` itself when nothing changed (a new item always changes). */
+  done(record: ItemRecord | undefined): ItemRecord {
+    return this.changed ? { exists: this.exists, reset: this.reset, fields: this.fields } : record!;
+  }
+}
+
+/**
+ * The registers of an item after `fact`: a pure function of the record (undefined: the item has
+ * none yet) and the fact. Returns `record` itself when the fact changes nothing; never mutates it.
+ */
+export function applyToRecord(record: ItemRecord | undefined, fact: Fact): ItemRecord {
+  const stamp = stampOf(fact);
+  const draft = new Draft(record);
+  switch (fact.type) {
+    case 'create':
+      draft.setExists({ value: true, stamp });
+      draft.setReset(stamp);
+      for (const field of Object.keys(fact.data)) draft.setField(field, { value: fact.data[field]!, stamp });
+      break;
+    case 'update': {
+      const field = Object.keys(fact.data)[0]!;
+      draft.setField(field, { value: fact.data[field]!, stamp });
+      break;
+    }
+    case 'delete':
+      draft.setExists({ value: false, stamp });
+      break;
+  }
+  return draft.done(record);
+}
+
+/** The registers of `record` merged with those of `other`, register by register; never mutates. */
+function mergeRecords(record: ItemRecord | undefined, other: ItemRecord): ItemRecord {
+  const draft = new Draft(record);
+  if (other.exists !== undefined) draft.setExists(other.exists);
+  if (other.reset !== undefined) draft.setReset(other.reset);
+  for (const [field, reg] of other.fields) draft.setField(field, reg);
+  return draft.done(record);
+}
+
 export class LwwState {
   readonly #collections = new Map<string, Map<string, ItemRecord>>();
+  readonly #registers: RegisterCache | undefined;
   #hash: string | undefined;
   #items = 0;
+
+  /**
+   * @param registers records shared on purpose with other replicas of the same process (the
+   *   simulator's); without it, this state computes each record itself.
+   */
+  constructor(registers?: RegisterCache) {
+    this.#registers = registers;
+  }
 
   /** Number of items with any register (visible or not). */
   get itemCount(): number {
@@ -44,58 +149,17 @@ export class LwwState {
 
   /** Apply one fact. Returns whether any register changed. */
   apply(fact: Fact): boolean {
-    const stamp = stampOf(fact);
-    const record = this.#record(fact.collection, fact.item);
-    let changed = false;
-    switch (fact.type) {
-      case 'create':
-        if (newer(stamp, record.exists?.stamp)) {
-          record.exists = { value: true, stamp };
-          changed = true;
-        }
-        if (newer(stamp, record.reset)) {
-          record.reset = stamp;
-          for (const [field, reg] of record.fields)
-            if (compareStamps(reg.stamp, stamp) < 0) record.fields.delete(field);
-          changed = true;
-        }
-        for (const field of Object.keys(fact.data)) {
-          changed = this.#setField(record, field, { value: fact.data[field]!, stamp }) || changed;
-        }
-        break;
-      case 'update': {
-        const field = Object.keys(fact.data)[0]!;
-        changed = this.#setField(record, field, { value: fact.data[field]!, stamp });
-        break;
-      }
-      case 'delete':
-        if (newer(stamp, record.exists?.stamp)) {
-          record.exists = { value: false, stamp };
-          changed = true;
-        }
-        break;
-    }
-    if (changed) this.#hash = undefined;
-    return changed;
+    const items = this.#itemsOf(fact.collection);
+    const before = items.get(fact.item);
+    const after = this.#registers?.apply(before, fact) ?? applyToRecord(before, fact);
+    return this.#set(items, fact.item, before, after);
   }
 
   /** Merge another item's registers into this state (snapshots, state merge). */
   mergeRecord(collection: string, item: string, other: ItemRecord): boolean {
-    const record = this.#record(collection, item);
-    let changed = false;
-    if (other.exists !== undefined && newer(other.exists.stamp, record.exists?.stamp)) {
-      record.exists = other.exists;
-      changed = true;
-    }
-    if (other.reset !== undefined && newer(other.reset, record.reset)) {
-      const reset = other.reset;
-      record.reset = reset;
-      for (const [field, reg] of record.fields) if (compareStamps(reg.stamp, reset) < 0) record.fields.delete(field);
-      changed = true;
-    }
-    for (const [field, reg] of other.fields) changed = this.#setField(record, field, reg) || changed;
-    if (changed) this.#hash = undefined;
-    return changed;
+    const items = this.#itemsOf(collection);
+    const before = items.get(item);
+    return this.#set(items, item, before, mergeRecords(before, other));
   }
 
   /** Merge every register of `other` into this state. */
@@ -105,7 +169,7 @@ export class LwwState {
     }
   }
 
-  /** The registers of an item, if it has any. Read-only for callers. */
+  /** The registers of an item, if it has any. */
   record(collection: string, item: string): ItemRecord | undefined {
     return this.#collections.get(collection)?.get(item);
   }
@@ -125,30 +189,27 @@ export class LwwState {
    * facts ⇒ same hash, whatever the order they arrived in. Cached until the next change.
    */
   hash(): string {
-    this.#hash ??= hashState(this);
+    this.#hash ??= hashState(this, this.#registers);
     return this.#hash;
   }
 
-  #record(collection: string, item: string): ItemRecord {
+  #itemsOf(collection: string): Map<string, ItemRecord> {
     let items = this.#collections.get(collection);
     if (items === undefined) {
       items = new Map();
       this.#collections.set(collection, items);
     }
-    let record = items.get(item);
-    if (record === undefined) {
-      record = { exists: undefined, reset: undefined, fields: new Map() };
-      items.set(item, record);
-      this.#items++;
-    }
-    return record;
+    return items;
   }
 
-  #setField(record: ItemRecord, field: string, reg: Register<JsonValue>): boolean {
-    if (record.reset !== undefined && compareStamps(reg.stamp, record.reset) < 0) return false;
-    if (!newer(reg.stamp, record.fields.get(field)?.stamp)) return false;
-    record.fields.set(field, reg);
-    return true;
+  /** Store `after` as the item's record; whether it changed (a new item always does). */
+  #set(items: Map<string, ItemRecord>, item: string, before: ItemRecord | undefined, after: ItemRecord): boolean {
+    if (after === before) return false;
+    if (before === undefined) this.#items++;
+    items.set(item, after);
+    this.#hash = undefined;
+    // A new item whose first merge brought no register is stored, but nothing changed.
+    return before !== undefined || after.exists !== undefined || after.reset !== undefined || after.fields.size > 0;
   }
 }
 
@@ -162,7 +223,31 @@ const sorted = <T>(entries: Iterable<[string, T]>): [string, T][] =>
 
 const FLUSH_BYTES = 64 * 1024;
 
-function hashState(state: LwwState): string {
+/**
+ * The canonical encoding of one item's registers, as `hash()` feeds it (after the item's id).
+ * Exported for `RegisterCache`, which keeps it per shared record.
+ */
+export function writeRecord(w: Writer, record: ItemRecord): void {
+  if (record.exists === undefined) w.u8(0);
+  else {
+    w.u8(record.exists.value ? 2 : 1);
+    writeStamp(w, record.exists.stamp);
+  }
+  if (record.reset === undefined) w.u8(0);
+  else {
+    w.u8(1);
+    writeStamp(w, record.reset);
+  }
+  const fields = sorted(record.fields.entries());
+  w.uvarint(fields.length);
+  for (const [field, reg] of fields) {
+    w.string(field);
+    writeStamp(w, reg.stamp);
+    writeJson(w, reg.value);
+  }
+}
+
+function hashState(state: LwwState, registers: RegisterCache | undefined): string {
   const h = sha256Stream();
   const w = new Writer(FLUSH_BYTES * 2);
   const flush = (force: boolean): void => {
@@ -175,23 +260,8 @@ function hashState(state: LwwState): string {
     w.u8(1).string(collection);
     for (const [item, record] of sorted(items.entries())) {
       w.u8(2).string(item);
-      if (record.exists === undefined) w.u8(0);
-      else {
-        w.u8(record.exists.value ? 2 : 1);
-        writeStamp(w, record.exists.stamp);
-      }
-      if (record.reset === undefined) w.u8(0);
-      else {
-        w.u8(1);
-        writeStamp(w, record.reset);
-      }
-      const fields = sorted(record.fields.entries());
-      w.uvarint(fields.length);
-      for (const [field, reg] of fields) {
-        w.string(field);
-        writeStamp(w, reg.stamp);
-        writeJson(w, reg.value);
-      }
+      if (registers === undefined) writeRecord(w, record);
+      else w.raw(registers.encoding(record));
       flush(false);
     }
   }

@@ -6,6 +6,10 @@
  *       lost. Shows a progress bar, prints a summary and writes a chart of converged peers over
  *       virtual time (SVG, under .tmp/ unless --out says where).
  *
+ *   npm run sim -- --sizes 100,1000,10000 --writes 1
+ *       The same mesh at several sizes, one after another: a summary each, a table of them all
+ *       (wall and CPU time, virtual time, heap, messages and bytes per fact) and one chart.
+ *
  *   npm run sim -- --campaign --seed 1234 [--prune]
  *   npm run sim -- --campaign --seeds 10000 [--from 1] [--jobs 2] [--prune]
  *       The fault campaign (20 peers × 200 writes, drops, duplicates, reordering, partitions,
@@ -22,7 +26,7 @@ import { fileURLToPath } from 'node:url';
 import { SingleBar, Presets } from 'cli-progress';
 import { describeMix, runCampaign, type CampaignResult } from '../../testing/campaign.js';
 import { convergenceChart } from './chart.js';
-import { MESH_MAX_VIRTUAL_MS, runMesh } from './mesh.js';
+import { MESH_MAX_VIRTUAL_MS, runMesh, type MeshResult } from './mesh.js';
 
 /** Peer options of the pruning campaign (test/sim/pruning-campaign.test.ts). */
 const PRUNING = { snapshotEvery: 300, pruneWindow: 3_000 };
@@ -31,7 +35,7 @@ const PRUNING = { snapshotEvery: 300, pruneWindow: 3_000 };
 const MAX_SEED = 0xffff_ffff;
 
 const USAGE = `Usage:
-  npm run sim -- [--peers N] [--writes N] [--degree N] [--drop P] [--seed N] [--out FILE]
+  npm run sim -- [--peers N | --sizes N,N,...] [--writes N] [--degree N] [--drop P] [--seed N] [--out FILE]
       a random mesh of virtual peers writing and converging (the default mode)
   npm run sim -- --campaign --seed N [--prune]
       replay one seed of the fault campaign exactly, with details
@@ -41,6 +45,7 @@ const USAGE = `Usage:
 
 Mesh options:
   --peers N     virtual peers, 1 to 100000 (default 50)
+  --sizes LIST  run the mesh at each of these sizes (peers, comma-separated), a table and one chart
   --writes N    writes per peer, 1 to 100000 (default 10)
   --degree N    links per peer (a ring plus random chords), 2 to 1000 (default 4)
   --drop P      probability that a message is lost, 0 to 1 (default 0.05)
@@ -64,7 +69,8 @@ type Command =
   | {
       readonly kind: 'mesh';
       readonly seed: number;
-      readonly peers: number;
+      /** Peers of each run, in order (one run for --peers). */
+      readonly sizes: readonly number[];
       readonly writes: number;
       readonly degree: number;
       readonly drop: number;
@@ -82,7 +88,9 @@ type Command =
 /** A bad command line: what is wrong, for a person. */
 class UsageError extends Error {}
 
-const MESH_FLAGS = ['peers', 'writes', 'degree', 'drop', 'out'] as const;
+const MESH_FLAGS = ['peers', 'sizes', 'writes', 'degree', 'drop', 'out'] as const;
+/** Most runs one --sizes may ask for. */
+const MAX_SIZES = 10;
 const CAMPAIGN_FLAGS = ['seeds', 'from', 'jobs', 'prune'] as const;
 
 /** Check every argument; throws a {@link UsageError} for anything wrong. */
@@ -96,6 +104,7 @@ function parse(argv: readonly string[]): Command {
       options: {
         campaign: { type: 'boolean' },
         peers: { type: 'string' },
+        sizes: { type: 'string' },
         writes: { type: 'string' },
         drop: { type: 'string' },
         degree: { type: 'string' },
@@ -163,10 +172,18 @@ function parse(argv: readonly string[]): Command {
   }
   const seed = integer('seed', values.seed, 1, 0, MAX_SEED);
   if (values.out !== undefined && values.out.trim() === '') throw new UsageError('--out needs a file name');
+  if (values.peers !== undefined && values.sizes !== undefined) {
+    throw new UsageError('--peers runs one size, --sizes several: give one of them');
+  }
+  const sizes =
+    values.sizes === undefined
+      ? [integer('peers', values.peers, 50, 1, 100_000)]
+      : values.sizes.split(',').map((size) => integer('sizes', size.trim(), 0, 1, 100_000));
+  if (sizes.length > MAX_SIZES) throw new UsageError(`--sizes takes at most ${MAX_SIZES} sizes (got ${sizes.length})`);
   return {
     kind: 'mesh',
     seed,
-    peers: integer('peers', values.peers, 50, 1, 100_000),
+    sizes,
     writes: integer('writes', values.writes, 10, 1, 100_000),
     degree: integer('degree', values.degree, 4, 2, 1000),
     drop: probability('drop', values.drop, 0.05),
@@ -215,18 +232,51 @@ async function mesh(o: Extract<Command, { kind: 'mesh' }>): Promise<number> {
     console.error(`cannot write the chart to ${out}: ${e instanceof Error ? e.message : String(e)}`);
     return 2;
   }
-  console.log(
-    `mesh: ${o.peers} peers × ${o.writes} writes, degree ${o.degree}, drop ${o.drop * 100} %, seed ${o.seed}`,
+  const runs: SizeRun[] = [];
+  for (const peers of o.sizes) {
+    if (runs.length > 0) console.log('');
+    runs.push(await meshOfSize(o, peers));
+  }
+  const first = runs[0]!;
+  const title =
+    runs.length === 1
+      ? `${first.peers} peers × ${o.writes} writes, drop ${o.drop * 100} %, seed ${o.seed}`
+      : `${o.writes} writes per peer, drop ${o.drop * 100} %, seed ${o.seed}`;
+  writeFileSync(
+    out,
+    convergenceChart(
+      runs.map((r) => ({ label: `${r.peers.toLocaleString('en-US')} peers`, peers: r.peers, curve: r.result.curve })),
+      { title },
+    ),
   );
+  if (runs.length > 1) console.log(`\n${sizesTable(runs)}`);
+  console.log(`chart:            ${out}`);
+  return runs.every((r) => r.result.converged) ? 0 : 1;
+}
+
+/** One size of a mesh run, with what it cost the process. */
+interface SizeRun {
+  readonly peers: number;
+  readonly result: MeshResult;
+  /** Seconds. */
+  readonly wall: number;
+  /** Seconds of CPU (user + system) this process spent on the run. */
+  readonly cpu: number;
+}
+
+async function meshOfSize(o: Extract<Command, { kind: 'mesh' }>, peers: number): Promise<SizeRun> {
+  console.log(`mesh: ${peers} peers × ${o.writes} writes, degree ${o.degree}, drop ${o.drop * 100} %, seed ${o.seed}`);
   if (o.drop === 1) console.log('note: --drop 1 loses every message, so nothing can converge');
   const bar = new SingleBar(
     { format: ' {bar} {value}/{total} peers converged | virtual {virtual} s | wall {wall} s' },
     Presets.shades_classic,
   );
   const started = performance.now();
-  bar.start(o.peers, 0, { virtual: '0.0', wall: '0.0' });
+  const cpu = process.cpuUsage();
+  bar.start(peers, 0, { virtual: '0.0', wall: '0.0' });
   const result = await runMesh({
     ...o,
+    peers,
     onProgress: (converged, _total, elapsed) =>
       bar.update(converged, {
         virtual: (elapsed / 1000).toFixed(1),
@@ -234,19 +284,18 @@ async function mesh(o: Extract<Command, { kind: 'mesh' }>): Promise<number> {
       }),
   });
   bar.stop();
-  const wall = (performance.now() - started) / 1000;
-  writeFileSync(
-    out,
-    convergenceChart(result.curve, {
-      peers: o.peers,
-      title: `${o.peers} peers × ${o.writes} writes, drop ${o.drop * 100} %, seed ${o.seed}`,
-    }),
-  );
+  const used = process.cpuUsage(cpu);
+  const run: SizeRun = {
+    peers,
+    result,
+    wall: (performance.now() - started) / 1000,
+    cpu: (used.user + used.system) / 1e6,
+  };
   const seconds = (ms: number): string => (ms / 1000).toFixed(2);
   const verdict = result.converged
     ? `yes: every peer holds all ${result.facts} facts, one state hash ${result.stateHash.slice(0, 16)}…`
-    : result.convergedPeers < o.peers
-      ? `NO: after ${seconds(result.convergeMs)} virtual s, ${result.convergedPeers} of ${o.peers} peers hold all ${result.facts} facts (${result.stateHashes} different state hashes)`
+    : result.convergedPeers < peers
+      ? `NO: after ${seconds(result.convergeMs)} virtual s, ${result.convergedPeers} of ${peers} peers hold all ${result.facts} facts (${result.stateHashes} different state hashes)`
       : `NO: every peer holds all ${result.facts} facts, yet there are ${result.stateHashes} different state hashes (a bug: please report seed ${o.seed})`;
   console.log(
     [
@@ -254,14 +303,46 @@ async function mesh(o: Extract<Command, { kind: 'mesh' }>): Promise<number> {
       result.converged
         ? `virtual time:     ${seconds(result.convergeMs)} s to converge`
         : `virtual time:     gave up after ${seconds(result.convergeMs)} s (the limit is ${MESH_MAX_VIRTUAL_MS / 1000} s)`,
-      `wall time:        ${wall.toFixed(1)} s`,
+      `wall time:        ${run.wall.toFixed(1)} s (CPU ${run.cpu.toFixed(1)} s)`,
+      `heap:             ${mb(result.peakHeap)} MB at most (sampled)`,
       `messages:         ${result.stats.sent} sent, ${result.stats.dropped} lost, ${(result.stats.sent / result.facts).toFixed(1)} per fact`,
-      `bytes:            ${(result.stats.bytesSent / 1e6).toFixed(1)} MB, ${(result.stats.bytesSent / result.facts).toFixed(0)} B per fact (${(result.stats.bytesSent / result.facts / o.peers).toFixed(1)} B per fact per peer)`,
-      `chart:            ${out}`,
+      `bytes:            ${(result.stats.bytesSent / 1e6).toFixed(1)} MB, ${(result.stats.bytesSent / result.facts).toFixed(0)} B per fact (${(result.stats.bytesSent / result.facts / peers).toFixed(1)} B per fact per peer)`,
       `seed:             ${o.seed} (same seed, same run: trace ${result.stats.trace.slice(0, 16)}…)`,
     ].join('\n'),
   );
-  return result.converged ? 0 : 1;
+  return run;
+}
+
+function mb(bytes: number): string {
+  return (bytes / 2 ** 20).toFixed(0);
+}
+
+/** The runs of --sizes side by side. */
+function sizesTable(runs: readonly SizeRun[]): string {
+  const header = [
+    'peers',
+    'converged',
+    'wall s',
+    'CPU s',
+    'virtual s',
+    'heap MB',
+    'msgs/fact',
+    'B/fact',
+    'B/fact/peer',
+  ];
+  const rows = runs.map((r) => [
+    r.peers.toLocaleString('en-US'),
+    r.result.converged ? 'yes' : 'NO',
+    r.wall.toFixed(1),
+    r.cpu.toFixed(1),
+    (r.result.convergeMs / 1000).toFixed(2),
+    mb(r.result.peakHeap),
+    (r.result.stats.sent / r.result.facts).toFixed(1),
+    (r.result.stats.bytesSent / r.result.facts).toFixed(0),
+    (r.result.stats.bytesSent / r.result.facts / r.peers).toFixed(1),
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
+  return [header, ...rows].map((row) => row.map((cell, i) => cell.padStart(widths[i]!)).join('  ')).join('\n');
 }
 
 async function replay(seed: number, prune: boolean): Promise<number> {

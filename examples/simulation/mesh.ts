@@ -2,6 +2,7 @@
  * A random mesh of simulated peers writing and converging: the scenario behind `npm run sim` and
  * the 1,000-peer benchmark. Everything derives from the seed.
  */
+import { getHeapStatistics } from 'node:v8';
 import { uniformFloat64 } from 'pure-rand/distribution/uniformFloat64';
 import { xoroshiro128plus } from 'pure-rand/generator/xoroshiro128plus';
 import { createPeer, memoryStorage, type Space } from '../../engine/index.js';
@@ -24,6 +25,12 @@ export interface MeshOptions {
   /** Sample convergence every this many virtual ms. @default 100 */
   readonly sampleEvery?: number;
   readonly onProgress?: (converged: number, total: number, elapsedMs: number) => void;
+  /**
+   * Let the replicas share what they decode, verify and compute (the network's `PeerCache`); with
+   * false each peer has its own, as separate processes would. Same run either way, only slower.
+   * @default true
+   */
+  readonly shareCaches?: boolean;
 }
 
 export interface MeshResult {
@@ -40,6 +47,8 @@ export interface MeshResult {
   /** (virtual ms, peers holding every fact) samples. */
   readonly curve: [number, number][];
   readonly stateHash: string;
+  /** Most bytes of JavaScript heap in use at a convergence sample (garbage not yet collected included). */
+  readonly peakHeap: number;
 }
 
 /** Run the mesh. Options out of range are a caller's bug: it throws a RangeError for them. */
@@ -53,7 +62,9 @@ export async function runMesh(options: MeshOptions): Promise<MeshResult> {
   const spaces: Space[] = [];
   const ids: string[] = [];
   for (let i = 0; i < options.peers; i++) {
-    const peer = (await createPeer({ storage: memoryStorage(), ...net.node() }))._unsafeUnwrap();
+    const { cache, ...node } = net.node();
+    const shared = options.shareCaches === false ? {} : { cache };
+    const peer = (await createPeer({ storage: memoryStorage(), ...node, ...shared }))._unsafeUnwrap();
     spaces.push((await peer.space('mesh'))._unsafeUnwrap());
     ids.push(peer.id);
   }
@@ -91,8 +102,10 @@ export async function runMesh(options: MeshOptions): Promise<MeshResult> {
   // Peers that converged stay converged (nothing is written after the start): only check the rest.
   let waiting = spaces;
   let converged = 0;
+  let peakHeap = getHeapStatistics().used_heap_size;
   while (converged < options.peers) {
     await net.advance(sampleEvery);
+    peakHeap = Math.max(peakHeap, getHeapStatistics().used_heap_size);
     waiting = waiting.filter((s) => !holdsAll(s));
     converged = options.peers - waiting.length;
     const elapsed = net.stats().elapsed - start;
@@ -114,5 +127,6 @@ export async function runMesh(options: MeshOptions): Promise<MeshResult> {
     facts,
     curve,
     stateHash: spaces[0]!.stateHash(),
+    peakHeap,
   };
 }

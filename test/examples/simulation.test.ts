@@ -66,6 +66,10 @@ describe('npm run sim: arguments', () => {
       [['--campaign', '--seed', '1', '--seeds', '2'], /give one of them/m],
       [['--campaign', '--seeds', '0'], /^--seeds must be a whole number from 1/m],
       [['--campaign', '--seeds', '2', '--jobs', '0'], /^--jobs must be a whole number from 1 to 64/m],
+      [['--peers', '3', '--sizes', '4,5'], /^--peers runs one size, --sizes several: give one of them$/m],
+      [['--sizes', '4,,5'], /^--sizes must be a whole number from 1 to 100000 \(got ""\)$/m],
+      [['--sizes', '1,2,3,4,5,6,7,8,9,10,11'], /^--sizes takes at most 10 sizes \(got 11\)$/m],
+      [['--campaign', '--seeds', '2', '--sizes', '4'], /^--sizes is for the mesh, not the campaign/m],
     ];
     // Two at a time: the machine is shared.
     for (let i = 0; i < cases.length; i += 2) {
@@ -116,6 +120,26 @@ describe('npm run sim: runs', () => {
     expect(alone.out).not.toContain('campaign');
     expect(readFileSync(join(dir, 'charts', 'seven.svg'), 'utf8')).toMatch(/^<\?xml/);
     expectNoStack(alone);
+  }, 120_000);
+
+  it('--sizes runs the mesh at each size: a summary each, a table of them all and one chart', async () => {
+    const run = await sim(['--sizes', '3,5', '--writes', '2', '--out', 'sizes.svg']);
+    expect(run.code, run.err).toBe(0);
+    const lines = run.out.split('\n');
+    expect(lines.filter((line) => line.startsWith('mesh: '))).toEqual([
+      'mesh: 3 peers × 2 writes, degree 4, drop 5 %, seed 1',
+      'mesh: 5 peers × 2 writes, degree 4, drop 5 %, seed 1',
+    ]);
+    expect(run.out).toMatch(/^heap: +\d+ MB at most \(sampled\)$/m);
+    expect(run.out).toMatch(
+      /^peers +converged +wall s +CPU s +virtual s +heap MB +msgs\/fact +B\/fact +B\/fact\/peer$/m,
+    );
+    expect(run.out).toMatch(/^ +3 +yes( +[\d.]+){7}$/m);
+    expect(run.out).toMatch(/^ +5 +yes( +[\d.]+){7}$/m);
+    const chart = readFileSync(join(dir, 'sizes.svg'), 'utf8');
+    expect(chart.match(/<polyline/g)).toHaveLength(2);
+    expect(chart).toContain('>5 peers</text>');
+    expectNoStack(run);
   }, 120_000);
 
   it('--drop 1 cannot converge: it says NO, with an explanation that matches, exit status 1, no throw', async () => {

@@ -5,6 +5,7 @@
  * same final state.
  */
 import { describe, expect, it } from 'vitest';
+import { runMesh } from '../../examples/simulation/mesh.js';
 import { runCampaign, type CampaignOptions } from '../../testing/campaign.js';
 
 const SMALL: Omit<CampaignOptions, 'seed'> = { peers: 10, writes: 80 };
@@ -25,5 +26,16 @@ describe('determinism', () => {
     const a = await runCampaign({ seed: 21, ...SMALL });
     const b = await runCampaign({ seed: 22, ...SMALL });
     expect(a.stats.trace).not.toBe(b.stats.trace);
+  }, 300_000);
+
+  it('sharing caches between the replicas changes nothing but time: same trace, messages and state', async () => {
+    // Seed 5 of the mesh: npm run sim -- --peers 40 --writes 4 --seed 5
+    const mesh = { seed: 5, peers: 40, writes: 4, degree: 4, drop: 0.05 };
+    const shared = await runMesh(mesh);
+    const alone = await runMesh({ ...mesh, shareCaches: false });
+    expect(shared.converged, 'seed 5 must converge').toBe(true);
+    expect(alone.stats.trace, 'npm run sim -- --peers 40 --writes 4 --seed 5').toBe(shared.stats.trace);
+    expect(alone.stats.sent).toBe(shared.stats.sent);
+    expect(alone.stateHash).toBe(shared.stateHash);
   }, 300_000);
 });

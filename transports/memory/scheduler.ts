@@ -3,15 +3,38 @@
  * order). Nothing here reads the real clock, so one seed gives one run.
  */
 
-interface Event {
-  readonly time: number;
-  readonly seq: number;
-  readonly run: () => void;
-  cancelled: boolean;
-}
-
 export interface ScheduledEvent {
   cancel(): void;
+}
+
+/** An event is its own handle: one object per message or timer, no closure to cancel it. */
+class Event implements ScheduledEvent {
+  #run: (() => void) | undefined;
+
+  constructor(
+    readonly time: number,
+    readonly seq: number,
+    run: () => void,
+  ) {
+    this.#run = run;
+  }
+
+  get cancelled(): boolean {
+    return this.#run === undefined;
+  }
+
+  /** Run it, unless cancelled. */
+  fire(): void {
+    this.#run?.();
+  }
+
+  /**
+   * Lets go of the callback at once: a cancelled timer stays queued until it is due, and what its
+   * closure holds (a frame to resend, a session) should not stay alive with it.
+   */
+  cancel(): void {
+    this.#run = undefined;
+  }
 }
 
 /** A binary min-heap of events. */
@@ -28,11 +51,6 @@ export class Scheduler {
     return this.#now;
   }
 
-  /** Pending (not cancelled) events. */
-  get size(): number {
-    return this.#heap.length;
-  }
-
   /** Time of the earliest event, or undefined. */
   peekTime(): number | undefined {
     this.#skipCancelled();
@@ -40,13 +58,9 @@ export class Scheduler {
   }
 
   at(time: number, run: () => void): ScheduledEvent {
-    const event: Event = { time: Math.max(time, this.#now), seq: this.#seq++, run, cancelled: false };
+    const event = new Event(Math.max(time, this.#now), this.#seq++, run);
     this.#push(event);
-    return {
-      cancel: () => {
-        event.cancelled = true;
-      },
-    };
+    return event;
   }
 
   /** Run every event due at the earliest pending time; returns false when there is none. */
@@ -55,8 +69,7 @@ export class Scheduler {
     if (time === undefined || time > limit) return false;
     this.#now = time;
     while (this.#heap.length > 0 && this.#heap[0]!.time === time) {
-      const event = this.#pop()!;
-      if (!event.cancelled) event.run();
+      this.#pop()!.fire();
     }
     return true;
   }

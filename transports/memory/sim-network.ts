@@ -113,6 +113,12 @@ export interface SimNode {
   readonly cache: PeerCache;
 }
 
+/** One direction of a link: when its last message is due (FIFO unless reordering), bytes in flight. */
+interface DirectedLink {
+  lastDelivery: number;
+  inFlight: number;
+}
+
 const pairKey = (a: string, b: string): string => (a < b ? `${a}|${b}` : `${b}|${a}`);
 
 /** Resolves after every microtask queued so far (and those they queue) has run. */
@@ -138,15 +144,16 @@ export class SimNetwork {
   /** Pairs whose peers were told peer-up, with the link's incarnation. */
   readonly #connected = new Map<string, number>();
   #linkIncarnation = 0;
-  /** Latest delivery time per directed link, to keep FIFO order when not reordering. */
-  readonly #lastDelivery = new Map<string, number>();
+  /** What the network tracks per directed link, by sender then receiver (no key string per message). */
+  readonly #directed = new Map<PeerId, Map<PeerId, DirectedLink>>();
   #groups: Map<string, number> | undefined;
   /** Rolling hash of every delivery. */
   #trace: Uint8Array = new Uint8Array(32);
+  /** Where each delivery's trace record is built (grown to the largest frame seen). */
+  #traceBuffer = new Uint8Array(4096);
+  readonly #utf8 = new TextEncoder();
   #stats = { sent: 0, delivered: 0, dropped: 0, duplicated: 0, bytesSent: 0, bytesDelivered: 0, maxInFlightBytes: 0 };
-  /** Bytes in flight per directed link (`from>to`). */
-  readonly #inFlight = new Map<string, number>();
-  readonly #cache = new PeerCache();
+  readonly #cache = new PeerCache({ shareRegisters: true });
   #filter: ((from: string, to: string, frame: Uint8Array) => boolean) | undefined;
 
   /**
@@ -333,13 +340,14 @@ export class SimNetwork {
       return okAsync(undefined);
     }
     const copy = frame.slice();
-    const when = this.#deliveryTime(from, to);
-    this.#scheduler.at(when, () => this.#deliver(key, incarnation, from, to, copy));
-    this.#flight(from, to, copy.length);
+    const link = this.#link(from, to);
+    const when = this.#deliveryTime(link);
+    this.#scheduler.at(when, () => this.#deliver(key, incarnation, from, to, link, copy));
+    this.#flight(link, copy.length);
     if (this.#chance(this.#duplicate)) {
       this.#stats.duplicated++;
-      this.#scheduler.at(when + this.#sampleLatency(), () => this.#deliver(key, incarnation, from, to, copy));
-      this.#flight(from, to, copy.length);
+      this.#scheduler.at(when + this.#sampleLatency(), () => this.#deliver(key, incarnation, from, to, link, copy));
+      this.#flight(link, copy.length);
     }
     return okAsync(undefined);
   }
@@ -406,15 +414,28 @@ export class SimNetwork {
     return min === max ? min : min + Math.floor(uniformFloat64(this.#netRng) * (max - min + 1));
   }
 
-  #deliveryTime(from: PeerId, to: PeerId): number {
+  #link(from: PeerId, to: PeerId): DirectedLink {
+    let links = this.#directed.get(from);
+    if (links === undefined) {
+      links = new Map();
+      this.#directed.set(from, links);
+    }
+    let link = links.get(to);
+    if (link === undefined) {
+      link = { lastDelivery: 0, inFlight: 0 };
+      links.set(to, link);
+    }
+    return link;
+  }
+
+  #deliveryTime(link: DirectedLink): number {
     const now = this.#scheduler.now;
     if (this.#chance(this.#reorder)) {
       // Held back: later messages on this link may overtake it.
       return now + this.#sampleLatency() + Math.floor(uniformFloat64(this.#netRng) * 2 * this.#latency.max);
     }
-    const link = `${from}>${to}`;
-    const when = Math.max(now + this.#sampleLatency(), this.#lastDelivery.get(link) ?? 0);
-    this.#lastDelivery.set(link, when);
+    const when = Math.max(now + this.#sampleLatency(), link.lastDelivery);
+    link.lastDelivery = when;
     return when;
   }
 
@@ -423,15 +444,13 @@ export class SimNetwork {
     return (this.#groups.get(a) ?? -1) !== (this.#groups.get(b) ?? -1);
   }
 
-  #flight(from: PeerId, to: PeerId, bytes: number): void {
-    const link = `${from}>${to}`;
-    const now = (this.#inFlight.get(link) ?? 0) + bytes;
-    this.#inFlight.set(link, now);
-    if (now > this.#stats.maxInFlightBytes) this.#stats.maxInFlightBytes = now;
+  #flight(link: DirectedLink, bytes: number): void {
+    link.inFlight += bytes;
+    if (link.inFlight > this.#stats.maxInFlightBytes) this.#stats.maxInFlightBytes = link.inFlight;
   }
 
-  #deliver(key: string, incarnation: number, from: PeerId, to: PeerId, frame: Uint8Array): void {
-    this.#flight(from, to, -frame.length);
+  #deliver(key: string, incarnation: number, from: PeerId, to: PeerId, link: DirectedLink, frame: Uint8Array): void {
+    this.#flight(link, -frame.length);
     const endpoint = this.#endpoints.get(to);
     if (this.#connected.get(key) !== incarnation || endpoint === undefined) {
       this.#stats.dropped++;
@@ -439,13 +458,22 @@ export class SimNetwork {
     }
     this.#stats.delivered++;
     this.#stats.bytesDelivered += frame.length;
-    const header = new TextEncoder().encode(`${this.#scheduler.now}|${from}|${to}|`);
-    const record = new Uint8Array(32 + header.length + frame.length);
-    record.set(this.#trace);
-    record.set(header, 32);
-    record.set(frame, 32 + header.length);
-    this.#trace = sha256(record);
+    this.#traceDelivery(from, to, frame);
     endpoint.handler.message(from, frame);
+  }
+
+  /** trace = SHA-256(trace ‖ "time|from|to|" ‖ frame), built in one reused buffer. */
+  #traceDelivery(from: PeerId, to: PeerId, frame: Uint8Array): void {
+    const header = `${this.#scheduler.now}|${from}|${to}|`;
+    // UTF-8 takes at most 3 bytes per UTF-16 unit.
+    const most = 32 + header.length * 3 + frame.length;
+    if (this.#traceBuffer.length < most)
+      this.#traceBuffer = new Uint8Array(Math.max(most, this.#traceBuffer.length * 2));
+    const buffer = this.#traceBuffer;
+    buffer.set(this.#trace);
+    const { written } = this.#utf8.encodeInto(header, buffer.subarray(32));
+    buffer.set(frame, 32 + written);
+    this.#trace = sha256(buffer.subarray(0, 32 + written + frame.length));
   }
 
   #linkAllowed(a: PeerId, b: PeerId): boolean {
