@@ -118,7 +118,7 @@ export const MAX_DRIFT_HOLD_MS = 5 * 60_000; // 5 min
 export const FORWARD_DELAY_MS = 250; // 250 ms
 
 /** A peer announces new facts it accepted (an `ack` to each remote) at most this often per remote. */
-export const ANNOUNCE_DELAY_MS = 100; // 100 ms
+export const ANNOUNCE_DELAY_MS = 250; // 250 ms
 
 /** Over a lazy link (one that carries announcements, not facts), announcements go at most this often. */
 export const LAZY_ANNOUNCE_MS = 1_000; // 1 s

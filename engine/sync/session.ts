@@ -504,8 +504,11 @@ export class Session {
     this.#deps.gossip.heardVector(this.peer, vector);
     this.#heardLazy(vector);
     this.#deps.linked(this.peer);
-    // Our hello can be big (the whole vector): answer at most once per backoff interval.
-    if (hello.reply && now - this.#lastHelloAnswer >= this.#backoff()) {
+    // Our hello can be big (the whole vector): answer at most once per backoff interval. Not at all
+    // when ours crossed this one (sent just now): it tells the remote what an answer would. Were
+    // ours lost, the remote asks again a hello tick later, and gets its answer then.
+    const crossed = now - this.#lastHello < SYNC_TICK_MS / 4;
+    if (hello.reply && !crossed && now - this.#lastHelloAnswer >= this.#backoff()) {
       this.#lastHelloAnswer = now;
       this.#sendHello(false);
     }
