@@ -105,9 +105,10 @@ describe('sync codec', () => {
     );
   });
 
-  it('refuses a prune or graft with trailing bytes', () => {
+  it('takes a prune or graft of exactly its header, and refuses one with trailing bytes', () => {
     for (const type of ['prune', 'graft'] as const) {
       const frame = encodeMessage({ type, space: 's' });
+      expect(unwrap(decodeFrame(frame))).toEqual({ type, space: 's' });
       const result = decodeFrame(Uint8Array.from([...frame, 0]));
       expect(result.isErr() && result.error.type).toBe('malformed');
     }
