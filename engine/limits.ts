@@ -124,7 +124,22 @@ export const MAX_DRIFT_HOLD_MS = 5 * 60_000; // 5 min
 export const FORWARD_DELAY_MS = 250; // 250 ms
 
 /** A peer announces new facts it accepted (an `ack` to each remote) at most this often per remote. */
-export const ANNOUNCE_DELAY_MS = 100; // 100 ms
+export const ANNOUNCE_DELAY_MS = 250; // 250 ms
+
+/** Over a lazy link (one that carries announcements, not facts), announcements go at most this often. */
+export const LAZY_ANNOUNCE_MS = 1_000; // 1 s
+
+/**
+ * A lazy link announced facts we lack: if our eager links have not brought them this long after, we
+ * graft it (ask it to push), repairing the tree.
+ */
+export const GRAFT_AFTER_MS = 1_500; // 1.5 s
+
+/**
+ * Over a lazy link, facts the remote still lacks this long after they arrived (or were written) are
+ * pushed anyway: liveness does not hang on a graft getting through.
+ */
+export const LAZY_PUSH_AFTER_MS = 6_000; // 6 s
 
 /** Most origins whose signature verification keys a peer keeps ready. */
 export const KEY_CACHE_ENTRIES = 4096; // origins

@@ -121,7 +121,9 @@ export class Links {
   }
 
   async #drain(from: PeerId, inbox: Inbox): Promise<void> {
-    while (inbox.frames.length > 0 && !this.#deps.closed()) {
+    // Frames still queued when the link went down are dropped with it: a hello among them would
+    // start a session with a peer that is gone (or was just cut off).
+    while (inbox.frames.length > 0 && !this.#deps.closed() && this.#inbound.get(from) === inbox) {
       const frame = inbox.frames.shift()!;
       const message = decodeFrame(frame, this.#deps.codec);
       if (message.isErr()) {

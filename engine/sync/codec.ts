@@ -19,6 +19,7 @@
  *   blob-request   := uvarint n · (blob id 32)*
  *   gone           := uvarint n · (blob id 32)*
  *   blob           := blob id 32 · bytes
+ *   prune, graft   := ∅
  *   vector  := uvarint n · (originKey 8 · uvarint counter)*     (n ≤ MAX_VECTOR_PAGE_ORIGINS; see origin-key.ts)
  *
  * Each run carries its own string table (origin, collections, items, field names), so a run's bytes
@@ -64,6 +65,8 @@ const TYPE_BYTE: Record<MessageType, number> = {
   have: 10,
   'attest-request': 11,
   attestation: 12,
+  prune: 13,
+  graft: 14,
 };
 const TYPE_OF_BYTE = new Map(Object.entries(TYPE_BYTE).map(([type, byte]) => [byte, type as MessageType]));
 
@@ -168,6 +171,9 @@ export function encodeMessage(message: Message, cache?: RunCodecCache): Uint8Arr
     }
     case 'blob':
       return header('blob', message.space).raw(hexToBytes(message.id)).bytes(message.bytes).finish();
+    case 'prune':
+    case 'graft':
+      return header(message.type, message.space).finish();
   }
 }
 
@@ -397,6 +403,12 @@ export function decodeFrame(frame: Uint8Array, cache?: RunCodecCache): Result<Me
       message = { type: 'blob', space, id, bytes: r.bytes(MAX_FRAME_BYTES).slice() };
       break;
     }
+    case TYPE_BYTE.prune:
+      message = { type: 'prune', space };
+      break;
+    case TYPE_BYTE.graft:
+      message = { type: 'graft', space };
+      break;
     default:
       return err({ type: 'malformed', message: `unknown message type ${typeByte}` });
   }

@@ -8,7 +8,7 @@ import type { PeerId } from '../facts/types.js';
 import type { WireVector } from './origin-key.js';
 
 /** Bumped on incompatible changes; a `hello` with another version gets an `error`. */
-export const PROTOCOL_VERSION = 4;
+export const PROTOCOL_VERSION = 5;
 
 /**
  * Opens (and re-opens) a session for one space: what the sender holds. A vector of any size fits:
@@ -41,6 +41,25 @@ export interface FactsMessage {
   readonly type: 'facts';
   readonly space: string;
   readonly runs: readonly Run[];
+}
+
+/**
+ * "Stop pushing facts to me; announce them instead": the sender got facts over this link that it
+ * already held (Plumtree's PRUNE). The link turns lazy on both ends, so a mesh settles into a
+ * spanning tree of eager links and announcements on the others.
+ */
+export interface Prune {
+  readonly type: 'prune';
+  readonly space: string;
+}
+
+/**
+ * "Push facts to me again": the sender heard of facts over this lazy link that its eager links did
+ * not bring in time (Plumtree's GRAFT). The link turns eager on both ends, repairing the tree.
+ */
+export interface Graft {
+  readonly type: 'graft';
+  readonly space: string;
 }
 
 /** The receiver's counters after durable storage (only the origins listed). */
@@ -159,5 +178,7 @@ export type Message =
   | BlobMessage
   | Gone
   | AttestRequest
-  | AttestationMessage;
+  | AttestationMessage
+  | Prune
+  | Graft;
 export type MessageType = Message['type'];

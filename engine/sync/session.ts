@@ -5,6 +5,13 @@
  *   other lacks, oldest first, in frames of signed runs.
  * - Live push: when the space accepts new facts (its own or forwarded from another peer) the
  *   session sends what this remote lacks. Forwarding is what makes a line A–B–C converge.
+ * - Lazy push (Plumtree): a link starts eager (facts are pushed over it, forwarded ones in batches
+ *   one forward delay apart). A receiver that gets a frame of facts it already held sends `prune`:
+ *   the link turns lazy and carries only announcements (acks, at most every LAZY_ANNOUNCE_MS), so
+ *   the mesh settles into a spanning tree of eager links. A peer that hears over a lazy link of facts
+ *   its eager links did not bring within GRAFT_AFTER_MS sends `graft`: the link turns eager again.
+ *   A lazy link still pushes what the remote lacks after LAZY_PUSH_AFTER_MS, so liveness never
+ *   hangs on a prune or graft getting through, or on an eager neighbour that withholds.
  * - Flow control: at most `MAX_IN_FLIGHT_BYTES` sent and not yet acknowledged; the remote's `ack`s
  *   (its durable vector) release the window.
  * - Loss: frames not acknowledged within `RETRANSMIT_AFTER_MS` are forgotten and everything is
@@ -20,6 +27,9 @@ import type { PeerId, Vector } from '../facts/types.js';
 import {
   ANNOUNCE_DELAY_MS,
   FORWARD_DELAY_MS,
+  GRAFT_AFTER_MS,
+  LAZY_ANNOUNCE_MS,
+  LAZY_PUSH_AFTER_MS,
   MAX_FRAME_BYTES,
   MAX_DRIFT_HOLD_MS,
   MAX_RETRANSMIT_BACKOFF_MS,
@@ -163,7 +173,21 @@ export class Session {
   /** Bumped whenever `#sent` is reset, so a frame read before the reset is not sent after it. */
   #epoch = 0;
   #tickScheduled = false;
-  #pumpScheduled = false;
+  /** The pump scheduled for later, and when it runs. */
+  #pumpTimer: { cancel(): void } | undefined;
+  #pumpAt = 0;
+  /** Whether facts are pushed to this remote (an eager link of the tree) or only announced (lazy). */
+  #eager = true;
+  /**
+   * Forwarded facts that arrived before this are pushed to an eager remote: moved up when the
+   * batch timer fires, so forwarded facts go out in one frame per forward delay, not one per arrival.
+   */
+  #releasedBefore = 0;
+  /** Since when our own facts wait for a lazy remote (undefined: it holds them all). */
+  #ownWaitingSince: number | undefined;
+  #graftScheduled = false;
+  /** Per origin, the last counter of valid runs this remote sent us (see #redundant). */
+  readonly #brought: Vector = new Map();
   /**
    * How long facts of other origins wait before we forward them to this remote. Jittered per
    * session, so that of the remote's neighbours holding the same facts one goes first and the
@@ -271,20 +295,33 @@ export class Session {
       if (origin === own) ready = true;
       else forward = true;
     }
-    if (this.#announce.size > 0 && !this.#announceScheduled) {
-      // Coalesce announcements: one ack per remote per ANNOUNCE_DELAY_MS, whatever the write rate.
-      this.#announceScheduled = true;
-      this.#timers.after(ANNOUNCE_DELAY_MS, () => {
-        this.#announceScheduled = false;
-        const origins = [...this.#announce];
-        this.#announce.clear();
-        this.#sendAck(origins);
-      });
+    this.#scheduleAnnouncement();
+    if (!this.#eager) {
+      // A lazy remote gets announcements only; what it still lacks after LAZY_PUSH_AFTER_MS goes anyway.
+      if (ready || forward) this.#schedulePump(LAZY_PUSH_AFTER_MS);
+      return;
     }
-    // Our own facts go out at once; forwarded ones after FORWARD_DELAY_MS, unless the remote
-    // announces it has them by then.
+    // Our own facts go out at once; forwarded ones in the next batch, one forward delay away,
+    // unless the remote announces it has them by then.
     if (ready) this.pump();
     else if (forward) this.#schedulePump(this.#forwardDelay);
+  }
+
+  /**
+   * Coalesce announcements: one ack per remote per ANNOUNCE_DELAY_MS over an eager link (it paces
+   * the sender's window), per LAZY_ANNOUNCE_MS over a lazy one, whatever the write rate.
+   */
+  #scheduleAnnouncement(): void {
+    if (this.#announce.size === 0 || this.#announceScheduled) return;
+    this.#announceScheduled = true;
+    this.#timers.after(this.#eager ? ANNOUNCE_DELAY_MS : LAZY_ANNOUNCE_MS, () => this.#announceNow());
+  }
+
+  #announceNow(): void {
+    this.#announceScheduled = false;
+    const origins = [...this.#announce];
+    this.#announce.clear();
+    this.#sendAck(origins);
   }
 
   /**
@@ -316,6 +353,10 @@ export class Session {
         return this.#onFacts(message);
       case 'error':
         return this.#onError(message);
+      case 'prune':
+        return this.#turnLazy();
+      case 'graft':
+        return this.#onGraft();
       default:
         this.#deps.other(this.peer, message);
         return;
@@ -351,19 +392,23 @@ export class Session {
       // point pouring forwarded ones into the void.
       const stalled = this.#inFlight.length > 0 && now - this.#lastProgress > this.#forwardDelay;
       const holding = stalled || now < this.#holdOthersUntil;
-      const out = await this.#deps.readFrame(
-        this.#sent,
-        MAX_FRAME_BYTES,
-        holding ? -1 : now - this.#forwardDelay,
-        this.#lacking,
-      );
+      const holdOwn = this.#holdOwn(now);
+      const own = this.#replica.origin;
+      const lazyBefore = now - LAZY_PUSH_AFTER_MS;
+      const forwardBefore = this.#eager ? Math.max(this.#releasedBefore, now - this.#forwardDelay) : lazyBefore;
+      if (holdOwn) this.#lacking.delete(own);
+      const out = await this.#deps.readFrame(this.#sent, MAX_FRAME_BYTES, holding ? -1 : forwardBefore, this.#lacking);
+      if (holdOwn) this.#lacking.add(own);
       if (this.#closed) return;
       if (out?.needsSnapshot === true) this.#offerSnapshots(now);
+      if (holdOwn) this.#schedulePump(this.#ownWaitingSince! + LAZY_PUSH_AFTER_MS - now);
       if (out?.heldBackUntil !== undefined) {
         this.#schedulePump(
           holding
             ? Math.max(this.#holdOthersUntil - now, this.#forwardDelay)
-            : out.heldBackUntil + this.#forwardDelay - now,
+            : this.#eager
+              ? this.#forwardDelay
+              : out.heldBackUntil - lazyBefore,
         );
       }
       if (out === undefined && epoch === this.#epoch) this.#drained = { version, epoch };
@@ -377,6 +422,58 @@ export class Session {
       this.#scheduleTick(SYNC_TICK_MS);
     }
     if (this.#inFlightBytes >= MAX_IN_FLIGHT_BYTES) this.#windowFull = true;
+  }
+
+  /**
+   * Whether our own facts are held back from this remote now: it is lazy, and they have not waited
+   * LAZY_PUSH_AFTER_MS yet (its announcements will show whether it got them over the tree).
+   */
+  #holdOwn(now: number): boolean {
+    const own = this.#replica.origin;
+    if ((this.#sent.get(own) ?? 0) >= this.#replica.counter(own)) {
+      this.#ownWaitingSince = undefined;
+      return false;
+    }
+    this.#ownWaitingSince ??= now;
+    return !this.#eager && now - this.#ownWaitingSince < LAZY_PUSH_AFTER_MS;
+  }
+
+  /** Push no more to this remote, announce only; it may hold more than we do already (see #heardLazy). */
+  #turnLazy(): void {
+    this.#eager = false;
+    this.#heardLazy(this.#remote);
+  }
+
+  /** The remote asks us to push to it again (its eager links did not bring what we announced). */
+  #onGraft(): void {
+    this.#eager = true;
+    this.#releasedBefore = this.#now();
+    this.#drained = undefined;
+    this.pump();
+  }
+
+  /**
+   * A lazy remote told us it holds `vector`: if that is more than we hold and our eager links do
+   * not bring it within GRAFT_AFTER_MS, graft the remote.
+   */
+  #heardLazy(vector: Vector): void {
+    if (this.#eager || this.#graftScheduled || !this.#ahead(vector)) return;
+    this.#graftScheduled = true;
+    this.#timers.after(GRAFT_AFTER_MS, () => {
+      this.#graftScheduled = false;
+      if (this.#eager || !this.#ahead(this.#remote)) return;
+      // Say what we hold first, so the remote pushes only what we lack, not what came meanwhile.
+      this.#announceNow();
+      this.#eager = true;
+      this.#deps.link.send(this.peer, encodeMessage({ type: 'graft', space: this.#replica.spaceId }));
+    });
+  }
+
+  /** `vector` holds facts we have not even queued, or the remote named origins we have not learned yet. */
+  #ahead(vector: ReadonlyMap<PeerId, number>): boolean {
+    if (this.#unresolved.size > 0) return true;
+    for (const [origin, counter] of vector) if (counter > (this.#replica.tip(origin)?.counter ?? 0)) return true;
+    return false;
   }
 
   #onHello(hello: Hello): void {
@@ -405,9 +502,13 @@ export class Session {
     this.#deps.gossip.linkReset(this.peer);
     this.#holdOthersUntil = now + this.#forwardDelay;
     this.#deps.gossip.heardVector(this.peer, vector);
+    this.#heardLazy(vector);
     this.#deps.linked(this.peer);
-    // Our hello can be big (the whole vector): answer at most once per backoff interval.
-    if (hello.reply && now - this.#lastHelloAnswer >= this.#backoff()) {
+    // Our hello can be big (the whole vector): answer at most once per backoff interval. Not at all
+    // when ours crossed this one (sent just now): it tells the remote what an answer would. Were
+    // ours lost, the remote asks again a hello tick later, and gets its answer then.
+    const crossed = now - this.#lastHello < SYNC_TICK_MS / 4;
+    if (hello.reply && !crossed && now - this.#lastHelloAnswer >= this.#backoff()) {
       this.#lastHelloAnswer = now;
       this.#sendHello(false);
     }
@@ -420,6 +521,7 @@ export class Session {
     advance(this.#remote, vector);
     advance(this.#sent, vector);
     this.#deps.gossip.heardVector(this.peer, vector);
+    this.#heardLazy(vector);
     if (!have.more && this.#awaitingPages) {
       this.#awaitingPages = false;
       this.pump();
@@ -463,6 +565,7 @@ export class Session {
       this.#sampleAckDelay(now - oldestReleased);
     }
     this.#deps.gossip.heardVector(this.peer, vector);
+    this.#heardLazy(vector);
     if (jumped) {
       this.#drained = undefined;
       this.pump();
@@ -474,6 +577,10 @@ export class Session {
   }
 
   async #onFacts(message: FactsMessage): Promise<void> {
+    if (this.#eager && this.#redundant(message)) {
+      this.#turnLazy();
+      this.#deps.link.send(this.peer, encodeMessage({ type: 'prune', space: this.#replica.spaceId }));
+    }
     const outcome = await this.#deps.ingest.ingest(message.runs, this.peer);
     if (this.#closed) return;
     for (const [code, retryAfter] of outcome.refused) {
@@ -486,13 +593,37 @@ export class Session {
       );
     }
     // The sender holds what it sent us: never send it back.
+    advance(this.#brought, outcome.covered);
     advance(this.#remote, outcome.covered);
     advance(this.#sent, outcome.covered);
     if (outcome.covered.size === 0) return;
     const origins = [...outcome.covered.keys()];
     void outcome.durable.then((ok) => {
-      if (ok && !this.#closed) this.#sendAck(origins);
+      if (!ok || this.#closed) return;
+      // Acknowledged with the next announcement: frames arriving together cost one ack.
+      for (const origin of origins) this.#announce.add(origin);
+      this.#scheduleAnnouncement();
     });
+  }
+
+  /**
+   * Everything in `message` is held already, and not all of it came over this link before (a
+   * resend after a lost ack or a hello is no sign of a redundant link): another link brought it
+   * first.
+   */
+  #redundant(message: FactsMessage): boolean {
+    let held = message.runs.length > 0;
+    let elsewhere = false;
+    for (const run of message.runs) {
+      const end = run.first + run.facts.length - 1;
+      const tip = this.#replica.tip(run.origin)?.counter;
+      if (tip === undefined || end > tip) {
+        held = false;
+        continue;
+      }
+      if (end > (this.#brought.get(run.origin) ?? 0)) elsewhere = true;
+    }
+    return held && elsewhere;
   }
 
   /**
@@ -619,11 +750,18 @@ export class Session {
     }
   }
 
+  /** Pump in `ms` (or sooner, if a pump is already scheduled sooner); forwarded facts held until then go. */
   #schedulePump(ms: number): void {
-    if (this.#pumpScheduled || this.#closed) return;
-    this.#pumpScheduled = true;
-    this.#timers.after(Math.max(0, ms), () => {
-      this.#pumpScheduled = false;
+    if (this.#closed) return;
+    const at = this.#now() + Math.max(0, ms);
+    if (this.#pumpTimer !== undefined) {
+      if (this.#pumpAt <= at) return;
+      this.#pumpTimer.cancel();
+    }
+    this.#pumpAt = at;
+    this.#pumpTimer = this.#timers.after(at - this.#now(), () => {
+      this.#pumpTimer = undefined;
+      this.#releasedBefore = this.#now();
       this.#drained = undefined;
       this.pump();
     });

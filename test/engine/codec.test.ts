@@ -61,6 +61,8 @@ describe('sync codec', () => {
       },
       { type: 'blob-request', space: 's', ids: ['ef'.repeat(32)] },
       { type: 'blob', space: 's', id: '01'.repeat(32), bytes: Uint8Array.from([1, 2, 3]) },
+      { type: 'prune', space: 's' },
+      { type: 'graft', space: 's' },
     ];
     for (const message of messages) expect(unwrap(decodeFrame(encodeMessage(message)))).toEqual(message);
     const facts = unwrap(decodeFrame(await realFactsFrame()));
@@ -101,6 +103,15 @@ describe('sync codec', () => {
       ),
       { numRuns: 3000 },
     );
+  });
+
+  it('takes a prune or graft of exactly its header, and refuses one with trailing bytes', () => {
+    for (const type of ['prune', 'graft'] as const) {
+      const frame = encodeMessage({ type, space: 's' });
+      expect(unwrap(decodeFrame(frame))).toEqual({ type, space: 's' });
+      const result = decodeFrame(Uint8Array.from([...frame, 0]));
+      expect(result.isErr() && result.error.type).toBe('malformed');
+    }
   });
 
   it('refuses a frame over the limit before reading it', () => {
