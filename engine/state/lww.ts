@@ -25,8 +25,10 @@ export interface Register<V> {
 }
 
 /**
- * Registers of one item. Immutable: a fact that changes an item gives it a new record, so records
- * can be shared between replicas (see `RegisterCache`) and handed to readers as they are.
+ * Registers of one item. Where records are shared between replicas (see `RegisterCache`) they are
+ * immutable: a fact that changes an item gives it a new record. A state that shares none changes
+ * its own records in place (readers get frozen views, never records), so an update costs O(1)
+ * however many fields the item has.
  */
 export interface ItemRecord {
   readonly exists: Register<boolean> | undefined;
@@ -54,11 +56,17 @@ class Draft {
   #own: Map<string, Register<JsonValue>> | undefined;
   changed: boolean;
 
-  constructor(record: ItemRecord | undefined) {
+  /**
+   * @param owned the record's field map belongs to the caller alone (a state that shares no
+   *   records): it is changed in place rather than copied, so an update of an item with many fields
+   *   costs O(1), not O(fields).
+   */
+  constructor(record: ItemRecord | undefined, owned = false) {
     this.exists = record?.exists;
     this.reset = record?.reset;
     // A new item is a change in itself: it starts holding registers.
-    this.#own = record === undefined ? new Map() : undefined;
+    this.#own =
+      record === undefined ? new Map() : owned ? (record.fields as Map<string, Register<JsonValue>>) : undefined;
     this.fields = this.#own ?? record!.fields;
     this.changed = record === undefined;
   }
@@ -92,15 +100,23 @@ class Draft {
   done(record: ItemRecord | undefined): ItemRecord {
     return this.changed ? { exists: this.exists, reset: this.reset, fields: this.fields } : record!;
   }
+
+  /** Write the changes into `record` itself (a record its state owns alone); whether there were any. */
+  doneInPlace(record: OwnedRecord): boolean {
+    if (!this.changed) return false;
+    record.exists = this.exists;
+    record.reset = this.reset;
+    record.fields = this.fields;
+    return true;
+  }
 }
 
-/**
- * The registers of an item after `fact`: a pure function of the record (undefined: the item has
- * none yet) and the fact. Returns `record` itself when the fact changes nothing; never mutates it.
- */
-export function applyToRecord(record: ItemRecord | undefined, fact: Fact): ItemRecord {
+/** A record a state that shares none changes in place (see `Draft`'s `owned`). */
+type OwnedRecord = { -readonly [K in keyof ItemRecord]: ItemRecord[K] };
+
+/** Take the registers of `fact` into `draft`. */
+function step(draft: Draft, fact: Fact): void {
   const stamp = stampOf(fact);
-  const draft = new Draft(record);
   switch (fact.type) {
     case 'create':
       draft.setExists({ value: true, stamp });
@@ -116,6 +132,15 @@ export function applyToRecord(record: ItemRecord | undefined, fact: Fact): ItemR
       draft.setExists({ value: false, stamp });
       break;
   }
+}
+
+/**
+ * The registers of an item after `fact`: a pure function of the record (undefined: the item has
+ * none yet) and the fact. Returns `record` itself when the fact changes nothing; never mutates it.
+ */
+export function applyToRecord(record: ItemRecord | undefined, fact: Fact): ItemRecord {
+  const draft = new Draft(record);
+  step(draft, fact);
   return draft.done(record);
 }
 
@@ -151,8 +176,15 @@ export class LwwState {
   apply(fact: Fact): boolean {
     const items = this.#itemsOf(fact.collection);
     const before = items.get(fact.item);
-    const after = this.#registers?.apply(before, fact) ?? applyToRecord(before, fact);
-    return this.#set(items, fact.item, before, after);
+    if (this.#registers !== undefined || before === undefined) {
+      return this.#set(items, fact.item, before, this.#registers?.apply(before, fact) ?? applyToRecord(before, fact));
+    }
+    // Records nobody else holds change in place: no copy of an item's fields per update.
+    const draft = new Draft(before, true);
+    step(draft, fact);
+    if (!draft.doneInPlace(before)) return false;
+    this.#hash = undefined;
+    return true;
   }
 
   /** Merge another item's registers into this state (snapshots, state merge). */

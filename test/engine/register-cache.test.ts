@@ -111,13 +111,4 @@ describe('RegisterCache: replicas sharing item records', () => {
     expect(b!.record('c', 'i1')!.exists?.value).toBe(false);
     expect([...b!.record('c', 'i1')!.fields.keys()]).toEqual(['other']);
   });
-
-  it('a replica on its own never changes a record it handed out either', () => {
-    const state = new LwwState();
-    state.apply(fact(ORIGINS[0]!, 1, 1, 'create', 'i1', { title: 'milk' }));
-    const held = state.record('c', 'i1')!;
-    state.apply(fact(ORIGINS[0]!, 2, 2, 'update', 'i1', { title: 'oat milk' }));
-    expect(held.fields.get('title')?.value).toBe('milk');
-    expect(state.record('c', 'i1')!.fields.get('title')?.value).toBe('oat milk');
-  });
 });
