@@ -5,11 +5,12 @@
  * 1. Alice, Bob and Carol start and link up (a write is pending until both others hold it).
  * 2. Everyone adds items at the same time; everyone ends with every item.
  * 3. Concurrent edits: different fields of one item both survive; the same field → the later write.
- * 4. Carol goes offline and keeps editing; her edits wait as "pending". Bob edits the same item.
- * 5. Carol comes back and reaches Alice first: Bob's newer value arrives while her own edit is still
- *    pending, and her screen keeps showing her edit (pending local changes shadow incoming ones).
- *    Once she reaches Bob too, her edits are acknowledged and everyone shows the same list, with the
- *    same state hash.
+ * 4. Carol goes offline and keeps editing; her edits wait as "pending". Bob edits the same item,
+ *    his edit reaches Alice, and Bob goes offline for a while.
+ * 5. Carol comes back and reaches Alice: Bob's newer value arrives while her own edit is still
+ *    pending (Bob, offline, cannot hold it yet), and her screen keeps showing her edit (pending local
+ *    changes shadow incoming ones). Once Bob is back, her edits are acknowledged and everyone shows
+ *    the same list, with the same state hash.
  *
  * Exits 0 when the three peers converged, 1 otherwise.
  */
@@ -25,7 +26,7 @@ import { formatItems, itemsOf, LIST_SPACE, shortId, type ShoppingItem } from '..
 /**
  * A write stays pending until both other peers hold it (the default is one). That is what lets the
  * story show, step by step, Carol's pending edit shadowing Bob's newer one: when she comes back she
- * reaches Alice first (who confirms, 1 of 2, and hands her Bob's edit), and Bob a moment later.
+ * reaches Alice (who confirms, 1 of 2, and hands her Bob's edit) while Bob is offline, and Bob later.
  */
 const ACK_QUORUM = 2;
 
@@ -119,7 +120,7 @@ async function main(): Promise<void> {
   step('① Alice, Bob and Carol start. Bob dials Alice; Carol dials both.');
   const alice = await open('alice', storageFor('alice'), { bootstrap: [] });
   const aliceAddress = alice.peer.addresses();
-  const bob = await open('bob', storageFor('bob'), { bootstrap: aliceAddress });
+  let bob = await open('bob', storageFor('bob'), { bootstrap: aliceAddress });
   const bobAddress = bob.peer.addresses();
   let carol = await open('carol', storageFor('carol'), { bootstrap: [...aliceAddress, ...bobAddress] });
   const people = (): Person[] => [alice, bob, carol];
@@ -175,9 +176,13 @@ async function main(): Promise<void> {
   say('   bob, a moment later: "coffee" → "espresso"');
   await until(() => itemsOf(alice.space).get(coffee)?.title === 'espresso', "Bob's edit to reach Alice");
   say(`   carol sees: ${titles(carol).join(', ')}   alice sees: ${titles(alice).join(', ')}`);
+  await bob.peer.close();
+  bob = await open('bob', storageFor('bob'), undefined); // same file, no network
+  await until(() => alice.space.status().peers.length === 0, 'Alice to notice Bob left');
+  ok('bob goes offline too (his edit is already with alice)');
 
   // ⑤ ------------------------------------------------------------------------------------------
-  step('⑤ Carol comes back online (same storage, same identity). She reaches Alice first.');
+  step('⑤ Carol comes back online (same storage, same identity). She reaches Alice; Bob is still away.');
   await carol.peer.close();
   // Watch Carol's list from the moment she is back: what she shows when Bob's edit arrives.
   let arrived: string | undefined;
@@ -193,10 +198,11 @@ async function main(): Promise<void> {
   await until(() => arrived !== undefined, "Bob's edit to reach Carol through Alice");
   say(`   bob's "espresso" (the newer write) arrives through alice, but carol shows "${arrived}":`);
   say(
-    `   her own edit is still pending (${carol.space.status().pending} pending: bob does not have it yet), and pending edits shadow incoming ones`,
+    `   her own edits are still pending (${carol.space.status().pending} pending: bob does not have them yet), and pending edits shadow incoming ones`,
   );
-  must(await carol.transport!.dial(bobAddress[0]!), 'dialling Bob');
-  say('   carol reaches bob too…');
+  await bob.peer.close();
+  bob = await open('bob', storageFor('bob'), { bootstrap: [...aliceAddress, ...carol.peer.addresses()] });
+  say('   bob comes back online…');
   await until(() => converged(people(), 5), 'Carol to catch up and be caught up with');
   unsubscribe();
   ok(

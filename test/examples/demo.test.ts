@@ -18,6 +18,7 @@ describe('npm start', () => {
     expect(err).toBe('');
     expect(code).toBe(0);
     expect(out).toContain('bob\'s "espresso" (the newer write) arrives through alice, but carol shows "decaf"');
+    expect(out).toContain('"coffee" shows the last write everyone agrees on: "espresso"');
     const hashes = [...out.matchAll(/pending 0 {2}stateHash ([0-9a-f]{16})…/g)].map((m) => m[1]);
     expect(hashes).toHaveLength(3);
     expect(new Set(hashes).size).toBe(1);
