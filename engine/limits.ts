@@ -302,6 +302,16 @@ export const MAX_HISTORY_COPY_RETRY_MS = 10 * 60_000; // 10 min
 export const SNAPSHOT_STATE_FACTOR = 8;
 
 /**
+ * While a peer catches up (a remote it syncs with holds facts it lacks), an automatic snapshot that
+ * falls due waits for the catch-up to end: the facts still coming would make it stale at once, and
+ * building one costs O(items). It waits for at most this many times the usual interval of entries…
+ */
+export const SNAPSHOT_CATCH_UP_FACTOR = 8;
+
+/** …and at most this long (what a remote holds is its claim: a liar cannot hold snapshots back). */
+export const MAX_SNAPSHOT_DEFER_MS = 30_000; // 30 s
+
+/**
  * Announcements over a broadcasting transport (gossipsub): a space publishes the counters that
  * moved at most this often, …
  */

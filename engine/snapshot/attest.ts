@@ -49,6 +49,8 @@ export interface AttestDeps {
    */
   readonly stuck: () => void;
   readonly stopped: () => boolean;
+  /** Resolves once our own snapshot workflow, if one runs, has ended. */
+  readonly ownSettled: () => Promise<void>;
 }
 
 /** Blobs asked of one peer to check its root: the root, then its tip chunks. */
@@ -228,6 +230,18 @@ export class Attestor {
         const ours = await replica.hashOf(fact.origin, fact.counter);
         if (ours !== undefined && !equalBytes(ours, fact.hash)) return;
         cut.set(fact.origin, fact.counter);
+      }
+      // Our own snapshot of this very cut may be in the making (a peer that just caught up): wait
+      // for it rather than build the same root twice; we then attested it already.
+      await this.#deps.ownSettled();
+      if (this.#deps.stopped()) return;
+      const already = catalog.attestations.list(probe.root).find((a) => a.attester === signer.origin);
+      if (already !== undefined) {
+        this.#deps.send(
+          probe.peer,
+          encodeMessage({ type: 'attestation', space: replica.spaceId, root: probe.root, attestation: already }),
+        );
+        return;
       }
       const plan = this.#plan(cut);
       if (plan === undefined) {

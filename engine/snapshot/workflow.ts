@@ -13,11 +13,12 @@
  * them twice is harmless. Last, we attest our own root (see attestation.ts).
  */
 import { err, errAsync, ok, okAsync, ResultAsync, type Result } from 'neverthrow';
+import type { Timer, TimerScope } from '../env.js';
 import { asStorageError, closedError, invalidInput, type SnapshotError } from '../errors.js';
 import type { Signer } from '../facts/sign.js';
 import type { PeerId } from '../facts/types.js';
 import type { SequenceId } from '../log/event-log.js';
-import { SNAPSHOT_STATE_FACTOR } from '../limits.js';
+import { MAX_SNAPSHOT_DEFER_MS, SNAPSHOT_CATCH_UP_FACTOR, SNAPSHOT_STATE_FACTOR } from '../limits.js';
 import { encodeEntry } from '../log/entry-codec.js';
 import { factOf } from '../log/fact-entry.js';
 import type { Replica } from '../space/replica.js';
@@ -33,6 +34,9 @@ export interface WorkflowDeps {
   readonly workers: Workers;
   readonly signer: Signer;
   readonly snapshotEvery: number;
+  readonly timers: TimerScope;
+  /** A remote we sync with holds facts we lack: we are catching up (see SNAPSHOT_CATCH_UP_FACTOR). */
+  readonly behind: () => boolean;
   /** Blobs that must survive garbage collection (a fetch in progress). */
   readonly pinned: () => Iterable<string>;
   /** A snapshot was made (attestation, pruning and the next snapshot may follow). */
@@ -48,6 +52,10 @@ export class SnapshotWorkflow {
   /** A workflow is running (one at a time). */
   #busy = false;
   #running: Promise<unknown> = Promise.resolve();
+  /** A due snapshot waits for a catch-up to end, until this fires (see #waitForCatchUp). */
+  #deferral: Timer | undefined;
+  /** The wait ran out: the due snapshot goes ahead even though we are still behind. */
+  #deferralOver = false;
 
   constructor(deps: WorkflowDeps) {
     this.#deps = deps;
@@ -95,7 +103,18 @@ export class SnapshotWorkflow {
     return this.#markAndRun(at);
   }
 
-  /** Ask for a snapshot every `snapshotEvery` entries. */
+  /** The workflow that runs now, if any, has ended (made its snapshot or failed). */
+  settled(): Promise<void> {
+    return this.#running.then(
+      () => undefined,
+      () => undefined,
+    );
+  }
+
+  /**
+   * Ask for a snapshot every `snapshotEvery` entries (called as entries become durable). While we
+   * catch up, a due snapshot waits for the batch that ends the catch-up (see #waitForCatchUp).
+   */
   maybeRun(): void {
     const { replica, catalog } = this.#deps;
     if (this.#busy || this.#deps.stopped()) return;
@@ -104,9 +123,28 @@ export class SnapshotWorkflow {
     // everywhere): O(items). Waiting for at least items / SNAPSHOT_STATE_FACTOR entries keeps that
     // O(1) per entry however large the space grows.
     const every = Math.max(this.#deps.snapshotEvery, Math.ceil(replica.state.itemCount / SNAPSHOT_STATE_FACTOR));
-    if (replica.head - since <= every) return;
+    const due = replica.head - since;
+    if (due <= every || this.#waitForCatchUp(due, every)) return;
     const at = this.#cutPoint();
     if (at !== undefined) void this.#markAndRun(at);
+  }
+
+  /**
+   * Whether a due snapshot waits because a remote holds facts we lack: building it now costs O(items)
+   * and the facts still coming make it stale at once (a fresh peer catching up would build one per
+   * `snapshotEvery` entries it receives, and attest each). It waits while the log grows by at most
+   * SNAPSHOT_CATCH_UP_FACTOR intervals and for at most MAX_SNAPSHOT_DEFER_MS; the batch that ends
+   * the catch-up calls maybeRun, and so does the end of the wait. Entries are durable meanwhile: a
+   * crash loses nothing, and the log is not pruned before a snapshot covers it.
+   */
+  #waitForCatchUp(due: number, every: number): boolean {
+    if (this.#deferralOver || due > every * SNAPSHOT_CATCH_UP_FACTOR || !this.#deps.behind()) return false;
+    this.#deferral ??= this.#deps.timers.after(MAX_SNAPSHOT_DEFER_MS, () => {
+      this.#deferral = undefined;
+      this.#deferralOver = true;
+      this.maybeRun();
+    });
+    return true;
   }
 
   /**
@@ -145,6 +183,9 @@ export class SnapshotWorkflow {
     return new ResultAsync(result)
       .map((held) => {
         this.#busy = false;
+        this.#deferral?.cancel();
+        this.#deferral = undefined;
+        this.#deferralOver = false;
         this.#deps.made(held);
         return held;
       })

@@ -257,6 +257,7 @@ export class SpaceImpl implements Space, CollectionHost {
       attested: () => this.#pruner.maybePrune(),
       stuck: () => this.#scheduleIdleSnapshot(),
       stopped,
+      ownSettled: () => this.workflow.settled(),
     });
     this.#history = new HistorySource({
       replica,
@@ -287,6 +288,8 @@ export class SpaceImpl implements Space, CollectionHost {
       workers: ctx.workers,
       signer: ctx.signer,
       snapshotEvery: options.snapshotEvery,
+      timers,
+      behind: () => this.#sessions.behind(),
       pinned: () => this.#fetcher.pinned(),
       made: (held) => {
         this.#attestor.ask(held);

@@ -262,6 +262,16 @@ export class Session {
     return true;
   }
 
+  /**
+   * Whether the remote durably holds facts we do not: we are catching up from it (its hello and
+   * acks say so; a claim, so whoever acts on it bounds how long it waits).
+   */
+  get ahead(): boolean {
+    if (this.#closed || !this.#helloSeen) return false;
+    for (const [origin, counter] of this.#remote) if (this.#replica.counter(origin) < counter) return true;
+    return false;
+  }
+
   start(): void {
     this.#sendHello(true);
     this.#scheduleTick(SYNC_TICK_MS);

@@ -23,6 +23,12 @@ export class Sessions {
     return out;
   }
 
+  /** Whether some remote we sync with holds facts we lack (see Session.ahead): we are catching up. */
+  behind(): boolean {
+    for (const session of this.#sessions.values()) if (session.ahead) return true;
+    return false;
+  }
+
   /** Remotes linked to us now (a session each, whether or not they answered). */
   linked(): PeerId[] {
     return [...this.#sessions.keys()];
