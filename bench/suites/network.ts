@@ -13,7 +13,7 @@
  * The source runs in a child process (this file, re-entered with `SHOAL_BENCH_NETWORK_ROLE`) and the
  * fresh peer in the suite's own process: two peers on two event loops, as on two machines, and two
  * heaps, so neither system's source data weighs on the measured side. Building the source (writing
- * N facts, building the document) is outside the clock.
+ * N facts and snapshotting them, building the document) is outside the clock.
  *
  * Published anchors, for scale: OrbitDB replicates ~1,000 entries in ~20 s; PowerSync syncs ~1M ops
  * in ~60 s.
@@ -78,6 +78,9 @@ async function shoalSource(n: number): Promise<Ready> {
       writes.push(items.create({ title: `item ${i}`, n: i }));
     for (const written of await Promise.all(writes)) written._unsafeUnwrap();
   }
+  // Serve as a source that sat idle would: its snapshot of everything made (not still being built
+  // while the newcomer is timed).
+  (await space.snapshot())._unsafeUnwrap();
   return {
     kind: 'ready',
     address: peer.addresses()[0]!,
