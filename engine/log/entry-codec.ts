@@ -28,12 +28,15 @@ const FLAG_PREV = 1;
 const scratch = new Writer(1024);
 
 /**
- * Body of an entry: everything but origin, counter, hash and signature.
+ * Body of an entry: everything but origin, counter, hash and signature (and the prev when
+ * `withPrev` is false).
  *   u8 flags(bit0 prev) · [prev] · uvarint wall · uvarint logical · u8 type · str collection ·
  *   str item · data
  */
-export function writeEntryBody(w: Writer, f: Fact): void {
-  if (f.prev === null) w.u8(0);
+export function writeEntryBody(w: Writer, f: Fact, withPrev = true): void {
+  // Without its prev when the caller can restore it (`withPrev` false): a flag, not a copy of the
+  // fact with `prev: null` (an object per entry, and one of another shape for every reader).
+  if (f.prev === null || !withPrev) w.u8(0);
   else w.u8(FLAG_PREV).raw(f.prev);
   w.uvarint(f.hlc.wall).uvarint(f.hlc.logical).u8(TYPE_CODE[f.type]).string(f.collection).string(f.item);
   // Stored facts were validated on the way in; writing the data cannot fail for them.

@@ -64,13 +64,21 @@ export async function buildRoot(
       if (page.isErr()) return err(asStorageError(page.error));
       const entries = page.value.entries;
       if (entries.length === 0) return err(corrupt(`log ends at ${at}, before ${plan.until}`));
-      const covered: Uint8Array[] = [];
-      entries.forEach((entry: FactEntry, i) => {
-        const bytes = encodeEntry(entry);
-        plan.onEntry?.(at + i, entry, bytes);
-        if (cut === undefined || entry.counter <= (cut.get(entry.origin) ?? 0)) covered.push(bytes);
-      });
-      await job.addEntries(covered);
+      const covers = (entry: FactEntry) => cut === undefined || entry.counter <= (cut.get(entry.origin) ?? 0);
+      const onEntry = plan.onEntry;
+      if (job.addFacts !== undefined) {
+        // A job on this thread takes the entries themselves: encoded only for whoever reads them.
+        if (onEntry !== undefined) entries.forEach((entry: FactEntry, i) => onEntry(at + i, entry, encodeEntry(entry)));
+        await job.addFacts(cut === undefined ? entries : entries.filter(covers));
+      } else {
+        const covered: Uint8Array[] = [];
+        entries.forEach((entry: FactEntry, i) => {
+          const bytes = encodeEntry(entry);
+          onEntry?.(at + i, entry, bytes);
+          if (covers(entry)) covered.push(bytes);
+        });
+        await job.addEntries(covered);
+      }
       at = page.value.endSequenceId;
     }
     const built = await job.finish();

@@ -88,12 +88,21 @@ export class ChunkWriter {
     else this.#stamp(w.u8(record.exists.value ? 2 : 1), record.exists.stamp);
     if (record.reset === undefined) w.u8(0);
     else this.#stamp(w.u8(1), record.reset);
-    w.uvarint(record.fields.size);
+    const fields = record.fields;
+    w.uvarint(fields.size);
     // Fields in name order: the same registers make the same bytes, whatever order facts came in.
-    const fields = [...record.fields].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
-    for (const [field, reg] of fields) {
-      this.#stamp(w.string(field), reg.stamp);
-      writeJson(w, reg.value);
+    // Usually they are in order already (a create writes them sorted): then no copy, no sort.
+    if (inOrder(fields.keys())) {
+      for (const [field, reg] of fields) {
+        this.#stamp(w.string(field), reg.stamp);
+        writeJson(w, reg.value);
+      }
+    } else {
+      for (const field of [...fields.keys()].sort()) {
+        const reg = fields.get(field)!;
+        this.#stamp(w.string(field), reg.stamp);
+        writeJson(w, reg.value);
+      }
     }
     this.#items++;
     this.#total++;
@@ -122,11 +131,21 @@ export class ChunkWriter {
     w.uvarint(this.#items).raw(this.#body.view());
     const bytes = w.finish();
     this.#chunks.push({ id: blobIdOf(bytes), bytes });
-    this.#body = new Writer(SNAPSHOT_CHUNK_BYTES + 4096);
+    this.#body.reset(); // its bytes were copied into the chunk
     this.#origins = [];
     this.#originRefs = new Map();
     this.#items = 0;
   }
+}
+
+/** Whether `names` come in ascending order (UTF-16 code units, as `Array.prototype.sort`). */
+function inOrder(names: Iterable<string>): boolean {
+  let previous: string | undefined;
+  for (const name of names) {
+    if (previous !== undefined && !(previous < name)) return false;
+    previous = name;
+  }
+  return true;
 }
 
 /** Items of a state in a stable order (so equal states make equal chunks). */

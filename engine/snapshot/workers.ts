@@ -8,6 +8,7 @@
  */
 import type { Env } from '../env.js';
 import { decodeEntry } from '../log/entry-codec.js';
+import type { FactEntry } from '../log/fact-entry.js';
 import { LwwState } from '../state/lww.js';
 import { ChunkWriter, decodeChunk, sortedItems } from './format.js';
 
@@ -25,6 +26,11 @@ export interface SnapshotJob {
   addChunk(bytes: Uint8Array): Promise<void>;
   /** Apply log entries (each encoded with `encodeEntry`). */
   addEntries(entries: readonly Uint8Array[]): Promise<void>;
+  /**
+   * Apply log entries as they are, where the job runs on the caller's thread (nothing to cross):
+   * no encoding and decoding of each. Absent on jobs that run elsewhere.
+   */
+  readonly addFacts?: (entries: readonly FactEntry[]) => Promise<void>;
   /** Serialize the result into chunks. The job is done after this. */
   finish(): Promise<BuiltSnapshot>;
 }
@@ -62,6 +68,13 @@ export class SnapshotJobCore implements SnapshotJob {
       await this.#tick();
     }
   }
+
+  readonly addFacts = async (entries: readonly FactEntry[]): Promise<void> => {
+    for (const entry of entries) {
+      this.#state.apply(entry);
+      await this.#tick();
+    }
+  };
 
   async finish(): Promise<BuiltSnapshot> {
     const writer = new ChunkWriter();

@@ -37,7 +37,7 @@ export function writeRecord(
     .uvarint(originId * 2 + (entry.sig === undefined ? 0 : 1))
     .uvarint(entry.counter);
   if (entry.sig !== undefined) r.raw(entry.sig);
-  writeEntryBody(r, elide ? { ...entry, prev: null } : entry);
+  writeEntryBody(r, entry, !elide);
   w.bytes(r.view());
 }
 
