@@ -4,13 +4,14 @@
  * Nothing is held in memory between calls, so a catch-up of a million facts costs one frame of
  * memory at a time.
  */
-import type { ChainTip } from '../facts/run.js';
+import type { ChainTip, Run } from '../facts/run.js';
 import { runOf } from '../facts/run.js';
+import { MAX_RUN_FACTS, MAX_SEGMENT_BYTES } from '../limits.js';
 import type { PeerId, Vector } from '../facts/types.js';
 import type { EventLog, SequenceId } from '../log/event-log.js';
 import type { OriginIndex } from '../log/origin-index.js';
 import type { FactEntry } from '../log/fact-entry.js';
-import { FactsFrameBuilder, type RunCodecCache } from './codec.js';
+import { encodeRun, FactsFrameBuilder, type RunCodecCache } from './codec.js';
 import type { OutgoingFrame } from './session.js';
 
 /** Facts read from the log per call (a frame holds at most ~1 MiB of them anyway). */
@@ -81,11 +82,33 @@ export async function readFrame(
   const next = new Map<PeerId, number>(wanted.map((w) => [w.origin, w.from]));
   const last = new Map<PeerId, number>(wanted.map((w) => [w.origin, w.to]));
   const open = new Map<PeerId, FactEntry[]>();
+  /** Signed runs read, per origin, not in the frame yet: consecutive ones go as one (see #merged). */
+  const signed = new Map<PeerId, Run[]>();
+  let full = false;
+  /** Put `origin`'s signed runs read so far into the frame; false once it is full. */
+  const flush = (origin: PeerId): boolean => {
+    const runs = signed.get(origin);
+    if (runs === undefined) return !full;
+    signed.delete(origin);
+    if (full) return false;
+    const one = merged(runs);
+    // No bigger on the wire than a segment an author signs (what ingest checks chained runs against).
+    if (one !== undefined && encodeRun(one, src.codec).length <= MAX_SEGMENT_BYTES && builder.add(one)) {
+      until.set(origin, one.first + one.facts.length - 1);
+      return true;
+    }
+    for (const run of runs) {
+      if (!builder.add(run)) return !(full = true);
+      until.set(origin, run.first + run.facts.length - 1);
+    }
+    return true;
+  };
   let budget = FRAME_READ_BUDGET;
   // Rounds: read the next chunk of every wanted origin in one pass over the log (entries of
-  // different origins interleave there), until the frame is full or the budget is spent. A run in
-  // progress is always finished: it ends at a signed fact at most one append batch away.
-  reading: while (next.size > 0 && (budget > 0 || open.size > 0)) {
+  // different origins interleave there), until the budget is spent. A run in progress is always
+  // finished: it ends at a signed fact at most one append batch away. Then the runs go into the
+  // frame, an origin's consecutive ones as one, until it is full.
+  while (next.size > 0 && (budget > 0 || open.size > 0)) {
     const seqs: SequenceId[] = [];
     for (const [origin, counter] of next) {
       if (budget <= 0 && !open.has(origin)) {
@@ -113,12 +136,30 @@ export async function readFrame(
       run.push(entry);
       if (entry.sig === undefined) continue;
       open.delete(origin);
-      if (!builder.add(runOf(run, entry.sig))) break reading;
-      until.set(origin, counter);
+      let runs = signed.get(origin);
+      if (runs === undefined) signed.set(origin, (runs = []));
+      runs.push(runOf(run, entry.sig));
     }
   }
+  // In the order their first runs were read: oldest first.
+  for (const origin of [...signed.keys()]) if (!flush(origin)) break;
   if (builder.runs === 0) return nothing();
   return { frame: builder.finish(), until, heldBackUntil, needsSnapshot };
+}
+
+/**
+ * Consecutive signed runs of one origin as one run, signed by the last one's signature: through
+ * the hash chain it vouches for every fact before it (DESIGN §2), so the earlier signatures, hashes
+ * and prevs need not travel, and the receiver checks one signature (what it stores is this one run,
+ * as when it checks consecutive runs as one chain, engine/sync/ingest.ts). Undefined when there is
+ * only one, or when the result would be longer than a run may be (the caller also keeps it within a
+ * segment an author signs, so the receiver can forward what it stores unchanged).
+ */
+function merged(runs: readonly Run[]): Run | undefined {
+  if (runs.length < 2) return undefined;
+  const facts: FactEntry[] = [];
+  for (const run of runs) for (const fact of run.facts as readonly FactEntry[]) facts.push(fact);
+  return facts.length > MAX_RUN_FACTS ? undefined : runOf(facts, runs[runs.length - 1]!.sig);
 }
 
 /** The entries at `seqs` (ascending), reading nearby ones with one query. */
