@@ -105,10 +105,10 @@ export async function readFrame(
   };
   let budget = FRAME_READ_BUDGET;
   // Rounds: read the next chunk of every wanted origin in one pass over the log (entries of
-  // different origins interleave there), until the budget is spent. A run in progress is always
-  // finished: it ends at a signed fact at most one append batch away. Then the runs go into the
-  // frame, an origin's consecutive ones as one, until it is full.
-  while (next.size > 0 && (budget > 0 || open.size > 0)) {
+  // different origins interleave there), until the frame is full or the budget is spent. A run in
+  // progress is always finished: it ends at a signed fact at most one append batch away. After each
+  // round the runs it completed go into the frame, an origin's consecutive ones as one.
+  reading: while (next.size > 0 && (budget > 0 || open.size > 0)) {
     const seqs: SequenceId[] = [];
     for (const [origin, counter] of next) {
       if (budget <= 0 && !open.has(origin)) {
@@ -140,6 +140,8 @@ export async function readFrame(
       if (runs === undefined) signed.set(origin, (runs = []));
       runs.push(runOf(run, entry.sig));
     }
+    // What this round read goes into the frame before the next round reads more.
+    for (const origin of [...signed.keys()]) if (!flush(origin)) break reading;
   }
   // In the order their first runs were read: oldest first.
   for (const origin of [...signed.keys()]) if (!flush(origin)) break;
