@@ -120,7 +120,7 @@ export async function catchUpInProcess(ctx: BenchContext): Promise<BenchRow[]> {
   ctx.log(`in-process catch-up: automerge-repo…`);
   const a = await automergeRepo(n);
   const notes = {
-    shoal: `SimNetwork, memory storage; the source wrote in bursts of ${BURST} (one signed run each) and snapshotted; clock stops when the newcomer holds all N (every fact hashed, chain-checked, signature-verified, stored, applied); state hash checked; bytes = every frame both ways until then`,
+    shoal: `SimNetwork, memory storage; the source wrote in bursts of ${BURST} (one signed run each) and snapshotted; clock stops when the newcomer is in sync with the source (whenSynced: all N hashed, chain-checked, signature-verified, stored, applied); state hash checked; bytes = every frame both ways until then`,
     'automerge-repo': 'MessageChannel adapters; document built outside the clock; bytes = sync messages received',
   };
   for (const [system, m] of [
