@@ -394,6 +394,10 @@ export class SpaceImpl implements Space, CollectionHost {
     return this.#writer.write(type, collection, item, data);
   }
 
+  writeField(collection: string, item: string, field: string, value: JsonValue): ResultAsync<void, WriteError> {
+    return this.#writer.writeField(collection, item, field, value);
+  }
+
   // ------------------------------------------------------------------------------------------
   // Links (called by the peer)
 
