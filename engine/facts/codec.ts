@@ -57,10 +57,33 @@ export function checkFieldName(name: unknown): Problem | undefined {
 }
 
 /**
- * Where canonical encodings are built. Not state: every use starts with `reset()` and ends (hash or
- * copy) before any await, so nothing written in one call is ever read in another.
+ * A reused buffer for canonical encodings that keeps the prefix every fact of one origin in one space
+ * shares (`u8 version · str space · str origin`) in place: the facts of a run, or of one writer, are
+ * encoded one after the other, and the origin (a 52-character PeerId) is most of that prefix.
+ *
+ * Not state: every use starts with `begin` and ends (hash or copy) before any await, so nothing
+ * written in one call is read in another; the prefix is checked against its strings on every use.
  */
-const scratch = new Writer(1024);
+class CanonicalWriter {
+  readonly #writer = new Writer(1024);
+  #space: string | undefined;
+  #origin: string | undefined;
+  #prefixLength = 0;
+
+  /** The buffer holding the prefix of `origin`'s facts in `space`, ready for the rest of a fact. */
+  begin(space: string, origin: string): Writer {
+    const w = this.#writer;
+    if (space === this.#space && origin === this.#origin) return w.truncate(this.#prefixLength);
+    w.reset().u8(CANONICAL_VERSION).string(space).string(origin);
+    this.#space = space;
+    this.#origin = origin;
+    this.#prefixLength = w.length;
+    return w;
+  }
+}
+
+/** Where canonical encodings of facts from elsewhere (and of `sealFact`) are built. */
+const scratch = new CanonicalWriter();
 
 /**
  * Write the data part of a fact, validating it. Returns the problem, or undefined.
@@ -151,8 +174,7 @@ function checkHeader(f: UnhashedFact): Problem | undefined {
 function canonical(space: string, f: UnhashedFact): Result<Uint8Array, Problem> {
   const problem = checkHeader(f);
   if (problem !== undefined) return err(problem);
-  const w = scratch.reset();
-  w.u8(CANONICAL_VERSION).string(space).string(f.origin).uvarint(f.counter);
+  const w = scratch.begin(space, f.origin).uvarint(f.counter);
   w.uvarint(f.hlc.wall).uvarint(f.hlc.logical).u8(TYPE_CODE[f.type]).string(f.collection).string(f.item);
   const dataProblem = writeData(w, f.type, (f as { data?: unknown }).data);
   if (dataProblem !== undefined) return err(dataProblem);
@@ -181,8 +203,7 @@ export function computeHash(space: string, fact: UnhashedFact): Result<Hash, Pro
 export function sealFact(space: string, draft: UnhashedFact): Result<Fact, InvalidInputError> {
   const problem = checkHeader(draft);
   if (problem !== undefined) return err(invalidInput(problem.message));
-  const w = scratch.reset();
-  w.u8(CANONICAL_VERSION).string(space).string(draft.origin).uvarint(draft.counter);
+  const w = scratch.begin(space, draft.origin).uvarint(draft.counter);
   w.uvarint(draft.hlc.wall).uvarint(draft.hlc.logical).u8(TYPE_CODE[draft.type]);
   w.string(draft.collection).string(draft.item);
   const dataStart = w.length;
@@ -219,16 +240,16 @@ export interface LocalWrite {
  * part an app hands over — is validated here, exactly as {@link sealFact} does.
  */
 export class LocalFactSealer {
+  readonly #space: string;
   readonly #origin: PeerId;
-  readonly #writer = new Writer(1024);
+  /** Its own buffer: the prefix of this origin's facts stays in it from one write to the next. */
+  readonly #canonical = new CanonicalWriter();
   readonly #digests = new DigestSlab();
-  /** `u8 version · str space · str origin`, the same for every fact this sealer seals. */
-  readonly #prefix: Uint8Array;
   #size = 0;
 
   constructor(space: string, origin: PeerId) {
+    this.#space = space;
     this.#origin = origin;
-    this.#prefix = new Writer().u8(CANONICAL_VERSION).string(space).string(origin).finish();
   }
 
   /** Canonical size in bytes of the fact sealed last (the author sizes its signed runs by it). */
@@ -249,7 +270,7 @@ export class LocalFactSealer {
     if (type === 'delete') return ok({ origin, counter, hlc, type, collection, item, prev, hash });
     const copy =
       (type === 'update' ? primitiveCopy(data!) : undefined) ??
-      readData(new Reader(this.#writer.view(), dataStart, dataEnd), type);
+      readData(new Reader(w.view(), dataStart, dataEnd), type);
     if (copy === null || copy === undefined) return err(invalidInput('data does not round-trip'));
     return ok({ origin, counter, hlc, type, collection, item, data: copy, prev, hash } as Fact);
   }
@@ -275,7 +296,7 @@ export class LocalFactSealer {
     const hash = this.#finish(w, prev);
     const copy =
       typeof value === 'object' && value !== null
-        ? readData(new Reader(this.#writer.view(), dataStart, dataEnd), 'update')
+        ? readData(new Reader(w.view(), dataStart, dataEnd), 'update')
         : fieldObject(field, value);
     if (copy === null || copy === undefined) return err(invalidInput('data does not round-trip'));
     return ok({ origin: this.#origin, counter, hlc, type: 'update', collection, item, data: copy, prev, hash });
@@ -283,7 +304,7 @@ export class LocalFactSealer {
 
   /** The reused buffer holding the canonical encoding of a fact up to its data. */
   #header(type: FactType, collection: string, item: string, counter: number, hlc: Hlc): Writer {
-    const w = this.#writer.reset().raw(this.#prefix);
+    const w = this.#canonical.begin(this.#space, this.#origin);
     w.uvarint(counter).uvarint(hlc.wall).uvarint(hlc.logical).u8(TYPE_CODE[type]).string(collection).string(item);
     return w;
   }
