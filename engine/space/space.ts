@@ -576,6 +576,8 @@ export class SpaceImpl implements Space, CollectionHost {
     // and each item is taken once per stretch, not once per entry.
     let origin: PeerId | undefined;
     let last: ItemKey | undefined;
+    let ownCollection: string | undefined;
+    let ownItem: string | undefined;
     for (let i = 0; i < entries.length; i++) {
       const entry = entries[i]!;
       const changed = replica.accept(entry, first + i);
@@ -585,8 +587,14 @@ export class SpaceImpl implements Space, CollectionHost {
         if (origin !== own) replica.arrivals.set(origin, now);
       }
       if (!changed) continue;
-      if (origin === own) this.#changes.invalidate(entry.collection, entry.item);
-      else if (last === undefined || last[1] !== entry.item || last[0] !== entry.collection) {
+      if (origin === own) {
+        // Own writes are in the view already (pending); the registers under it moved.
+        if (entry.item !== ownItem || entry.collection !== ownCollection) {
+          ownCollection = entry.collection;
+          ownItem = entry.item;
+          this.#changes.invalidate(ownCollection, ownItem);
+        }
+      } else if (last === undefined || last[1] !== entry.item || last[0] !== entry.collection) {
         last = [entry.collection, entry.item];
         touched.push(last);
       }
