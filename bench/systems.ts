@@ -46,13 +46,25 @@ export interface MergeSystem<R> {
 export interface LocalWritesSpec {
   readonly writes: number;
   readonly keys: number;
+  /**
+   * Writes per transaction (Shoal `space.transact`, Yjs `doc.transact`, one Automerge `change`),
+   * the last one shorter when `batch` does not divide `writes`.
+   * @default 1 (every write its own transaction, as one user action would be)
+   */
+  readonly batch?: number;
+}
+
+/** The writes of `spec` as [first, end) ranges, one per transaction. */
+export function* transactions(spec: LocalWritesSpec): Generator<[number, number]> {
+  const batch = spec.batch ?? 1;
+  for (let i = 0; i < spec.writes; i += batch) yield [i, Math.min(spec.writes, i + batch)];
 }
 
 /** A system under the local-writes workload. `D` is its document. */
 export interface LocalWritesSystem<D> {
   /** Untimed: an empty document. */
   create(): D | Promise<D>;
-  /** Timed: the writes, each its own transaction/change as one user action would be. */
+  /** Timed: the writes, each its own transaction/change as one user action would be (or `spec.batch` per transaction). */
   write(doc: D, spec: LocalWritesSpec): D | Promise<D>;
   /** Untimed: the document's value of `key`. */
   read(doc: D, key: string): unknown;

@@ -16,6 +16,7 @@ import {
   type StreamBytes,
   type StreamSpec,
   type StreamSystem,
+  transactions,
 } from '../systems.js';
 
 type Register = { v?: number };
@@ -89,16 +90,16 @@ export const automergeMerge: MergeSystem<A.Doc<Register>> = {
 export const automergeLocalWrites: LocalWritesSystem<A.Doc<Fields>> = {
   create: () => A.init<Fields>(),
   write(doc: A.Doc<Fields>, spec: LocalWritesSpec): A.Doc<Fields> {
-    for (let i = 0; i < spec.writes; i++) {
+    for (const [first, end] of transactions(spec)) {
       doc = A.change(doc, (d) => {
-        d[fieldKey(i, spec.keys)] = i;
+        for (let i = first; i < end; i++) d[fieldKey(i, spec.keys)] = i;
       });
     }
     return doc;
   },
   read: (doc, key) => doc[key],
   dispose: (doc) => A.free(doc),
-  note: 'A.change per write (each a committed change)',
+  note: 'A.change per write (each a committed change), or per batch',
 };
 
 /**

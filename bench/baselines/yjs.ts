@@ -15,6 +15,7 @@ import {
   type StreamBytes,
   type StreamSpec,
   type StreamSystem,
+  transactions,
 } from '../systems.js';
 
 /** The shared map every workload writes to. */
@@ -79,12 +80,20 @@ export const yjsLocalWrites: LocalWritesSystem<Y.Doc> = {
   create: () => new Y.Doc(),
   write(doc: Y.Doc, spec: LocalWritesSpec): Y.Doc {
     const map = doc.getMap<number>(MAP);
-    for (let i = 0; i < spec.writes; i++) map.set(fieldKey(i, spec.keys), i);
+    if ((spec.batch ?? 1) === 1) {
+      for (let i = 0; i < spec.writes; i++) map.set(fieldKey(i, spec.keys), i);
+      return doc;
+    }
+    for (const [first, end] of transactions(spec)) {
+      doc.transact(() => {
+        for (let i = first; i < end; i++) map.set(fieldKey(i, spec.keys), i);
+      });
+    }
     return doc;
   },
   read: (doc, key) => doc.getMap(MAP).get(key),
   dispose: (doc) => doc.destroy(),
-  note: 'map.set per write, each its own transaction; no update listener attached (a provider would add update encoding)',
+  note: 'map.set per write, each its own transaction (or doc.transact per batch); no update listener attached (a provider would add update encoding)',
 };
 
 /** Bytes of a y-protocols "update" message around a payload: messageSync, messageYjsUpdate, length. */

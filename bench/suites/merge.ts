@@ -25,6 +25,8 @@ import { runWorkloads, type Measured, type MetricSpec, type Workload } from '../
 const WRITERS = 1540;
 const SETS_PER_LONG_RUN = 100;
 const LOCAL_WRITES = 100_000;
+/** Writes per transaction in the batched local-writes workload (Shoal `space.transact`, Yjs `doc.transact`, one Automerge `change`). */
+const LOCAL_WRITE_BATCH = 100;
 const STREAM_OPS = 10_000;
 const STREAM_BATCH = 100;
 /** Distinct fields the local-writes and stream workloads cycle through. */
@@ -217,6 +219,7 @@ export function mergeWorkloads(scale: number): Workload<string>[] {
   const oneSet: MergeSpec = { writers, setsPerWriter: 1, seed: SEED };
   const longRuns: MergeSpec = { writers, setsPerWriter: SETS_PER_LONG_RUN, seed: SEED };
   const writes: LocalWritesSpec = { writes: scaled(LOCAL_WRITES, scale), keys: FIELDS };
+  const batchedWrites: LocalWritesSpec = { ...writes, batch: LOCAL_WRITE_BATCH };
   const stream: StreamSpec = { ops: scaled(STREAM_OPS, scale), batch: STREAM_BATCH, keys: FIELDS, seed: SEED };
 
   const b31: Workload<MergeMetric> = {
@@ -249,6 +252,15 @@ export function mergeWorkloads(scale: number): Workload<string>[] {
       automerge: () => measureLocalWrites(automergeLocalWrites, writes),
     },
   };
+  const batched: Workload<LocalWriteMetric> = {
+    name: `local writes in transactions: ${count(writes.writes)} field sets on one doc, ${LOCAL_WRITE_BATCH} per transaction`,
+    metrics: LOCAL_WRITE_METRICS,
+    systems: {
+      shoal: () => measureLocalWrites(shoalLocalWrites, batchedWrites),
+      yjs: () => measureLocalWrites(yjsLocalWrites, batchedWrites),
+      automerge: () => measureLocalWrites(automergeLocalWrites, batchedWrites),
+    },
+  };
   const floor: Workload<HashFloorMetric> = {
     name: `local writes, the floor: ${count(writes.writes)} SHA-256 of one write's canonical bytes`,
     metrics: HASH_FLOOR_METRICS,
@@ -263,7 +275,7 @@ export function mergeWorkloads(scale: number): Workload<string>[] {
       automerge: () => measureStream(automergeStream, stream),
     },
   };
-  return [b31, long, local, floor, steady];
+  return [b31, long, local, batched, floor, steady];
 }
 
 /** The merge suite. */

@@ -18,7 +18,7 @@ import { MAX_HLC_LOGICAL, MAX_ID_BYTES, MAX_ID_LENGTH, MAX_ORIGIN_LENGTH, MAX_VA
 import { equalBytes, Reader, Writer } from './bytes.js';
 import { DigestSlab, sha256 } from './hash.js';
 import { checkKey, readJson, readObject, writeJson, writeObject } from './json.js';
-import type { Fact, FactType, Hash, Hlc, JsonObject, PeerId, UnhashedFact } from './types.js';
+import type { Fact, FactType, Hash, Hlc, JsonObject, JsonValue, PeerId, UnhashedFact } from './types.js';
 
 const CANONICAL_VERSION = 1;
 export const HASH_BYTES = 32;
@@ -57,10 +57,33 @@ export function checkFieldName(name: unknown): Problem | undefined {
 }
 
 /**
- * Where canonical encodings are built. Not state: every use starts with `reset()` and ends (hash or
- * copy) before any await, so nothing written in one call is ever read in another.
+ * A reused buffer for canonical encodings that keeps the prefix every fact of one origin in one space
+ * shares (`u8 version · str space · str origin`) in place: the facts of a run, or of one writer, are
+ * encoded one after the other, and the origin (a 52-character PeerId) is most of that prefix.
+ *
+ * Not state: every use starts with `begin` and ends (hash or copy) before any await, so nothing
+ * written in one call is read in another; the prefix is checked against its strings on every use.
  */
-const scratch = new Writer(1024);
+class CanonicalWriter {
+  readonly #writer = new Writer(1024);
+  #space: string | undefined;
+  #origin: string | undefined;
+  #prefixLength = 0;
+
+  /** The buffer holding the prefix of `origin`'s facts in `space`, ready for the rest of a fact. */
+  begin(space: string, origin: string): Writer {
+    const w = this.#writer;
+    if (space === this.#space && origin === this.#origin) return w.truncate(this.#prefixLength);
+    w.reset().u8(CANONICAL_VERSION).string(space).string(origin);
+    this.#space = space;
+    this.#origin = origin;
+    this.#prefixLength = w.length;
+    return w;
+  }
+}
+
+/** Where canonical encodings of facts from elsewhere (and of `sealFact`) are built. */
+const scratch = new CanonicalWriter();
 
 /**
  * Write the data part of a fact, validating it. Returns the problem, or undefined.
@@ -82,15 +105,27 @@ function writeData(w: Writer, type: FactType, data: unknown): Problem | undefine
     const keys = Object.keys(data);
     if (keys.length !== 1) return malformed(`an update sets exactly one field (got ${keys.length})`);
     const field = keys[0]!;
-    const nameProblem = checkFieldName(field);
-    if (nameProblem !== undefined) return nameProblem;
-    w.string(field);
-    const problem = writeJson(w, (data as Record<string, unknown>)[field], field);
-    if (problem !== undefined) return malformed(problem);
+    return writeField(w, field, (data as Record<string, unknown>)[field]);
   }
-  if (w.length - start > MAX_VALUE_BYTES)
-    return { type: 'too-large', message: `value larger than ${MAX_VALUE_BYTES} bytes` };
-  return undefined;
+  return sizeProblem(w, start);
+}
+
+/** The data part of an update setting `field` to `value`, validated: the problem, or undefined. */
+function writeField(w: Writer, field: string, value: unknown): Problem | undefined {
+  const start = w.length;
+  const nameProblem = checkFieldName(field);
+  if (nameProblem !== undefined) return nameProblem;
+  w.string(field);
+  const problem = writeJson(w, value, field);
+  if (problem !== undefined) return malformed(problem);
+  return sizeProblem(w, start);
+}
+
+/** Whether the data written since `start` is over MAX_VALUE_BYTES. */
+function sizeProblem(w: Writer, start: number): Problem | undefined {
+  return w.length - start > MAX_VALUE_BYTES
+    ? { type: 'too-large', message: `value larger than ${MAX_VALUE_BYTES} bytes` }
+    : undefined;
 }
 
 function readData(r: Reader, type: FactType): JsonObject | undefined | null {
@@ -139,8 +174,7 @@ function checkHeader(f: UnhashedFact): Problem | undefined {
 function canonical(space: string, f: UnhashedFact): Result<Uint8Array, Problem> {
   const problem = checkHeader(f);
   if (problem !== undefined) return err(problem);
-  const w = scratch.reset();
-  w.u8(CANONICAL_VERSION).string(space).string(f.origin).uvarint(f.counter);
+  const w = scratch.begin(space, f.origin).uvarint(f.counter);
   w.uvarint(f.hlc.wall).uvarint(f.hlc.logical).u8(TYPE_CODE[f.type]).string(f.collection).string(f.item);
   const dataProblem = writeData(w, f.type, (f as { data?: unknown }).data);
   if (dataProblem !== undefined) return err(dataProblem);
@@ -169,8 +203,7 @@ export function computeHash(space: string, fact: UnhashedFact): Result<Hash, Pro
 export function sealFact(space: string, draft: UnhashedFact): Result<Fact, InvalidInputError> {
   const problem = checkHeader(draft);
   if (problem !== undefined) return err(invalidInput(problem.message));
-  const w = scratch.reset();
-  w.u8(CANONICAL_VERSION).string(space).string(draft.origin).uvarint(draft.counter);
+  const w = scratch.begin(space, draft.origin).uvarint(draft.counter);
   w.uvarint(draft.hlc.wall).uvarint(draft.hlc.logical).u8(TYPE_CODE[draft.type]);
   w.string(draft.collection).string(draft.item);
   const dataStart = w.length;
@@ -207,16 +240,16 @@ export interface LocalWrite {
  * part an app hands over — is validated here, exactly as {@link sealFact} does.
  */
 export class LocalFactSealer {
+  readonly #space: string;
   readonly #origin: PeerId;
-  readonly #writer = new Writer(1024);
+  /** Its own buffer: the prefix of this origin's facts stays in it from one write to the next. */
+  readonly #canonical = new CanonicalWriter();
   readonly #digests = new DigestSlab();
-  /** `u8 version · str space · str origin`, the same for every fact this sealer seals. */
-  readonly #prefix: Uint8Array;
   #size = 0;
 
   constructor(space: string, origin: PeerId) {
+    this.#space = space;
     this.#origin = origin;
-    this.#prefix = new Writer().u8(CANONICAL_VERSION).string(space).string(origin).finish();
   }
 
   /** Canonical size in bytes of the fact sealed last (the author sizes its signed runs by it). */
@@ -227,38 +260,85 @@ export class LocalFactSealer {
   /** Seal `write` as fact `counter` of this origin, stamped `hlc`, chained to `prev`. */
   seal(write: LocalWrite, counter: number, hlc: Hlc, prev: Hash | null): Result<Fact, InvalidInputError> {
     const { type, collection, item, data } = write;
-    const w = this.#writer.reset().raw(this.#prefix);
-    w.uvarint(counter).uvarint(hlc.wall).uvarint(hlc.logical).u8(TYPE_CODE[type]).string(collection).string(item);
+    const w = this.#header(type, collection, item, counter, hlc);
     const dataStart = w.length;
     const dataProblem = writeData(w, type, data);
     if (dataProblem !== undefined) return err(invalidInput(dataProblem.message));
     const dataEnd = w.length;
+    const hash = this.#finish(w, prev);
+    const origin = this.#origin;
+    if (type === 'delete') return ok({ origin, counter, hlc, type, collection, item, prev, hash });
+    const copy =
+      (type === 'update' ? primitiveCopy(data!) : undefined) ??
+      readData(new Reader(w.view(), dataStart, dataEnd), type);
+    if (copy === null || copy === undefined) return err(invalidInput('data does not round-trip'));
+    return ok({ origin, counter, hlc, type, collection, item, data: copy, prev, hash } as Fact);
+  }
+
+  /**
+   * Seal an update of one field: `seal` of `{ type: 'update', data: { [field]: value } }` without
+   * the caller building that object (what `Collection.update` does on every write).
+   */
+  sealField(
+    collection: string,
+    item: string,
+    field: string,
+    value: JsonValue,
+    counter: number,
+    hlc: Hlc,
+    prev: Hash | null,
+  ): Result<Fact, InvalidInputError> {
+    const w = this.#header('update', collection, item, counter, hlc);
+    const dataStart = w.length;
+    const problem = writeField(w, field, value);
+    if (problem !== undefined) return err(invalidInput(problem.message));
+    const dataEnd = w.length;
+    const hash = this.#finish(w, prev);
+    const copy =
+      typeof value === 'object' && value !== null
+        ? readData(new Reader(w.view(), dataStart, dataEnd), 'update')
+        : fieldObject(field, value);
+    if (copy === null || copy === undefined) return err(invalidInput('data does not round-trip'));
+    return ok({ origin: this.#origin, counter, hlc, type: 'update', collection, item, data: copy, prev, hash });
+  }
+
+  /** The reused buffer holding the canonical encoding of a fact up to its data. */
+  #header(type: FactType, collection: string, item: string, counter: number, hlc: Hlc): Writer {
+    const w = this.#canonical.begin(this.#space, this.#origin);
+    w.uvarint(counter).uvarint(hlc.wall).uvarint(hlc.logical).u8(TYPE_CODE[type]).string(collection).string(item);
+    return w;
+  }
+
+  /** End the encoding with `prev` and hash it. */
+  #finish(w: Writer, prev: Hash | null): Hash {
     if (prev === null) w.u8(0);
     else w.u8(1).raw(prev);
     const bytes = w.view();
     this.#size = bytes.length;
-    const hash = this.#digests.digest(bytes);
-    const origin = this.#origin;
-    if (type === 'delete') return ok({ origin, counter, hlc, type, collection, item, prev, hash });
-    const copy = canonicalCopy(type, data!) ?? readData(new Reader(bytes, dataStart, dataEnd), type);
-    if (copy === null || copy === undefined) return err(invalidInput('data does not round-trip'));
-    return ok({ origin, counter, hlc, type, collection, item, data: copy, prev, hash } as Fact);
+    return this.#digests.digest(bytes);
   }
 }
 
 /**
  * The canonical, frozen copy of an update's `{ field: value }` when the value is a primitive
- * (already validated by `writeData`): the value itself, with -0 as 0 as the encoding has it.
- * Undefined for anything that needs a decode (creates, objects, arrays).
+ * (already validated by `writeData`), or undefined for a value that needs a decode.
  */
-function canonicalCopy(type: FactType, data: JsonObject): JsonObject | undefined {
-  if (type !== 'update') return undefined;
+function primitiveCopy(data: JsonObject): JsonObject | undefined {
   for (const field in data) {
     const value = data[field]!;
-    if (typeof value === 'object' && value !== null) return undefined;
-    return Object.freeze({ [field]: value === 0 ? 0 : value }); // -0 === 0: both become 0
+    return typeof value === 'object' && value !== null ? undefined : fieldObject(field, value);
   }
   return undefined;
+}
+
+/**
+ * `{ field: value }` frozen, for a primitive value (validated): the value is its own canonical form,
+ * with -0 as 0 as the encoding has it.
+ */
+function fieldObject(field: string, value: null | boolean | number | string): JsonObject {
+  const data: JsonObject = {};
+  data[field] = value === 0 ? 0 : value; // -0 === 0: both become 0
+  return Object.freeze(data);
 }
 
 /**

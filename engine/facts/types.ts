@@ -80,6 +80,12 @@ export interface DeleteFact extends FactBase {
 
 export type Fact = CreateFact | UpdateFact | DeleteFact;
 
+/** The field an update sets (its data has exactly one key), found without listing the keys. */
+export function updatedField(fact: UpdateFact): string {
+  for (const field in fact.data) return field;
+  return ''; // unreachable for a valid update
+}
+
 /** A fact before it is hashed. */
 export type UnhashedFact = Fact extends infer F ? (F extends Fact ? Omit<F, 'hash'> : never) : never;
 

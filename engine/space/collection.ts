@@ -12,6 +12,8 @@ import type { ItemView } from '../state/view.js';
 /** What a collection needs from its space. */
 export interface CollectionHost {
   write(type: FactType, collection: string, item: string, data?: JsonObject): ResultAsync<void, WriteError>;
+  /** An update of one field (`write('update', …, { [field]: value })` without building that object). */
+  writeField(collection: string, item: string, field: string, value: JsonValue): ResultAsync<void, WriteError>;
   newItemId(): string;
   view(collection: string, item: string): ItemView | undefined;
   viewAll(collection: string): ItemView[];
@@ -42,7 +44,7 @@ export class CollectionImpl<T extends object> implements Collection<T> {
     const badField = checkFieldName(field);
     if (badField !== undefined) return errAsync(invalidInput(badField.message));
     if (value === undefined) return errAsync(invalidInput(`value of ${field} is undefined (use null)`));
-    return this.#space.write('update', this.name, id, { [field]: value as JsonValue });
+    return this.#space.writeField(this.name, id, field, value as JsonValue);
   }
 
   delete(id: string): ResultAsync<void, WriteError> {

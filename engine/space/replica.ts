@@ -190,9 +190,8 @@ export class Replica {
       this.#cleanHead = seq + 1;
     }
     // A snapshot may already cover it (adopted after it was logged): the registers merge anyway.
-    if (held === undefined || entry.counter > held.counter) {
-      this.#durable.set(entry.origin, { counter: entry.counter, hash: entry.hash });
-    }
+    // The entry is its own chain tip (as queued facts are in `#tips`): no object per entry.
+    if (held === undefined || entry.counter > held.counter) this.#durable.set(entry.origin, entry);
     return this.state.apply(entry);
   }
 

@@ -397,6 +397,10 @@ export class SpaceImpl implements Space, CollectionHost {
     return this.#writer.write(type, collection, item, data);
   }
 
+  writeField(collection: string, item: string, field: string, value: JsonValue): ResultAsync<void, WriteError> {
+    return this.#writer.writeField(collection, item, field, value);
+  }
+
   // ------------------------------------------------------------------------------------------
   // Links (called by the peer)
 
@@ -571,13 +575,33 @@ export class SpaceImpl implements Space, CollectionHost {
     const touched: ItemKey[] = [];
     const origins = new Set<PeerId>();
     const now = this.#monotonic();
-    entries.forEach((entry, i) => {
+    // A batch is mostly runs: many entries of one origin in a row, often on one item. Each origin
+    // and each item is taken once per stretch, not once per entry.
+    let origin: PeerId | undefined;
+    let last: ItemKey | undefined;
+    let ownCollection: string | undefined;
+    let ownItem: string | undefined;
+    for (let i = 0; i < entries.length; i++) {
+      const entry = entries[i]!;
       const changed = replica.accept(entry, first + i);
-      origins.add(entry.origin);
-      if (entry.origin !== own) replica.arrivals.set(entry.origin, now);
-      if (changed && entry.origin !== own) touched.push([entry.collection, entry.item]);
-      else if (changed) this.#changes.invalidate(entry.collection, entry.item);
-    });
+      if (entry.origin !== origin) {
+        origin = entry.origin;
+        origins.add(origin);
+        if (origin !== own) replica.arrivals.set(origin, now);
+      }
+      if (!changed) continue;
+      if (origin === own) {
+        // Own writes are in the view already (pending); the registers under it moved.
+        if (entry.item !== ownItem || entry.collection !== ownCollection) {
+          ownCollection = entry.collection;
+          ownItem = entry.item;
+          this.#changes.invalidate(ownCollection, ownItem);
+        }
+      } else if (last === undefined || last[1] !== entry.item || last[0] !== entry.collection) {
+        last = [entry.collection, entry.item];
+        touched.push(last);
+      }
+    }
     if (touched.length > 0) this.#changes.emit('remote', touched);
     this.#sessions.advanced(origins);
     this.workflow.maybeRun();

@@ -15,7 +15,7 @@ import { base64url } from '../facts/bytes.js';
 import { checkId, LocalFactSealer } from '../facts/codec.js';
 import type { Signer } from '../facts/sign.js';
 import type { ChainTip } from '../facts/run.js';
-import type { Fact, FactType, JsonObject } from '../facts/types.js';
+import type { Fact, FactType, JsonObject, JsonValue } from '../facts/types.js';
 import { ITEM_ID_BYTES, MAX_SEGMENT_BYTES, MAX_TRANSACTION_WRITES } from '../limits.js';
 import type { AppendResult } from '../log/appender.js';
 import type { FactEntry } from '../log/fact-entry.js';
@@ -71,6 +71,23 @@ export class LocalWriter {
   }
 
   write(type: FactType, collection: string, item: string, data?: JsonObject): ResultAsync<void, WriteError> {
+    return this.#write(type, collection, item, data, undefined, undefined);
+  }
+
+  /** `write('update', collection, item, { [field]: value })` without that object. */
+  writeField(collection: string, item: string, field: string, value: JsonValue): ResultAsync<void, WriteError> {
+    return this.#write('update', collection, item, undefined, field, value);
+  }
+
+  /** A write: of `data`, or of `field` set to `value` when `field` is given (an update). */
+  #write(
+    type: FactType,
+    collection: string,
+    item: string,
+    data: JsonObject | undefined,
+    field: string | undefined,
+    value: JsonValue | undefined,
+  ): ResultAsync<void, WriteError> {
     const { replica, views, changes } = this.#deps;
     if (this.#deps.closed()) return errAsync(closedError('the space is closed'));
     const transaction = this.#transaction;
@@ -92,12 +109,12 @@ export class LocalWriter {
     const origin = replica.origin;
     const tip = replica.tip(origin);
     const counter = (tip?.counter ?? 0) + 1;
-    const sealed = this.#sealer.seal(
-      { type, collection, item, data },
-      counter,
-      replica.clock.tick(),
-      tip?.hash ?? null,
-    );
+    const hlc = replica.clock.tick();
+    const prev = tip?.hash ?? null;
+    const sealed =
+      field === undefined
+        ? this.#sealer.seal({ type, collection, item, data }, counter, hlc, prev)
+        : this.#sealer.sealField(collection, item, field, value!, counter, hlc, prev);
     if (sealed.isErr()) return errAsync(sealed.error);
     const fact = sealed.value;
 

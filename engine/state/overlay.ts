@@ -6,7 +6,7 @@
  *
  * The overlay never enters `stateHash()`.
  */
-import type { Fact, JsonValue } from '../facts/types.js';
+import { updatedField, type Fact, type JsonValue } from '../facts/types.js';
 import { stampOf, type Stamp } from './stamp.js';
 
 /**
@@ -32,7 +32,7 @@ function foldInto(fold: PendingFold, fact: Fact): PendingFold {
       return { exists: true, reset: stampOf(fact), fields };
     }
     case 'update': {
-      const field = Object.keys(fact.data)[0]!;
+      const field = updatedField(fact);
       fold.fields.set(field, fact.data[field]!);
       return fold;
     }

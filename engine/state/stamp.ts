@@ -22,6 +22,15 @@ export function compareStamps(a: Stamp, b: Stamp): number {
   return a.counter - b.counter;
 }
 
+/** `compareStamps(a, stampOf(fact))` without making the fact's stamp. */
+export function compareToFact(a: Stamp, fact: Fact): number {
+  const { wall, logical } = fact.hlc;
+  if (a.wall !== wall) return a.wall - wall;
+  if (a.logical !== logical) return a.logical - logical;
+  if (a.origin !== fact.origin) return a.origin < fact.origin ? -1 : 1;
+  return a.counter - fact.counter;
+}
+
 /** The stamp of a fact. */
 export const stampOf = (fact: Fact): Stamp => ({
   wall: fact.hlc.wall,

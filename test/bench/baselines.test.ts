@@ -34,10 +34,11 @@ describe.each(systems)('%s baseline', (_name, merge, local, stream) => {
     expect(a.updates.map((u) => u.byteLength)).toEqual(b.updates.map((u) => u.byteLength));
   });
 
-  it('applies local writes, the last write of a field winning', async () => {
-    const doc = await local.write(await local.create(), { writes: 55, keys: 10 });
+  it.each([1, 7])('applies local writes (%i per transaction), the last write of a field winning', async (batch) => {
+    const doc = await local.write(await local.create(), { writes: 55, keys: 10, batch });
     expect(local.read(doc, fieldKey(54, 10))).toBe(54);
     expect(local.read(doc, fieldKey(0, 10))).toBe(50);
+    expect(local.read(doc, fieldKey(9, 10))).toBe(49);
     local.dispose?.(doc);
   });
 

@@ -161,6 +161,30 @@ describe('canonical encoding (test vectors)', () => {
     expect(toHex(unwrap(computeHash('a', createFact)))).not.toBe(toHex(unwrap(computeHash('b', createFact))));
   });
 
+  it('encodes the space and origin of each fact, whatever was encoded before it (property)', () => {
+    // Encoders keep the prefix (version, space, origin) of the last fact in place: it must never leak.
+    const lengthHex = (s: string): string => s.length.toString(16).padStart(2, '0');
+    const prefix = (space: string, origin: string): string =>
+      hex('01', lengthHex(space), ascii(space), lengthHex(origin), ascii(origin));
+    const rest = toHex(unwrap(canonicalBytes('groceries', createFact))).slice(prefix('groceries', ORIGIN).length);
+    const origins = [ORIGIN, `${ORIGIN.slice(0, -1)}8`, '12D3KooWShort'];
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.constantFrom('g', 'gr', 'groceries', 'x'), fc.constantFrom(...origins)), {
+          maxLength: 12,
+        }),
+        (sequence) => {
+          for (const [space, origin] of sequence) {
+            const fact = { ...createFact, origin: origin as PeerId };
+            expect(toHex(unwrap(canonicalBytes(space, fact)))).toBe(prefix(space, origin) + rest);
+            expect(toHex(unwrap(computeHash(space, fact)))).toBe(toHex(sha256(unwrap(canonicalBytes(space, fact)))));
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
   it('gives the same bytes whatever the key order of the data (property)', () => {
     fc.assert(
       fc.property(

@@ -16,7 +16,7 @@ import {
 import { equalBytes } from '../../engine/facts/bytes.js';
 import { LocalFactSealer, sealFact } from '../../engine/facts/codec.js';
 import { DigestSlab, sha256 } from '../../engine/facts/hash.js';
-import type { JsonObject, PeerId, UnhashedFact } from '../../engine/facts/types.js';
+import type { JsonObject, JsonValue, PeerId, UnhashedFact } from '../../engine/facts/types.js';
 import { DIGEST_SLAB_BYTES, MAX_TRANSACTION_WRITES } from '../../engine/limits.js';
 import { faultyStorage, type FaultyStorage } from '../../testing/index.js';
 import { SimNetwork } from '../../transports/memory/index.js';
@@ -284,9 +284,17 @@ describe('LocalFactSealer', () => {
             const expected = sealFact(SPACE, draft as UnhashedFact);
             const sealed = sealer.seal({ type, collection: 'c', item: 'i', data }, i + 1, hlc, prev);
             expect(sealed.isOk()).toBe(expected.isOk());
+            // The field form (what Collection.update takes) refuses and seals exactly the same.
+            const byField =
+              type === 'update' ? sealer.sealField('c', 'i', field, v as JsonValue, i + 1, hlc, prev) : undefined;
+            if (byField !== undefined) expect(byField.isOk()).toBe(expected.isOk());
             if (sealed.isErr() || expected.isErr()) return;
             expect(sealed.value).toEqual(expected.value);
             if (data !== undefined) expect(Object.isFrozen((sealed.value as { data: JsonObject }).data)).toBe(true);
+            if (byField !== undefined) {
+              expect(byField._unsafeUnwrap()).toEqual(expected.value);
+              expect(Object.isFrozen((byField._unsafeUnwrap() as { data: JsonObject }).data)).toBe(true);
+            }
             prev = sealed.value.hash;
           });
         },
