@@ -42,9 +42,14 @@ function foldInto(fold: PendingFold, fact: Fact): PendingFold {
   }
 }
 
-/** One item's pending facts and their fold (undefined after a removal until next asked for). */
+/**
+ * One item's pending facts and their fold (undefined after a removal until next asked for). The
+ * facts are `facts[start..]`: acknowledged facts leave from the front by moving `start` (a splice
+ * per acknowledged fact made releasing n pending writes on one item O(n²)).
+ */
 interface ItemPending {
-  readonly facts: Fact[];
+  facts: Fact[];
+  start: number;
   fold: PendingFold | undefined;
 }
 
@@ -72,6 +77,7 @@ export class PendingOverlay {
     if (entry === undefined) {
       items.set(fact.item, {
         facts: [fact],
+        start: 0,
         fold: foldInto({ exists: undefined, reset: undefined, fields: new Map() }, fact),
       });
     } else {
@@ -86,7 +92,8 @@ export class PendingOverlay {
     if (entry === undefined) return undefined;
     if (entry.fold === undefined) {
       let fold: PendingFold = { exists: undefined, reset: undefined, fields: new Map() };
-      for (const fact of entry.facts) fold = foldInto(fold, fact);
+      const facts = entry.facts;
+      for (let i = entry.start; i < facts.length; i++) fold = foldInto(fold, facts[i]!);
       entry.fold = fold;
     }
     return entry.fold;
@@ -139,10 +146,19 @@ export class PendingOverlay {
     if (items === undefined || entry === undefined) return;
     const list = entry.facts;
     // Acknowledged facts leave from the front, rolled-back ones from the back.
-    const index = list[0] === fact ? 0 : list.lastIndexOf(fact);
-    if (index >= 0) list.splice(index, 1);
+    if (list[entry.start] === fact) {
+      entry.start++;
+      if (entry.start > 64 && entry.start * 2 > list.length) {
+        entry.facts = list.slice(entry.start);
+        entry.start = 0;
+      }
+    } else {
+      const index = list.lastIndexOf(fact);
+      if (index < entry.start) return;
+      list.splice(index, 1);
+    }
     entry.fold = undefined;
-    if (list.length === 0) {
+    if (entry.facts.length === entry.start) {
       items.delete(fact.item);
       if (items.size === 0) this.#byItem.delete(fact.collection);
     }

@@ -315,6 +315,48 @@ describe('pending overlay: the view predicts the acknowledged state', () => {
   });
 });
 
+describe('pending overlay: many pending facts on one item', () => {
+  it('acknowledged from the front in steps, rolled back from the back: the fold is always the remaining facts', () => {
+    counters = new Map();
+    const me = ORIGINS[0]!;
+    const overlay = new PendingOverlay();
+    const facts: Fact[] = [fact(me, 1, 0, 'create', 'x', { f0: 0 })];
+    for (let i = 1; i < 500; i++)
+      facts.push(fact(me, 1 + i, 0, 'update', i % 3 === 0 ? 'y' : 'x', { [`f${i % 7}`]: i }));
+    for (const f of facts) overlay.add(f);
+    // The fold of an item is the last value per field among the facts still pending on it.
+    const expected = (item: string, from: number, to: number): Record<string, unknown> => {
+      const fields: Record<string, unknown> = {};
+      for (const f of facts.slice(from, to)) if (f.item === item) Object.assign(fields, f.data);
+      return fields;
+    };
+    let acked = 0;
+    for (const step of [1, 2, 3, 50, 7, 100, 64, 65]) {
+      const dropped = overlay.acknowledge(acked + step);
+      expect(dropped.map((f) => f.counter)).toEqual(facts.slice(acked, acked + step).map((f) => f.counter));
+      acked += step;
+      expect(overlay.count).toBe(facts.length - acked);
+      for (const item of ['x', 'y']) {
+        expect(Object.fromEntries(overlay.pending('c', item)?.fields ?? new Map())).toEqual(
+          expected(item, acked, facts.length),
+        );
+      }
+    }
+    const rolledBack = overlay.rollback(acked + 10);
+    expect(rolledBack).toHaveLength(facts.length - acked - 10);
+    for (const item of ['x', 'y']) {
+      expect(Object.fromEntries(overlay.pending('c', item)?.fields ?? new Map())).toEqual(
+        expected(item, acked, acked + 10),
+      );
+    }
+    overlay.acknowledge(acked + 10);
+    expect(overlay.count).toBe(0);
+    expect(overlay.pending('c', 'x')).toBeUndefined();
+    expect(overlay.pending('c', 'y')).toBeUndefined();
+    expect([...overlay.items('c')]).toEqual([]);
+  });
+});
+
 describe('updates of an item with many fields', () => {
   it('change the record in place when the state shares no records: one field map, not a copy per update', () => {
     counters = new Map();
