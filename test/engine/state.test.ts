@@ -321,8 +321,7 @@ describe('pending overlay: many pending facts on one item', () => {
     const me = ORIGINS[0]!;
     const overlay = new PendingOverlay();
     const facts: Fact[] = [fact(me, 1, 0, 'create', 'x', { f0: 0 })];
-    for (let i = 1; i < 500; i++)
-      facts.push(fact(me, 1 + i, 0, 'update', i % 3 === 0 ? 'y' : 'x', { [`u${i}`]: i }));
+    for (let i = 1; i < 500; i++) facts.push(fact(me, 1 + i, 0, 'update', i % 3 === 0 ? 'y' : 'x', { [`u${i}`]: i }));
     for (const f of facts) overlay.add(f);
     // The fold of an item is the last value per field among the facts still pending on it.
     const expected = (item: string, from: number, to: number): Record<string, unknown> => {
