@@ -326,7 +326,7 @@ describe('pending overlay: many pending facts on one item', () => {
     // The fold of an item is the last value per field among the facts still pending on it.
     const expected = (item: string, from: number, to: number): Record<string, unknown> => {
       const fields: Record<string, unknown> = {};
-      for (const f of facts.slice(from, to)) if (f.item === item) Object.assign(fields, f.data);
+      for (const f of facts.slice(from, to)) if (f.item === item && f.type !== 'delete') Object.assign(fields, f.data);
       return fields;
     };
     let acked = 0;
