@@ -178,7 +178,7 @@ export class SpaceImpl implements Space, CollectionHost {
       equivocation: (from, origin, counter, message) =>
         this.#fault({ type: 'equivocation', peer: from, origin, counter, message, at: env.now() }),
     });
-    this.#peers = new PeerDirectory(ctx.origin);
+    this.#peers = new PeerDirectory(ctx.origin, replica.origins.slots);
     this.acks = new AckQuorum(
       {
         replica,

@@ -50,7 +50,7 @@ import {
   MAX_VECTOR_PAGE_ORIGINS,
 } from '../limits.js';
 import type { Message, MessageType, Statement, WireAttestation } from './messages.js';
-import { ORIGIN_KEY_BYTES, originKeyBytes, type OriginKey, type WireVector } from './origin-key.js';
+import { ORIGIN_KEY_BYTES, originKeyAt, originKeyBytes, type OriginKey, type WireVector } from './origin-key.js';
 
 const TYPE_BYTE: Record<MessageType, number> = {
   hello: 1,
@@ -98,7 +98,7 @@ function readVector(r: Reader): WireVector {
     return vector;
   }
   for (let i = 0; i < n && !r.failed; i++) {
-    const key = toHex(r.raw(ORIGIN_KEY_BYTES)) as OriginKey;
+    const key = originKeyAt(r.raw(ORIGIN_KEY_BYTES));
     vector.set(key, r.uvarint());
   }
   return vector;

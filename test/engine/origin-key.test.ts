@@ -1,0 +1,24 @@
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { toHex } from '../../engine/facts/bytes.js';
+import { sha256 } from '../../engine/facts/hash.js';
+import type { PeerId } from '../../engine/facts/types.js';
+import { ORIGIN_KEY_BYTES, originKey, originKeyAt, originKeyBytes } from '../../engine/sync/origin-key.js';
+
+describe('origin keys', () => {
+  it('read from bytes at any offset as the hex of those bytes, and back', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: ORIGIN_KEY_BYTES, maxLength: 40 }), fc.nat(), (bytes, at) => {
+        const from = at % (bytes.length - ORIGIN_KEY_BYTES + 1);
+        const key = originKeyAt(bytes, from);
+        expect(key).toBe(toHex(bytes.subarray(from, from + ORIGIN_KEY_BYTES)));
+        expect(originKeyBytes(key)).toEqual(bytes.subarray(from, from + ORIGIN_KEY_BYTES));
+      }),
+    );
+  });
+
+  it('are the first bytes of the SHA-256 of the PeerId', () => {
+    const origin = 'p-origin-key' as PeerId;
+    expect(originKey(origin)).toBe(toHex(sha256(new TextEncoder().encode(origin)).subarray(0, ORIGIN_KEY_BYTES)));
+  });
+});
