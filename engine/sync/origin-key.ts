@@ -49,17 +49,27 @@ export function originKeyAt(bytes: Uint8Array, at = 0): OriginKey {
  */
 export class OriginDirectory {
   readonly #byKey = new Map<OriginKey, PeerId>();
-  readonly #keyOf = new Map<PeerId, OriginKey>();
+  /** Keys of known origins by slot (an origin may have a slot before it is known: see `slots`). */
+  readonly #keys: (OriginKey | undefined)[] = [];
+  #size = 0;
   readonly #listeners = new Set<(origin: PeerId, key: OriginKey) => void>();
   /** Slots of the space's origins, for its sessions' compact vectors (see CounterVector). */
   readonly slots = new OriginSlots();
 
+  #keyOf(origin: PeerId): OriginKey | undefined {
+    const slot = this.slots.find(origin);
+    return slot === undefined ? undefined : this.#keys[slot];
+  }
+
   /** Remember `origin`; returns its key. Listeners hear of every origin added for the first time. */
   add(origin: PeerId): OriginKey {
-    let key = this.#keyOf.get(origin);
+    const slot = this.slots.slot(origin);
+    while (this.#keys.length <= slot) this.#keys.push(undefined);
+    let key = this.#keys[slot];
     if (key === undefined) {
       key = originKey(origin);
-      this.#keyOf.set(origin, key);
+      this.#keys[slot] = key;
+      this.#size++;
       if (!this.#byKey.has(key)) this.#byKey.set(key, origin);
       for (const listener of this.#listeners) listener(origin, key);
     }
@@ -77,12 +87,12 @@ export class OriginDirectory {
 
   /** Whether `origin` is known. */
   has(origin: PeerId): boolean {
-    return this.#keyOf.has(origin);
+    return this.#keyOf(origin) !== undefined;
   }
 
   /** Number of origins known. */
   get size(): number {
-    return this.#keyOf.size;
+    return this.#size;
   }
 
   /** The known origins of a wire vector; unknown keys go to `unknown` (when given), or are left out. */
@@ -99,7 +109,7 @@ export class OriginDirectory {
   /** A vector as it goes on the wire. */
   toWire(vector: ReadonlyMap<PeerId, number>): WireVector {
     const out = new Map<OriginKey, number>();
-    for (const [origin, counter] of vector) out.set(this.#keyOf.get(origin) ?? originKey(origin), counter);
+    for (const [origin, counter] of vector) out.set(this.#keyOf(origin) ?? originKey(origin), counter);
     return out;
   }
 }

@@ -3,7 +3,13 @@ import fc from 'fast-check';
 import { toHex } from '../../engine/facts/bytes.js';
 import { sha256 } from '../../engine/facts/hash.js';
 import type { PeerId } from '../../engine/facts/types.js';
-import { ORIGIN_KEY_BYTES, originKey, originKeyAt, originKeyBytes } from '../../engine/sync/origin-key.js';
+import {
+  ORIGIN_KEY_BYTES,
+  OriginDirectory,
+  originKey,
+  originKeyAt,
+  originKeyBytes,
+} from '../../engine/sync/origin-key.js';
 
 describe('origin keys', () => {
   it('read from bytes at any offset as the hex of those bytes, and back', () => {
@@ -20,5 +26,33 @@ describe('origin keys', () => {
   it('are the first bytes of the SHA-256 of the PeerId', () => {
     const origin = 'p-origin-key' as PeerId;
     expect(originKey(origin)).toBe(toHex(sha256(new TextEncoder().encode(origin)).subarray(0, ORIGIN_KEY_BYTES)));
+  });
+
+  it('a directory knows an origin once added, not when it only has a slot for a session vector', () => {
+    const dir = new OriginDirectory();
+    const [a, b] = ['p-a', 'p-b'] as PeerId[];
+    dir.slots.slot(b); // a session kept a counter for it before it became durable here
+    expect(dir.has(b)).toBe(false);
+    expect(dir.size).toBe(0);
+    const heard: PeerId[] = [];
+    dir.onAdd((origin) => heard.push(origin));
+    expect(dir.add(a)).toBe(originKey(a));
+    expect(dir.add(b)).toBe(originKey(b));
+    dir.add(a);
+    expect(heard).toEqual([a, b]);
+    expect(dir.has(a) && dir.has(b)).toBe(true);
+    expect(dir.size).toBe(2);
+    const wire = dir.toWire(
+      new Map([
+        [a, 3],
+        [b, 4],
+      ]),
+    );
+    expect(dir.resolve(wire)).toEqual(
+      new Map([
+        [a, 3],
+        [b, 4],
+      ]),
+    );
   });
 });
