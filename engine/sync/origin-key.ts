@@ -44,6 +44,24 @@ export function originKeyAt(bytes: Uint8Array, at = 0): OriginKey {
 }
 
 /**
+ * Origin keys computed once for every replica of a process that hosts many (the simulator: see
+ * `PeerCache`). A key is a pure function of the PeerId, so sharing it changes nothing but time: a
+ * mesh of 10,000 peers would otherwise hash every origin's PeerId 10,000 times.
+ */
+export class OriginKeyCache {
+  readonly #keys = new Map<PeerId, OriginKey>();
+
+  keyOf(origin: PeerId): OriginKey {
+    let key = this.#keys.get(origin);
+    if (key === undefined) {
+      key = originKey(origin);
+      this.#keys.set(origin, key);
+    }
+    return key;
+  }
+}
+
+/**
  * The origins one space knows, by key both ways: resolves wire vectors to known origins and turns
  * local vectors into wire vectors (each origin's key is computed once).
  */
@@ -55,6 +73,12 @@ export class OriginDirectory {
   readonly #listeners = new Set<(origin: PeerId, key: OriginKey) => void>();
   /** Slots of the space's origins, for its sessions' compact vectors (see CounterVector). */
   readonly slots = new OriginSlots();
+  readonly #shared: OriginKeyCache | undefined;
+
+  /** `shared`: keys computed once for every replica of this process (see OriginKeyCache). */
+  constructor(shared?: OriginKeyCache) {
+    this.#shared = shared;
+  }
 
   #keyOf(origin: PeerId): OriginKey | undefined {
     const slot = this.slots.find(origin);
@@ -67,7 +91,7 @@ export class OriginDirectory {
     while (this.#keys.length <= slot) this.#keys.push(undefined);
     let key = this.#keys[slot];
     if (key === undefined) {
-      key = originKey(origin);
+      key = this.#shared?.keyOf(origin) ?? originKey(origin);
       this.#keys[slot] = key;
       this.#size++;
       if (!this.#byKey.has(key)) this.#byKey.set(key, origin);

@@ -6,6 +6,7 @@ import type { PeerId } from '../../engine/facts/types.js';
 import {
   ORIGIN_KEY_BYTES,
   OriginDirectory,
+  OriginKeyCache,
   originKey,
   originKeyAt,
   originKeyBytes,
@@ -30,7 +31,8 @@ describe('origin keys', () => {
 
   it('a directory knows an origin once added, not when it only has a slot for a session vector', () => {
     const dir = new OriginDirectory();
-    const [a, b] = ['p-a', 'p-b'] as PeerId[];
+    const a = 'p-a' as PeerId;
+    const b = 'p-b' as PeerId;
     dir.slots.slot(b); // a session kept a counter for it before it became durable here
     expect(dir.has(b)).toBe(false);
     expect(dir.size).toBe(0);
@@ -54,5 +56,15 @@ describe('origin keys', () => {
         [b, 4],
       ]),
     );
+  });
+
+  it('a shared key cache gives every directory the same keys', () => {
+    const shared = new OriginKeyCache();
+    const origin = 'p-shared' as PeerId;
+    const one = new OriginDirectory(shared);
+    const other = new OriginDirectory(shared);
+    expect(one.add(origin)).toBe(originKey(origin));
+    expect(other.add(origin)).toBe(one.add(origin));
+    expect(shared.keyOf(origin)).toBe(originKey(origin));
   });
 });
