@@ -10,7 +10,7 @@
  */
 import type { PeerId } from '../facts/types.js';
 
-/** Arrays grow to the number of slots, rounded up to this many (origins). */
+/** Arrays grow to at least the number of slots, rounded up to this many (origins). */
 const SLOT_CHUNK = 64;
 
 /** Dense small integers for the origins of one space (its own, not shared across replicas). */
@@ -96,7 +96,15 @@ export class CounterVector implements ReadonlyMap<PeerId, number> {
 
   /** Raise each counter to `from`'s where that is higher. */
   advance(from: ReadonlyMap<PeerId, number>): void {
-    for (const [origin, counter] of from) if (counter > this.counter(origin)) this.set(origin, counter);
+    for (const [origin, counter] of from) {
+      if (!(counter > 0)) continue;
+      const slot = this.#slots.slot(origin);
+      if (slot >= this.#counters.length) this.#grow(slot);
+      const before = this.#counters[slot]!;
+      if (counter <= before) continue;
+      if (before === 0) this.#size++;
+      this.#counters[slot] = counter;
+    }
   }
 
   *entries(): MapIterator<[PeerId, number]> {
@@ -124,7 +132,9 @@ export class CounterVector implements ReadonlyMap<PeerId, number> {
   }
 
   #grow(slot: number): void {
-    const length = Math.max(slot + 1, this.#slots.size);
+    // Origins arrive one by one: grow by half at least, or a space of n origins copies each vector
+    // n / SLOT_CHUNK times.
+    const length = Math.max(slot + 1, this.#slots.size, Math.floor(this.#counters.length * 1.5));
     const grown = new Float64Array(Math.ceil(length / SLOT_CHUNK) * SLOT_CHUNK);
     grown.set(this.#counters);
     this.#counters = grown;
