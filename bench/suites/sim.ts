@@ -7,8 +7,10 @@
  * peers × 10 writes and 10,000 peers × 1 write: the wall and CPU time until every peer holds every
  * fact (then every state hash is checked equal, off the clock), virtual time, the peak heap, and
  * messages and bytes per fact. 10,000 peers are opt-in (SHOAL_BENCH_SIM_10K=1): each peer still keeps
- * about 1 KB per origin in its sessions and indexes (1,000 × 1 retained 1.1 GB), which puts 10,000
- * peers near 100 GB until that per-origin state shrinks.
+ * several hundred bytes per origin (its replica's chain tips, arrival times, run ends and origin
+ * directory are Maps; the per-link session vectors and the origin index are compact since issue 16),
+ * which puts 10,000 peers × 10,000 origins at tens of GB until the replica's per-origin state is kept
+ * over shared origin slots too.
  */
 import { runMesh } from '../../examples/simulation/mesh.js';
 import type { BenchContext, BenchSuite } from '../harness.js';

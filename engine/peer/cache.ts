@@ -15,6 +15,7 @@ import { ChainCache } from '../facts/run.js';
 import { SignatureCache } from '../facts/sign.js';
 import { RegisterCache } from '../state/register-cache.js';
 import { RunCodecCache } from '../sync/codec.js';
+import { OriginKeyCache } from '../sync/origin-key.js';
 
 export interface PeerCacheInit {
   /**
@@ -23,6 +24,12 @@ export interface PeerCacheInit {
    * @default false
    */
   shareRegisters?: boolean;
+  /**
+   * Share origin keys (a hash of each PeerId) between the replicas that use this cache. Like
+   * `shareRegisters`, only worth it for a cache many replicas share.
+   * @default false
+   */
+  shareOriginKeys?: boolean;
 }
 
 export class PeerCache {
@@ -30,8 +37,10 @@ export class PeerCache {
   readonly chains = new ChainCache();
   readonly runs = new RunCodecCache();
   readonly registers: RegisterCache | undefined;
+  readonly originKeys: OriginKeyCache | undefined;
 
   constructor(init: PeerCacheInit = {}) {
     this.registers = init.shareRegisters === true ? new RegisterCache() : undefined;
+    this.originKeys = init.shareOriginKeys === true ? new OriginKeyCache() : undefined;
   }
 }

@@ -21,7 +21,7 @@ import { OriginIndex } from '../log/origin-index.js';
 import { LwwState } from '../state/lww.js';
 import type { RegisterCache } from '../state/register-cache.js';
 import { PendingOverlay } from '../state/overlay.js';
-import { OriginDirectory } from '../sync/origin-key.js';
+import { OriginDirectory, type OriginKeyCache } from '../sync/origin-key.js';
 
 export class Replica {
   readonly spaceId: string;
@@ -34,7 +34,7 @@ export class Replica {
   /** Where each origin's facts sit in the log. */
   readonly index = new OriginIndex();
   /** Every origin this space knows, by wire key. */
-  readonly origins = new OriginDirectory();
+  readonly origins: OriginDirectory;
   /** When facts of each other origin last arrived (monotonic ms), to hold back forwarding briefly. */
   readonly arrivals = new Map<PeerId, number>();
   /** The log's writer (group commit). */
@@ -60,7 +60,9 @@ export class Replica {
     maxDrift: number,
     appenderHooks: AppenderHooks,
     registers?: RegisterCache,
+    originKeys?: OriginKeyCache,
   ) {
+    this.origins = new OriginDirectory(originKeys);
     this.state = new LwwState(registers);
     this.spaceId = spaceId;
     this.origin = origin;

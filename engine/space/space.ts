@@ -46,6 +46,7 @@ import { readFrame } from '../sync/frame-reader.js';
 import { Gossip } from '../sync/gossip.js';
 import { Ingest, type IngestOutcome } from '../sync/ingest.js';
 import type { Message } from '../sync/messages.js';
+import type { OriginKeyCache } from '../sync/origin-key.js';
 import { PeerDirectory } from '../sync/peer-directory.js';
 import type { OtherMessage, SpaceLink } from '../sync/session.js';
 import { Attestor } from '../snapshot/attest.js';
@@ -70,6 +71,7 @@ export interface SpaceCaches {
   readonly chains: ChainCache;
   readonly runs: RunCodecCache;
   readonly registers: RegisterCache | undefined;
+  readonly originKeys?: OriginKeyCache | undefined;
 }
 
 /** Everything a space gets from its peer. */
@@ -155,6 +157,7 @@ export class SpaceImpl implements Space, CollectionHost {
         failed: (dropped, error) => this.#onAppendFailed(dropped, error),
       },
       ctx.caches.registers,
+      ctx.caches.originKeys,
     );
     const replica = this.replica;
     this.#views = new ViewCache(replica.state, replica.overlay);
@@ -178,7 +181,7 @@ export class SpaceImpl implements Space, CollectionHost {
       equivocation: (from, origin, counter, message) =>
         this.#fault({ type: 'equivocation', peer: from, origin, counter, message, at: env.now() }),
     });
-    this.#peers = new PeerDirectory(ctx.origin);
+    this.#peers = new PeerDirectory(ctx.origin, replica.origins.slots);
     this.acks = new AckQuorum(
       {
         replica,

@@ -32,7 +32,7 @@
  */
 import { err, ok, type Result } from 'neverthrow';
 import { hexToBytes } from '@noble/hashes/utils.js';
-import { Reader, toHex, Writer } from '../facts/bytes.js';
+import { equalBytes, Reader, toHex, Writer } from '../facts/bytes.js';
 import { sha256 } from '../facts/hash.js';
 import { CODE_TYPE, HASH_BYTES, SIGNATURE_BYTES, TYPE_CODE } from '../facts/codec.js';
 import { readJson, writeJson } from '../facts/json.js';
@@ -50,7 +50,7 @@ import {
   MAX_VECTOR_PAGE_ORIGINS,
 } from '../limits.js';
 import type { Message, MessageType, Statement, WireAttestation } from './messages.js';
-import { ORIGIN_KEY_BYTES, originKeyBytes, type OriginKey, type WireVector } from './origin-key.js';
+import { ORIGIN_KEY_BYTES, originKeyAt, originKeyBytes, type OriginKey, type WireVector } from './origin-key.js';
 
 const TYPE_BYTE: Record<MessageType, number> = {
   hello: 1,
@@ -98,7 +98,7 @@ function readVector(r: Reader): WireVector {
     return vector;
   }
   for (let i = 0; i < n && !r.failed; i++) {
-    const key = toHex(r.raw(ORIGIN_KEY_BYTES)) as OriginKey;
+    const key = originKeyAt(r.raw(ORIGIN_KEY_BYTES));
     vector.set(key, r.uvarint());
   }
   return vector;
@@ -265,6 +265,23 @@ export class RunCodecCache {
   readonly encoded = new RunCache<Uint8Array>(ENCODED_RUN_CACHE_BYTES);
   /** Weight: facts (a decoded fact with its verified chain takes a few hundred bytes). */
   readonly decoded = new RunCache<Run | null>(DECODED_RUN_CACHE_FACTS);
+  /**
+   * The last encoding of a run with each signature object: runs read from the log for one remote
+   * after another carry the same signature object, so they are found without hex-encoding a key.
+   */
+  readonly #bySig = new WeakMap<Uint8Array, { first: number; hash: Uint8Array; bytes: Uint8Array }>();
+
+  /** The encoding of `run` remembered by `bySig`, if the run is the one it was made for. */
+  encodedRun(run: Run): Uint8Array | undefined {
+    const known = this.#bySig.get(run.sig);
+    if (known === undefined || known.first !== run.first) return undefined;
+    return known.hash === run.hash || equalBytes(known.hash, run.hash) ? known.bytes : undefined;
+  }
+
+  rememberRun(run: Run, bytes: Uint8Array): Uint8Array {
+    this.#bySig.set(run.sig, { first: run.first, hash: run.hash, bytes });
+    return bytes;
+  }
 }
 
 /**
@@ -272,9 +289,11 @@ export class RunCodecCache {
  * carries it (which is what lets receivers share its decoding and hashing).
  */
 export function encodeRun(run: Run, cache?: RunCodecCache): Uint8Array {
+  const quick = cache?.encodedRun(run);
+  if (quick !== undefined) return quick;
   const key = cache === undefined ? '' : `${run.first}:${toHex(run.hash)}:${toHex(run.sig.subarray(0, 8))}`;
   const known = cache?.encoded.get(key);
-  if (known !== undefined) return known;
+  if (known !== undefined) return cache!.rememberRun(run, known);
   const strings: string[] = [];
   const refs = new Map<string, number>();
   const ref = (s: string): number => {
@@ -317,7 +336,7 @@ export function encodeRun(run: Run, cache?: RunCodecCache): Uint8Array {
   for (const str of strings) w.string(str);
   w.raw(body.view());
   const bytes = w.finish();
-  return cache === undefined ? bytes : cache.encoded.remember(key, bytes, bytes.length);
+  return cache === undefined ? bytes : cache.rememberRun(run, cache.encoded.remember(key, bytes, bytes.length));
 }
 
 /** Decode one frame. Never throws. */

@@ -43,7 +43,7 @@ export interface FrameSource {
  */
 export async function readFrame(
   src: FrameSource,
-  sent: Vector,
+  sent: ReadonlyMap<PeerId, number>,
   maxBytes: number,
   forwardBefore: number,
   candidates: Set<PeerId>,

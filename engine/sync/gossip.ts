@@ -82,6 +82,8 @@ export class Gossip {
 
   /** Our durable counters of `origins` moved. */
   advanced(origins: Iterable<PeerId>): void {
+    // A quiet space keeps no list: it would grow to every origin of the space, never read.
+    if (!this.#useful()) return;
     for (const origin of origins) this.#moved.add(origin);
     this.schedule();
   }
@@ -115,10 +117,14 @@ export class Gossip {
   /** Gossip soon (at most every GOSSIP_INTERVAL_MS), when it is useful. */
   schedule(): void {
     const deps = this.#deps;
-    if (this.#scheduled || deps.closed()) return;
-    if (!this.#heard && deps.ackQuorum <= 1) return;
+    if (this.#scheduled || deps.closed() || !this.#useful()) return;
     this.#scheduled = true;
     deps.timers.after(GOSSIP_INTERVAL_MS, () => void this.#gossip());
+  }
+
+  /** Gossip is useful: we need acknowledgements from more than one peer, or a remote gossips to us. */
+  #useful(): boolean {
+    return this.#heard || this.#deps.ackQuorum > 1;
   }
 
   async #gossip(): Promise<void> {

@@ -6,9 +6,9 @@
  * what that remote holds: the remote's own claims decide what we send it, never what we accept.
  */
 import { hexToBytes } from '@noble/hashes/utils.js';
-import { toHex } from '../facts/bytes.js';
 import { sha256 } from '../facts/hash.js';
 import type { PeerId, Vector } from '../facts/types.js';
+import { OriginSlots } from './counter-vector.js';
 
 /** 16 hex digits naming an origin on the wire. */
 export type OriginKey = string & { readonly __brand: 'OriginKey' };
@@ -22,12 +22,43 @@ const encoder = new TextEncoder();
 
 /** The key of an origin. */
 export function originKey(origin: PeerId): OriginKey {
-  return toHex(sha256(encoder.encode(origin)).subarray(0, ORIGIN_KEY_BYTES)) as OriginKey;
+  return originKeyAt(sha256(encoder.encode(origin)));
 }
 
 /** The 8 bytes of an origin key. */
 export function originKeyBytes(key: OriginKey): Uint8Array {
   return hexToBytes(key);
+}
+
+/** Two hex digits for each byte value. */
+const HEX_PAIRS = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, '0'));
+
+/**
+ * The key whose bytes are `bytes` (ORIGIN_KEY_BYTES of them, from `at`). A vector of 10,000 origins
+ * decodes 10,000 keys: joining table strings costs a fraction of a general hex encoder's call.
+ */
+export function originKeyAt(bytes: Uint8Array, at = 0): OriginKey {
+  let key = '';
+  for (let i = at; i < at + ORIGIN_KEY_BYTES; i++) key += HEX_PAIRS[bytes[i]!]!;
+  return key as OriginKey;
+}
+
+/**
+ * Origin keys computed once for every replica of a process that hosts many (the simulator: see
+ * `PeerCache`). A key is a pure function of the PeerId, so sharing it changes nothing but time: a
+ * mesh of 10,000 peers would otherwise hash every origin's PeerId 10,000 times.
+ */
+export class OriginKeyCache {
+  readonly #keys = new Map<PeerId, OriginKey>();
+
+  keyOf(origin: PeerId): OriginKey {
+    let key = this.#keys.get(origin);
+    if (key === undefined) {
+      key = originKey(origin);
+      this.#keys.set(origin, key);
+    }
+    return key;
+  }
 }
 
 /**
@@ -36,15 +67,33 @@ export function originKeyBytes(key: OriginKey): Uint8Array {
  */
 export class OriginDirectory {
   readonly #byKey = new Map<OriginKey, PeerId>();
-  readonly #keyOf = new Map<PeerId, OriginKey>();
+  /** Keys of known origins by slot (an origin may have a slot before it is known: see `slots`). */
+  readonly #keys: (OriginKey | undefined)[] = [];
+  #size = 0;
   readonly #listeners = new Set<(origin: PeerId, key: OriginKey) => void>();
+  /** Slots of the space's origins, for its sessions' compact vectors (see CounterVector). */
+  readonly slots = new OriginSlots();
+  readonly #shared: OriginKeyCache | undefined;
+
+  /** `shared`: keys computed once for every replica of this process (see OriginKeyCache). */
+  constructor(shared?: OriginKeyCache) {
+    this.#shared = shared;
+  }
+
+  #keyOf(origin: PeerId): OriginKey | undefined {
+    const slot = this.slots.find(origin);
+    return slot === undefined ? undefined : this.#keys[slot];
+  }
 
   /** Remember `origin`; returns its key. Listeners hear of every origin added for the first time. */
   add(origin: PeerId): OriginKey {
-    let key = this.#keyOf.get(origin);
+    const slot = this.slots.slot(origin);
+    while (this.#keys.length <= slot) this.#keys.push(undefined);
+    let key = this.#keys[slot];
     if (key === undefined) {
-      key = originKey(origin);
-      this.#keyOf.set(origin, key);
+      key = this.#shared?.keyOf(origin) ?? originKey(origin);
+      this.#keys[slot] = key;
+      this.#size++;
       if (!this.#byKey.has(key)) this.#byKey.set(key, origin);
       for (const listener of this.#listeners) listener(origin, key);
     }
@@ -62,12 +111,12 @@ export class OriginDirectory {
 
   /** Whether `origin` is known. */
   has(origin: PeerId): boolean {
-    return this.#keyOf.has(origin);
+    return this.#keyOf(origin) !== undefined;
   }
 
   /** Number of origins known. */
   get size(): number {
-    return this.#keyOf.size;
+    return this.#size;
   }
 
   /** The known origins of a wire vector; unknown keys go to `unknown` (when given), or are left out. */
@@ -84,7 +133,7 @@ export class OriginDirectory {
   /** A vector as it goes on the wire. */
   toWire(vector: ReadonlyMap<PeerId, number>): WireVector {
     const out = new Map<OriginKey, number>();
-    for (const [origin, counter] of vector) out.set(this.#keyOf.get(origin) ?? originKey(origin), counter);
+    for (const [origin, counter] of vector) out.set(this.#keyOf(origin) ?? originKey(origin), counter);
     return out;
   }
 }

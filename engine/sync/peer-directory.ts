@@ -17,10 +17,11 @@
 import type { PeerId, Vector } from '../facts/types.js';
 import { MAX_GOSSIP_PEERS, MAX_UNRESOLVED_ORIGINS } from '../limits.js';
 import type { Statement } from './messages.js';
+import { CounterVector, OriginSlots } from './counter-vector.js';
 import { UnresolvedCounters, type OriginKey, type WireVector } from './origin-key.js';
 
 interface Direct {
-  readonly vector: Vector;
+  readonly vector: CounterVector;
   lastSeen: number;
 }
 
@@ -35,13 +36,16 @@ interface Signed {
 
 export class PeerDirectory {
   readonly #self: PeerId;
+  readonly #slots: OriginSlots;
   readonly #direct = new Map<PeerId, Direct>();
   readonly #signed = new Map<PeerId, Signed>();
   /** Per link, the seq of each peer's statement last gossiped on it. */
   readonly #sent = new Map<PeerId, Map<PeerId, number>>();
 
-  constructor(self: PeerId) {
+  /** `slots`: the space's origin slots, which the per-peer vectors are kept over (see CounterVector). */
+  constructor(self: PeerId, slots: OriginSlots = new OriginSlots()) {
     this.#self = self;
+    this.#slots = slots;
   }
 
   /** `peer` told us directly it holds `vector` (partial). Returns whether anything changed. */
@@ -173,7 +177,7 @@ export class PeerDirectory {
   #directEntry(peer: PeerId, now: number): Direct {
     let k = this.#direct.get(peer);
     if (k === undefined) {
-      k = { vector: new Map(), lastSeen: now };
+      k = { vector: new CounterVector(this.#slots), lastSeen: now };
       this.#direct.set(peer, k);
     } else if (now > k.lastSeen) k.lastSeen = now;
     return k;

@@ -43,6 +43,7 @@ import {
 } from '../limits.js';
 import type { Replica } from '../space/replica.js';
 import { encodeMessage } from './codec.js';
+import { CounterVector } from './counter-vector.js';
 import { UnresolvedCounters, type OriginKey, type WireVector } from './origin-key.js';
 import type { Gossip as GossipComponent } from './gossip.js';
 import type { Ingest } from './ingest.js';
@@ -82,7 +83,7 @@ export interface OutgoingFrame {
  * elsewhere, and its announcements will say so.
  */
 export type FrameReader = (
-  sent: Vector,
+  sent: ReadonlyMap<PeerId, number>,
   maxBytes: number,
   forwardBefore: number,
   candidates: Set<PeerId>,
@@ -139,10 +140,6 @@ function pagesOf(vector: WireVector): WireVector[] {
   return pages;
 }
 
-const advance = (into: Vector, from: ReadonlyMap<PeerId, number>): void => {
-  for (const [origin, counter] of from) if (counter > (into.get(origin) ?? 0)) into.set(origin, counter);
-};
-
 export class Session {
   readonly peer: PeerId;
   readonly #deps: SessionDeps;
@@ -151,9 +148,9 @@ export class Session {
   readonly #now: () => number;
   readonly #timers: TimerScope;
   /** What the remote durably holds, as far as we know. */
-  #remote: Vector = new Map();
+  #remote: CounterVector;
   /** What we have sent (≥ #remote). */
-  #sent: Vector = new Map();
+  #sent: CounterVector;
   #inFlight: InFlight[] = [];
   #inFlightBytes = 0;
   #helloSeen = false;
@@ -187,7 +184,7 @@ export class Session {
   #ownWaitingSince: number | undefined;
   #graftScheduled = false;
   /** Per origin, the last counter of valid runs this remote sent us (see #redundant). */
-  readonly #brought: Vector = new Map();
+  readonly #brought: CounterVector;
   /**
    * How long facts of other origins wait before we forward them to this remote. Jittered per
    * session, so that of the remote's neighbours holding the same facts one goes first and the
@@ -219,7 +216,7 @@ export class Session {
   readonly #announce = new Set<PeerId>();
   #announceScheduled = false;
   /** What we told the remote we hold (hello, acks), so acks only carry what moved. */
-  #told: Vector = new Map();
+  #told: CounterVector;
   /** Counters the remote claimed for origins we do not know yet (applied once we learn them). */
   readonly #unresolved = new UnresolvedCounters(MAX_UNRESOLVED_ORIGINS);
   readonly #stopListening: () => void;
@@ -232,6 +229,11 @@ export class Session {
     this.#now = deps.monotonic;
     this.#timers = new TimerScope(deps.env);
     this.#forwardDelay = Math.round(FORWARD_DELAY_MS * (1 + 3 * deps.env.random()));
+    const slots = deps.replica.origins.slots;
+    this.#remote = new CounterVector(slots);
+    this.#sent = new CounterVector(slots);
+    this.#brought = new CounterVector(slots);
+    this.#told = new CounterVector(slots);
     this.#stopListening = deps.replica.origins.onAdd((origin, key) => this.#learned(origin, key));
   }
 
@@ -285,11 +287,12 @@ export class Session {
 
   /** The space learned `origin`: what the remote said it holds of it, unknown until now, applies. */
   #learned(origin: PeerId, key: OriginKey): void {
+    if (this.#unresolved.size === 0) return;
     const counter = this.#unresolved.take(key);
     if (counter === undefined || this.#closed) return;
     const vector: Vector = new Map([[origin, counter]]);
-    advance(this.#remote, vector);
-    advance(this.#sent, vector);
+    this.#remote.advance(vector);
+    this.#sent.advance(vector);
     this.#deps.gossip.heardVector(this.peer, vector);
   }
 
@@ -428,7 +431,7 @@ export class Session {
       this.#deps.link.send(this.peer, out.frame);
       this.#inFlight.push({ bytes: out.frame.length, until: out.until, sentAt: this.#now() });
       this.#inFlightBytes += out.frame.length;
-      advance(this.#sent, out.until);
+      this.#sent.advance(out.until);
       this.#scheduleTick(SYNC_TICK_MS);
     }
     if (this.#inFlightBytes >= MAX_IN_FLIGHT_BYTES) this.#windowFull = true;
@@ -466,7 +469,7 @@ export class Session {
    * A lazy remote told us it holds `vector`: if that is more than we hold and our eager links do
    * not bring it within GRAFT_AFTER_MS, graft the remote.
    */
-  #heardLazy(vector: Vector): void {
+  #heardLazy(vector: ReadonlyMap<PeerId, number>): void {
     if (this.#eager || this.#graftScheduled || !this.#ahead(vector)) return;
     this.#graftScheduled = true;
     this.#timers.after(GRAFT_AFTER_MS, () => {
@@ -528,8 +531,8 @@ export class Session {
   /** The next page of the remote's hello vector. */
   #onHave(have: Have): void {
     const vector = this.#replica.origins.resolve(have.vector, this.#unresolved.note);
-    advance(this.#remote, vector);
-    advance(this.#sent, vector);
+    this.#remote.advance(vector);
+    this.#sent.advance(vector);
     this.#deps.gossip.heardVector(this.peer, vector);
     this.#heardLazy(vector);
     if (!have.more && this.#awaitingPages) {
@@ -558,8 +561,8 @@ export class Session {
     // may start beyond a gap we could not fill before.
     let jumped = false;
     for (const [origin, counter] of vector) if (counter > (this.#sent.get(origin) ?? 0)) jumped = true;
-    advance(this.#remote, vector);
-    advance(this.#sent, vector);
+    this.#remote.advance(vector);
+    this.#sent.advance(vector);
     const now = this.#now();
     let oldestReleased: number | undefined;
     this.#inFlight = this.#inFlight.filter((f) => {
@@ -603,9 +606,9 @@ export class Session {
       );
     }
     // The sender holds what it sent us: never send it back.
-    advance(this.#brought, outcome.covered);
-    advance(this.#remote, outcome.covered);
-    advance(this.#sent, outcome.covered);
+    this.#brought.advance(outcome.covered);
+    this.#remote.advance(outcome.covered);
+    this.#sent.advance(outcome.covered);
     if (outcome.covered.size === 0) return;
     const origins = [...outcome.covered.keys()];
     void outcome.durable.then((ok) => {
@@ -648,7 +651,7 @@ export class Session {
     }
     // Nothing to offer: what we know of the remote may be stale (an announcement of facts it got
     // from a snapshot was lost). Ask it what it holds; its answer ends this if it needs nothing.
-    if (!this.#deps.offerSnapshots(this.peer, this.#sent)) this.#sendHello(true);
+    if (!this.#deps.offerSnapshots(this.peer, new Map(this.#sent))) this.#sendHello(true);
     this.#offers++;
     const delay = Math.min(RETRANSMIT_AFTER_MS * 2 ** this.#offers, MAX_IDLE_RETRY_INTERVAL_MS);
     this.#offerAt = now + delay;
@@ -682,12 +685,13 @@ export class Session {
   }
 
   /** Start sending from `vector` (what the remote holds); with `window`, forget what is in flight. */
-  #reset(vector: Vector, window: boolean): void {
-    this.#remote = new Map(vector);
-    this.#sent = new Map(vector);
+  #reset(vector: ReadonlyMap<PeerId, number>, window: boolean): void {
+    const slots = this.#replica.origins.slots;
+    this.#remote = new CounterVector(slots, vector);
+    this.#sent = new CounterVector(slots, vector);
     this.#lacking = new Set();
-    for (const [origin, counter] of this.#replica.vector())
-      if (counter > (vector.get(origin) ?? 0)) this.#lacking.add(origin);
+    for (const [origin, tip] of this.#replica.durableTips())
+      if (tip.counter > (vector.get(origin) ?? 0)) this.#lacking.add(origin);
     if (window) {
       this.#inFlight = [];
       this.#inFlightBytes = 0;
@@ -701,7 +705,7 @@ export class Session {
   #sendHello(reply: boolean): void {
     this.#lastHello = this.#now();
     const vector = this.#replica.vector();
-    this.#told = new Map(vector);
+    this.#told = new CounterVector(this.#replica.origins.slots, vector);
     const space = this.#replica.spaceId;
     const pages = pagesOf(this.#replica.origins.toWire(vector));
     pages.forEach((page, i) => {

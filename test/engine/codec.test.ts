@@ -4,8 +4,8 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { decodeFrame, encodeMessage } from '../../engine/sync/codec.js';
-import { runsOf } from '../../engine/facts/run.js';
+import { decodeFrame, encodeMessage, encodeRun, RunCodecCache } from '../../engine/sync/codec.js';
+import { runOf, runsOf } from '../../engine/facts/run.js';
 import type { Message } from '../../engine/sync/messages.js';
 import { toWire } from '../../engine/sync/origin-key.js';
 import type { PeerId } from '../../engine/facts/types.js';
@@ -117,5 +117,34 @@ describe('sync codec', () => {
   it('refuses a frame over the limit before reading it', () => {
     const result = decodeFrame(new Uint8Array((1 << 20) + 1));
     expect(result.isErr() && result.error.type).toBe('too-large');
+  });
+
+  it('a run cache gives the bytes of a fresh encoding, for runs that share a signature but not their start', async () => {
+    const net = new SimNetwork({ seed: 4 });
+    const storage = memoryStorage();
+    const peer = unwrap(await createPeer({ storage, env: net.env }));
+    const space = unwrap(await peer.space('s'));
+    const items = space.collection('items');
+    unwrap(
+      await space.transact(() => {
+        for (let i = 0; i < 5; i++) void items.create({ i }, `i${i}`);
+      }),
+    );
+    unwrap(await items.create({ i: 9 }, 'last'));
+    await peer.close();
+    const entries = unwrap(await unwrap(await storage.openLog('s')).query('start', 'end')).entries;
+    const signed = entries.filter((e) => e.sig !== undefined);
+    expect(signed.length).toBeGreaterThan(0);
+    const cache = new RunCodecCache();
+    // Every suffix of the log that ends at a signed entry: one signature object, many starts.
+    for (let round = 0; round < 2; round++) {
+      for (const end of signed) {
+        const upTo = entries.indexOf(end);
+        for (let from = 0; from <= upTo; from++) {
+          const run = runOf(entries.slice(from, upTo + 1), end.sig!);
+          expect(encodeRun(run, cache)).toEqual(encodeRun(run));
+        }
+      }
+    }
   });
 });
