@@ -134,6 +134,8 @@ export class HistorySource {
         const local = await catalog.store.getHistoryBytes(id);
         if (local.isErr()) return false;
         if (local.value !== undefined) {
+          // Stored blobs were checked on arrival (and are checked against their id on every read).
+          if (id === head) catalog.headVerified(head);
           const prev = historyPrev(local.value);
           if (prev.isErr()) return false;
           id = prev.value;
@@ -144,6 +146,7 @@ export class HistorySource {
           reached = false;
           break;
         }
+        if (id === head) catalog.headVerified(head);
         id = fetched.value.prev;
       }
       if (reached) this.#whole.add(head);
