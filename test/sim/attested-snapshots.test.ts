@@ -19,6 +19,7 @@ import {
 import type { SpaceImpl } from '../../engine/space/space.js';
 import type { ItemRecord } from '../../engine/state/lww.js';
 import { encodeEntry } from '../../engine/log/entry-codec.js';
+import { sealFact } from '../../engine/facts/codec.js';
 import type { FactEntry } from '../../engine/log/fact-entry.js';
 import { decodeHistory, encodeHistory } from '../../engine/snapshot/store.js';
 import { decodeFrame, encodeMessage } from '../../engine/sync/codec.js';
@@ -333,6 +334,45 @@ describe('history heads relayed by a member', () => {
     }
     expect(impl(c).catalog.offeredHistory()).toEqual(expect.arrayContaining(real));
     expect(heads.length).toBeLessThanOrEqual(MAX_HISTORY_HEADS);
+  });
+});
+
+describe('history blobs a member serves', () => {
+  it("a fact no signature vouches for is not history: a member cannot forge an honest author's past", async () => {
+    // A history blob checks out when its entries hash right and their signatures verify, but a fact
+    // inside a run carries no signature of its own: it is vouched for by the run's signed end, which
+    // chains back to it. A member could serve a blob (as a head it relays) holding an unsigned fact
+    // it made up under an honest origin, and history() showed it.
+    const { net, a, b, c, attacker } = await prunedWithoutC(311, 82);
+    const offer = await takeOffer(net, attacker, a);
+    const forged = unwrap(
+      sealFact(SPACE, {
+        origin: a.peer.id as never,
+        counter: 10_000,
+        hlc: { wall: net.env.now(), logical: 0 },
+        type: 'update',
+        collection: 'items',
+        item: 'x0',
+        prev: new Uint8Array(32).fill(7),
+        data: { v: 'forged' },
+      }),
+    );
+    const blob = encodeHistory(undefined, 0, [encodeEntry(forged)]);
+    const head = blobIdOf(blob);
+    attacker.blobs.set(head, blob);
+    net.partition([
+      [a.peer.id, b.peer.id],
+      [c.peer.id, attacker.id],
+    ]);
+    hello(attacker, c);
+    await net.advance(500);
+    attacker.send(c.peer.id, { ...offer, history: [head, ...offer.history] });
+    await net.advance(10_000);
+    expect(items(c).get('x59')).toEqual({ id: 'x59', v: 59 }); // C adopted the relayed snapshot
+    net.heal();
+    await net.advance(60_000);
+    const history = unwrap(await net.until(c.space.history('items', 'x0')));
+    expect(history.map((f) => [f.type, f.counter < 10_000])).toEqual([['create', true]]);
   });
 });
 
