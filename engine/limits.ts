@@ -336,5 +336,11 @@ export const PULL_DELAY_MS = 2_000; // 2 s
  */
 export const PULL_DIAL_DELAY_MS = 8_000; // 8 s
 
+/**
+ * A link opened only to pull from an announcer is closed once it brought what was announced, or
+ * after this long without bringing any of it (the next announcement pulls again if still needed).
+ */
+export const PULL_LINK_IDLE_MS = 30_000; // 30 s
+
 /** Announcers a space keeps waiting to pull from; announcements past it are dropped (hints only). */
 export const MAX_PENDING_PULLS = 64; // peers

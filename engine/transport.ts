@@ -57,6 +57,11 @@ export interface Announcer {
   announce(space: string, frame: Uint8Array): void;
   /** Get a link to `peer` (an announcer we are not linked to): dial it if needed. */
   pull(peer: PeerId): void;
+  /**
+   * The link `pull(peer)` opened brought what was announced, or stopped bringing anything: close it
+   * if it was opened for the pull alone (a peer linked for another reason stays linked).
+   */
+  release?(peer: PeerId): void;
 }
 
 export interface Transport {

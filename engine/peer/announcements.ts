@@ -4,7 +4,9 @@
  * no reply), at most every `ANNOUNCE_INTERVAL_MS`. A peer that hears of facts it lacks lets its
  * links bring them (live push usually does): only once they stop making progress on them does it
  * pull, from a linked announcer after `PULL_DELAY_MS` (a fresh hello exchange), and through a new
- * link the transport opens to an unlinked one after `PULL_DIAL_DELAY_MS`.
+ * link the transport opens to an unlinked one after `PULL_DIAL_DELAY_MS`. A link opened for a pull
+ * is released once it brought what was announced (in every space that pulled over it), or after
+ * `PULL_LINK_IDLE_MS` without bringing any of it: pulls do not grow the mesh for good.
  *
  * An announcement is a hint, never data: it is decoded under the limits, a bad one is refused with
  * a typed error and changes nothing, and a lying one costs at most one pull (the link then checks
@@ -22,6 +24,7 @@ import {
   MAX_PENDING_PULLS,
   PULL_DELAY_MS,
   PULL_DIAL_DELAY_MS,
+  PULL_LINK_IDLE_MS,
 } from '../limits.js';
 import type { Replica } from '../space/replica.js';
 import { decodeFrame, encodeMessage } from '../sync/codec.js';
@@ -66,9 +69,17 @@ interface PendingPull {
   quiet: number;
 }
 
+/** A link opened for pulls: what each space pulled over it (and what it held then), and the idle timer. */
+interface PulledLink {
+  readonly spaces: Map<string, { vector: WireVector; held: number }>;
+  idle: Timer | undefined;
+}
+
 export class Announcements {
   readonly #deps: AnnouncementsDeps;
   readonly #spaces = new Map<string, SpaceAnnouncements>();
+  /** Links opened by a pull, by announcer: released once they brought what was announced. */
+  readonly #pulled = new Map<PeerId, PulledLink>();
 
   constructor(deps: AnnouncementsDeps) {
     this.#deps = deps;
@@ -94,6 +105,7 @@ export class Announcements {
     const state = this.#spaces.get(id);
     if (state === undefined) return;
     for (const origin of origins) state.moved.add(origin);
+    if (this.#pulled.size > 0) this.#pullsProgressed(id);
     if (state.moved.size > 0 && state.announceTimer === undefined) {
       state.announceTimer = this.#deps.timers.after(ANNOUNCE_INTERVAL_MS, () => {
         state.announceTimer = undefined;
@@ -142,6 +154,9 @@ export class Announcements {
     state.announceTimer?.cancel();
     state.pullTimer?.cancel();
     this.#spaces.delete(id);
+    for (const [peer, link] of this.#pulled) {
+      if (link.spaces.delete(id) && link.spaces.size === 0) this.#release(peer, link);
+    }
     for (const announcer of this.#deps.announcers) announcer.leave(id);
   }
 
@@ -201,10 +216,55 @@ export class Announcements {
       } else if (pending.quiet * PULL_DELAY_MS >= PULL_DIAL_DELAY_MS) {
         // A new link is the last resort: a linked announcer that holds the facts costs nothing.
         state.pulls.delete(peer);
+        this.#opened(peer, id, pending.vector, held);
         for (const announcer of this.#deps.announcers) announcer.pull(peer);
       }
     }
     if (state.pulls.size > 0) this.#schedulePull(id, state);
+  }
+
+  /** A pull opens a link to `peer` for space `id`: release it once it brought `vector`. */
+  #opened(peer: PeerId, id: string, vector: WireVector, held: number): void {
+    let link = this.#pulled.get(peer);
+    if (link === undefined) this.#pulled.set(peer, (link = { spaces: new Map(), idle: undefined }));
+    link.spaces.set(id, { vector, held });
+    this.#idleFrom(peer, link);
+  }
+
+  /** (Re)start the idle countdown of a pulled link: released if nothing it was opened for arrives. */
+  #idleFrom(peer: PeerId, link: PulledLink): void {
+    link.idle?.cancel();
+    link.idle = this.#deps.timers.after(PULL_LINK_IDLE_MS, () => {
+      link.idle = undefined;
+      this.#release(peer, link);
+    });
+  }
+
+  /** Space `id` took in facts: pulled links that brought all they were opened for are released. */
+  #pullsProgressed(id: string): void {
+    const replica = this.#deps.space(id)?.replica;
+    if (replica === undefined) return;
+    for (const [peer, link] of this.#pulled) {
+      const pulled = link.spaces.get(id);
+      if (pulled === undefined) continue;
+      if (!lacks(replica, pulled.vector)) {
+        link.spaces.delete(id);
+        if (link.spaces.size === 0) this.#release(peer, link);
+        continue;
+      }
+      const held = progress(replica, pulled.vector);
+      if (held !== pulled.held) {
+        pulled.held = held;
+        this.#idleFrom(peer, link); // still bringing it
+      }
+    }
+  }
+
+  #release(peer: PeerId, link: PulledLink): void {
+    link.idle?.cancel();
+    if (this.#pulled.get(peer) !== link) return;
+    this.#pulled.delete(peer);
+    for (const announcer of this.#deps.announcers) announcer.release?.(peer);
   }
 }
 

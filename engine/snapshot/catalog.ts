@@ -96,6 +96,8 @@ export class SnapshotCatalog {
    * went through our log), persisted: `history()` walks them too, fetching blobs on demand.
    */
   #historyHeads: string[] = [];
+  /** Of those, the heads whose blob we hold checked (found again by history.ts after a restart). */
+  readonly #verifiedHeads = new Set<string>();
 
   constructor(spaceId: string, storage: Storage, store: SnapshotStore) {
     this.#spaceId = spaceId;
@@ -142,21 +144,44 @@ export class SnapshotCatalog {
     return this.#historyHeads;
   }
 
-  /** History heads to pass on with an offer: ours, then those of what we adopted. */
+  /** History heads to pass on with an offer: ours, then those of what we adopted (checked ones first). */
   offeredHistory(): string[] {
     const own = this.#history?.blobId;
-    return [...(own === undefined ? [] : [own]), ...this.#historyHeads].slice(0, MAX_HISTORY_HEADS);
+    return [...(own === undefined ? [] : [own]), ...this.#verifiedFirst(this.#historyHeads)].slice(
+      0,
+      MAX_HISTORY_HEADS,
+    );
   }
 
-  /** Remember the history chains of a snapshot we adopt (persisted before it counts). */
+  /**
+   * The head blob of adopted chain `head` is here and checked out (history.ts fetched and verified
+   * it, or found it stored): from now on no unchecked head can push it out.
+   */
+  headVerified(head: string): void {
+    if (this.#historyHeads.includes(head)) this.#verifiedHeads.add(head);
+  }
+
+  /** `heads`, those whose head blob we hold checked first (each part in its order). */
+  #verifiedFirst(heads: readonly string[]): string[] {
+    const verified = heads.filter((h) => this.#verifiedHeads.has(h));
+    return verified.length === 0 ? [...heads] : [...verified, ...heads.filter((h) => !this.#verifiedHeads.has(h))];
+  }
+
+  /**
+   * Remember the history chains of a snapshot we adopt (persisted before it counts). The heads of an
+   * offer are unsigned, so a member relaying one can fill it with heads that exist nowhere: the
+   * newest heads come first, but never before a head we hold checked, so junk can only displace
+   * other unchecked heads, never a real chain we hold.
+   */
   async addHistoryHeads(heads: readonly string[]): Promise<boolean> {
-    const next = [...new Set([...heads, ...this.#historyHeads])].slice(0, MAX_HISTORY_HEADS);
+    const next = this.#verifiedFirst([...new Set([...heads, ...this.#historyHeads])]).slice(0, MAX_HISTORY_HEADS);
     const saved = await this.#storage.setMeta(
       historyHeadsKey(this.#spaceId),
       new TextEncoder().encode(JSON.stringify(next)),
     );
     if (saved.isErr()) return false;
     this.#historyHeads = next;
+    for (const head of this.#verifiedHeads) if (!next.includes(head)) this.#verifiedHeads.delete(head);
     return true;
   }
 

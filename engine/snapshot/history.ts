@@ -21,7 +21,7 @@ import {
   MAX_HISTORY_COPY_RETRY_MS,
   RETRANSMIT_AFTER_MS,
 } from '../limits.js';
-import { factOf } from '../log/fact-entry.js';
+import { factOf, type FactEntry } from '../log/fact-entry.js';
 import type { Replica } from '../space/replica.js';
 import { encodeMessage } from '../sync/codec.js';
 import type { SnapshotCatalog } from './catalog.js';
@@ -134,6 +134,8 @@ export class HistorySource {
         const local = await catalog.store.getHistoryBytes(id);
         if (local.isErr()) return false;
         if (local.value !== undefined) {
+          // Stored blobs were checked on arrival (and are checked against their id on every read).
+          if (id === head) catalog.headVerified(head);
           const prev = historyPrev(local.value);
           if (prev.isErr()) return false;
           id = prev.value;
@@ -144,6 +146,7 @@ export class HistorySource {
           reached = false;
           break;
         }
+        if (id === head) catalog.headVerified(head);
         id = fetched.value.prev;
       }
       if (reached) this.#whole.add(head);
@@ -168,18 +171,20 @@ export class HistorySource {
     const point = catalog.historyPoint;
     const chains = [...(point === undefined ? [] : [point.blobId]), ...catalog.historyHeads];
     // First what we hold: our own chain's blobs, the adopted chains copied so far, the live log.
+    // Only facts a signature vouches for count (see Vouching); a blob with others is not `seen`, so
+    // another chain that reaches it with more to vouch for them walks it again.
     const seen = new Set<string>();
-    const stops: { chain: number; id: string; depth: number }[] = [];
+    const stops: { chain: number; id: string; depth: number; vouching: Vouching }[] = [];
     for (const [chain, head] of chains.entries()) {
+      const vouching = new Vouching();
       for (let id: string | undefined = head, depth = 0; id !== undefined && !seen.has(id); depth++) {
         const blob = await this.#localBlob(id);
         if (blob.isErr()) return err(blob.error);
         if (blob.value === undefined) {
-          stops.push({ chain, id, depth });
+          stops.push({ chain, id, depth, vouching });
           break;
         }
-        seen.add(id);
-        for (const entry of blob.value.entries) take(factOf(entry));
+        if (vouching.take(blob.value.entries, take)) seen.add(id);
         id = blob.value.prev;
       }
     }
@@ -209,8 +214,7 @@ export class HistorySource {
                 `history blob ${id} (${where}, ${depth} back from its head) is not here, and no linked peer has it: history is incomplete`,
               );
             }
-            seen.add(id);
-            for (const entry of blob.value.entries) take(factOf(entry));
+            if (stop.vouching.take(blob.value.entries, take)) seen.add(id);
             id = blob.value.prev;
           }
           return ok(undefined);
@@ -323,6 +327,41 @@ export class HistorySource {
       previous.set(fact.origin, fact);
     }
     return blob.value;
+  }
+}
+
+/**
+ * Which facts of one history chain a signature vouches for. A blob checks out when its entries hash
+ * right and the signatures it carries verify, but only the last fact of a run is signed: the others
+ * are vouched for by the signed fact their hashes chain to (through `prev`), later in the same chain.
+ * Walking a chain from its head back, entry by entry from the last, a fact counts when it is signed
+ * or is the one the fact after it (of its origin) names as `prev`. Each range of history ends where
+ * every origin's last fact is a signed run end, so an honest chain vouches for all it holds; a fact
+ * a member made up under someone else's origin (unsigned, chained to nothing) is not history.
+ */
+class Vouching {
+  /** Per origin, the counter and hash the next older fact must have. */
+  readonly #expected = new Map<PeerId, { counter: number; hash: Uint8Array | null }>();
+
+  /** Hand the vouched facts of `entries` (one blob, next older in the chain) to `take`; true if all were. */
+  take(entries: readonly FactEntry[], take: (fact: Fact) => void): boolean {
+    let all = true;
+    for (let i = entries.length - 1; i >= 0; i--) {
+      const entry = entries[i]!;
+      const expected = this.#expected.get(entry.origin);
+      const chained =
+        expected !== undefined &&
+        expected.counter === entry.counter &&
+        expected.hash !== null &&
+        equalBytes(expected.hash, entry.hash);
+      if (entry.sig === undefined && !chained) {
+        all = false;
+        continue;
+      }
+      this.#expected.set(entry.origin, { counter: entry.counter - 1, hash: entry.prev });
+      take(factOf(entry));
+    }
+    return all;
   }
 }
 

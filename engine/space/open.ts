@@ -100,7 +100,10 @@ function replay(space: SpaceImpl, start: SequenceId, pendingWorkflows: SequenceI
       // A crash interrupted a workflow: run it again (the latest one covers the others).
       const resume = pendingWorkflows[pendingWorkflows.length - 1];
       if (resume !== undefined) space.workflow.resume(resume);
-      else space.workflow.maybeRun();
+      else {
+        space.workflow.maybeRun();
+        space.resumeAttesting();
+      }
       return okAsync(undefined);
     });
 }

@@ -50,7 +50,7 @@ import type { OriginKeyCache } from '../sync/origin-key.js';
 import { PeerDirectory } from '../sync/peer-directory.js';
 import type { OtherMessage, SpaceLink } from '../sync/session.js';
 import { Attestor } from '../snapshot/attest.js';
-import type { Attestation } from '../snapshot/attestation.js';
+import { attest, type Attestation } from '../snapshot/attestation.js';
 import { Sessions } from '../sync/sessions.js';
 import { ChangeFeed, type ItemKey } from './changes.js';
 import { CollectionImpl, type CollectionHost } from './collection.js';
@@ -482,6 +482,28 @@ export class SpaceImpl implements Space, CollectionHost {
     const merged = this.#merged;
     this.#merged = [];
     if (merged.length > 0) this.#changes.emit('remote', merged);
+  }
+
+  /**
+   * Opened with a latest own snapshot short of its quorum: attest it again if a crash lost our own
+   * attestation (we built it, and its log entry records it), and ask the others again (the retry loop
+   * that asked died with the process). Without this, a peer whose disk died between the snapshot's
+   * metadata and its attestations never pruned until something new came in (campaign seed 2011).
+   */
+  resumeAttesting(): void {
+    const own = this.catalog.own;
+    const { options, signer } = this.#ctx;
+    if (own === undefined || this.catalog.attestations.count(own.blobId) >= options.snapshotQuorum) return;
+    void (async () => {
+      if (!this.catalog.attestations.has(own.blobId, signer.origin)) {
+        this.catalog.attestations.add(own.blobId, await attest(this.id, own.blobId, signer));
+        if (this.#stopped) return;
+        await this.catalog.saveAttestations();
+      }
+      if (this.#stopped || this.catalog.own !== own) return;
+      this.#attestor.ask(own);
+      this.#pruner.maybePrune();
+    })();
   }
 
   /** Restore a pending own fact found in the log. */

@@ -10,6 +10,7 @@ import type { PeerId } from '../../engine/facts/types.js';
 import {
   PULL_DELAY_MS,
   PULL_DIAL_DELAY_MS,
+  PULL_LINK_IDLE_MS,
   ANNOUNCE_INTERVAL_MS,
   MAX_ANNOUNCEMENT_BYTES,
 } from '../../engine/limits.js';
@@ -26,6 +27,8 @@ class Bus {
   readonly members = new Map<PeerId, { spaces: Set<string>; handler: TransportHandler }>();
   readonly published: { from: PeerId; space: string; frame: Uint8Array }[] = [];
   readonly pulls: [PeerId, PeerId][] = [];
+  /** Pulled links released, as [by, announcer]. */
+  readonly releases: [PeerId, PeerId][] = [];
 }
 
 /** `inner` plus an announcer on `bus`; a pull brings the simulated link up. */
@@ -43,6 +46,10 @@ function announcing(inner: Transport, bus: Bus, net: SimNetwork): Transport {
     pull: (peer) => {
       bus.pulls.push([self, peer]);
       net.linkUp(self, peer);
+    },
+    release: (peer) => {
+      bus.releases.push([self, peer]);
+      net.linkDown(self, peer);
     },
   };
   return {
@@ -72,6 +79,16 @@ async function announcingPeer(net: SimNetwork, bus: Bus) {
   return { peer, space };
 }
 
+/** Two announcing peers on `net` with no link between them. */
+async function apart(net: SimNetwork) {
+  const bus = new Bus();
+  const a = await announcingPeer(net, bus);
+  const b = await announcingPeer(net, bus);
+  net.linkDown(a.peer.id, b.peer.id);
+  await net.advance(100);
+  return { bus, a, b };
+}
+
 const hello = (space: string, vector: Map<PeerId, number>) =>
   encodeMessage({ type: 'hello', space, version: PROTOCOL_VERSION, reply: false, vector: toWire(vector), more: false });
 
@@ -93,11 +110,7 @@ describe('space announcements', () => {
 
   it('a peer pulls from an announcer it has no link to once its links bring nothing for PULL_DIAL_DELAY_MS', async () => {
     const net = new SimNetwork({ seed: 2 });
-    const bus = new Bus();
-    const a = await announcingPeer(net, bus);
-    const b = await announcingPeer(net, bus);
-    net.linkDown(a.peer.id, b.peer.id);
-    await net.advance(100);
+    const { bus, a, b } = await apart(net);
 
     unwrap(await a.space.collection('items').create({ title: 'only on a' }, 'x'));
     await net.advance(ANNOUNCE_INTERVAL_MS + PULL_DELAY_MS);
@@ -108,6 +121,42 @@ describe('space announcements', () => {
     await net.runUntilQuiet();
     expect(b.space.collection('items').get('x')).toMatchObject({ title: 'only on a' });
     expect(b.space.stateHash()).toBe(a.space.stateHash());
+  });
+
+  it('a link opened for a pull is released once it brought what was announced', async () => {
+    const net = new SimNetwork({ seed: 4 });
+    const { bus, a, b } = await apart(net);
+    for (let i = 0; i < 20; i++) unwrap(await a.space.collection('items').create({ n: i }, `x${i}`));
+    await net.advance(ANNOUNCE_INTERVAL_MS + PULL_DELAY_MS + PULL_DIAL_DELAY_MS);
+    expect(bus.pulls).toEqual([[b.peer.id, a.peer.id]]);
+    await net.advance(5_000);
+    expect(b.space.collection('items').all()).toHaveLength(20);
+    // Brought: the link goes (well before the idle timeout), and the two stay converged without it.
+    expect(bus.releases).toEqual([[b.peer.id, a.peer.id]]);
+    expect(b.space.stateHash()).toBe(a.space.stateHash());
+  });
+
+  it('a pulled link that brings nothing is released after PULL_LINK_IDLE_MS; a later announcement pulls again', async () => {
+    const net = new SimNetwork({ seed: 5 });
+    const { bus, a, b } = await apart(net);
+    unwrap(await a.space.collection('items').create({ title: 'only on a' }, 'x'));
+    await net.advance(ANNOUNCE_INTERVAL_MS);
+    // A's frames to B are lost from now on: the pull opens a link that brings nothing.
+    net.intercept((from, to) => !(from === a.peer.id && to === b.peer.id));
+    await net.advance(PULL_DELAY_MS + PULL_DIAL_DELAY_MS);
+    expect(bus.pulls).toEqual([[b.peer.id, a.peer.id]]);
+    await net.advance(PULL_LINK_IDLE_MS - 5_000);
+    expect(bus.releases).toEqual([]);
+    await net.advance(10_000);
+    expect(bus.releases).toEqual([[b.peer.id, a.peer.id]]);
+    // The frames flow again; A's next announcement makes B pull again, and this time it arrives.
+    net.intercept(undefined);
+    unwrap(await a.space.collection('items').create({ title: 'later' }, 'y'));
+    await net.advance(ANNOUNCE_INTERVAL_MS + PULL_DELAY_MS + PULL_DIAL_DELAY_MS + 5_000);
+    expect(bus.pulls).toHaveLength(2);
+    expect(b.space.collection('items').get('x')).toMatchObject({ title: 'only on a' });
+    expect(b.space.stateHash()).toBe(a.space.stateHash());
+    expect(bus.releases).toHaveLength(2);
   });
 
   it('a peer whose links bring the announced facts pulls nothing', async () => {

@@ -16,8 +16,11 @@ import { unwrap } from '../support/peers.js';
 
 const NOW = 1_700_000_000_000;
 
-function fixedEnv(offset = 0): Env {
-  let seed = 1;
+/**
+ * A clock fixed at NOW + offset, no timers, and random bytes drawn from `seed`: the identity key of a
+ * peer comes from them, so peers that must be distinct (author and receiver) take distinct seeds.
+ */
+function fixedEnv(offset = 0, seed = 1): Env {
   return {
     now: () => NOW + offset,
     setTimer: () => ({ cancel: () => {} }),
@@ -41,8 +44,11 @@ async function authorRuns(
   return { runs: runsOf(entries), entries };
 }
 
+/** Authors draw their identity from seed 1 (or take one given); the receiver from seed 2. */
+const RECEIVER_SEED = 2;
+
 async function receiver(): Promise<SpaceImpl> {
-  const peer = unwrap(await createPeer({ storage: memoryStorage(), env: fixedEnv() }));
+  const peer = unwrap(await createPeer({ storage: memoryStorage(), env: fixedEnv(0, RECEIVER_SEED) }));
   return unwrap(await peer.space('s')) as SpaceImpl;
 }
 
@@ -78,6 +84,9 @@ describe('facts refused with a typed error, changing nothing', () => {
   });
 
   it('accepts the untampered runs (the control)', async () => {
+    // The receiver is another peer than the author: it must not take the facts for its own.
+    expect(runs[0]!.origin).not.toBe((await receiver()).replica.origin);
+    expect(space.replica.origin).not.toBe(runs[0]!.origin);
     const outcome = await space.ingest(runs, FROM);
     expect(await outcome.durable).toBe(true);
     expect(outcome.errors).toEqual([]);

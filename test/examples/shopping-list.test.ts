@@ -123,12 +123,12 @@ async function once(args: string[]): Promise<{ code: number | null; out: string[
 }
 
 /**
- * Asks `status` until it says pending 0, or for 10 s: acknowledgements are coalesced with the
- * receiver's announcements, so the one for a write the other side already shows may still be on
- * its way. The last status line.
+ * Asks `status` until it says pending 0, or for 30 s (generous: CI runs many test files at once):
+ * acknowledgements are coalesced with the receiver's announcements, so the one for a write the other
+ * side already shows may still be on its way. The last status line.
  */
 async function pendingSettles(cli: Cli): Promise<string> {
-  const deadline = Date.now() + 10_000;
+  const deadline = Date.now() + 30_000;
   for (;;) {
     const line = await cli.ask('status', /^pending /);
     if (/^pending\s+0 /.test(line) || Date.now() > deadline) return line;

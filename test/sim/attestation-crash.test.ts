@@ -132,3 +132,62 @@ describe('crash at every write point of attestation and adoption', () => {
     }, 900_000);
   }
 });
+
+describe('a crash between a snapshot and its own attestation (campaign seed 2011)', () => {
+  /**
+   * B snapshots every 10 entries; A never snapshots on its own, it only attests what B asks about.
+   * B's disk dies at write `crashAt` (undefined: no crash); B restarts on what reached its disk.
+   */
+  async function run(crashAt: number | undefined) {
+    const net = new SimNetwork({ seed: 5 });
+    const open = async (storage: Storage, snapshotEvery: number) => {
+      const peer = unwrap(await createPeer({ storage, ...net.node(), snapshotEvery, pruneWindow: 2_000 }));
+      return { peer, space: unwrap(await peer.space(SPACE)) };
+    };
+    const a = await open(memoryStorage(), 1_000);
+    const inner = memoryStorage();
+    const crashed: string[] = [];
+    const disk = faultyStorage(inner, {
+      ...(crashAt === undefined ? {} : { failAfterWrites: crashAt }),
+      mode: 'crash',
+      landed: false,
+      onCrash: () => crashed.forEach((id) => net.crash(id)),
+    });
+    let b = await open(disk, 10);
+    crashed.push(b.peer.id);
+    await net.advance(2_000);
+    // Writes after the crash fail: the process is dead.
+    for (let i = 0; i < 25; i++) void (await items(b).create({ v: i }, `x${i}`));
+    await net.advance(30_000);
+    if (disk.crashed) {
+      net.crash(b.peer.id);
+      b = await open(inner, 10);
+      await net.advance(60_000);
+    }
+    return { a, b, trace: [...disk.trace] };
+  }
+
+  it('the restarted peer asks for attestations of its latest snapshot again, and prunes behind it', async () => {
+    const control = await run(undefined);
+    const status = control.b.space.status();
+    expect(status.snapshot).toBeDefined();
+    expect(status.logStart).toBe(status.snapshot!.sequenceId);
+    // The write that saves the attestation of B's last snapshot: the first attestations write after
+    // the last snapshot's metadata.
+    const lastSnapshot = control.trace.findLastIndex((w) => /setMetadata .*"snapshot":/.test(w));
+    const crashAt = control.trace.findIndex(
+      (w, k) => k > lastSnapshot && w.startsWith('setMeta space/at/attestations'),
+    );
+    expect(lastSnapshot).toBeGreaterThan(0);
+    expect(crashAt).toBeGreaterThan(lastSnapshot);
+
+    const { a, b } = await run(crashAt);
+    const after = b.space.status();
+    expect(b.space.stateHash()).toBe(a.space.stateHash());
+    expect(after.faults).toEqual([]);
+    expect(after.snapshot).toBeDefined();
+    // Before the fix: B's own attestation of its latest snapshot was lost with the crash, and after the
+    // restart nobody asked for attestations again, so B never pruned behind it.
+    expect(after.logStart).toBe(after.snapshot!.sequenceId);
+  });
+});

@@ -19,9 +19,11 @@ import {
 import type { SpaceImpl } from '../../engine/space/space.js';
 import type { ItemRecord } from '../../engine/state/lww.js';
 import { encodeEntry } from '../../engine/log/entry-codec.js';
+import { sealFact } from '../../engine/facts/codec.js';
 import type { FactEntry } from '../../engine/log/fact-entry.js';
 import { decodeHistory, encodeHistory } from '../../engine/snapshot/store.js';
 import { decodeFrame, encodeMessage } from '../../engine/sync/codec.js';
+import { MAX_HISTORY_HEADS } from '../../engine/limits.js';
 import { PROTOCOL_VERSION } from '../../engine/sync/messages.js';
 import { manualTransport } from '../../testing/manual-transport.js';
 import { SimNetwork } from '../../transports/memory/index.js';
@@ -72,6 +74,56 @@ async function tipOf(holder: SimPeer, origin: string): Promise<SnapshotTip> {
   const last = entries[entries.length - 1]!;
   const { sig, snapshot: _s, history: _h, pending: _p, ...fact } = last;
   return { fact, sig: sig! };
+}
+
+/**
+ * A, B, C and a hostile member: A and B write 60 items and prune while C is away (the attacker with
+ * them). Returns them and the network, C still partitioned away.
+ */
+async function prunedWithoutC(seed: number, attackerSeed: number) {
+  const options = { snapshotEvery: 10, pruneWindow: 2_000 };
+  const net = new SimNetwork({ seed });
+  const a = await simPeer(net, SPACE, options);
+  const b = await simPeer(net, SPACE, options);
+  const c = await simPeer(net, SPACE, options);
+  const attacker = await hostile(net, attackerSeed);
+  unwrap(await items(a).create({ v: 0 }, 'first'));
+  await net.advance(5_000);
+  net.partition([[a.peer.id, b.peer.id, attacker.id], [c.peer.id]]);
+  for (let i = 0; i < 60; i++) unwrap(await items(i % 2 === 0 ? a : b).create({ v: i }, `x${i}`));
+  await net.advance(30_000);
+  expect(a.space.status().logStart).toBeGreaterThan(0);
+  return { net, a, b, c, attacker };
+}
+
+/**
+ * Holding nothing, the attacker says hello to `from` and is offered its latest snapshot (attested by
+ * its holders); it takes the blobs, to serve them as its own. Returns the offer.
+ */
+async function takeOffer(net: SimNetwork, attacker: Hostile, from: SimPeer) {
+  hello(attacker, from);
+  await net.advance(2_000);
+  const offers = attacker.received.filter((r) => r.from === from.peer.id && r.message?.type === 'snapshot-offer');
+  const offer = offers[offers.length - 1]?.message;
+  if (offer?.type !== 'snapshot-offer') throw new Error('no snapshot offered');
+  const store = impl(from).catalog.store;
+  const rootBytes = unwrap(await store.getSnapshotBlob(offer.blobId))!;
+  const root = unwrap(decodeRoot(rootBytes));
+  attacker.blobs.set(offer.blobId, rootBytes);
+  for (const id of [...root.tipChunks, ...root.chunks])
+    attacker.blobs.set(id, unwrap(await store.getSnapshotBlob(id))!);
+  return offer;
+}
+
+async function expectFullHistory(net: SimNetwork, p: SimPeer): Promise<void> {
+  for (const id of ['x0', 'x1', 'x30', 'x59']) {
+    const facts = unwrap(await net.until(p.space.history('items', id)));
+    expect(
+      facts.map((f) => f.type),
+      id,
+    ).toEqual(['create']);
+    expect((facts[0] as { data?: unknown }).data, id).toEqual({ v: Number(id.slice(1)) });
+  }
 }
 
 describe('who can serve and adopt', () => {
@@ -146,17 +198,6 @@ describe('who can serve and adopt', () => {
     expect(items(c).all()).toHaveLength(61);
     expect(impl(c).catalog.adopted.length + (impl(c).catalog.own === undefined ? 0 : 1)).toBeGreaterThan(0);
     return { net, a, b, c, d };
-  }
-
-  async function expectFullHistory(net: SimNetwork, p: SimPeer): Promise<void> {
-    for (const id of ['x0', 'x1', 'x30', 'x59']) {
-      const facts = unwrap(await net.until(p.space.history('items', id)));
-      expect(
-        facts.map((f) => f.type),
-        id,
-      ).toEqual(['create']);
-      expect((facts[0] as { data?: unknown }).data, id).toEqual({ v: Number(id.slice(1)) });
-    }
   }
 
   it('a quorum of honest peers lets a peer offline past the prune point catch up from an attested snapshot, history included', async () => {
@@ -237,30 +278,8 @@ describe('who can serve and adopt', () => {
   it('history heads an offer names that nobody holds cannot make history incomplete (a member relays a real offer with a junk head)', async () => {
     // The heads in an offer are not signed: any member relaying an offer can add its own. Adopters
     // used to walk every head they were given and call history incomplete when one led nowhere.
-    const options = { snapshotEvery: 10, pruneWindow: 2_000 };
-    const net = new SimNetwork({ seed: 309 });
-    const a = await simPeer(net, SPACE, options);
-    const b = await simPeer(net, SPACE, options);
-    const c = await simPeer(net, SPACE, options);
-    const attacker = await hostile(net, 79);
-    unwrap(await items(a).create({ v: 0 }, 'first'));
-    await net.advance(5_000);
-    net.partition([[a.peer.id, b.peer.id, attacker.id], [c.peer.id]]);
-    for (let i = 0; i < 60; i++) unwrap(await items(i % 2 === 0 ? a : b).create({ v: i }, `x${i}`));
-    await net.advance(30_000);
-    expect(a.space.status().logStart).toBeGreaterThan(0);
-    // Holding nothing, the attacker is offered A's snapshot (attested by A and B) and fetches it.
-    hello(attacker, a);
-    await net.advance(2_000);
-    const offered = attacker.received.find((r) => r.from === a.peer.id && r.message?.type === 'snapshot-offer');
-    const offer = offered?.message;
-    if (offer?.type !== 'snapshot-offer') throw new Error('A offered no snapshot');
-    const store = impl(a).catalog.store;
-    const rootBytes = unwrap(await store.getSnapshotBlob(offer.blobId))!;
-    const root = unwrap(decodeRoot(rootBytes));
-    attacker.blobs.set(offer.blobId, rootBytes);
-    for (const id of [...root.tipChunks, ...root.chunks])
-      attacker.blobs.set(id, unwrap(await store.getSnapshotBlob(id))!);
+    const { net, a, b, c, attacker } = await prunedWithoutC(309, 79);
+    const offer = await takeOffer(net, attacker, a);
     // It relays the offer to C, a head that exists nowhere first.
     const junk = 'ee'.repeat(32);
     net.partition([
@@ -276,6 +295,84 @@ describe('who can serve and adopt', () => {
     await net.advance(60_000);
     expect(c.space.stateHash()).toBe(a.space.stateHash());
     await expectFullHistory(net, c);
+  });
+});
+
+describe('history heads relayed by a member', () => {
+  it('junk heads a member relays cannot evict the real history chains an adopter holds', async () => {
+    // The heads in an offer are unsigned and capped at MAX_HISTORY_HEADS: an adopter used to put the
+    // heads of the newest offer first and drop what no longer fit, so a member relaying a real offer
+    // with a full list of junk heads made it forget the chains of what it had adopted before.
+    // A and B prune while C is away; C then catches up from their snapshot, honestly.
+    const { net, a, b, c, attacker } = await prunedWithoutC(310, 80);
+    net.partition([[a.peer.id, b.peer.id, c.peer.id], [attacker.id]]);
+    await net.advance(60_000);
+    expect(c.space.stateHash()).toBe(a.space.stateHash());
+    const real = [...impl(c).catalog.historyHeads];
+    expect(real.length).toBeGreaterThan(0);
+    // C is away again while A and B go on; the attacker fetches their newest snapshot.
+    net.partition([[a.peer.id, b.peer.id, attacker.id], [c.peer.id]]);
+    for (let i = 0; i < 60; i++) unwrap(await items(i % 2 === 0 ? a : b).create({ v: i }, `y${i}`));
+    await net.advance(30_000);
+    const offer = await takeOffer(net, attacker, a);
+    // It relays that offer to C with a full list of heads that exist nowhere.
+    net.partition([
+      [a.peer.id, b.peer.id],
+      [c.peer.id, attacker.id],
+    ]);
+    hello(attacker, c);
+    await net.advance(500);
+    const junk = Array.from({ length: MAX_HISTORY_HEADS }, (_, i) => (i + 16).toString(16).repeat(32));
+    attacker.send(c.peer.id, { ...offer, history: junk });
+    await net.advance(10_000);
+    expect(items(c).get('y59')).toEqual({ id: 'y59', v: 59 }); // C adopted the relayed snapshot
+    // The chains C holds stay named (and held): the junk took only the free places.
+    const heads = impl(c).catalog.historyHeads;
+    for (const head of real) {
+      expect(heads).toContain(head);
+      expect(unwrap(await impl(c).catalog.store.getHistoryBytes(head))).toBeDefined();
+    }
+    expect(impl(c).catalog.offeredHistory()).toEqual(expect.arrayContaining(real));
+    expect(heads.length).toBeLessThanOrEqual(MAX_HISTORY_HEADS);
+  });
+});
+
+describe('history blobs a member serves', () => {
+  it("a fact no signature vouches for is not history: a member cannot forge an honest author's past", async () => {
+    // A history blob checks out when its entries hash right and their signatures verify, but a fact
+    // inside a run carries no signature of its own: it is vouched for by the run's signed end, which
+    // chains back to it. A member could serve a blob (as a head it relays) holding an unsigned fact
+    // it made up under an honest origin, and history() showed it.
+    const { net, a, b, c, attacker } = await prunedWithoutC(311, 82);
+    const offer = await takeOffer(net, attacker, a);
+    const forged = unwrap(
+      sealFact(SPACE, {
+        origin: a.peer.id as never,
+        counter: 10_000,
+        hlc: { wall: net.env.now(), logical: 0 },
+        type: 'update',
+        collection: 'items',
+        item: 'x0',
+        prev: new Uint8Array(32).fill(7),
+        data: { v: 'forged' },
+      }),
+    );
+    const blob = encodeHistory(undefined, 0, [encodeEntry(forged)]);
+    const head = blobIdOf(blob);
+    attacker.blobs.set(head, blob);
+    net.partition([
+      [a.peer.id, b.peer.id],
+      [c.peer.id, attacker.id],
+    ]);
+    hello(attacker, c);
+    await net.advance(500);
+    attacker.send(c.peer.id, { ...offer, history: [head, ...offer.history] });
+    await net.advance(10_000);
+    expect(items(c).get('x59')).toEqual({ id: 'x59', v: 59 }); // C adopted the relayed snapshot
+    net.heal();
+    await net.advance(60_000);
+    const history = unwrap(await net.until(c.space.history('items', 'x0')));
+    expect(history.map((f) => [f.type, f.counter < 10_000])).toEqual([['create', true]]);
   });
 });
 

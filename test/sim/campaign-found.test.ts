@@ -9,8 +9,11 @@
  *   start) kept asking for attestations of its own older cut, which no peer could rebuild (they
  *   had pruned past it), and never pruned. Now a snapshot that adopted ones outgrow is taken again
  *   at the same entry, covering them: the cut the others hold and attest.
+ * - 2011: a peer's disk died between its snapshot's metadata and the save of its own attestation;
+ *   reopened, nobody asked for attestations of that snapshot again and the peer never pruned (the
+ *   log stayed 3× too long). Now a reopened peer attests its latest snapshot again and asks.
  */
 import { describe } from 'vitest';
 import { campaignSeedList } from './campaign-suite.js';
 
-describe('fault campaign, seeds the long campaign found', () => campaignSeedList([146, 212]));
+describe('fault campaign, seeds the long campaign found', () => campaignSeedList([146, 212, 2011]));

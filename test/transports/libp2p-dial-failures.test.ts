@@ -100,21 +100,23 @@ describe('libp2p dial failures carry a reason', () => {
     expect(b.recorder.events).toEqual([]);
   });
 
-  it('psk-mismatch: a key on one side only, whichever side dials', async () => {
+  it('a key on one side only: psk-mismatch on the side with the key, never without one', async () => {
     const psk = generateSwarmKey();
     const open = await node();
     const privateNode = await node({ psk });
     const withoutKey = await node({ bootstrap: privateNode.transport.addresses() });
     const withKey = await node({ psk, bootstrap: open.transport.addresses() });
     await until(
-      () =>
-        withoutKey.transport.stats().dialFailuresByReason['psk-mismatch'] >= 1 &&
-        withKey.transport.stats().dialFailuresByReason['psk-mismatch'] >= 1,
-      'a psk-mismatch failure on each dialler',
+      () => withoutKey.transport.stats().dialFailures >= 1 && withKey.transport.stats().dialFailures >= 1,
+      'a failure on each dialler',
     );
-    expect(reasonsOf(withoutKey)).toEqual(new Set(['psk-mismatch']));
+    // Without a key there is no private-network handshake that could fail: what that side sees is
+    // a handshake that never answers (timeout) or answers noise (other), depending on timing.
+    const seen = [...reasonsOf(withoutKey)];
+    expect(seen.length).toBeGreaterThan(0);
+    for (const reason of seen) expect(['timeout', 'other']).toContain(reason);
     expect(reasonsOf(withKey)).toEqual(new Set(['psk-mismatch']));
-    expect(withoutKey.reported[0]!.message).toMatch(/private network/);
+    for (const f of withoutKey.reported) expect(f.message).toMatch(/private network/);
     expect(withKey.reported[0]!.message).toMatch(/different swarm key, or none/);
     expectReadable([...withoutKey.reported, ...withKey.reported]);
   });
@@ -197,7 +199,14 @@ describe('libp2p dial failures carry a reason', () => {
     expect(timedOut.reason).toBe('timeout');
     expect(timedOut.message).toMatch(/10 s/);
     const handshake = { ...context, progress: { protecting: false, encrypting: true } };
-    expect(classifyDialError(timeout, handshake).reason).toBe('psk-mismatch');
+    // A hung handshake is a key mismatch only when this node has a key.
+    expect(classifyDialError(timeout, { ...handshake, psk: true }).reason).toBe('psk-mismatch');
+    const hung = classifyDialError(timeout, handshake);
+    expect(hung.reason).toBe('timeout');
+    expect(hung.message).toMatch(/private network/);
+    const reset = Object.assign(new Error('stream reset'), { name: 'StreamResetError' });
+    expect(classifyDialError(reset, handshake).reason).toBe('other');
+    expect(classifyDialError(reset, { ...handshake, psk: true }).reason).toBe('psk-mismatch');
     const noHost = Object.assign(
       new Error('connection error nowhere.invalid:4001: getaddrinfo ENOTFOUND nowhere.invalid'),
       {

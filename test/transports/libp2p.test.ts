@@ -93,7 +93,8 @@ describe('libp2p transport', () => {
     return { id: who.id, key: who.key, transport, recorder };
   }
 
-  async function until(done: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
+  // Generous: CI runs many test files at once, and a link takes several round trips.
+  async function until(done: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (!done()) {
       if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);

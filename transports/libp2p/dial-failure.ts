@@ -15,8 +15,10 @@ import type { PeerId } from '../../engine/facts/types.js';
 /**
  * Why a dial failed.
  *
- * - `psk-mismatch`: the connection opened but the private-network handshake failed: the two sides
- *   hold different swarm keys, or only one of them has one.
+ * - `psk-mismatch`: this node has a swarm key, the connection opened, and the private-network
+ *   handshake failed or hung: the remote holds a different swarm key, or none. Only reported when
+ *   this node has a key (without one, a hung handshake is a `timeout` whose message says the remote
+ *   may be on a private network).
  * - `refused`: nothing listens at that address (connection refused).
  * - `unreachable`: no route to the host, no such host name, or no address known for the peer.
  * - `not-allowed`: our allowlist (or a ban) refused the peer, or the peer hung up right after the
@@ -166,24 +168,36 @@ function classifyOne(error: unknown, context: DialContext): { reason: DialFailur
     return { reason: 'other', message: `another peer answered at ${where}: ${text}` };
   }
   const handshake = context.progress.protecting || context.progress.encrypting;
-  if (handshake) {
+  const timedOut = name === 'TimeoutError' || name === 'AbortError' || code === 'ETIMEDOUT';
+  if (handshake && context.psk) {
     // The socket connected, then the handshake failed or hung: across different swarm keys the
     // bytes each side decrypts are noise, so it fails or waits until the dial times out.
-    return context.psk
-      ? {
-          reason: 'psk-mismatch',
-          message: `the private-network handshake with ${where} failed: it holds a different swarm key, or none`,
-        }
-      : {
-          reason: 'psk-mismatch',
-          message: `the handshake with ${where} got no sensible answer: it seems to be on a private network (start with its swarm key, psk), or it is not a libp2p peer`,
-        };
+    return {
+      reason: 'psk-mismatch',
+      message: `the private-network handshake with ${where} failed: it holds a different swarm key, or none`,
+    };
   }
-  if (name === 'TimeoutError' || name === 'AbortError' || code === 'ETIMEDOUT') {
-    return { reason: 'timeout', message: `no answer from ${where} within ${(context.timeoutMs / 1000).toFixed(0)} s` };
+  if (handshake) {
+    // Without a swarm key of our own there is no private-network handshake to fail: the remote
+    // may hold a key (then it reads our handshake as noise), or not be a libp2p peer at all. Say so,
+    // but as what we saw: a timeout or another failure, never a key mismatch.
+    const hint = `it may be on a private network (start with its swarm key, psk), or not be a libp2p peer`;
+    return timedOut
+      ? {
+          reason: 'timeout',
+          message: `the handshake with ${where} got no answer within ${seconds(context.timeoutMs)} s: ${hint}`,
+        }
+      : { reason: 'other', message: `the handshake with ${where} failed (${text}): ${hint}` };
+  }
+  if (timedOut) {
+    return { reason: 'timeout', message: `no answer from ${where} within ${seconds(context.timeoutMs)} s` };
   }
   const plain = name === '' || name === 'Error' || text.startsWith(name);
   return { reason: 'other', message: plain ? text : `${name}: ${text}` };
+}
+
+function seconds(ms: number): string {
+  return (ms / 1000).toFixed(ms < 10_000 ? 1 : 0);
 }
 
 /** The errors inside an AggregateError (one per address tried), or the error itself. */

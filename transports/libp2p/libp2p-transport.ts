@@ -239,6 +239,8 @@ export interface Libp2pTransportStats {
   readonly badAnnouncements: number;
   /** Pulls from an announcer we had no link to (a dial, or a stream on a connection we had). */
   readonly pulls: number;
+  /** Connections a pull dialled, closed again once they brought what was announced (or idled). */
+  readonly pullsReleased: number;
 }
 
 /** A {@link Transport} over libp2p, with counters and a view of its live links. */
@@ -379,6 +381,8 @@ interface PeerState extends FailureTrack {
   link: Link | undefined;
   /** `env.now()` until which it is refused (set by `disconnect`). */
   bannedUntil: number;
+  /** A pull dialled it (we had no connection): the connection is ours to close once released. */
+  pulled: boolean;
 }
 
 /** A bootstrap address without `/p2p/<id>`: dialled until it answers, then tracked by PeerId. */
@@ -424,6 +428,7 @@ class Libp2pShoalTransport implements Libp2pTransport {
     announcementsReceived: 0,
     badAnnouncements: 0,
     pulls: 0,
+    pullsReleased: 0,
   };
   readonly #failures: DialFailure[] = [];
   readonly #failureListeners = new Set<(failure: DialFailure) => void>();
@@ -462,6 +467,7 @@ class Libp2pShoalTransport implements Libp2pTransport {
             leave: (space) => this.#leave(space),
             announce: (space, frame) => this.#announce(space, frame),
             pull: (peer) => this.#pull(peer),
+            release: (peer) => this.#release(peer),
           }
         : undefined;
   }
@@ -1009,7 +1015,23 @@ class Libp2pShoalTransport implements Libp2pTransport {
     // A peer we keep dialling has addresses of our choosing; any other is dialled where it said it is.
     const announced = this.#announcedAddrs.get(peer);
     if (!state.wanted && announced !== undefined) state.addrs = announced;
+    if (!state.wanted && this.#openConnection(peer) === undefined) state.pulled = true;
     this.#dial(state);
+  }
+
+  /** A pull's link is done: hang up the connection the pull dialled, unless the peer is one we keep. */
+  #release(peer: PeerId): void {
+    const node = this.#node;
+    const state = this.#peers.get(peer);
+    if (node === undefined || this.#stopped || state === undefined || !state.pulled) return;
+    state.pulled = false;
+    if (state.wanted) return;
+    this.#stats.pullsReleased += 1;
+    cancel(state);
+    node.hangUp(peerIdFromString(peer)).then(
+      () => undefined,
+      () => undefined, // already gone
+    );
   }
 
   // ---- dialling ---------------------------------------------------------------------------------
@@ -1258,6 +1280,7 @@ class Libp2pShoalTransport implements Libp2pTransport {
         opening: false,
         link: undefined,
         bannedUntil: 0,
+        pulled: false,
         source: 'bootstrap',
         linkedVia: undefined,
         failures: 0,
