@@ -10,9 +10,12 @@ import { describe, expect, it } from 'vitest';
 import { formatSizes, measureBundles } from '../../examples/browser/sizes.js';
 import { ARTEFACTS } from './harness.js';
 
-/** Gzipped ceilings, in bytes: today's sizes plus about 10%. */
+/**
+ * Gzipped ceilings, in bytes. The core's is the README's goal (60 KB; it is 55.0 KB after the
+ * catch-up framing, counter vectors and attestation re-checks); the transport's is its size plus ~10%.
+ */
 const CEILING: Record<string, number> = {
-  'engine + idb': 54 * 1024,
+  'engine + idb': 60 * 1024,
   'libp2p browser transport': 184 * 1024,
 };
 
