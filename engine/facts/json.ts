@@ -1,6 +1,7 @@
 /**
  * JSON values in Shoal's canonical binary form. One value has exactly one encoding: object keys in
- * ascending UTF-16 order, integers as zigzag varints (so -0 is 0), other numbers as float64.
+ * ascending UTF-16 order, integers of magnitude below 2^52 as zigzag varints (so -0 is 0; their
+ * zigzag stays a safe integer), every other number as float64.
  *
  *   0 null · 1 false · 2 true · 3 int · 4 float64 · 5 string · 6 array(count) · 7 object(count)
  *
@@ -18,6 +19,12 @@ const INT = 3;
 const FLOAT = 4;
 const STRING = 5;
 const ARRAY = 6;
+
+/** Integers below this magnitude are varints: their zigzag (2|n| or 2|n| - 1) is a safe integer. */
+const VARINT_LIMIT = 2 ** 52;
+
+/** Whether `n` is written as a varint (else as float64): exactly one encoding per number. */
+const isVarint = (n: number): boolean => Number.isInteger(n) && Math.abs(n) < VARINT_LIMIT;
 const OBJECT = 7;
 
 /** Where in a value a problem is: object keys and array indexes from the top. */
@@ -54,7 +61,7 @@ function writeValue(w: Writer, value: unknown, depth: number): Problem | undefin
       return undefined;
     case 'number':
       if (!Number.isFinite(value)) return problem(`${String(value)} is not a JSON number`);
-      if (Number.isSafeInteger(value)) w.u8(INT).svarint(value);
+      if (isVarint(value)) w.u8(INT).svarint(value);
       else w.u8(FLOAT).f64(value);
       return undefined;
     case 'string':
@@ -193,12 +200,19 @@ export function readJson(r: Reader, depth = 0): JsonValue | undefined {
       return false;
     case TRUE:
       return true;
-    case INT:
-      return r.svarint();
+    case INT: {
+      const n = r.svarint();
+      if (Math.abs(n) >= VARINT_LIMIT) {
+        // Not canonical: -2^52 fits a zigzag varint but is written as float64.
+        r.fail();
+        return undefined;
+      }
+      return n;
+    }
     case FLOAT: {
       const n = r.f64();
-      if (!Number.isFinite(n) || Number.isSafeInteger(n)) {
-        // Not canonical: integers are always varints.
+      if (!Number.isFinite(n) || isVarint(n)) {
+        // Not canonical: integers below 2^52 are always varints.
         r.fail();
         return undefined;
       }

@@ -2,9 +2,10 @@ import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Env } from '../../engine/env.js';
-import { toHex } from '../../engine/facts/bytes.js';
+import { Reader, toHex, Writer } from '../../engine/facts/bytes.js';
 import { canonicalBytes, computeHash, sealFact } from '../../engine/facts/codec.js';
 import { sha256 } from '../../engine/facts/hash.js';
+import { readJson, writeJson } from '../../engine/facts/json.js';
 import { HlcClock } from '../../engine/facts/hlc.js';
 import { createSigner, identityFromSeed, originOf, SignatureVerifier } from '../../engine/facts/sign.js';
 import type { PeerId, UnhashedFact } from '../../engine/facts/types.js';
@@ -258,6 +259,50 @@ describe('JSON values', () => {
       }),
       { numRuns: 1000 },
     );
+  });
+});
+
+describe('numbers in the canonical form', () => {
+  const encode = (value: number): Uint8Array => {
+    const w = new Writer();
+    expect(writeJson(w, value)).toBeUndefined();
+    return w.finish();
+  };
+  const decode = (bytes: Uint8Array): number | undefined => {
+    const r = new Reader(bytes);
+    const value = readJson(r);
+    return r.done ? (value as number) : undefined;
+  };
+
+  it('every safe integer, up to ±(2^53 - 1), seals and round-trips (2^52 and above were refused as "does not round-trip")', () => {
+    const edges = [2 ** 52 - 1, 2 ** 52, 2 ** 52 + 1, Number.MAX_SAFE_INTEGER, 2 ** 53, 2 ** 60, 1e300];
+    for (const n of [...edges, ...edges.map((e) => -e), 0, 1, -1]) {
+      expect(decode(encode(n)), String(n)).toBe(n);
+      const fact = sealFact('s', { ...createFact, type: 'update', data: { v: n } } as unknown as UnhashedFact);
+      expect(fact.isOk(), String(n)).toBe(true);
+    }
+    fc.assert(
+      fc.property(fc.integer({ min: Number.MIN_SAFE_INTEGER, max: Number.MAX_SAFE_INTEGER }), (n) => {
+        expect(decode(encode(n))).toBe(n === 0 ? 0 : n);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('one encoding per number: an integer varint of 2^52 or more, or a float64 holding an integer below 2^52, is refused', () => {
+    const int = (zigzag: number): Uint8Array => {
+      const w = new Writer();
+      return w.u8(3).uvarint(zigzag).finish();
+    };
+    const float = (n: number): Uint8Array => {
+      const w = new Writer();
+      return w.u8(4).f64(n).finish();
+    };
+    expect(decode(int(2 ** 53 - 3))).toBe(-(2 ** 52 - 1));
+    expect(decode(int(2 ** 53 - 1))).toBeUndefined(); // -2^52: written as float64
+    expect(decode(float(-(2 ** 52)))).toBe(-(2 ** 52));
+    expect(decode(float(2 ** 52 - 1))).toBeUndefined(); // written as a varint
+    expect(decode(float(0.5))).toBe(0.5);
   });
 });
 
