@@ -122,6 +122,7 @@ async function serveAsSource(system: SystemName, n: number): Promise<void> {
   process.send?.(ready);
   // Stay up (serving) until the parent is done with us.
   process.on('message', (message) => {
+    if (message === 'cpu') process.send?.({ kind: 'cpu', cpuMs: cpuMs() });
     if (message === 'stop') process.exit(0);
   });
   process.on('disconnect', () => process.exit(0));
@@ -149,6 +150,25 @@ function startSource(system: SystemName, n: number): Promise<Source> {
   });
 }
 
+/** CPU time of this process so far (user + system), in milliseconds. */
+const cpuMs = (): number => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
+
+/** The source process's CPU time so far, in milliseconds. */
+function sourceCpuMs(source: Source): Promise<number> {
+  return new Promise((resolve) => {
+    const listen = (message: unknown): void => {
+      if ((message as { kind?: unknown }).kind !== 'cpu') return;
+      source.child.off('message', listen);
+      resolve((message as { cpuMs: number }).cpuMs);
+    };
+    source.child.on('message', listen);
+    source.child.send('cpu');
+  });
+}
+
 function stopSource(source: Source): Promise<void> {
   return new Promise((resolve) => {
     if (source.child.exitCode !== null) return resolve();
@@ -168,6 +188,9 @@ async function waitUntil(done: () => boolean, what: string): Promise<void> {
 interface Measured {
   readonly ms: number;
   readonly bytes: number;
+  /** CPU time of the receiving process and of the source process during the catch-up. */
+  readonly receiverCpuMs: number;
+  readonly senderCpuMs: number;
   readonly note: string;
 }
 
@@ -185,6 +208,8 @@ async function shoalCatchUp(n: number, ctx: BenchContext): Promise<Measured> {
       websockets: false,
     });
     const dir = await mkdtemp(join(tmpdir(), 'shoal-bench-'));
+    const senderCpu = await sourceCpuMs(source);
+    const receiverCpu = cpuMs();
     const started = performance.now();
     // Durable means on disk: the fresh peer stores into SQLite (fsync on every group commit).
     const peer = (
@@ -193,6 +218,8 @@ async function shoalCatchUp(n: number, ctx: BenchContext): Promise<Measured> {
     const space = (await peer.space(SPACE))._unsafeUnwrap();
     await waitUntil(() => (space.status().vector[source.ready.id] ?? 0) >= n, 'the Shoal catch-up');
     const ms = performance.now() - started;
+    const receiverCpuMs = cpuMs() - receiverCpu;
+    const senderCpuMs = (await sourceCpuMs(source)) - senderCpu;
     const status = space.status();
     const stats = transport.stats();
     if (space.stateHash() !== source.ready.check) throw new Error('shoal: the fresh peer does not hold the same state');
@@ -203,6 +230,8 @@ async function shoalCatchUp(n: number, ctx: BenchContext): Promise<Measured> {
     return {
       ms,
       bytes: stats.bytesReceived,
+      receiverCpuMs,
+      senderCpuMs,
       note:
         `from the dial to all ${n.toLocaleString('en-US')} facts verified (hash, chain, signature) and stored, ` +
         `state hash checked; ${stats.framesReceived} frames; SQLite on both sides; ` +
@@ -221,6 +250,8 @@ async function automergeRepoSync(n: number, ctx: BenchContext): Promise<Measured
   try {
     ctx.log(`automerge-repo: source built in ${(source.ready.buildMs / 1000).toFixed(1)} s; a fresh repo syncs…`);
     let bytes = 0;
+    const senderCpu = await sourceCpuMs(source);
+    const receiverCpu = cpuMs();
     /** The client adapter, counting what it receives. */
     class CountingClient extends WebSocketClientAdapter {
       override receiveMessage(messageBytes: Uint8Array): void {
@@ -237,12 +268,16 @@ async function automergeRepoSync(n: number, ctx: BenchContext): Promise<Measured
     const handle = await repo.find<{ items: Record<string, string> }>(url);
     await waitUntil(() => JSON.stringify(handle.heads()) === source.ready.check, 'the automerge-repo sync');
     const ms = performance.now() - started;
+    const receiverCpuMs = cpuMs() - receiverCpu;
+    const senderCpuMs = (await sourceCpuMs(source)) - senderCpu;
     const keys = Object.keys(handle.doc().items).length;
     if (keys !== n) throw new Error(`automerge-repo: ${keys} keys, expected ${n}`);
     await repo.shutdown();
     return {
       ms,
       bytes,
+      receiverCpuMs,
+      senderCpuMs,
       note: `from find() to equal heads, ${n.toLocaleString('en-US')} keys checked; document built outside the clock; source in its own process`,
     };
   } finally {
@@ -272,6 +307,8 @@ async function run(ctx: BenchContext): Promise<BenchRow[]> {
         note: `${via}; ${m.note}`,
       },
       { workload, system, metric: 'time', value: m.ms / 1000, unit: 's', better: 'lower' },
+      { workload, system, metric: 'CPU time, receiver', value: m.receiverCpuMs / 1000, unit: 's', better: 'lower' },
+      { workload, system, metric: 'CPU time, sender', value: m.senderCpuMs / 1000, unit: 's', better: 'lower' },
       { workload, system, metric: 'bytes received per fact', value: m.bytes / n, unit: 'B/fact', better: 'lower' },
     );
   }

@@ -40,7 +40,7 @@
  */
 import { err, ok, type Result } from 'neverthrow';
 import { hexToBytes } from '@noble/hashes/utils.js';
-import { base64url, equalBytes, Reader, toHex, Writer } from '../facts/bytes.js';
+import { equalBytes, Reader, toHex, Writer } from '../facts/bytes.js';
 import { sha256 } from '../facts/hash.js';
 import { CODE_TYPE, HASH_BYTES, SIGNATURE_BYTES, TYPE_CODE } from '../facts/codec.js';
 import { readJson, writeJson } from '../facts/json.js';
@@ -390,38 +390,67 @@ class StringRefs {
       return;
     }
     this.#refs.set(s, this.#refs.size);
-    const bytes = base64urlBytes(s);
-    if (bytes === undefined) this.w.uvarint(SREF_UTF8).string(s);
-    else this.w.uvarint(SREF_BASE64URL).bytes(bytes);
+    if (isBase64url(s)) writeBase64urlBytes(this.w.uvarint(SREF_BASE64URL), s);
+    else this.w.uvarint(SREF_UTF8).string(s);
   }
 }
 
+/** The base64url alphabet (RFC 4648 §5) as character codes, and each code's value (-1: not in it). */
+const B64URL_CODE = Uint8Array.from('ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_', (c) =>
+  c.charCodeAt(0),
+);
 const B64URL_VALUE = new Int8Array(128).fill(-1);
-for (const [i, c] of [...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'].entries()) {
-  B64URL_VALUE[c.charCodeAt(0)] = i;
+for (const [i, code] of B64URL_CODE.entries()) B64URL_VALUE[code] = i;
+
+/**
+ * Whether `s` is the base64url form of whole byte triples (a multiple of 4 characters: every such
+ * string is the one encoding of its bytes), not too long.
+ */
+function isBase64url(s: string): boolean {
+  const n = s.length;
+  if (n === 0 || n % 4 !== 0 || (n / 4) * 3 > MAX_BASE64URL_BYTES) return false;
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 128 || B64URL_VALUE[c]! < 0) return false;
+  }
+  return true;
 }
 
 /**
- * The bytes whose base64url form is `s`, when `s` is such a form of whole byte triples (a multiple
- * of 4 characters: every such string is the one encoding of its bytes), not too long; else undefined.
+ * Read bytes written by `writeBase64urlBytes` as their base64url form; undefined (and the reader
+ * failed) when they are not whole triples. Built from character codes at once: an item id is read
+ * per fact, and a string grown by concatenation is a rope to flatten later.
  */
-function base64urlBytes(s: string): Uint8Array | undefined {
-  const n = s.length;
-  if (n === 0 || n % 4 !== 0 || (n / 4) * 3 > MAX_BASE64URL_BYTES) return undefined;
-  const out = new Uint8Array((n / 4) * 3);
-  for (let i = 0, o = 0; i < n; i += 4, o += 3) {
-    let v = 0;
-    for (let k = 0; k < 4; k++) {
-      const c = s.charCodeAt(i + k);
-      const d = c < 128 ? B64URL_VALUE[c]! : -1;
-      if (d < 0) return undefined;
-      v = (v << 6) | d;
-    }
-    out[o] = v >> 16;
-    out[o + 1] = (v >> 8) & 0xff;
-    out[o + 2] = v & 0xff;
+function readBase64url(r: Reader): string | undefined {
+  const raw = r.bytes(MAX_BASE64URL_BYTES);
+  if (raw.length === 0 || raw.length % 3 !== 0) {
+    r.fail();
+    return undefined;
   }
-  return out;
+  const codes = new Array<number>((raw.length / 3) * 4);
+  for (let i = 0, o = 0; i < raw.length; i += 3, o += 4) {
+    const v = (raw[i]! << 16) | (raw[i + 1]! << 8) | raw[i + 2]!;
+    codes[o] = B64URL_CODE[v >> 18]!;
+    codes[o + 1] = B64URL_CODE[(v >> 12) & 63]!;
+    codes[o + 2] = B64URL_CODE[(v >> 6) & 63]!;
+    codes[o + 3] = B64URL_CODE[v & 63]!;
+  }
+  return String.fromCharCode.apply(null, codes);
+}
+
+/** Write the bytes whose base64url form is `s` (checked by `isBase64url`), length first. */
+function writeBase64urlBytes(w: Writer, s: string): void {
+  w.uvarint((s.length / 4) * 3);
+  for (let i = 0; i < s.length; i += 4) {
+    const v =
+      (B64URL_VALUE[s.charCodeAt(i)]! << 18) |
+      (B64URL_VALUE[s.charCodeAt(i + 1)]! << 12) |
+      (B64URL_VALUE[s.charCodeAt(i + 2)]! << 6) |
+      B64URL_VALUE[s.charCodeAt(i + 3)]!;
+    w.u8(v >> 16)
+      .u8((v >> 8) & 0xff)
+      .u8(v & 0xff);
+  }
 }
 
 /** Decode one frame. Never throws. */
@@ -567,11 +596,8 @@ function decodeRun(bytes: Uint8Array): Run | undefined {
     const x = r.uvarint();
     let s: string | undefined;
     if (x === SREF_UTF8) s = r.string(MAX_ID_BYTES);
-    else if (x === SREF_BASE64URL) {
-      const raw = r.bytes(MAX_BASE64URL_BYTES);
-      if (raw.length === 0 || raw.length % 3 !== 0) r.fail();
-      s = base64url(raw);
-    } else s = strings[x - SREF_EARLIER];
+    else if (x === SREF_BASE64URL) s = readBase64url(r);
+    else s = strings[x - SREF_EARLIER];
     if (s === undefined || r.failed) {
       r.fail();
       return '';
