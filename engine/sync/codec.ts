@@ -5,10 +5,17 @@
  *   hello   := uvarint version · u8 flags(1 reply, 2 more) · vector        (the first page of the sender's vector)
  *   have    := u8 more · vector                                           (the next page)
  *   facts   := uvarint nRuns · (bytes run)*
- *   run     := uvarint nStrings · str* · uvarint originRef · uvarint first · uvarint n · u8 hasPrev · [prev 32] ·
- *              hash 32 · sig 64 · fact*
- *   fact    := u8 type · svarint wallDelta · uvarint logical · uvarint collectionRef · uvarint itemRef · data
- *   data    := create: uvarint nFields · (uvarint fieldRef · json)* | update: uvarint fieldRef · json | delete: ∅
+ *   run     := sref origin · uvarint first · uvarint n · u8 hasPrev · [prev 32] · hash 32 · sig 64 · fact*
+ *   fact    := u8 head · [svarint wallDelta · uvarint logical] · [sref collection] · sref item · data
+ *   head    := type (bits 0–1: 1 create, 2 update, 3 delete) | 4 tick | 8 same collection | 16 same fields
+ *              (tick: the wall time is the previous fact's and logical one more, so no clock follows;
+ *              same collection: none follows; same fields: see data)
+ *   data    := create: [uvarint nFields · sref field*] json* | update: [sref field] json | delete: ∅
+ *              (the field names are left out when the head says "same fields": the previous create's
+ *              names in their order, the previous update's field)
+ *   sref    := uvarint 0 · str (a new string) | uvarint 1 · bytes (a new string: the base64url form of
+ *              these bytes, a multiple of 3 of them, as item ids are) | uvarint k ≥ 2 (the run's
+ *              (k−2)th new string)
  *   ack     := vector
  *   gossip  := uvarint n · (str peer · uvarint seq · vector · sig 64)*   (signed statements)
  *   error   := str code · str message · uvarint retryAfter (ms; 0: none)
@@ -22,10 +29,11 @@
  *   prune, graft   := ∅
  *   vector  := uvarint n · (originKey 8 · uvarint counter)*     (n ≤ MAX_VECTOR_PAGE_ORIGINS; see origin-key.ts)
  *
- * Each run carries its own string table (origin, collections, items, field names), so a run's bytes
- * are the same in every frame: receivers decode and hash a run they have seen once only. Hashes are
- * not sent except the last of each run (the receiver recomputes the chain): a steady stream of field
- * updates costs ~8 bytes per fact.
+ * Each run carries its own strings (origin, collections, items, field names), each sent once, where
+ * first used, so a run's bytes are the same in every frame: receivers decode and hash a run they have
+ * seen once only. Hashes are not sent except the last of each run (the receiver recomputes the
+ * chain); what facts of a run share (clock, collection, field names) is sent once per change: a
+ * steady stream of field updates costs ~5 bytes per fact plus its item and value.
  *
  * Decoding never throws and checks every length and count against the bytes left before it
  * allocates anything.
@@ -285,8 +293,8 @@ export class RunCodecCache {
 }
 
 /**
- * One run, self-contained: its own string table, so its bytes are the same in every frame that
- * carries it (which is what lets receivers share its decoding and hashing).
+ * One run, self-contained: its strings are defined where first used, so its bytes are the same in
+ * every frame that carries it (which is what lets receivers share its decoding and hashing).
  */
 export function encodeRun(run: Run, cache?: RunCodecCache): Uint8Array {
   const quick = cache?.encodedRun(run);
@@ -294,49 +302,155 @@ export function encodeRun(run: Run, cache?: RunCodecCache): Uint8Array {
   const key = cache === undefined ? '' : `${run.first}:${toHex(run.hash)}:${toHex(run.sig.subarray(0, 8))}`;
   const known = cache?.encoded.get(key);
   if (known !== undefined) return cache!.rememberRun(run, known);
-  const strings: string[] = [];
-  const refs = new Map<string, number>();
-  const ref = (s: string): number => {
-    let r = refs.get(s);
-    if (r === undefined) {
-      r = strings.length;
-      strings.push(s);
-      refs.set(s, r);
-    }
-    return r;
-  };
-  const body = new Writer(64 + run.facts.length * 16);
-  body.uvarint(ref(run.origin)).uvarint(run.first).uvarint(run.facts.length);
-  if (run.prev === null) body.u8(0);
-  else body.u8(1).raw(run.prev);
-  body.raw(run.hash).raw(run.sig);
+  const w = new Writer(160 + run.facts.length * 24);
+  const strings = new StringRefs(w);
+  strings.write(run.origin);
+  w.uvarint(run.first).uvarint(run.facts.length);
+  if (run.prev === null) w.u8(0);
+  else w.u8(1).raw(run.prev);
+  w.raw(run.hash).raw(run.sig);
   let wall = 0;
+  let logical = -1;
+  let collection: string | undefined;
+  let fields: readonly string[] | undefined;
+  let field: string | undefined;
   for (const f of run.facts) {
-    body
-      .u8(TYPE_CODE[f.type])
-      .svarint(f.hlc.wall - wall)
-      .uvarint(f.hlc.logical);
-    wall = f.hlc.wall;
-    body.uvarint(ref(f.collection)).uvarint(ref(f.item));
+    let head = TYPE_CODE[f.type];
+    const tick = f.hlc.wall === wall && f.hlc.logical === logical + 1;
+    if (tick) head |= HEAD_TICK;
+    if (f.collection === collection) head |= HEAD_SAME_COLLECTION;
+    let keys: string[] | undefined;
     if (f.type === 'create') {
-      const data = f.data!;
-      const fields = Object.keys(data);
-      body.uvarint(fields.length);
-      for (const field of fields) {
-        body.uvarint(ref(field));
-        writeJson(body, data[field]);
-      }
+      keys = Object.keys(f.data!);
+      if (fields !== undefined && sameKeys(keys, fields)) head |= HEAD_SAME_FIELDS;
     } else if (f.type === 'update') {
-      const field = Object.keys(f.data!)[0]!;
-      body.uvarint(ref(field));
-      writeJson(body, f.data![field]);
+      keys = Object.keys(f.data!);
+      if (keys[0] === field) head |= HEAD_SAME_FIELDS;
+    }
+    w.u8(head);
+    if (!tick) w.svarint(f.hlc.wall - wall).uvarint(f.hlc.logical);
+    wall = f.hlc.wall;
+    logical = f.hlc.logical;
+    if (f.collection !== collection) strings.write((collection = f.collection));
+    strings.write(f.item);
+    if (keys === undefined) continue;
+    const data = f.data!;
+    const same = (head & HEAD_SAME_FIELDS) !== 0;
+    if (f.type === 'create') {
+      if (!same) {
+        w.uvarint(keys.length);
+        fields = keys;
+      }
+      for (const k of keys) {
+        if (!same) strings.write(k);
+        writeJson(w, data[k]);
+      }
+    } else {
+      if (!same) strings.write((field = keys[0]!));
+      writeJson(w, data[keys[0]!]);
     }
   }
-  const w = new Writer(body.length + 16 + strings.length * 16).uvarint(strings.length);
-  for (const str of strings) w.string(str);
-  w.raw(body.view());
   const bytes = w.finish();
   return cache === undefined ? bytes : cache.rememberRun(run, cache.encoded.remember(key, bytes, bytes.length));
+}
+
+/** Fact head bits above the type code (bits 0–1). */
+const HEAD_TYPE = 0b11;
+/** The wall time is the previous fact's and the logical counter one more: no clock follows. */
+const HEAD_TICK = 1 << 2;
+/** The collection is the previous fact's. */
+const HEAD_SAME_COLLECTION = 1 << 3;
+/** A create with the previous create's field names, in order; an update of the previous update's field. */
+const HEAD_SAME_FIELDS = 1 << 4;
+const HEAD_KNOWN = HEAD_TYPE | HEAD_TICK | HEAD_SAME_COLLECTION | HEAD_SAME_FIELDS;
+
+/** Reference tags of `sref`: a new UTF-8 string, a new base64url string, or an earlier one. */
+const SREF_UTF8 = 0;
+const SREF_BASE64URL = 1;
+const SREF_EARLIER = 2;
+/** Longest base64url string sent as its bytes (an item id is 16 characters). */
+const MAX_BASE64URL_BYTES = 48;
+
+function sameKeys(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** The strings a run has written so far, each sent once: after that, by its position. */
+class StringRefs {
+  readonly #refs = new Map<string, number>();
+
+  constructor(readonly w: Writer) {}
+
+  write(s: string): void {
+    const known = this.#refs.get(s);
+    if (known !== undefined) {
+      this.w.uvarint(known + SREF_EARLIER);
+      return;
+    }
+    this.#refs.set(s, this.#refs.size);
+    if (isBase64url(s)) writeBase64urlBytes(this.w.uvarint(SREF_BASE64URL), s);
+    else this.w.uvarint(SREF_UTF8).string(s);
+  }
+}
+
+/** The base64url alphabet (RFC 4648 §5) as character codes, and each code's value (-1: not in it). */
+const B64URL_CODE = Uint8Array.from('ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_', (c) =>
+  c.charCodeAt(0),
+);
+const B64URL_VALUE = new Int8Array(128).fill(-1);
+for (const [i, code] of B64URL_CODE.entries()) B64URL_VALUE[code] = i;
+
+/**
+ * Whether `s` is the base64url form of whole byte triples (a multiple of 4 characters: every such
+ * string is the one encoding of its bytes), not too long.
+ */
+function isBase64url(s: string): boolean {
+  const n = s.length;
+  if (n === 0 || n % 4 !== 0 || (n / 4) * 3 > MAX_BASE64URL_BYTES) return false;
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 128 || B64URL_VALUE[c]! < 0) return false;
+  }
+  return true;
+}
+
+/**
+ * Read bytes written by `writeBase64urlBytes` as their base64url form; undefined (and the reader
+ * failed) when they are not whole triples. Built from character codes at once: an item id is read
+ * per fact, and a string grown by concatenation is a rope to flatten later.
+ */
+function readBase64url(r: Reader): string | undefined {
+  const raw = r.bytes(MAX_BASE64URL_BYTES);
+  if (raw.length === 0 || raw.length % 3 !== 0) {
+    r.fail();
+    return undefined;
+  }
+  const codes = new Array<number>((raw.length / 3) * 4);
+  for (let i = 0, o = 0; i < raw.length; i += 3, o += 4) {
+    const v = (raw[i]! << 16) | (raw[i + 1]! << 8) | raw[i + 2]!;
+    codes[o] = B64URL_CODE[v >> 18]!;
+    codes[o + 1] = B64URL_CODE[(v >> 12) & 63]!;
+    codes[o + 2] = B64URL_CODE[(v >> 6) & 63]!;
+    codes[o + 3] = B64URL_CODE[v & 63]!;
+  }
+  return String.fromCharCode.apply(null, codes);
+}
+
+/** Write the bytes whose base64url form is `s` (checked by `isBase64url`), length first. */
+function writeBase64urlBytes(w: Writer, s: string): void {
+  w.uvarint((s.length / 4) * 3);
+  for (let i = 0; i < s.length; i += 4) {
+    const v =
+      (B64URL_VALUE[s.charCodeAt(i)]! << 18) |
+      (B64URL_VALUE[s.charCodeAt(i + 1)]! << 12) |
+      (B64URL_VALUE[s.charCodeAt(i + 2)]! << 6) |
+      B64URL_VALUE[s.charCodeAt(i + 3)]!;
+    w.u8(v >> 16)
+      .u8((v >> 8) & 0xff)
+      .u8(v & 0xff);
+  }
 }
 
 /** Decode one frame. Never throws. */
@@ -477,51 +591,74 @@ function readRuns(r: Reader, cache: RunCodecCache | undefined): Run[] {
 /** Decode one run written by `encodeRun`; undefined when malformed. */
 function decodeRun(bytes: Uint8Array): Run | undefined {
   const r = new Reader(bytes);
-  const nStrings = r.uvarint();
-  if (nStrings > r.remaining) return undefined;
-  const strings: string[] = new Array<string>(nStrings);
-  for (let i = 0; i < nStrings && !r.failed; i++) strings[i] = r.string(MAX_ID_BYTES);
+  const strings: string[] = [];
   const str = (): string => {
-    const s = strings[r.uvarint()];
-    if (s === undefined) r.fail();
-    return s ?? '';
+    const x = r.uvarint();
+    let s: string | undefined;
+    if (x === SREF_UTF8) s = r.string(MAX_ID_BYTES);
+    else if (x === SREF_BASE64URL) s = readBase64url(r);
+    else s = strings[x - SREF_EARLIER];
+    if (s === undefined || r.failed) {
+      r.fail();
+      return '';
+    }
+    if (x < SREF_EARLIER) strings.push(s);
+    return s;
   };
   const origin = str() as PeerId;
   const first = r.uvarint();
   const n = r.uvarint();
-  // A fact takes at least 6 bytes.
-  if (n > r.remaining / 6) return undefined;
+  // A fact takes at least 2 bytes (head, item).
+  if (r.failed || n > r.remaining / 2) return undefined;
   const prev = r.u8() === 1 ? r.raw(HASH_BYTES).slice() : null;
   const hash = r.raw(HASH_BYTES).slice();
   const sig = r.raw(SIGNATURE_BYTES).slice();
   const facts: FactBody[] = new Array<FactBody>(n);
   let wall = 0;
+  let logical = -1;
+  let collection: string | undefined;
+  let fields: string[] | undefined;
+  let field: string | undefined;
   for (let j = 0; j < n && !r.failed; j++) {
-    const type = CODE_TYPE[r.u8()];
-    wall += r.svarint();
-    const hlc = { wall, logical: r.uvarint() };
-    const collection = str();
+    const head = r.u8();
+    const type = CODE_TYPE[head & HEAD_TYPE];
+    if (type === undefined || (head & ~HEAD_KNOWN) !== 0) return undefined;
+    if ((head & HEAD_TICK) !== 0) logical++;
+    else {
+      wall += r.svarint();
+      logical = r.uvarint();
+    }
+    const hlc = { wall, logical };
+    if ((head & HEAD_SAME_COLLECTION) === 0) collection = str();
+    else if (collection === undefined) return undefined;
     const item = str();
-    if (type === undefined) return undefined;
+    const same = (head & HEAD_SAME_FIELDS) !== 0;
     if (type === 'delete') {
+      if (same) return undefined;
       facts[j] = { type, hlc, collection, item };
       continue;
     }
     let data: JsonObject;
     if (type === 'create') {
-      const nFields = r.uvarint();
-      if (nFields > r.remaining / 2) return undefined;
-      const obj: Record<string, JsonValue> = {};
-      for (let k = 0; k < nFields && !r.failed; k++) {
-        const field = str();
+      if (!same) {
+        const nFields = r.uvarint();
+        if (nFields > r.remaining / 2) return undefined;
+        fields = new Array<string>(nFields);
+        for (let k = 0; k < nFields; k++) fields[k] = '';
+      } else if (fields === undefined) return undefined;
+      const out: Record<string, JsonValue> = {};
+      for (let k = 0; k < fields.length; k++) {
+        if (!same) fields[k] = str();
+        const name = fields[k]!;
         const value = readJson(r);
         // Assigning "__proto__" would set the prototype; a repeated field is not canonical.
-        if (value === undefined || field === '__proto__' || Object.hasOwn(obj, field)) return undefined;
-        obj[field] = value;
+        if (value === undefined || name === '__proto__' || Object.hasOwn(out, name)) return undefined;
+        out[name] = value;
       }
-      data = Object.freeze(obj);
+      data = Object.freeze(out);
     } else {
-      const field = str();
+      if (!same) field = str();
+      else if (field === undefined) return undefined;
       const value = readJson(r);
       if (value === undefined || field === '__proto__') return undefined;
       data = Object.freeze({ [field]: value });

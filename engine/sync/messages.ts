@@ -8,7 +8,7 @@ import type { PeerId } from '../facts/types.js';
 import type { WireVector } from './origin-key.js';
 
 /** Bumped on incompatible changes; a `hello` with another version gets an `error`. */
-export const PROTOCOL_VERSION = 5;
+export const PROTOCOL_VERSION = 6;
 
 /**
  * Opens (and re-opens) a session for one space: what the sender holds. A vector of any size fits:

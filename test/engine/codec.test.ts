@@ -5,7 +5,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { decodeFrame, encodeMessage, encodeRun, RunCodecCache } from '../../engine/sync/codec.js';
-import { runOf, runsOf } from '../../engine/facts/run.js';
+import { runOf, runsOf, type FactBody, type Run } from '../../engine/facts/run.js';
 import type { Message } from '../../engine/sync/messages.js';
 import { toWire } from '../../engine/sync/origin-key.js';
 import type { PeerId } from '../../engine/facts/types.js';
@@ -145,6 +145,97 @@ describe('sync codec', () => {
           expect(encodeRun(run, cache)).toEqual(encodeRun(run));
         }
       }
+    }
+  });
+
+  it('round-trips runs whatever their facts share: clock ticks, collections, field names, base64url ids (property)', () => {
+    const id = fc.oneof(
+      fc.constantFrom('a', 'items', 'AAAA', 'x_-9', 'é', 'AbCdEfGhIjKlMnOp', 'AbCdEfGhIjKlMnO', '__proto__x'),
+      fc.string({ minLength: 1, maxLength: 20 }),
+    );
+    const field = fc.constantFrom('title', 'n', 'done', 'AAAA', 'é');
+    const value = fc.oneof(
+      fc.integer(),
+      fc.string(),
+      fc.boolean(),
+      fc.constant(null),
+      fc.double({ noNaN: true, noDefaultInfinity: true, min: -1e15, max: 1e15 }),
+    );
+    const body = fc.record({
+      type: fc.constantFrom<'create' | 'update' | 'delete'>('create', 'update', 'delete'),
+      dWall: fc.oneof(fc.constant(0), fc.integer({ min: -5, max: 5 }), fc.nat({ max: 1_000_000 })),
+      logical: fc.oneof(fc.constant(-1), fc.nat({ max: 3 })),
+      collection: fc.constantFrom('items', 'lists', 'AAAA'),
+      item: id,
+      fields: fc.uniqueArray(field, { minLength: 1, maxLength: 3 }),
+      values: fc.array(value, { minLength: 3, maxLength: 3 }),
+    });
+    fc.assert(
+      fc.property(fc.array(body, { minLength: 1, maxLength: 30 }), (bodies) => {
+        let wall = 1_700_000_000_000;
+        let logical = 0;
+        const facts: FactBody[] = bodies.map((b) => {
+          wall += b.dWall;
+          // -1: the next logical counter of the same wall time (what a burst of writes gives).
+          logical = b.logical === -1 ? logical + 1 : b.logical;
+          const hlc = { wall, logical };
+          const base = { type: b.type, hlc, collection: b.collection, item: b.item };
+          if (b.type === 'delete') return base;
+          const fields = b.type === 'update' ? b.fields.slice(0, 1) : b.fields;
+          const data = Object.fromEntries(fields.map((f, i) => [f, Object.is(b.values[i], -0) ? 0 : b.values[i]!]));
+          return { ...base, data };
+        });
+        const run: Run = {
+          origin: ORIGIN,
+          first: 1,
+          prev: null,
+          facts,
+          hash: new Uint8Array(32).fill(1),
+          sig: new Uint8Array(64).fill(2),
+        };
+        const message = unwrap(decodeFrame(encodeMessage({ type: 'facts', space: 's', runs: [run] })));
+        expect(message.type === 'facts' && message.runs.map((r) => ({ ...r, bytes: undefined }))).toEqual([
+          { ...run, bytes: undefined },
+        ]);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('sends what facts of a run share once: a burst of creates costs its item id and values, and little else', () => {
+    const ids = Array.from({ length: 100 }, (_, i) => `AbCdEfGhIjKl${String(i).padStart(4, '0')}`);
+    const facts: FactBody[] = ids.map((item, i) => ({
+      type: 'create',
+      hlc: { wall: 1_700_000_000_000, logical: i },
+      collection: 'items',
+      item,
+      data: { n: i, title: 'x' },
+    }));
+    const run: Run = { origin: ORIGIN, first: 1, prev: null, facts, hash: new Uint8Array(32), sig: new Uint8Array(64) };
+    const bytes = encodeRun(run);
+    // Per fact: head 1 · item (tag, length, 12 bytes) 14 · n (tag, ≤ 2-byte varint) ≤ 3 · title 3.
+    expect((bytes.length - 200) / facts.length).toBeLessThanOrEqual(21);
+  });
+
+  it('refuses a run whose fact head has unknown bits or says "same as before" with nothing before', () => {
+    const run: Run = {
+      origin: ORIGIN,
+      first: 1,
+      prev: null,
+      facts: [{ type: 'delete', hlc: { wall: 5, logical: 0 }, collection: 'c', item: 'i' }],
+      hash: new Uint8Array(32),
+      sig: new Uint8Array(64),
+    };
+    const good = encodeMessage({ type: 'facts', space: 's', runs: [run] });
+    // The frame ends with the fact: head · wall delta · logical · collection (new, 1 char) · item (new, 1 char).
+    const at = good.length - 9;
+    expect(good[at]).toBe(3);
+    expect(decodeFrame(good).isOk()).toBe(true);
+    for (const head of [3 | 32, 3 | 128, 3 | 8, 3 | 16, 2 | 16, 1 | 16, 0]) {
+      const bad = good.slice();
+      bad[at] = head;
+      const result = decodeFrame(bad);
+      expect(result.isErr() && result.error.type, `head ${head}`).toBe('malformed');
     }
   });
 });
