@@ -248,7 +248,8 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
   const departed = new Map<number, Proc>();
   for (let i = 0; i < n; i++) procs.push(await start(i));
   const ids = procs.map((p) => p!.peer.id);
-  const adversary = await options.adversary?.(net, SPACE, ids);
+  // (No await without one: the run of a seed stays what it was, message for message.)
+  const adversary = options.adversary === undefined ? undefined : await options.adversary(net, SPACE, ids);
 
   let partitions = 0;
   let partitioned = false;
@@ -353,7 +354,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
       idleStretches++;
       await net.advance((peerInit.pruneWindow ?? PRUNING.pruneWindow) * 2 + rng.int(5_000));
     }
-    await adversary?.act();
+    if (adversary !== undefined) await adversary.act();
     await net.advance(20 + rng.int(300));
     options.onProgress?.(written.reduce((a, b) => a + b, 0) / (n * writes));
   }
