@@ -393,7 +393,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
   checkConverged(live, failures);
   if (adversary !== undefined) {
     // Whatever it did, no honest peer was made to blame another.
-    for (const [k, p] of live.entries()) {
+    for (const p of live) {
       const blamed = p.space
         .status()
         .faults.filter((f) =>
@@ -401,7 +401,10 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
             ? ids.includes(f.origin ?? '')
             : (f.type === 'invalid-input' || f.type === 'bad-snapshot') && ids.includes(f.peer),
         );
-      if (blamed.length > 0) failures.push(`peer ${k} blamed an honest peer: ${blamed[0]!.type} ${blamed[0]!.message}`);
+      for (const f of blamed.slice(0, 1)) {
+        const who = ids.indexOf(f.type === 'equivocation' ? f.origin! : f.peer);
+        failures.push(`peer ${ids.indexOf(p.peer.id)} blamed honest peer ${who}: ${f.type} ${f.message}`);
+      }
     }
   }
   if (process.env.CAMPAIGN_DEBUG && !quiet) {
