@@ -16,7 +16,13 @@ import { liarCampaign } from '../support/liar.js';
 
 /** Seeds of the CI slice; `LIAR_SEEDS=from-to` runs others. */
 const range = (process.env.LIAR_SEEDS ?? '1-10').split('-').map(Number);
-const seeds = Array.from({ length: range[1]! - range[0]! + 1 }, (_, i) => range[0]! + i);
+/**
+ * Seeds that once failed, kept: 29 and 99 had honest peers blame each other for a snapshot (a peer
+ * whose own snapshot had folded in an adopted one rebuilt an asker's cut from a log without the
+ * adopted facts, engine/snapshot/attest.ts).
+ */
+const FOUND = process.env.LIAR_SEEDS === undefined ? [29, 99] : [];
+const seeds = [...Array.from({ length: range[1]! - range[0]! + 1 }, (_, i) => range[0]! + i), ...FOUND];
 
 describe('fault campaign with a lying member', () => {
   for (const seed of seeds) {
