@@ -65,6 +65,22 @@ export interface CampaignOptions {
   readonly onProgress?: (done: number) => void;
   /** Where a failing run describes every live peer (what it holds, whom it syncs with). */
   readonly log?: (line: string) => void;
+  /**
+   * A member that does not play by the rules, started once the honest peers run (their ids given),
+   * acting once per round after every draw of the campaign's own (it draws from a stream of its
+   * own, so the seed's mix and workload stay what they are without it), and leaving for good when
+   * the faults heal. Honest peers must converge as without it, and never blame each other.
+   */
+  readonly adversary?: (net: SimNetwork, space: string, honest: readonly string[]) => Promise<Adversary>;
+}
+
+/** A misbehaving member of a campaign (see CampaignOptions.adversary). */
+export interface Adversary {
+  readonly id: string;
+  /** One round's worth of misbehaviour. */
+  act(): Promise<void>;
+  /** It goes away for good (its links go down). */
+  leave(): void;
 }
 
 export interface CampaignResult {
@@ -232,6 +248,8 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
   const departed = new Map<number, Proc>();
   for (let i = 0; i < n; i++) procs.push(await start(i));
   const ids = procs.map((p) => p!.peer.id);
+  // (No await without one: the run of a seed stays what it was, message for message.)
+  const adversary = options.adversary === undefined ? undefined : await options.adversary(net, SPACE, ids);
 
   let partitions = 0;
   let partitioned = false;
@@ -336,11 +354,13 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
       idleStretches++;
       await net.advance((peerInit.pruneWindow ?? PRUNING.pruneWindow) * 2 + rng.int(5_000));
     }
+    if (adversary !== undefined) await adversary.act();
     await net.advance(20 + rng.int(300));
     options.onProgress?.(written.reduce((a, b) => a + b, 0) / (n * writes));
   }
 
   // Heal everything: the network, every clock, every crashed process that has not left for good.
+  adversary?.leave();
   net.heal();
   for (let i = 0; i < n; i++) clocks[i] = {};
   for (const p of procs) {
@@ -371,6 +391,22 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
     failures.push(`the peers did not converge within ${bound / 60_000} virtual minutes of the last fault healing`);
   else if (!agree) failures.push('the network went quiet while peers disagree');
   checkConverged(live, failures);
+  if (adversary !== undefined) {
+    // Whatever it did, no honest peer was made to blame another.
+    for (const p of live) {
+      const blamed = p.space
+        .status()
+        .faults.filter((f) =>
+          f.type === 'equivocation'
+            ? ids.includes(f.origin ?? '')
+            : (f.type === 'invalid-input' || f.type === 'bad-snapshot') && ids.includes(f.peer),
+        );
+      for (const f of blamed.slice(0, 1)) {
+        const who = ids.indexOf(f.type === 'equivocation' ? f.origin! : f.peer);
+        failures.push(`peer ${ids.indexOf(p.peer.id)} blamed honest peer ${who}: ${f.type} ${f.message}`);
+      }
+    }
+  }
   if (process.env.CAMPAIGN_DEBUG && !quiet) {
     const { decodeFrame } = await import('../engine/sync/codec.js');
     net.intercept((from, to, frame) => {

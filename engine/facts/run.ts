@@ -204,22 +204,30 @@ export async function verifyRun(
 
   const drift = driftError(run, Math.max(0, held + 1 - run.first), clock);
   if (drift !== undefined) return err(drift);
-  if (held === run.first - 1 && !linksTo(run, tip)) {
-    return err(factError('broken-chain', `prev does not link to fact ${held}`, at));
-  }
+  // A run that starts right after our tip but names another prev. Signed by its origin, it is
+  // proof that the origin signed two facts for counter `held` (the signature vouches for the prev):
+  // equivocation, whoever relayed it — refusing it as the sender's fault struck honest relays of a
+  // forked origin's other branch. Anything less is the sender's: a broken chain.
+  const forked = held === run.first - 1 && !linksTo(run, tip);
+  const broken = () => err(factError('broken-chain', `prev does not link to fact ${held}`, at));
 
   const chain = chainOf(space, run, chains);
-  if (chain.isErr()) return err(chain.error);
+  if (chain.isErr()) return forked ? broken() : err(chain.error);
   const all = chain.value;
   if (!equalBytes(all[n - 1]!.hash, run.hash)) {
+    if (forked) return broken();
     return err(
       factError('bad-hash', 'the facts do not hash to the signed hash', { origin: run.origin, counter: last }),
     );
   }
-  const conflict =
-    held >= run.first && !equalBytes(all[held - run.first]!.hash, tip!.hash) ? all[held - run.first]!.hash : undefined;
+  const conflict = forked
+    ? run.prev!
+    : held >= run.first && !equalBytes(all[held - run.first]!.hash, tip!.hash)
+      ? all[held - run.first]!.hash
+      : undefined;
   const facts = held >= run.first ? all.slice(held - run.first + 1) : all;
   if (!(await verifier.verify(run.origin, run.hash, run.sig))) {
+    if (forked) return broken();
     return err(
       factError('bad-signature', 'signature does not verify against the origin', { origin: run.origin, counter: last }),
     );

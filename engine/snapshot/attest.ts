@@ -285,16 +285,20 @@ export class Attestor {
     const { replica, catalog } = this.#deps;
     const adopted = catalog.adopted;
     if (!adopted.every((a) => within(a.tips, cut))) return undefined;
+    // Snapshots we adopted leave the adopted list once our own snapshot folds them in: from then on
+    // the log (since any base older than that snapshot) lacks their facts, so a root rebuilt from it
+    // is no proof. Blaming on it blamed honest peers (the liar campaign, seeds 29 and 99).
+    const folded = catalog.own !== undefined && catalog.derived(catalog.own.blobId);
     for (const own of [catalog.own, catalog.previous]) {
       if (own?.seq !== undefined && own.seq + 1 >= replica.logStart && within(own.tips, cut)) {
         return {
           bases: [own, ...adopted],
           from: own.seq + 1,
-          derived: adopted.length > 0 || catalog.derived(own.blobId),
+          derived: adopted.length > 0 || catalog.derived(own.blobId) || (own !== catalog.own && folded),
         };
       }
     }
-    if (replica.logStart === 0) return { bases: [...adopted], from: 0, derived: adopted.length > 0 };
+    if (replica.logStart === 0) return { bases: [...adopted], from: 0, derived: adopted.length > 0 || folded };
     return undefined;
   }
 
