@@ -10,7 +10,8 @@
  * Each timed run starts with the process-wide signature cache emptied, so the replica pays for
  * every verification, as a real peer in its own process would.
  */
-import { createPeer, memoryStorage, type Peer, type Space, type Transport } from '../engine/index.js';
+import type { ResultAsync } from 'neverthrow';
+import { createPeer, memoryStorage, type Peer, type Space, type Transport, type WriteError } from '../engine/index.js';
 import { encodeEntry } from '../engine/log/entry-codec.js';
 import { canonicalBytes } from '../engine/facts/codec.js';
 import { DigestSlab } from '../engine/facts/hash.js';
@@ -155,21 +156,32 @@ export const shoalLocalWrites: LocalWritesSystem<Doc> = {
   },
   async write(doc: Doc, spec: LocalWritesSpec): Promise<Doc> {
     const items = doc.space.collection<Record<string, number>>(COLLECTION);
-    const pending = [];
+    // Every write's outcome is checked, as an app would: each result a write returns is kept. The
+    // writes of one group commit return the same `ResultAsync` (one object per batch), so a result
+    // that is the very object the previous write returned is that outcome again and is not kept a
+    // second time; every distinct result (another batch's, or an error of one write) is kept and
+    // awaited below. Awaiting 100,000 copies of a few objects through `Promise.all` made a promise
+    // and a `then` job per copy: ~45 % of the run's CPU spent in the driver, not in Shoal.
+    const pending: ResultAsync<void, WriteError>[] = [];
+    let last: ResultAsync<void, WriteError> | undefined;
+    const keep = (result: ResultAsync<void, WriteError>) => {
+      if (result !== last) pending.push((last = result));
+    };
     if ((spec.batch ?? 1) === 1) {
-      for (let i = 0; i < spec.writes; i++) pending.push(items.update(ITEM, fieldKey(i, spec.keys), i));
+      for (let i = 0; i < spec.writes; i++) keep(items.update(ITEM, fieldKey(i, spec.keys), i));
     } else {
-      // One transaction per batch: its writes share its one result.
+      // One transaction per batch: its writes share its one result, the transaction's (a write refused
+      // on its own returns its own error, kept too).
       for (const [first, end] of transactions(spec)) {
-        pending.push(
+        keep(
           doc.space.transact(() => {
-            for (let i = first; i < end; i++) void items.update(ITEM, fieldKey(i, spec.keys), i);
+            for (let i = first; i < end; i++) keep(items.update(ITEM, fieldKey(i, spec.keys), i));
           }),
         );
       }
     }
     // Every write is visible at once; the run ends when all of them are durable.
-    for (const result of await Promise.all(pending)) result._unsafeUnwrap();
+    for (const result of pending) (await result)._unsafeUnwrap();
     return doc;
   },
   read: (doc, key) => doc.space.collection<Record<string, number>>(COLLECTION).get(ITEM)?.[key],
