@@ -59,6 +59,12 @@ export class LocalWriter {
   #batch: Promise<AppendResult> | undefined;
   #batchResult: ResultAsync<void, WriteError> | undefined;
   #transaction: Transaction | undefined;
+  /**
+   * The collection and item of the last write whose names passed `checkId`: a burst of writes to one
+   * item checks its names once. A check depends on the strings alone, and only strings that passed
+   * are kept, so a name that differs (or is not a string) is checked as before.
+   */
+  #checked: { readonly collection: string; readonly item: string } | undefined;
 
   constructor(deps: WriterDeps) {
     this.#deps = deps;
@@ -92,8 +98,12 @@ export class LocalWriter {
     if (this.#deps.closed()) return errAsync(closedError('the space is closed'));
     const transaction = this.#transaction;
     if (transaction?.failure !== undefined) return transaction.result;
-    const badName = checkId(collection, 'collection name') ?? checkId(item, 'item id');
-    if (badName !== undefined) return errAsync(invalidInput(badName.message));
+    const checked = this.#checked;
+    if (checked === undefined || checked.collection !== collection || checked.item !== item) {
+      const badName = checkId(collection, 'collection name') ?? checkId(item, 'item id');
+      if (badName !== undefined) return errAsync(invalidInput(badName.message));
+      this.#checked = { collection, item };
+    }
     const visible = views.isVisible(collection, item);
     if (type === 'create' && visible) return errAsync(exists(`${collection}/${item} already exists`));
     if (type !== 'create' && !visible) return errAsync(notFound(`${collection}/${item} does not exist`));
@@ -169,6 +179,16 @@ export class LocalWriter {
     const own = this.#deps.replica.origin;
     const signer = this.#deps.signer;
     const out = entries.slice();
+    if (this.#signAt.size === 0) {
+      // No stretch reached MAX_SEGMENT_BYTES (the usual case): only the last own unsigned fact is signed.
+      for (let i = out.length - 1; i >= 0; i--) {
+        const entry = out[i]!;
+        if (entry.origin !== own || entry.sig !== undefined) continue;
+        out[i] = { ...entry, sig: await signer.sign(entry.hash) };
+        break;
+      }
+      return out;
+    }
     let lastOwn = -1;
     for (let i = 0; i < out.length; i++) {
       const entry = out[i]!;

@@ -14,10 +14,10 @@ import {
   type Storage,
 } from '../../engine/index.js';
 import { equalBytes } from '../../engine/facts/bytes.js';
-import { LocalFactSealer, sealFact } from '../../engine/facts/codec.js';
+import { canonicalBytes, LocalFactSealer, sealFact } from '../../engine/facts/codec.js';
 import { DigestSlab, sha256 } from '../../engine/facts/hash.js';
 import type { JsonObject, JsonValue, PeerId, UnhashedFact } from '../../engine/facts/types.js';
-import { DIGEST_SLAB_BYTES, MAX_TRANSACTION_WRITES } from '../../engine/limits.js';
+import { DIGEST_SLAB_BYTES, MAX_ID_LENGTH, MAX_SEGMENT_BYTES, MAX_TRANSACTION_WRITES } from '../../engine/limits.js';
 import { faultyStorage, type FaultyStorage } from '../../testing/index.js';
 import { SimNetwork } from '../../transports/memory/index.js';
 import { simPeer, unwrap } from '../support/peers.js';
@@ -104,6 +104,50 @@ describe('writes of one tick', () => {
     const log = await logOf(disk);
     expectChain(log);
     expect(log).toHaveLength(2);
+  });
+  it('checks every item id, even right after a burst of writes to one item', async () => {
+    const { space, items } = await writer(11);
+    for (const result of await Promise.all([0, 1, 2].map((i) => items.update('doc', 'v', i)))) unwrap(result);
+    const logLength = space.status().logLength;
+    // Names that differ from the last ones written (the writer keeps those that passed) are checked.
+    for (const bad of ['', 'x\uD800', 'x'.repeat(MAX_ID_LENGTH + 1), 7 as unknown as string]) {
+      const refused = await items.update(bad, 'v', 1);
+      expect(refused.isErr() && refused.error.type).toBe('invalid-input');
+      const created = await items.create({ v: 1 }, bad);
+      expect(created.isErr() && created.error.type).toBe('invalid-input');
+      // And after a refusal, the item written before is not taken for checked under a bad name.
+      unwrap(await items.update('doc', 'v', 2));
+      expect((await space.collection(bad).create({ v: 1 }, 'doc')).isErr()).toBe(true);
+    }
+    expect(items.get('doc')).toMatchObject({ v: 2 });
+    expect(space.status().logLength).toBe(logLength + 4);
+  });
+
+  it(`signs where a stretch of own facts reaches MAX_SEGMENT_BYTES (${MAX_SEGMENT_BYTES} B), and at the end of each batch`, async () => {
+    const { space, disk, items } = await writer(12);
+    const text = space.collection<Record<string, string>>('c');
+    const big = 'x'.repeat(48 * 1024);
+    const writes = Math.ceil((2.5 * MAX_SEGMENT_BYTES) / big.length);
+    unwrap(
+      await space.transact(() => {
+        for (let i = 0; i < writes; i++) void text.update('doc', 'w', `${i}${big}`);
+      }),
+    );
+    unwrap(await items.update('doc', 'v', 0));
+    const log = await logOf(disk);
+    expectChain(log);
+    // The rule, replayed: canonical bytes counted since the last forced signature.
+    const expected = new Set([1, writes + 1, writes + 2]);
+    let bytes = 0;
+    for (const entry of log) {
+      bytes += unwrap(canonicalBytes(SPACE, entry)).length;
+      if (bytes >= MAX_SEGMENT_BYTES) {
+        expected.add(entry.counter);
+        bytes = 0;
+      }
+    }
+    expect(expected.size).toBe(5);
+    expect(log.filter((e) => e.sig !== undefined).map((e) => e.counter)).toEqual([...expected].sort((a, b) => a - b));
   });
 });
 
