@@ -19,6 +19,7 @@
  * Both report CPU time of the process (getrusage) next to wall time: the machine is shared.
  */
 import type { BenchContext, BenchRow } from './harness.js';
+import { signatureFloor, type Floor } from './floor.js';
 import { collectGarbage } from './measure.js';
 
 /** Facts / map sets at scale 1 (the issue's row). */
@@ -35,6 +36,8 @@ interface Measured {
   readonly bytes: number;
   /** Shoal: CPU from the join until the network is quiet (the catch-up and what follows it). */
   readonly quietCpuMs?: number;
+  /** Shoal: the floor of checking the facts frames the newcomer received (bench/floor.ts). */
+  readonly floor?: Floor;
 }
 
 const cpuMs = (): number => {
@@ -46,6 +49,7 @@ async function shoal(n: number): Promise<Measured> {
   const { createPeer, memoryStorage } = await import('../engine/index.js');
   const { SimNetwork } = await import('../transports/memory/index.js');
   const { PeerCache } = await import('../engine/peer/cache.js');
+  const { frameType } = await import('../engine/sync/codec.js');
   const net = new SimNetwork({ seed: 7 });
   const open = async () => {
     // Each peer with its own caches, as two processes would have: a SimNetwork shares one between
@@ -65,6 +69,12 @@ async function shoal(n: number): Promise<Measured> {
   (await net.until(source.space.snapshot()))._unsafeUnwrap();
   await net.runUntilQuiet();
   const sent = net.stats().bytesSent;
+  // The facts frames the source sends (to the newcomer: the only other peer), kept for the floor.
+  const frames: Uint8Array[] = [];
+  net.intercept((_from, _to, frame) => {
+    if (frameType(frame) === 'facts') frames.push(frame.slice());
+    return true;
+  });
   collectGarbage();
   const cpu = cpuMs();
   const started = performance.now();
@@ -74,10 +84,11 @@ async function shoal(n: number): Promise<Measured> {
   if ((fresh.space.status().vector[source.peer.id] ?? 0) < n) throw new Error('shoal: the catch-up stalled');
   if (fresh.space.stateHash() !== source.space.stateHash()) throw new Error('shoal: the fresh peer differs');
   if (!(await net.runUntilQuiet())) throw new Error('shoal: the network never went quiet');
-  const measured = { ...caughtUp, quietCpuMs: cpuMs() - cpu };
+  net.intercept(undefined);
+  const quietCpuMs = cpuMs() - cpu;
   await fresh.peer.close();
   await source.peer.close();
-  return measured;
+  return { ...caughtUp, quietCpuMs, floor: signatureFloor(SPACE, frames) };
 }
 
 async function automergeRepo(n: number): Promise<Measured> {
@@ -88,10 +99,13 @@ async function automergeRepo(n: number): Promise<Measured> {
   for (let i = 0; i < n; i++) items[`k${i}`] = `item ${i}`;
   const { port1, port2 } = new MessageChannel();
   let bytes = 0;
-  // What the fresh repo receives: sync messages carry their payload as `data`.
-  port2.addEventListener('message', (event) => {
+  // Sync messages both ways (as Shoal's frames are counted): their payload is `data`; the envelope
+  // around it (type, sender, target, document id) is not counted.
+  const count = (event: MessageEvent): void => {
     bytes += (event.data as { data?: Uint8Array } | undefined)?.data?.byteLength ?? 0;
-  });
+  };
+  port1.addEventListener('message', count);
+  port2.addEventListener('message', count);
   const share = { sharePolicy: () => Promise.resolve(true) };
   const source = new Repo({ network: [new MessageChannelNetworkAdapter(port1)], ...share });
   const handle = source.import<{ items: Record<string, string> }>(A.save(A.from({ items })));
@@ -121,7 +135,8 @@ export async function catchUpInProcess(ctx: BenchContext): Promise<BenchRow[]> {
   const a = await automergeRepo(n);
   const notes = {
     shoal: `SimNetwork, memory storage; the source wrote in bursts of ${BURST} (one signed run each) and snapshotted; clock stops when the newcomer is in sync with the source (whenSynced: all N hashed, chain-checked, signature-verified, stored, applied); state hash checked; bytes = every frame both ways until then`,
-    'automerge-repo': 'MessageChannel adapters; document built outside the clock; bytes = sync messages received',
+    'automerge-repo':
+      'MessageChannel adapters; document built outside the clock; bytes = sync messages both ways (payloads; envelopes not counted)',
   };
   for (const [system, m] of [
     ['shoal', s],
@@ -153,6 +168,23 @@ export async function catchUpInProcess(ctx: BenchContext): Promise<BenchRow[]> {
             },
           ]),
       { workload, system, metric: 'bytes on the wire per fact', value: m.bytes / n, unit: 'B/fact', better: 'lower' },
+      ...(m.floor === undefined
+        ? []
+        : [
+            {
+              workload,
+              system,
+              metric: 'floor: key import + hashes + signature checks, CPU',
+              value: m.floor.keyImportMs + m.floor.hashMs + m.floor.verifyMs,
+              unit: 'ms',
+              better: 'lower' as const,
+              note:
+                `the facts frames the newcomer received, same run: key import ${m.floor.keyImportMs.toFixed(2)} ms, ` +
+                `hashes ${m.floor.hashMs.toFixed(2)} ms, Ed25519 verify ${m.floor.verifyMs.toFixed(2)} ms (node:crypto, ` +
+                `one per run as sent); what any peer that checks every fact pays — the rest of the catch-up is ` +
+                `decode, log, state and the sync protocol`,
+            },
+          ]),
     );
   }
   return rows;

@@ -172,15 +172,36 @@ function checkHeader(f: UnhashedFact): Problem | undefined {
  * next call: hash it or copy it at once.
  */
 function canonical(space: string, f: UnhashedFact): Result<Uint8Array, Problem> {
+  const written = writeCanonical(space, f);
+  return written instanceof Writer ? ok(written.view()) : err(written);
+}
+
+/** The canonical encoding of `fact` in `space`, validated, in the shared scratch buffer; or the problem. */
+function writeCanonical(space: string, f: UnhashedFact): Writer | Problem {
   const problem = checkHeader(f);
-  if (problem !== undefined) return err(problem);
+  if (problem !== undefined) return problem;
   const w = scratch.begin(space, f.origin).uvarint(f.counter);
   w.uvarint(f.hlc.wall).uvarint(f.hlc.logical).u8(TYPE_CODE[f.type]).string(f.collection).string(f.item);
   const dataProblem = writeData(w, f.type, (f as { data?: unknown }).data);
-  if (dataProblem !== undefined) return err(dataProblem);
+  if (dataProblem !== undefined) return dataProblem;
   if (f.prev === null) w.u8(0);
   else w.u8(1).raw(f.prev);
-  return ok(w.view());
+  return w;
+}
+
+/**
+ * Hashes of facts from elsewhere that `hashFact` computes (every fact of a catch-up): carved from
+ * shared slabs as local writes' are, rather than a buffer each.
+ */
+const receivedDigests = new DigestSlab();
+
+/**
+ * `computeHash` without a Result per fact: the hash of `fact` in `space`, or why it breaks the
+ * model. For the receive path (engine/facts/run.ts `chainOf`), which hashes every fact it takes.
+ */
+export function hashFact(space: string, fact: UnhashedFact): Hash | Problem {
+  const written = writeCanonical(space, fact);
+  return written instanceof Writer ? receivedDigests.digest(written.view()) : written;
 }
 
 /** Canonical bytes of a fact (a copy), for test vectors and tools. */

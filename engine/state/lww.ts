@@ -139,9 +139,34 @@ function step(draft: Draft, fact: Fact): void {
  * none yet) and the fact. Returns `record` itself when the fact changes nothing; never mutates it.
  */
 export function applyToRecord(record: ItemRecord | undefined, fact: Fact): ItemRecord {
+  if (record === undefined) return firstRecord(fact);
   const draft = new Draft(record);
   step(draft, fact);
   return draft.done(record);
+}
+
+/**
+ * The registers of an item after its first fact: what `step` on an empty draft makes, built
+ * directly (a catch-up creates most items it applies: no draft, no second field map).
+ */
+function firstRecord(fact: Fact): ItemRecord {
+  const stamp = stampOf(fact);
+  const fields = new Map<string, Register<JsonValue>>();
+  switch (fact.type) {
+    case 'create': {
+      const data = fact.data;
+      const keys = Object.keys(data);
+      for (let i = 0; i < keys.length; i++) fields.set(keys[i]!, { value: data[keys[i]!]!, stamp });
+      return { exists: { value: true, stamp }, reset: stamp, fields };
+    }
+    case 'update': {
+      const field = updatedField(fact);
+      fields.set(field, { value: fact.data[field]!, stamp });
+      return { exists: undefined, reset: undefined, fields };
+    }
+    case 'delete':
+      return { exists: { value: false, stamp }, reset: undefined, fields };
+  }
 }
 
 /** The registers of `record` merged with those of `other`, register by register; never mutates. */
@@ -267,8 +292,29 @@ export function writeStamp(w: Writer, s: Stamp): void {
   w.uvarint(s.wall).uvarint(s.logical).string(s.origin).uvarint(s.counter);
 }
 
-const sorted = <T>(entries: Iterable<[string, T]>): [string, T][] =>
-  [...entries].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+/** Up to this many entries are sorted by insertion; more go through `Array.prototype.sort`. */
+const INSERTION_SORT_MAX = 16;
+
+/**
+ * `entries` as an array sorted by key (UTF-16 code-unit order; keys are distinct). An item has a
+ * few fields, and V8's `sort` allocates a work area on every call: for those, an insertion sort.
+ */
+export function sorted<T>(entries: Iterable<[string, T]>): [string, T][] {
+  const out = [...entries];
+  const n = out.length;
+  if (n > INSERTION_SORT_MAX) return out.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  for (let i = 1; i < n; i++) {
+    const entry = out[i]!;
+    const key = entry[0];
+    let j = i - 1;
+    while (j >= 0 && out[j]![0] > key) {
+      out[j + 1] = out[j]!;
+      j--;
+    }
+    out[j + 1] = entry;
+  }
+  return out;
+}
 
 const FLUSH_BYTES = 64 * 1024;
 
@@ -289,10 +335,11 @@ export function writeRecord(w: Writer, record: ItemRecord): void {
   }
   const fields = sorted(record.fields.entries());
   w.uvarint(fields.length);
-  for (const [field, reg] of fields) {
-    w.string(field);
-    writeStamp(w, reg.stamp);
-    writeJson(w, reg.value);
+  for (let i = 0; i < fields.length; i++) {
+    const entry = fields[i]!;
+    w.string(entry[0]);
+    writeStamp(w, entry[1].stamp);
+    writeJson(w, entry[1].value);
   }
 }
 
