@@ -2,7 +2,6 @@
  * A random mesh of simulated peers writing and converging: the scenario behind `npm run sim` and
  * the 1,000-peer benchmark. Everything derives from the seed.
  */
-import { getHeapStatistics } from 'node:v8';
 import { uniformFloat64 } from 'pure-rand/distribution/uniformFloat64';
 import { xoroshiro128plus } from 'pure-rand/generator/xoroshiro128plus';
 import { createPeer, memoryStorage, type Space } from '../../engine/index.js';
@@ -50,6 +49,19 @@ export interface MeshResult {
   readonly stateHash: string;
   /** Most bytes of JavaScript heap in use at a convergence sample (garbage not yet collected included). */
   readonly peakHeap: number;
+  /**
+   * Most bytes of ArrayBuffers (typed arrays: hashes, signatures, encoded frames, counter vectors)
+   * at a convergence sample: memory outside the JavaScript heap, not counted in `peakHeap`.
+   */
+  readonly peakArrayBuffers: number;
+  /**
+   * Wall-clock ms from the call until every peer held every fact (or the run gave up): creating the
+   * peers, the writes and the sync. The network going quiet afterwards and the state-hash check
+   * are off the clock.
+   */
+  readonly wallMs: number;
+  /** CPU ms (user + system, the whole process) over the same span as `wallMs`. */
+  readonly cpuMs: number;
 }
 
 /** Run the mesh. Options out of range are a caller's bug: it throws a RangeError for them. */
@@ -57,6 +69,8 @@ export async function runMesh(options: MeshOptions): Promise<MeshResult> {
   if (!(options.peers >= 1 && options.writes >= 1)) {
     throw new RangeError(`runMesh: peers and writes must be at least 1 (got ${options.peers}, ${options.writes})`);
   }
+  const started = performance.now();
+  const cpu = process.cpuUsage();
   const rng = xoroshiro128plus(options.seed ^ 0x3e5);
   const random = () => uniformFloat64(rng);
   const net = new SimNetwork({ seed: options.seed, mesh: false, drop: options.drop, latency: { min: 5, max: 40 } });
@@ -117,10 +131,17 @@ export async function runMesh(options: MeshOptions): Promise<MeshResult> {
   // Peers that converged stay converged (nothing is written after the start): only check the rest.
   let waiting = spaces;
   let converged = 0;
-  let peakHeap = getHeapStatistics().used_heap_size;
+  let peakHeap = 0;
+  let peakArrayBuffers = 0;
+  const sampleMemory = () => {
+    const memory = process.memoryUsage();
+    peakHeap = Math.max(peakHeap, memory.heapUsed);
+    peakArrayBuffers = Math.max(peakArrayBuffers, memory.arrayBuffers);
+  };
+  sampleMemory();
   while (converged < options.peers) {
     await net.advance(sampleEvery);
-    peakHeap = Math.max(peakHeap, getHeapStatistics().used_heap_size);
+    sampleMemory();
     waiting = waiting.filter((s) => !holdsAllNow(s));
     converged = options.peers - waiting.length;
     const elapsed = net.stats().elapsed - start;
@@ -129,6 +150,9 @@ export async function runMesh(options: MeshOptions): Promise<MeshResult> {
     if (elapsed > MESH_MAX_VIRTUAL_MS) break;
   }
   const convergeMs = net.stats().elapsed - start;
+  const wallMs = performance.now() - started;
+  const used = process.cpuUsage(cpu);
+  const cpuMs = (used.user + used.system) / 1000;
   await net.runUntilQuiet({ maxTime: MESH_MAX_VIRTUAL_MS });
   const hashes = new Set(spaces.map((s) => s.stateHash()));
   // Counted again after the network went quiet: a run that gave up may have moved on since.
@@ -143,5 +167,8 @@ export async function runMesh(options: MeshOptions): Promise<MeshResult> {
     curve,
     stateHash: spaces[0]!.stateHash(),
     peakHeap,
+    peakArrayBuffers,
+    wallMs,
+    cpuMs,
   };
 }

@@ -130,12 +130,21 @@ describe('npm run sim: runs', () => {
       'mesh: 3 peers × 2 writes, degree 4, drop 5 %, seed 1',
       'mesh: 5 peers × 2 writes, degree 4, drop 5 %, seed 1',
     ]);
-    expect(run.out).toMatch(/^heap: +\d+ MB at most \(sampled\)$/m);
+    expect(run.out).toMatch(/^heap: +\d+ MB at most \(sampled\), and \d+ MB of typed arrays outside it$/m);
+    // Wall time is until convergence; the whole run (quiet network, state-hash check) is its own line.
     expect(run.out).toMatch(
-      /^peers +converged +wall s +CPU s +virtual s +heap MB +msgs\/fact +B\/fact +B\/fact\/peer$/m,
+      /^wall time: +[\d.]+ s \(CPU [\d.]+ s\) until every peer held every fact, creating the peers included$/m,
     );
-    expect(run.out).toMatch(/^ +3 +yes( +[\d.]+){7}$/m);
-    expect(run.out).toMatch(/^ +5 +yes( +[\d.]+){7}$/m);
+    expect(run.out).toMatch(
+      /^whole run: +[\d.]+ s \(CPU [\d.]+ s\), the network going quiet and the state-hash check/m,
+    );
+    expect(run.out).toMatch(
+      /^peers +converged +wall s +CPU s +all wall s +all CPU s +virtual s +heap MB +arrays MB +msgs\/fact +B\/fact +B\/fact\/peer$/m,
+    );
+    expect(run.out).toMatch(/^ +3 +yes( +[\d.]+){10}$/m);
+    expect(run.out).toMatch(/^ +5 +yes( +[\d.]+){10}$/m);
+    expect(run.out).toMatch(/^wall s, CPU s: until every peer held every fact/m);
+    expect(run.out).toMatch(/^all wall s, all CPU s: the whole run/m);
     const chart = readFileSync(join(dir, 'sizes.svg'), 'utf8');
     expect(chart.match(/<polyline/g)).toHaveLength(2);
     expect(chart).toContain('>5 peers</text>');
