@@ -98,29 +98,42 @@ function writeValue(w: Writer, value: unknown, depth: number): Problem | undefin
   }
 }
 
-/** Up to this many keys are sorted in place by insertion; more go through `Array.prototype.sort`. */
+/** Up to this many items are sorted in place by insertion; more go through `Array.prototype.sort`. */
 const INSERTION_SORT_MAX = 16;
 
 /**
- * Sort `keys` ascending in UTF-16 code-unit order, in place — the order of `keys.sort()`. Objects in
- * facts have a few keys, and V8's `sort` allocates a work area on every call (about 700 B even for
- * two keys): on the path that hashes every fact, that was a large share of the garbage. Keys of an
- * object are distinct, so stability does not matter.
+ * Sort `items` in place by `keyOf` ascending, in UTF-16 code-unit order (the order of a plain
+ * `sort()` of the keys); keys are distinct, so stability does not matter. Objects in facts and an
+ * item's fields are a few entries each, and V8's `sort` allocates a work area on every call (about
+ * 700 B even for two): on the paths that hash every fact and every record, that was a large share of
+ * the garbage, so those few go through an insertion sort.
  */
-export function sortKeys(keys: string[]): string[] {
-  const n = keys.length;
-  if (n > INSERTION_SORT_MAX) return keys.sort();
+export function sortByKey<T>(items: T[], keyOf: (item: T) => string): T[] {
+  const n = items.length;
+  if (n > INSERTION_SORT_MAX) {
+    return items.sort((a, b) => {
+      const x = keyOf(a);
+      const y = keyOf(b);
+      return x < y ? -1 : x > y ? 1 : 0;
+    });
+  }
   for (let i = 1; i < n; i++) {
-    const key = keys[i]!;
+    const item = items[i]!;
+    const key = keyOf(item);
     let j = i - 1;
-    while (j >= 0 && keys[j]! > key) {
-      keys[j + 1] = keys[j]!;
+    while (j >= 0 && keyOf(items[j]!) > key) {
+      items[j + 1] = items[j]!;
       j--;
     }
-    keys[j + 1] = key;
+    items[j + 1] = item;
   }
-  return keys;
+  return items;
 }
+
+const itself = (key: string): string => key;
+
+/** Sort an object's `keys` in place, in the order of `keys.sort()`. */
+export const sortKeys = (keys: string[]): string[] => sortByKey(keys, itself);
 
 function writeObjectBody(w: Writer, obj: Record<string, unknown>, depth: number): Problem | undefined {
   const keys = sortKeys(Object.keys(obj));

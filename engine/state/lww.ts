@@ -14,7 +14,7 @@
  */
 import { toHex, Writer } from '../facts/bytes.js';
 import { sha256Stream } from '../facts/hash.js';
-import { writeJson } from '../facts/json.js';
+import { sortByKey, writeJson } from '../facts/json.js';
 import { updatedField, type Fact, type JsonValue, type UpdateFact } from '../facts/types.js';
 import type { RegisterCache } from './register-cache.js';
 import { compareStamps, compareToFact, stampOf, type Stamp } from './stamp.js';
@@ -292,29 +292,10 @@ export function writeStamp(w: Writer, s: Stamp): void {
   w.uvarint(s.wall).uvarint(s.logical).string(s.origin).uvarint(s.counter);
 }
 
-/** Up to this many entries are sorted by insertion; more go through `Array.prototype.sort`. */
-const INSERTION_SORT_MAX = 16;
+const entryKey = <T>(entry: [string, T]): string => entry[0];
 
-/**
- * `entries` as an array sorted by key (UTF-16 code-unit order; keys are distinct). An item has a
- * few fields, and V8's `sort` allocates a work area on every call: for those, an insertion sort.
- */
-export function sorted<T>(entries: Iterable<[string, T]>): [string, T][] {
-  const out = [...entries];
-  const n = out.length;
-  if (n > INSERTION_SORT_MAX) return out.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
-  for (let i = 1; i < n; i++) {
-    const entry = out[i]!;
-    const key = entry[0];
-    let j = i - 1;
-    while (j >= 0 && out[j]![0] > key) {
-      out[j + 1] = out[j]!;
-      j--;
-    }
-    out[j + 1] = entry;
-  }
-  return out;
-}
+/** `entries` as an array sorted by key (UTF-16 code-unit order; keys are distinct). */
+export const sorted = <T>(entries: Iterable<[string, T]>): [string, T][] => sortByKey([...entries], entryKey);
 
 const FLUSH_BYTES = 64 * 1024;
 
