@@ -179,27 +179,23 @@ export class LocalWriter {
     const own = this.#deps.replica.origin;
     const signer = this.#deps.signer;
     const out = entries.slice();
-    if (this.#signAt.size === 0) {
-      // No stretch reached MAX_SEGMENT_BYTES (the usual case): only the last own unsigned fact is signed.
-      for (let i = out.length - 1; i >= 0; i--) {
+    // Forced signatures first (only when a stretch reached MAX_SEGMENT_BYTES: rare); then the last
+    // own unsigned fact after the last of them is signed, so the batch ends on a signature.
+    let end = 0;
+    if (this.#signAt.size > 0) {
+      for (let i = 0; i < out.length; i++) {
         const entry = out[i]!;
-        if (entry.origin !== own || entry.sig !== undefined) continue;
+        if (entry.origin !== own || entry.sig !== undefined || !this.#signAt.delete(entry.counter)) continue;
         out[i] = { ...entry, sig: await signer.sign(entry.hash) };
-        break;
+        end = i + 1;
       }
-      return out;
     }
-    let lastOwn = -1;
-    for (let i = 0; i < out.length; i++) {
+    for (let i = out.length - 1; i >= end; i--) {
       const entry = out[i]!;
       if (entry.origin !== own || entry.sig !== undefined) continue;
-      lastOwn = i;
-      if (this.#signAt.delete(entry.counter)) {
-        out[i] = { ...entry, sig: await signer.sign(entry.hash) };
-        lastOwn = -1;
-      }
+      out[i] = { ...entry, sig: await signer.sign(entry.hash) };
+      break;
     }
-    if (lastOwn >= 0) out[lastOwn] = { ...out[lastOwn]!, sig: await signer.sign(out[lastOwn]!.hash) };
     return out;
   }
 
