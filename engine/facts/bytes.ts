@@ -171,7 +171,10 @@ export class Reader {
   failed = false;
 
   constructor(buf: Uint8Array, start = 0, end = buf.length, strings?: StringTable) {
-    this.#buf = buf;
+    // A Node Buffer (better-sqlite3's blobs, some streams) is read through a plain view: `raw(n)`
+    // returns what the input is, and a Buffer's `slice()` is a view, so a caller's copy would alias
+    // the input (and keep all of it alive).
+    this.#buf = buf.constructor === Uint8Array ? buf : new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
     this.#pos = start;
     this.#end = end;
     this.#strings = strings;

@@ -10,7 +10,7 @@
  */
 import type { Result, ResultAsync } from 'neverthrow';
 import type { CorruptError, InvalidInputError } from '../errors.js';
-import { toHex } from './bytes.js';
+import { equalBytes, toHex } from './bytes.js';
 import {
   backend,
   decodePrivateKey,
@@ -60,6 +60,21 @@ export function createSigner(key: IdentityKey): Result<Signer, InvalidInputError
 export class SignatureCache {
   readonly keys = new Map<string, VerifyFn | null>();
   readonly verified = new Set<string>();
+  /**
+   * Triples checked at least twice, by the signature object they came in: replicas that share
+   * decoded runs (the simulator) present the same object again and again, and building the string
+   * key of `verified` for each was most of the cost of a hit. A hit still compares the origin and
+   * the bytes with copies taken when the triple verified, so a signature object changed since (a
+   * view into a reused buffer) only misses. Entries go with their signature object.
+   */
+  readonly repeated = new WeakMap<Uint8Array, VerifiedTriple>();
+}
+
+/** Copies of a triple that verified (see `SignatureCache.repeated`). */
+interface VerifiedTriple {
+  readonly origin: string;
+  readonly hash: Uint8Array;
+  readonly sig: Uint8Array;
 }
 
 /**
@@ -77,11 +92,23 @@ export class SignatureVerifier {
   async verify(origin: string, hash: Hash, sig: Uint8Array): Promise<boolean> {
     const fn = this.#keyFor(origin);
     if (fn === null || sig.length !== 64) return false;
-    const verified = this.#cache.verified;
-    const key = origin + toHex(sig) + toHex(hash);
     // A hit takes the same turn as a check (one await), so whether the cache is shared, warm or cold
     // never changes the order in which things happen.
-    if (verified.has(key)) return await Promise.resolve(true);
+    const repeated = this.#cache.repeated.get(sig);
+    if (
+      repeated !== undefined &&
+      repeated.origin === origin &&
+      equalBytes(repeated.hash, hash) &&
+      equalBytes(repeated.sig, sig)
+    )
+      return await Promise.resolve(true);
+    const verified = this.#cache.verified;
+    const key = origin + toHex(sig) + toHex(hash);
+    if (verified.has(key)) {
+      // Copies, not `slice()`: a Node Buffer's `slice` is a view.
+      this.#cache.repeated.set(sig, { origin, hash: Uint8Array.from(hash), sig: Uint8Array.from(sig) });
+      return await Promise.resolve(true);
+    }
     const ok = await fn(hash, sig);
     if (ok) {
       if (verified.size >= VERIFIED_CACHE_ENTRIES) verified.delete(verified.values().next().value!);

@@ -23,6 +23,10 @@ import type { RegisterCache } from '../state/register-cache.js';
 import { PendingOverlay } from '../state/overlay.js';
 import { OriginDirectory, type OriginKeyCache } from '../sync/origin-key.js';
 
+/** Origin slots and counters that `Replica`'s run-end keys pack into one number (2^21 · 2^32 = 2^53). */
+const RUN_END_SLOTS = 2 ** 21;
+const RUN_END_COUNTERS = 2 ** 32;
+
 export class Replica {
   readonly spaceId: string;
   /** This peer's origin. */
@@ -39,8 +43,8 @@ export class Replica {
   readonly arrivals = new Map<PeerId, number>();
   /** The log's writer (group commit). */
   readonly appender: Appender;
-  /** Hashes of recent run ends (signed facts) by `origin:counter`, to recognise a re-signed one. */
-  readonly #runEnds = new Map<string, Hash>();
+  /** Hashes of recent run ends (signed facts) by `#runEndKey`, to recognise a re-signed one. */
+  readonly #runEnds = new Map<number | string, Hash>();
   readonly #durable = new Map<PeerId, ChainTip>();
   readonly #tips = new Map<PeerId, ChainTip>();
   #durableVersion = 0;
@@ -133,7 +137,7 @@ export class Replica {
    * the log; undefined when pruned or unknown).
    */
   async hashOf(origin: PeerId, counter: number): Promise<Hash | undefined> {
-    const known = this.#runEnds.get(`${origin}:${counter}`);
+    const known = this.#runEnds.get(this.#runEndKey(origin, counter));
     if (known !== undefined) return known;
     const seq = this.index.seqOf(origin, counter);
     if (seq === undefined) return undefined;
@@ -184,7 +188,7 @@ export class Replica {
     this.index.add(entry.origin, entry.counter, seq);
     if (entry.sig !== undefined) {
       if (this.#runEnds.size >= RUN_END_HASHES) this.#runEnds.delete(this.#runEnds.keys().next().value!);
-      this.#runEnds.set(`${entry.origin}:${entry.counter}`, entry.hash);
+      this.#runEnds.set(this.#runEndKey(entry.origin, entry.counter), entry.hash);
       this.#unsigned.delete(entry.origin);
     } else this.#unsigned.add(entry.origin);
     if (this.#unsigned.size === 0 && seq + 1 > this.#cleanHead) {
@@ -195,6 +199,18 @@ export class Replica {
     // The entry is its own chain tip (as queued facts are in `#tips`): no object per entry.
     if (held === undefined || entry.counter > held.counter) this.#durable.set(entry.origin, entry);
     return this.state.apply(entry);
+  }
+
+  /**
+   * The key of (origin, counter) in `#runEnds`: one number (counter · 2^21 + the origin's slot)
+   * while both fit in 2^53, which a string built for every accepted run end cost more than the map;
+   * `origin:counter` beyond that (a counter past 2^32, a space of over 2 million origins).
+   */
+  #runEndKey(origin: PeerId, counter: number): number | string {
+    const slot = this.origins.slots.find(origin);
+    return slot !== undefined && slot < RUN_END_SLOTS && counter < RUN_END_COUNTERS
+      ? counter * RUN_END_SLOTS + slot
+      : `${origin}:${counter}`;
   }
 
   /** A batch of entries became durable (after `accept` of each). */

@@ -69,3 +69,19 @@ it('Reader.window reads one record of a buffer after another, each from a clean 
   r.window(8, bytes.length + 10).string(64);
   expect(r.done).toBe(true);
 });
+
+it("a copy of raw bytes read from a Node Buffer is a copy (a Buffer's slice() is a view)", async () => {
+  const { decodeEntry, encodeEntry } = await import('../../engine/log/entry-codec.js');
+  const { interleavedRuns } = await import('../../testing/facts.js');
+  const entry = interleavedRuns('s', 1, 1, 1)[0]!;
+  expect(entry.sig).toBeDefined();
+  const hash = Uint8Array.from(entry.hash);
+  const sig = Uint8Array.from(entry.sig!);
+  // better-sqlite3 hands blobs back as Buffers.
+  const stored = Buffer.from(encodeEntry(entry));
+  const decoded = decodeEntry(stored)._unsafeUnwrap();
+  stored.fill(0);
+  expect(decoded.hash).toEqual(hash);
+  expect(decoded.sig).toEqual(sig);
+  expect(new Reader(Buffer.from([1, 2, 3])).raw(2).slice().buffer.byteLength).toBe(2);
+});

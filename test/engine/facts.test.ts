@@ -7,7 +7,13 @@ import { canonicalBytes, computeHash, sealFact } from '../../engine/facts/codec.
 import { sha256 } from '../../engine/facts/hash.js';
 import { readJson, writeJson } from '../../engine/facts/json.js';
 import { HlcClock } from '../../engine/facts/hlc.js';
-import { createSigner, identityFromSeed, originOf, SignatureVerifier } from '../../engine/facts/sign.js';
+import {
+  createSigner,
+  identityFromSeed,
+  originOf,
+  SignatureCache,
+  SignatureVerifier,
+} from '../../engine/facts/sign.js';
 import type { PeerId, UnhashedFact } from '../../engine/facts/types.js';
 import { decodeEntry, decodeEntryBody, encodeEntry, encodeEntryBody } from '../../engine/log/entry-codec.js';
 import type { FactEntry } from '../../engine/log/fact-entry.js';
@@ -344,6 +350,28 @@ describe('signatures', () => {
     expect(await verifier.verify(originOf(otherKey), hash, sig)).toBe(false);
     expect(await verifier.verify('not-a-peer-id', hash, sig)).toBe(false);
     expect(await verifier.verify(ORIGIN, hash, sig.subarray(0, 63))).toBe(false);
+  });
+
+  it('remembers a triple checked twice by its signature object, and only that exact triple', async () => {
+    const key = unwrap(await identityFromSeed(new Uint8Array(32).fill(7)));
+    const hash = unwrap(computeHash('s', createFact));
+    const sig = await unwrap(createSigner(key)).sign(hash);
+    const cache = new SignatureCache();
+    const verifier = new SignatureVerifier(cache);
+    expect(await verifier.verify(ORIGIN, hash, sig)).toBe(true);
+    expect(await verifier.verify(ORIGIN, hash, sig)).toBe(true);
+    expect(cache.repeated.has(sig)).toBe(true);
+    // The same signature object with another hash, or in another origin's name: checked, refused.
+    const other = hash.slice();
+    other[0]! ^= 1;
+    expect(await verifier.verify(ORIGIN, other, sig)).toBe(false);
+    const otherKey = unwrap(await identityFromSeed(new Uint8Array(32).fill(8)));
+    expect(await verifier.verify(originOf(otherKey), hash, sig)).toBe(false);
+    // The object changed after it verified (a view into a reused buffer): no longer a hit.
+    sig[5]! ^= 1;
+    expect(await verifier.verify(ORIGIN, hash, sig)).toBe(false);
+    sig[5]! ^= 1;
+    expect(await verifier.verify(ORIGIN, hash, sig)).toBe(true);
   });
 });
 
