@@ -97,6 +97,12 @@ export interface CampaignResult {
   readonly partitions: number;
   /** Peers that left for good during the run. */
   readonly departed: number;
+  /**
+   * Acknowledged writes of departed peers that every peer holding them took with it when it left
+   * (the author and all who acknowledged it departed before anyone else had them): lost by the
+   * definition of the quorum, not required anywhere.
+   */
+  readonly lostWithDeparted: number;
   /** Stretches with no writes, longer than the prune window. */
   readonly idleStretches: number;
   readonly stateHash: string;
@@ -246,6 +252,37 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
   /** Processes that died and have not restarted yet, and those that left for good. */
   const down: (Proc | undefined)[] = new Array<Proc | undefined>(n).fill(undefined);
   const departed = new Map<number, Proc>();
+  /**
+   * Writes each departed peer had acknowledged that a peer still in the run holds: what must be
+   * everywhere at the end. An acknowledgement says `ackQuorum` other peers held the write, not that
+   * they stay: when the last peer holding it leaves too, the write goes with them.
+   */
+  const requiredOfDeparted = new Map<number, Set<string>>();
+  let lostWithDeparted = 0;
+  const ackedUnheld: string[] = [];
+  const heldByStayer = (id: string): boolean => {
+    for (let j = 0; j < n; j++) {
+      const q = departed.has(j) ? undefined : (procs[j] ?? down[j]);
+      if (q?.space.collection('items').get(id) !== undefined) return true;
+    }
+    return false;
+  };
+  /** `p` (process `i`) left for good: what it alone held with other departed peers is gone. */
+  const leftWith = (i: number, p: Proc): void => {
+    requiredOfDeparted.set(i, new Set(p.acked));
+    // An acknowledgement is a claim that another peer held the write: one held by nobody else is a bug.
+    const others = [...procs, ...down, ...departed.values()].filter((q) => q !== undefined && q !== p);
+    const unheld = [...p.acked].filter((id) => !others.some((q) => q!.space.collection('items').get(id) !== undefined));
+    if (unheld.length > 0)
+      ackedUnheld.push(`peer ${i} left with ${unheld.length} acknowledged writes nobody else held, e.g. ${unheld[0]}`);
+    for (const ids of requiredOfDeparted.values()) {
+      for (const id of ids) {
+        if (heldByStayer(id)) continue;
+        ids.delete(id);
+        lostWithDeparted++;
+      }
+    }
+  };
   for (let i = 0; i < n; i++) procs.push(await start(i));
   const ids = procs.map((p) => p!.peer.id);
   // (No await without one: the run of a seed stays what it was, message for message.)
@@ -341,6 +378,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
         net.crash(p.peer.id);
         procs[i] = undefined;
         departed.set(i, p);
+        leftWith(i, p);
       }
     }
     for (let i = 0; i < n; i++) {
@@ -384,7 +422,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
   const quiet = await net.runUntilQuiet({ maxTime: bound });
   const convergeMs = net.stats().elapsed - healedAt;
 
-  const failures: string[] = [];
+  const failures: string[] = [...ackedUnheld];
   const live = procs.filter((p): p is Proc => p !== undefined);
   const agree = new Set(live.map((p) => p.space.stateHash())).size === 1;
   if (!quiet)
@@ -445,9 +483,9 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
   }
 
   // Every write that became durable on a live peer is everywhere; of a departed peer, every write the
-  // quorum acknowledged before it left.
+  // quorum acknowledged before it left, unless all who held it left too (see `requiredOfDeparted`).
   for (let i = 0; i < n; i++) {
-    const required = departed.get(i)?.acked ?? durable[i]!;
+    const required = requiredOfDeparted.get(i) ?? durable[i]!;
     for (const [k, p] of live.entries()) {
       const present = new Set(
         p.space
@@ -505,6 +543,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
     crashes,
     partitions,
     departed: departed.size,
+    lostWithDeparted,
     idleStretches,
     stateHash: live[0]!.space.stateHash(),
   };

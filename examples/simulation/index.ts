@@ -382,7 +382,7 @@ function report(r: CampaignResult, details: boolean, prune: boolean): void {
   if (details) {
     console.log(
       [
-        `acknowledged writes: ${r.acknowledgedWrites} (all present on every peer)`,
+        `acknowledged writes: ${r.acknowledgedWrites}${r.failures.length === 0 ? ' (all present on every peer)' : ''}${r.lostWithDeparted > 0 ? `; ${r.lostWithDeparted} of departed peers left with every peer that held them` : ''}`,
         `faults:              ${r.crashes} crashes, ${r.partitions} partitions, ${r.departed} peers left for good, ${r.idleStretches} idle stretches`,
         `messages:            ${r.stats.sent} sent, ${r.stats.dropped} lost, ${r.stats.duplicated} duplicated`,
         `converged:           ${(r.convergeMs / 1000).toFixed(1)} virtual s after the last heal`,
