@@ -123,9 +123,13 @@ export class Writer {
     return this.#buf.slice(0, this.#pos);
   }
 
-  /** A view of what was written, valid until the next write or reset. */
+  /**
+   * A view of what was written, valid until the next write or reset. Built on the buffer directly
+   * (`#buf` always starts at offset 0 of its own ArrayBuffer): `subarray` looks up a species
+   * constructor on every call, and every local write hashes a view.
+   */
   view(): Uint8Array {
-    return this.#buf.subarray(0, this.#pos);
+    return new Uint8Array(this.#buf.buffer, 0, this.#pos);
   }
 }
 

@@ -26,9 +26,12 @@ export class ChangeFeed {
     this.#views.invalidate(collection, item);
   }
 
-  /** `emit` for one item, without building a list when nobody listens (every local write). */
-  emitItem(source: ChangeSource, collection: string, item: string): void {
-    if (this.#listeners.size === 0) this.#views.invalidate(collection, item);
+  /**
+   * `emit` for one item, without building a list when nobody listens (every local write).
+   * `stillVisible`: an update of ours on an item the views said was visible (see ViewCache.invalidate).
+   */
+  emitItem(source: ChangeSource, collection: string, item: string, stillVisible = false): void {
+    if (this.#listeners.size === 0) this.#views.invalidate(collection, item, stillVisible);
     else this.emit(source, [[collection, item]]);
   }
 

@@ -135,7 +135,8 @@ export class LocalWriter {
       this.#segmentBytes = 0;
     }
     replica.overlay.add(fact);
-    changes.emitItem('local', collection, item);
+    // An update changes no item's visibility: the views may keep knowing this one is visible.
+    changes.emitItem('local', collection, item, type === 'update');
     if (transaction !== undefined) {
       transaction.facts.push(fact);
       return transaction.result;

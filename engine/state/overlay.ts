@@ -48,6 +48,8 @@ function foldInto(fold: PendingFold, fact: Fact): PendingFold {
  * per acknowledged fact made releasing n pending writes on one item O(n²)).
  */
 interface ItemPending {
+  readonly collection: string;
+  readonly item: string;
   facts: Fact[];
   start: number;
   fold: PendingFold | undefined;
@@ -59,6 +61,8 @@ export class PendingOverlay {
   /** All pending facts in counter order. */
   #queue: Fact[] = [];
   #head = 0;
+  /** The item `add` took last, while it has pending facts: a burst of writes on one item finds it at once. */
+  #last: ItemPending | undefined;
 
   /** Number of pending facts. */
   get count(): number {
@@ -68,21 +72,30 @@ export class PendingOverlay {
   /** Add a local fact (counters must increase). */
   add(fact: Fact): void {
     this.#queue.push(fact);
-    let items = this.#byItem.get(fact.collection);
-    if (items === undefined) {
-      items = new Map();
-      this.#byItem.set(fact.collection, items);
-    }
-    const entry = items.get(fact.item);
+    const last = this.#last;
+    const entry =
+      last !== undefined && last.item === fact.item && last.collection === fact.collection
+        ? last
+        : this.#byItem.get(fact.collection)?.get(fact.item);
     if (entry === undefined) {
-      items.set(fact.item, {
+      let items = this.#byItem.get(fact.collection);
+      if (items === undefined) {
+        items = new Map();
+        this.#byItem.set(fact.collection, items);
+      }
+      const added: ItemPending = {
+        collection: fact.collection,
+        item: fact.item,
         facts: [fact],
         start: 0,
         fold: foldInto({ exists: undefined, reset: undefined, fields: new Map() }, fact),
-      });
+      };
+      items.set(fact.item, added);
+      this.#last = added;
     } else {
       entry.facts.push(fact);
       if (entry.fold !== undefined) entry.fold = foldInto(entry.fold, fact);
+      this.#last = entry;
     }
   }
 
@@ -159,6 +172,7 @@ export class PendingOverlay {
     }
     entry.fold = undefined;
     if (entry.facts.length === entry.start) {
+      if (this.#last === entry) this.#last = undefined;
       items.delete(fact.item);
       if (items.size === 0) this.#byItem.delete(fact.collection);
     }

@@ -6,10 +6,18 @@ import type { LwwState } from './lww.js';
 import type { PendingOverlay } from './overlay.js';
 import { isVisible, viewOf, type ItemView } from './view.js';
 
+/**
+ * In place of a view: the item is visible, but its view must be built again. Left by an update of
+ * ours on a visible item (an update sets a field, never `exists`), so a burst of writes on one item
+ * checks its visibility once, not once per write.
+ */
+const STALE_VISIBLE = Symbol('stale-visible');
+
 export class ViewCache {
   readonly #state: LwwState;
   readonly #overlay: PendingOverlay;
-  readonly #views = new Map<string, Map<string, ItemView | undefined>>();
+  /** collection → item → its view, undefined when it is not visible, or STALE_VISIBLE. */
+  readonly #views = new Map<string, Map<string, ItemView | undefined | typeof STALE_VISIBLE>>();
   readonly #all = new Map<string, ItemView[]>();
 
   constructor(state: LwwState, overlay: PendingOverlay) {
@@ -24,7 +32,8 @@ export class ViewCache {
       views = new Map();
       this.#views.set(collection, views);
     }
-    if (views.has(item)) return views.get(item);
+    const cached = views.get(item);
+    if (cached !== STALE_VISIBLE && (cached !== undefined || views.has(item))) return cached;
     const view = viewOf(item, this.#state.record(collection, item), this.#overlay.pending(collection, item));
     views.set(item, view);
     return view;
@@ -48,15 +57,29 @@ export class ViewCache {
 
   /** Whether an item is visible (from the cache when it has the view). */
   isVisible(collection: string, item: string): boolean {
-    const cached = this.#views.get(collection);
-    return cached?.has(item) === true
-      ? cached.get(item) !== undefined
-      : isVisible(this.#state.record(collection, item), this.#overlay.pending(collection, item));
+    const views = this.#views.get(collection);
+    if (views !== undefined) {
+      if (views.get(item) !== undefined) return true; // a view, or STALE_VISIBLE
+      if (views.has(item)) return false;
+    }
+    return isVisible(this.#state.record(collection, item), this.#overlay.pending(collection, item));
   }
 
-  /** The item changed: its view (and its collection's list) must be built again. */
-  invalidate(collection: string, item: string): void {
-    this.#views.get(collection)?.delete(item);
+  /**
+   * The item changed: its view (and its collection's list) must be built again. `stillVisible`:
+   * the change was an update of ours on an item this cache said was visible (it still is).
+   */
+  invalidate(collection: string, item: string, stillVisible = false): void {
     this.#all.delete(collection);
+    let views = this.#views.get(collection);
+    if (!stillVisible) {
+      views?.delete(item);
+      return;
+    }
+    if (views === undefined) {
+      views = new Map();
+      this.#views.set(collection, views);
+    }
+    views.set(item, STALE_VISIBLE);
   }
 }

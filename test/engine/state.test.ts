@@ -4,6 +4,7 @@ import type { Fact, FactType, JsonObject, PeerId } from '../../engine/facts/type
 import { LwwState } from '../../engine/state/lww.js';
 import { PendingOverlay } from '../../engine/state/overlay.js';
 import { RegisterCache } from '../../engine/state/register-cache.js';
+import { ViewCache } from '../../engine/state/view-cache.js';
 import { viewOf } from '../../engine/state/view.js';
 
 const ORIGINS = ['12D3KooWAAA', '12D3KooWBBB', '12D3KooWCCC'] as PeerId[];
@@ -258,6 +259,26 @@ describe("pending overlay (Figma's rule)", () => {
     expect(overlay.rollback(1).map((f) => f.counter)).toEqual([2]);
     expect(viewOf('x', undefined, overlay.pending('c', 'x'))).toEqual({ id: 'x', v: 1 });
   });
+
+  it('an item whose pending facts all left takes new ones afresh (the item `add` took last is not kept)', () => {
+    counters = new Map();
+    const me = ORIGINS[0]!;
+    const overlay = new PendingOverlay();
+    overlay.add(fact(me, 1, 0, 'create', 'x', { v: 1 }));
+    overlay.add(fact(me, 2, 0, 'update', 'x', { v: 2 }));
+    overlay.acknowledge(2);
+    expect(overlay.pending('c', 'x')).toBeUndefined();
+    overlay.add(fact(me, 3, 0, 'update', 'x', { w: 3 }));
+    expect(overlay.pending('c', 'x')?.fields).toEqual(new Map([['w', 3]]));
+    expect(overlay.rollback(2).map((f) => f.counter)).toEqual([3]);
+    expect(overlay.pending('c', 'x')).toBeUndefined();
+    overlay.add(fact(me, 4, 0, 'update', 'x', { w: 4 }));
+    expect(overlay.pending('c', 'x')?.fields).toEqual(new Map([['w', 4]]));
+    // Same item name in another collection is another item.
+    overlay.add(fact(me, 5, 0, 'update', 'x', { z: 5 }, 'd'));
+    expect(overlay.pending('d', 'x')?.fields).toEqual(new Map([['z', 5]]));
+    expect(overlay.pending('c', 'x')?.fields).toEqual(new Map([['w', 4]]));
+  });
 });
 
 describe('pending overlay: the view predicts the acknowledged state', () => {
@@ -374,5 +395,36 @@ describe('updates of an item with many fields', () => {
     // An older write changes nothing and says so.
     expect(state.apply(fact(ORIGINS[1]!, 1, 0, 'update', 'big', { f7: -1 }))).toBe(false);
     expect(state.record('c', 'big')!.fields.get('f7')?.value).toBe(1007);
+  });
+});
+
+describe('view cache', () => {
+  it('after an update of ours it knows the item is visible, rebuilds its view, and forgets on any other change', () => {
+    counters = new Map();
+    const [me, them] = [ORIGINS[0]!, ORIGINS[1]!];
+    const state = new LwwState();
+    const overlay = new PendingOverlay();
+    const views = new ViewCache(state, overlay);
+    state.apply(fact(them, 1, 0, 'create', 'x', { v: 1 }));
+    expect(views.view('c', 'x')).toEqual({ id: 'x', v: 1 });
+    overlay.add(fact(me, 2, 0, 'update', 'x', { v: 2 }));
+    views.invalidate('c', 'x', true);
+    expect(views.isVisible('c', 'x')).toBe(true);
+    expect(views.view('c', 'x')).toEqual({ id: 'x', v: 2 }); // rebuilt, not the stale view
+    expect(views.all('c')).toEqual([{ id: 'x', v: 2 }]);
+    overlay.add(fact(me, 3, 0, 'update', 'x', { v: 3 }));
+    views.invalidate('c', 'x', true);
+    expect(views.all('c')).toEqual([{ id: 'x', v: 3 }]);
+    // A delete from elsewhere becomes durable: an ordinary invalidation drops what the cache knew.
+    state.apply(fact(them, 4, 0, 'delete', 'x'));
+    overlay.acknowledge(3);
+    views.invalidate('c', 'x');
+    expect(views.isVisible('c', 'x')).toBe(false);
+    expect(views.view('c', 'x')).toBeUndefined();
+    // An item the cache has never seen, marked by an update: visible, and its view is built.
+    state.apply(fact(them, 5, 0, 'create', 'y', { w: 1 }));
+    views.invalidate('c', 'y', true);
+    expect(views.isVisible('c', 'y')).toBe(true);
+    expect(views.view('c', 'y')).toEqual({ id: 'y', w: 1 });
   });
 });
