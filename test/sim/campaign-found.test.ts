@@ -12,7 +12,7 @@
  * - 2011: a peer's disk died between its snapshot's metadata and the save of its own attestation;
  *   reopened, nobody asked for attestations of that snapshot again and the peer never pruned (the
  *   log stayed 3× too long). Now a reopened peer attests its latest snapshot again and asks.
- * - 202, 778: the campaign's own check was wrong. A peer acknowledged writes of another (ackQuorum
+ * - 202, 778, 1932: the campaign's own check was wrong. A peer acknowledged writes of another (ackQuorum
  *   1), then both left for good before anyone else had them; the check still required them
  *   everywhere. It now requires a departed peer's acknowledged writes only while a peer still in
  *   the run holds them, and fails a write acknowledged while held by nobody else.
@@ -20,4 +20,4 @@
 import { describe } from 'vitest';
 import { campaignSeedList } from './campaign-suite.js';
 
-describe('fault campaign, seeds the long campaign found', () => campaignSeedList([146, 202, 212, 778, 2011]));
+describe('fault campaign, seeds the long campaign found', () => campaignSeedList([146, 202, 212, 778, 1932, 2011]));
