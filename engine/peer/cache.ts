@@ -13,6 +13,7 @@
  */
 import { ChainCache } from '../facts/run.js';
 import { SignatureCache } from '../facts/sign.js';
+import { SignedEntryCache } from '../log/fact-entry.js';
 import { RegisterCache } from '../state/register-cache.js';
 import { RunCodecCache } from '../sync/codec.js';
 import { OriginKeyCache } from '../sync/origin-key.js';
@@ -30,6 +31,12 @@ export interface PeerCacheInit {
    * @default false
    */
   shareOriginKeys?: boolean;
+  /**
+   * Share the log entries of verified runs' last facts between the replicas that use this cache
+   * (see `SignedEntryCache`). Like `shareRegisters`, only worth it for a cache many replicas share.
+   * @default false
+   */
+  shareEntries?: boolean;
 }
 
 export class PeerCache {
@@ -38,9 +45,11 @@ export class PeerCache {
   readonly runs = new RunCodecCache();
   readonly registers: RegisterCache | undefined;
   readonly originKeys: OriginKeyCache | undefined;
+  readonly entries: SignedEntryCache | undefined;
 
   constructor(init: PeerCacheInit = {}) {
     this.registers = init.shareRegisters === true ? new RegisterCache() : undefined;
     this.originKeys = init.shareOriginKeys === true ? new OriginKeyCache() : undefined;
+    this.entries = init.shareEntries === true ? new SignedEntryCache() : undefined;
   }
 }

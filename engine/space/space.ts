@@ -25,7 +25,7 @@ import type { SignatureVerifier, Signer } from '../facts/sign.js';
 import type { Fact, FactType, JsonObject, JsonValue, PeerId } from '../facts/types.js';
 import { IDLE_SNAPSHOT_MS, MAX_FAULTS } from '../limits.js';
 import type { EventLog, SequenceId } from '../log/event-log.js';
-import type { FactEntry } from '../log/fact-entry.js';
+import type { FactEntry, SignedEntryCache } from '../log/fact-entry.js';
 import type { BlobStore } from '../blobs/blob-store.js';
 import type { Collection, Fault, Space, SpaceListener, SpaceStatus, WhenSyncedOptions } from '../peer/types.js';
 import type { ItemRecord } from '../state/lww.js';
@@ -72,6 +72,7 @@ export interface SpaceCaches {
   readonly runs: RunCodecCache;
   readonly registers: RegisterCache | undefined;
   readonly originKeys?: OriginKeyCache | undefined;
+  readonly entries?: SignedEntryCache | undefined;
 }
 
 /** Everything a space gets from its peer. */
@@ -174,6 +175,7 @@ export class SpaceImpl implements Space, CollectionHost {
       replica,
       verifier: ctx.verifier,
       chains: ctx.caches.chains,
+      entries: ctx.caches.entries,
       env,
       monotonic,
       complain,

@@ -18,6 +18,7 @@
 import type { Env } from '../env.js';
 import { equalBytes } from '../facts/bytes.js';
 import { verifyChainedRuns, verifyRun, type ChainCache, type Run, type RunError } from '../facts/run.js';
+import type { SignedEntryCache } from '../log/fact-entry.js';
 import type { SignatureVerifier } from '../facts/sign.js';
 import type { Fact, PeerId } from '../facts/types.js';
 import {
@@ -53,6 +54,8 @@ export interface IngestDeps {
   readonly replica: Replica;
   readonly verifier: SignatureVerifier;
   readonly chains: ChainCache;
+  /** Shared on purpose by replicas of one process (see engine/peer/cache.ts); else each entry is made here. */
+  readonly entries?: SignedEntryCache | undefined;
   readonly env: Env;
   readonly monotonic: () => number;
   readonly equivocation: EquivocationSink;
@@ -204,10 +207,11 @@ export class Ingest {
     const replica = this.#deps.replica;
     const tail = facts[facts.length - 1]!;
     covered.set(tail.origin, Math.max(covered.get(tail.origin) ?? 0, tail.counter));
-    replica.queued(tail.origin, { counter: tail.counter, hash: tail.hash });
+    replica.queued(tail.origin, tail); // a fact is its own chain tip: no object per run
     replica.clock.observe(tail.hlc);
     for (let k = 0; k < facts.length - 1; k++) void replica.appender.append(facts[k]!);
-    return replica.appender.append({ ...tail, sig }).then((r) => r.isOk());
+    const entry = this.#deps.entries?.signed(tail, sig) ?? { ...tail, sig };
+    return replica.appender.append(entry).then((r) => r.isOk());
   }
 
   /**

@@ -153,7 +153,7 @@ export class SimNetwork {
   #traceBuffer = new Uint8Array(4096);
   readonly #utf8 = new TextEncoder();
   #stats = { sent: 0, delivered: 0, dropped: 0, duplicated: 0, bytesSent: 0, bytesDelivered: 0, maxInFlightBytes: 0 };
-  readonly #cache = new PeerCache({ shareRegisters: true, shareOriginKeys: true });
+  readonly #cache = new PeerCache({ shareRegisters: true, shareOriginKeys: true, shareEntries: true });
   #filter: ((from: string, to: string, frame: Uint8Array) => boolean) | undefined;
 
   /**
