@@ -287,8 +287,9 @@ export const MAX_HISTORY_FETCH_WAIT_MS = 16_000; // 16 s
 
 /**
  * A peer copies the history chains of the snapshots it adopted in the background; what no linked
- * peer could give is tried again after this, doubling up to the maximum (and at once when a peer
- * comes up).
+ * peer could give (one stayed silent) is tried again after this, doubling up to the maximum, and
+ * this long after a peer comes up. What every syncing peer said it does not hold waits for a peer
+ * to come up (history.ts).
  */
 export const HISTORY_COPY_RETRY_MS = 10_000; // 10 s
 export const MAX_HISTORY_COPY_RETRY_MS = 10 * 60_000; // 10 min

@@ -49,9 +49,14 @@ export interface FetchDeps {
   readonly send: (peer: PeerId, frame: Uint8Array) => void;
   /**
    * A fetched snapshot checked out and is now in the adopted list (durably): merge its registers and
-   * adopt its chain tips.
+   * adopt its chain tips. `from` served it, and named `history` (the history chains of its facts).
    */
-  readonly adopt: (snapshot: HeldSnapshot, items: readonly [string, string, ItemRecord][]) => void;
+  readonly adopt: (
+    snapshot: HeldSnapshot,
+    items: readonly [string, string, ItemRecord][],
+    from: PeerId,
+    history: readonly string[],
+  ) => void;
   /** A fetch from `peer` was abandoned: ask it what it has now (it offers its current snapshots). */
   readonly rehello: (peer: PeerId) => void;
   /** Distinct attesters a snapshot needs before we adopt it (or offer it). */
@@ -417,7 +422,7 @@ export class SnapshotFetcher {
     try {
       if ((await catalog.addHistoryHeads(fetch.history)) && (await catalog.setAdopted([...catalog.adopted, held]))) {
         await catalog.saveAttestations();
-        this.#deps.adopt(held, items);
+        this.#deps.adopt(held, items, fetch.peer, fetch.history);
       }
     } finally {
       if (this.#adopting === fetch) this.#adopting = undefined;

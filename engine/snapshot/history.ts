@@ -40,8 +40,16 @@ export interface HistoryDeps {
   readonly stopped: () => boolean;
 }
 
+/**
+ * A history blob fetched from the syncing peers, or why none came: `gone` when at least one peer
+ * was asked and every peer asked said it does not hold it (asking the same peers again is useless
+ * until one comes up or we adopt something new), else `unanswered` (a peer stayed silent, or there
+ * was nobody to ask).
+ */
+type Fetched = { readonly blob: HistoryBlob } | { readonly blob: undefined; readonly missing: 'gone' | 'unanswered' };
+
 interface Waiting {
-  readonly deliver: (blob: HistoryBlob | undefined) => void;
+  readonly deliver: (fetched: Fetched) => void;
   peer: PeerId | undefined;
   /** Ask the next peer (the one asked does not have it, or did not answer in time). */
   next: () => void;
@@ -51,12 +59,22 @@ export class HistorySource {
   readonly #deps: HistoryDeps;
   /** Adopted chains we hold whole (walked to their first blob). */
   readonly #whole = new Set<string>();
+  /** Of the adopted chains, the peer that offered the snapshot naming each: asked first for it. */
+  readonly #namedBy = new Map<string, PeerId>();
   #copying = false;
   #copyRetry: Timer | undefined;
   #copyBackoff = HISTORY_COPY_RETRY_MS;
+  /**
+   * The last copy lacked blobs every syncing peer said it does not hold: no timer asks again (the
+   * same peers would say the same, forever, and the network would never go quiet); the next peer
+   * to come up, or the next adoption, does.
+   */
+  #awaitingPeer = false;
+  /** A peer came up while a copy ran: that copy may not have asked it. */
+  #cameUpWhileCopying = false;
   /** History blobs asked of peers, by id. */
   readonly #waiting = new Map<string, Waiting>();
-  readonly #fetching = new Map<string, Promise<HistoryBlob | undefined>>();
+  readonly #fetching = new Map<string, Promise<Fetched>>();
 
   constructor(deps: HistoryDeps) {
     this.#deps = deps;
@@ -74,7 +92,7 @@ export class HistorySource {
       if (this.#waiting.get(id) !== waiting) return;
       this.#waiting.delete(id);
       void (await this.#deps.catalog.store.putHistoryBytes(bytes));
-      waiting.deliver(blob);
+      waiting.deliver({ blob });
     });
     return true;
   }
@@ -88,28 +106,55 @@ export class HistorySource {
   }
 
   /**
+   * We adopted a snapshot `from` offered, naming the history chains `heads`: copy them, asking it
+   * first. It named them, so it holds them (its own chain, or ones it adopted and holds checked);
+   * the other peers asked first may not, and by the time they all said so the one that held them
+   * may have left for good (campaign seed 1045: it left 1.4 s after the adoption, while the adopter
+   * was still asking the others).
+   */
+  adopted(from: PeerId, heads: readonly string[]): void {
+    const kept = new Set(this.#deps.catalog.historyHeads);
+    for (const head of heads) if (kept.has(head)) this.#namedBy.set(head, from);
+    for (const head of this.#namedBy.keys()) if (!kept.has(head)) this.#namedBy.delete(head);
+    this.keepHistory();
+  }
+
+  /**
    * Copy the history chains of the snapshots we adopted, blob by blob, in the background: the facts
    * they cover never went through our log, and the peers holding them may leave for good. Once a
    * chain is ours we serve it too, so history survives its author. What cannot be had now is tried
-   * again later (backing off), and at once when a peer comes up.
+   * again later (backing off), and soon after a peer comes up. What every syncing peer said it does
+   * not hold (`gone`) is not asked of them again on a timer, only once a peer comes up or we adopt
+   * another snapshot (campaign seed 1045: the only holder of a chain left for good, and the adopter
+   * asked everyone else for it every ten minutes, forever).
    */
   keepHistory(peerCameUp = false): void {
-    if (peerCameUp && this.#copyRetry !== undefined) {
-      this.#copyRetry.cancel();
+    if (peerCameUp && this.#copying) this.#cameUpWhileCopying = true;
+    if (peerCameUp && (this.#copyRetry !== undefined || this.#awaitingPeer)) {
+      // Soon, not at once: the peer that came up syncs with us (and is asked) after its hello.
+      this.#copyRetry?.cancel();
       this.#copyRetry = undefined;
+      this.#awaitingPeer = false;
       this.#copyBackoff = HISTORY_COPY_RETRY_MS;
       this.#scheduleCopy(HISTORY_COPY_RETRY_MS);
       return;
     }
     if (this.#copying || this.#copyRetry !== undefined) return;
+    this.#awaitingPeer = false;
     if (this.#deps.catalog.historyHeads.every((head) => this.#whole.has(head))) return;
     this.#copying = true;
-    void this.#copyChains().then((whole) => {
+    this.#cameUpWhileCopying = false;
+    void this.#copyChains().then((outcome) => {
       this.#copying = false;
-      if (whole) {
+      if (outcome === 'whole') {
         this.#copyBackoff = HISTORY_COPY_RETRY_MS;
         return;
       }
+      if (outcome === 'gone' && !this.#cameUpWhileCopying) {
+        this.#awaitingPeer = true;
+        return;
+      }
+      if (outcome === 'gone') this.#copyBackoff = HISTORY_COPY_RETRY_MS;
       this.#scheduleCopy(this.#copyBackoff);
       this.#copyBackoff = Math.min(this.#copyBackoff * 2, MAX_HISTORY_COPY_RETRY_MS);
     });
@@ -122,37 +167,43 @@ export class HistorySource {
     });
   }
 
-  /** Walk every adopted chain, fetching what we lack; true when all are whole. */
-  async #copyChains(): Promise<boolean> {
+  /**
+   * Walk every adopted chain, fetching what we lack: `whole` when all are, `gone` when what is
+   * missing every syncing peer said it does not hold, `retry` otherwise (a peer stayed silent, a
+   * read failed).
+   */
+  async #copyChains(): Promise<'whole' | 'gone' | 'retry'> {
     const { catalog } = this.#deps;
-    let whole = true;
+    let outcome: 'whole' | 'gone' | 'retry' = 'whole';
     for (const head of catalog.historyHeads) {
       if (this.#whole.has(head)) continue;
       let reached = true;
       for (let id: string | undefined = head; id !== undefined;) {
-        if (this.#deps.stopped()) return true;
+        if (this.#deps.stopped()) return 'whole';
         const local = await catalog.store.getHistoryBytes(id);
-        if (local.isErr()) return false;
+        if (local.isErr()) return 'retry';
         if (local.value !== undefined) {
           // Stored blobs were checked on arrival (and are checked against their id on every read).
           if (id === head) catalog.headVerified(head);
           const prev = historyPrev(local.value);
-          if (prev.isErr()) return false;
+          if (prev.isErr()) return 'retry';
           id = prev.value;
           continue;
         }
-        const fetched = await this.#blob(id);
-        if (fetched.isErr() || fetched.value === undefined) {
+        const fetched = await this.#blob(id, this.#namedBy.get(head));
+        if (fetched.isErr()) return 'retry';
+        if (fetched.value.blob === undefined) {
           reached = false;
+          if (fetched.value.missing === 'unanswered') outcome = 'retry';
+          else if (outcome === 'whole') outcome = 'gone';
           break;
         }
         if (id === head) catalog.headVerified(head);
-        id = fetched.value.prev;
+        id = fetched.value.blob.prev;
       }
       if (reached) this.#whole.add(head);
-      else whole = false;
     }
-    return whole;
+    return outcome;
   }
 
   /** Every fact about one item we can find, oldest first. */
@@ -206,16 +257,17 @@ export class HistorySource {
         stops.map(async (stop): Promise<Result<string | undefined, StorageError>> => {
           for (let id: string | undefined = stop.id, depth = stop.depth; id !== undefined && !seen.has(id); depth++) {
             if (coverage.complete()) return ok(undefined);
-            const blob = await this.#blob(id);
-            if (blob.isErr()) return err(blob.error);
-            if (blob.value === undefined) {
+            const fetched = await this.#blob(id);
+            if (fetched.isErr()) return err(fetched.error);
+            const blob = fetched.value.blob;
+            if (blob === undefined) {
               const where = stop.chain === 0 && point !== undefined ? 'our own chain' : 'an adopted chain';
               return ok(
                 `history blob ${id} (${where}, ${depth} back from its head) is not here, and no linked peer has it: history is incomplete`,
               );
             }
-            if (stop.vouching.take(blob.value.entries, take)) seen.add(id);
-            id = blob.value.prev;
+            if (stop.vouching.take(blob.entries, take)) seen.add(id);
+            id = blob.prev;
           }
           return ok(undefined);
         }),
@@ -247,20 +299,21 @@ export class HistorySource {
     return decoded.isOk() ? ok(decoded.value) : err(storageError(decoded.error.message, undefined, 'corrupt'));
   }
 
-  /** A history blob: ours, or fetched from a linked peer (undefined when none has it). */
-  async #blob(id: string): Promise<Result<HistoryBlob | undefined, StorageError>> {
+  /** A history blob: ours, or fetched from a linked peer, `first` first (or why none has it). */
+  async #blob(id: string, first?: PeerId): Promise<Result<Fetched, StorageError>> {
     const local = await this.#localBlob(id);
-    if (local.isErr() || local.value !== undefined) return local;
+    if (local.isErr()) return err(local.error);
+    if (local.value !== undefined) return ok({ blob: local.value });
     // A fetch already under way (the background copy's, another history() call's) is joined; if it
     // gives up, it began before we asked, so everyone is asked once more, afresh.
     const running = this.#fetching.get(id);
     if (running !== undefined) {
-      const blob = await running;
-      if (blob !== undefined) return ok(blob);
+      const fetched = await running;
+      if (fetched.blob !== undefined) return ok(fetched);
     }
     let fetching = this.#fetching.get(id);
     if (fetching === undefined) {
-      fetching = this.#fetch(id).finally(() => this.#fetching.delete(id));
+      fetching = this.#fetch(id, first).finally(() => this.#fetching.delete(id));
       this.#fetching.set(id, fetching);
     }
     return ok(await fetching);
@@ -269,11 +322,14 @@ export class HistorySource {
   /**
    * Ask the syncing peers for a history blob, one at a time, until one sends it. A peer that says
    * `gone` is not asked again; one that stays silent (slow, busy, or the frame was lost) is asked
-   * again in a later round with twice the patience, so a slow holder is not taken for none.
+   * again in a later round with twice the patience, so a slow holder is not taken for none. `first`
+   * (when we sync with it) is asked before the others.
    */
-  #fetch(id: string): Promise<HistoryBlob | undefined> {
+  #fetch(id: string, first?: PeerId): Promise<Fetched> {
     return new Promise((resolve) => {
       let queue = this.#deps.syncing();
+      if (first !== undefined && queue.includes(first)) queue = [first, ...queue.filter((p) => p !== first)];
+      const nobodyToAsk = queue.length === 0;
       let silent: PeerId[] = [];
       let round = 0;
       let asked = 0;
@@ -287,7 +343,8 @@ export class HistorySource {
         const peer = queue.shift();
         if (peer === undefined) {
           this.#waiting.delete(id);
-          resolve(undefined);
+          // Peers silent in the last round may hold it; with nobody asked, nobody said gone.
+          resolve({ blob: undefined, missing: nobodyToAsk || silent.length > 0 ? 'unanswered' : 'gone' });
           return;
         }
         waiting.peer = peer;

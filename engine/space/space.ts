@@ -228,7 +228,7 @@ export class SpaceImpl implements Space, CollectionHost {
       monotonic,
       timers,
       send,
-      adopt: (held, items) => this.#adopt(held, items),
+      adopt: (held, items, from, history) => this.#adopt(held, items, from, history),
       quorum: options.snapshotQuorum,
       badSnapshot: (peer, root, proof, problem) => this.#badSnapshot(peer, root, proof, problem),
       rehello: (peer) => this.#sessions.rehello(peer),
@@ -583,7 +583,12 @@ export class SpaceImpl implements Space, CollectionHost {
   }
 
   /** A fetched snapshot is in the adopted list: merge it and adopt its chain tips. */
-  #adopt(held: HeldSnapshot, items: readonly [string, string, ItemRecord][]): void {
+  #adopt(
+    held: HeldSnapshot,
+    items: readonly [string, string, ItemRecord][],
+    from: PeerId,
+    history: readonly string[],
+  ): void {
     for (const [collection, item, record] of items) this.mergeItem(collection, item, record);
     const origins = this.replica.adoptTips(held.tips);
     this.emitMerged();
@@ -592,7 +597,7 @@ export class SpaceImpl implements Space, CollectionHost {
     this.#ingest.chainsMoved(origins);
     this.#gossip.advanced(origins);
     this.#synced.check();
-    this.#history.keepHistory();
+    this.#history.adopted(from, history);
   }
 
   #onDurable(entries: readonly FactEntry[], first: SequenceId): void {

@@ -28,7 +28,7 @@ import { PROTOCOL_VERSION } from '../../engine/sync/messages.js';
 import { manualTransport } from '../../testing/manual-transport.js';
 import { SimNetwork } from '../../transports/memory/index.js';
 import { hostile, identity, signedRun, type Hostile } from '../support/attacker.js';
-import { simPeer, unwrap, type SimPeer } from '../support/peers.js';
+import { restart, simPeer, unwrap, type SimPeer } from '../support/peers.js';
 
 const SPACE = 'a';
 type Item = { v: number | string };
@@ -115,6 +115,12 @@ async function takeOffer(net: SimNetwork, attacker: Hostile, from: SimPeer) {
   return offer;
 }
 
+/** A `blob` frame carrying a history blob (not a snapshot blob). */
+function isHistoryBlob(frame: Uint8Array): boolean {
+  const m = decodeFrame(frame);
+  return m.isOk() && m.value.type === 'blob' && decodeHistory(m.value.bytes).isOk();
+}
+
 async function expectFullHistory(net: SimNetwork, p: SimPeer): Promise<void> {
   for (const id of ['x0', 'x1', 'x30', 'x59']) {
     const facts = unwrap(await net.until(p.space.history('items', id)));
@@ -158,17 +164,8 @@ describe('who can serve and adopt', () => {
 
   /**
    * A and B prune while C (and D) are partitioned away; then they catch up from A and B's attested
-   * snapshot.
-   */
-  /** A `blob` frame carrying a history blob (not a snapshot blob). */
-  const isHistoryBlob = (frame: Uint8Array): boolean => {
-    const m = decodeFrame(frame);
-    return m.isOk() && m.value.type === 'blob' && decodeHistory(m.value.bytes).isOk();
-  };
-
-  /**
-   * `copyHistory: false` keeps history blobs from reaching C while it catches up, so its background
-   * copy of the adopted chains has not happened when the test starts asking.
+   * snapshot. `copyHistory: false` keeps history blobs from reaching C while it catches up, so its
+   * background copy of the adopted chains has not happened when the test starts asking.
    */
   async function caughtUp(seed: number, withD = false, copyHistory = true) {
     const options = { snapshotEvery: 10, pruneWindow: 2_000 };
@@ -294,6 +291,84 @@ describe('who can serve and adopt', () => {
     net.heal();
     await net.advance(60_000);
     expect(c.space.stateHash()).toBe(a.space.stateHash());
+    await expectFullHistory(net, c);
+  });
+});
+
+describe('history chains whose holders left', () => {
+  /**
+   * A and B prune while C and D are away; C and D then catch up from their attested snapshots, with
+   * every history blob to them lost, so neither holds the chains of what it adopted. Returns them
+   * and the network, history blobs still kept from C and D.
+   */
+  async function adoptedWithoutHistory(seed: number) {
+    const options = { snapshotEvery: 10, pruneWindow: 2_000 };
+    const net = new SimNetwork({ seed });
+    const a = await simPeer(net, SPACE, options);
+    const b = await simPeer(net, SPACE, options);
+    const c = await simPeer(net, SPACE, options);
+    const d = await simPeer(net, SPACE, options);
+    unwrap(await items(a).create({ v: 0 }, 'first'));
+    await net.advance(5_000);
+    net.partition([
+      [a.peer.id, b.peer.id],
+      [c.peer.id, d.peer.id],
+    ]);
+    for (let i = 0; i < 60; i++) unwrap(await items(i % 2 === 0 ? a : b).create({ v: i }, `x${i}`));
+    await net.advance(30_000);
+    expect(a.space.status().logStart).toBeGreaterThan(0);
+    const requests: { from: string; to: string; ids: readonly string[] }[] = [];
+    net.intercept((from, to, frame) => {
+      const m = decodeFrame(frame);
+      if (m.isOk() && m.value.type === 'blob-request') requests.push({ from, to, ids: m.value.ids });
+      return (to !== c.peer.id && to !== d.peer.id) || !isHistoryBlob(frame);
+    });
+    net.heal();
+    await net.advance(60_000);
+    for (const p of [c, d]) {
+      expect(p.space.stateHash()).toBe(a.space.stateHash());
+      expect(impl(p).catalog.historyHeads.length).toBeGreaterThan(0);
+    }
+    return { net, a, b, c, d, requests, options };
+  }
+
+  it('an adopter asks the peer that offered a snapshot for its history chains first (it named them: it holds them)', async () => {
+    // Campaign seed 1045: the adopter asked the other peers first, one by one (each said gone,
+    // crashed ones stayed silent for seconds), and the one that had offered the snapshot left for
+    // good 1.4 s after the adoption, before its turn came: its chain was lost.
+    const { c, requests } = await adoptedWithoutHistory(312);
+    const heads = new Set(impl(c).catalog.historyHeads);
+    const adopted = new Set(impl(c).catalog.adopted.map((h) => h.blobId));
+    const fetchedFrom = new Set(
+      requests.filter((r) => r.from === c.peer.id && r.ids.some((id) => adopted.has(id))).map((r) => r.to),
+    );
+    expect(fetchedFrom.size).toBe(1);
+    const first = requests.find((r) => r.from === c.peer.id && r.ids.some((id) => heads.has(id)));
+    expect(first?.to).toBe([...fetchedFrom][0]);
+  });
+
+  it('an adopted chain every peer says it does not hold is not asked for again and again: the network goes quiet, and a peer coming up is asked', async () => {
+    // Campaign seed 1045: the one peer holding an adopted chain left for good, every other peer
+    // answered `gone`, and the adopter asked them all again every ten minutes, forever.
+    const { net, a, b, c, d, options } = await adoptedWithoutHistory(311);
+    net.crash(a.peer.id);
+    net.crash(b.peer.id);
+    net.intercept(undefined);
+    // C and D ask each other (the only peers left), both say gone: nothing changes any more.
+    expect(await net.runUntilQuiet({ maxTime: 30 * 60_000 })).toBe(true);
+    const held = async (p: SimPeer, id: string) =>
+      unwrap(await impl(p).catalog.store.getHistoryBytes(id)) !== undefined;
+    const heads = new Set([...impl(c).catalog.historyHeads, ...impl(d).catalog.historyHeads]);
+    for (const head of heads) expect((await held(c, head)) || (await held(d, head))).toBe(false);
+    // A holder comes back: the chains are asked of it and copied (kept once it is gone again).
+    const holder = (await held(a, [...heads][0]!)) ? a : b;
+    const back = await restart(net, holder, SPACE, options);
+    await net.advance(60_000);
+    net.crash(back.peer.id);
+    const copied: string[] = [];
+    for (const head of heads)
+      if ((await held(holder, head)) && (await held(c, head)) && (await held(d, head))) copied.push(head);
+    expect(copied.length).toBeGreaterThan(0);
     await expectFullHistory(net, c);
   });
 });
