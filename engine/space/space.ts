@@ -198,7 +198,7 @@ export class SpaceImpl implements Space, CollectionHost {
       },
       parts.acked,
     );
-    this.catalog = new SnapshotCatalog(ctx.id, ctx.storage, parts.store);
+    this.catalog = new SnapshotCatalog(ctx.id, ctx.storage, parts.store, options.snapshotQuorum);
     this.#gossip = new Gossip({
       replica,
       peers: this.#peers,
@@ -257,7 +257,10 @@ export class SpaceImpl implements Space, CollectionHost {
       send,
       complain,
       badSnapshot: (peer, root, proof, problem) => this.#badSnapshot(peer, root, proof, problem),
-      attested: () => this.#pruner.maybePrune(),
+      attested: () => {
+        void this.catalog.ownAttested();
+        this.#pruner.maybePrune();
+      },
       stuck: () => this.#scheduleIdleSnapshot(),
       stopped,
       ownSettled: () => this.workflow.settled(),

@@ -9,6 +9,11 @@
  *   start) kept asking for attestations of its own older cut, which no peer could rebuild (they
  *   had pruned past it), and never pruned. Now a snapshot that adopted ones outgrow is taken again
  *   at the same entry, covering them: the cut the others hold and attest.
+ * - 985: a writer 41 minutes fast pruned its first facts behind a snapshot attested by the only
+ *   peer that had taken them (the others refused them for clock drift and were silent past the
+ *   window); that peer left for good, the writer's newer snapshots stayed unattested (nobody held
+ *   those facts) and only the newest own snapshot was offered, so its writes never spread. Now
+ *   the attested snapshots a newer own one replaced stay offered until it is attested itself.
  * - 2011: a peer's disk died between its snapshot's metadata and the save of its own attestation;
  *   reopened, nobody asked for attestations of that snapshot again and the peer never pruned (the
  *   log stayed 3× too long). Now a reopened peer attests its latest snapshot again and asks.
@@ -20,4 +25,5 @@
 import { describe } from 'vitest';
 import { campaignSeedList } from './campaign-suite.js';
 
-describe('fault campaign, seeds the long campaign found', () => campaignSeedList([146, 202, 212, 778, 1932, 2011]));
+describe('fault campaign, seeds the long campaign found', () =>
+  campaignSeedList([146, 202, 212, 778, 985, 1932, 2011]));
