@@ -1,7 +1,8 @@
 /**
  * The snapshots one space holds: its latest own snapshot (carried by an entry of its log), the
  * snapshots it adopted from other peers while catching up (remembered in metadata until the next own
- * snapshot folds them in), and the latest history point. Also loads them into the live state on
+ * snapshot folds them in), the attested snapshots a newer own one replaced before it was attested
+ * itself (see `#superseded`), and the latest history point. Also loads them into the live state on
  * open, and removes blobs nothing refers to any more.
  */
 import { err, errAsync, ok, okAsync, ResultAsync, type Result } from 'neverthrow';
@@ -55,6 +56,7 @@ const adoptedKey = (space: string): string => `space/${space}/adopted`;
 const attestationsKey = (space: string): string => `space/${space}/attestations`;
 const derivedKey = (space: string): string => `space/${space}/derived`;
 const historyHeadsKey = (space: string): string => `space/${space}/history-heads`;
+const supersededKey = (space: string): string => `space/${space}/superseded`;
 const BLOB_ID = /^[0-9a-f]{64}$/;
 
 /** The list of adopted snapshots as stored (a JSON array of blob ids). */
@@ -77,6 +79,8 @@ export class SnapshotCatalog {
   readonly #spaceId: string;
   readonly #storage: Storage;
   readonly #store: SnapshotStore;
+  /** Distinct attesters a snapshot needs before it is offered (`snapshotQuorum`). */
+  readonly #quorum: number;
   #own: HeldSnapshot | undefined;
   /**
    * The own snapshot before the latest, kept until we prune behind the latest: while its log tail is
@@ -84,6 +88,13 @@ export class SnapshotCatalog {
    */
   #previous: HeldSnapshot | undefined;
   #adopted: HeldSnapshot[] = [];
+  /**
+   * Attested snapshots a newer own snapshot replaced (our own, or adopted ones it folded in) while
+   * that one has no quorum yet, persisted. What they cover may be gone from our log (we prune only
+   * behind an attested snapshot; adopted facts never were in it): they are what a peer lacking it
+   * can adopt. Once an own snapshot is attested it covers all of it, and they go.
+   */
+  #superseded: HeldSnapshot[] = [];
   #history: HistoryPoint | undefined;
   /** Checked attestations of held snapshots (persisted). */
   #attestations = new AttestationBook();
@@ -99,10 +110,11 @@ export class SnapshotCatalog {
   /** Of those, the heads whose blob we hold checked (found again by history.ts after a restart). */
   readonly #verifiedHeads = new Set<string>();
 
-  constructor(spaceId: string, storage: Storage, store: SnapshotStore) {
+  constructor(spaceId: string, storage: Storage, store: SnapshotStore, quorum: number) {
     this.#spaceId = spaceId;
     this.#storage = storage;
     this.#store = store;
+    this.#quorum = quorum;
   }
 
   get store(): SnapshotStore {
@@ -190,14 +202,56 @@ export class SnapshotCatalog {
     return this.#derived.has(root);
   }
 
-  /** Snapshots we can offer to a peer that needs facts we no longer have. */
+  /**
+   * Snapshots we can offer to a peer that needs facts we no longer have (those without the quorum
+   * yet are not offered; see fetch.ts).
+   */
   offerable(): HeldSnapshot[] {
-    return this.#own === undefined ? [...this.#adopted] : [this.#own, ...this.#adopted];
+    return [...(this.#own === undefined ? [] : [this.#own]), ...this.#superseded, ...this.#adopted];
   }
 
   /** Whether `blobId` is a snapshot we hold. */
   holds(blobId: string): boolean {
-    return this.#own?.blobId === blobId || this.#adopted.some((h) => h.blobId === blobId);
+    return this.offerable().some((h) => h.blobId === blobId);
+  }
+
+  #attested(snapshot: HeldSnapshot): boolean {
+    return this.#attestations.count(snapshot.blobId) >= this.#quorum;
+  }
+
+  /**
+   * A new own snapshot that folds in `folded` (adopted ones) is about to replace our latest: persist,
+   * before it is recorded, which attested ones must stay offered until it is attested itself. A
+   * crash in between leaves the old one both own and superseded, which loading sorts out. When
+   * storage fails nothing changed, and the new snapshot must not be recorded.
+   */
+  supersede(folded: readonly HeldSnapshot[]): ResultAsync<void, StorageError> {
+    const next: HeldSnapshot[] = [];
+    for (const held of [...(this.#own === undefined ? [] : [this.#own]), ...this.#superseded, ...folded]) {
+      if (this.#attested(held) && !next.some((h) => h.blobId === held.blobId)) next.push(held);
+    }
+    return this.#setSuperseded(next);
+  }
+
+  /**
+   * Our latest own snapshot may have reached the quorum: it covers everything the superseded ones
+   * do, so they need not be offered (nor their blobs kept) any longer.
+   */
+  async ownAttested(): Promise<void> {
+    if (this.#superseded.length === 0 || this.#own === undefined || !this.#attested(this.#own)) return;
+    // Best effort: if this write fails they stay offered a while longer, which is harmless.
+    void (await this.#setSuperseded([]));
+  }
+
+  /** Persist `list` as the superseded snapshots; then (and only then) it becomes the list. */
+  #setSuperseded(list: readonly HeldSnapshot[]): ResultAsync<void, StorageError> {
+    const same =
+      list.length === this.#superseded.length && list.every((h, i) => h.blobId === this.#superseded[i]!.blobId);
+    if (same) return okAsync(undefined);
+    const bytes = new TextEncoder().encode(JSON.stringify(list.map((h) => h.blobId)));
+    return this.#storage.setMeta(supersededKey(this.#spaceId), bytes).map(() => {
+      this.#superseded = [...list];
+    });
   }
 
   /**
@@ -239,9 +293,26 @@ export class SnapshotCatalog {
             ids.map((id) => this.#loadInto(id, merge).map((root): HeldSnapshot => ({ blobId: id, tips: root.tips }))),
           ),
         )
-        .map((adopted) => {
+        .andThen((adopted) => {
           this.#adopted = adopted;
-          return snapshot === undefined ? adopted : [snapshot, ...adopted];
+          return this.#storage.getMeta(supersededKey(this.#spaceId)).andThen(decodeAdopted);
+        })
+        .andThen((ids) => {
+          // Their registers are in our own snapshot already: only their cuts are needed, to offer them.
+          // One still recorded as own or adopted (a crash right before it was replaced) is that.
+          const held = new Set([snapshot, ...this.#adopted].map((h) => h?.blobId));
+          const wanted = snapshot !== undefined && this.#attested(snapshot) ? [] : ids.filter((id) => !held.has(id));
+          return ResultAsync.combine(
+            wanted.map((id) =>
+              this.readRoot(id)
+                .andThen((root) => this.readTips(root))
+                .map((tips): HeldSnapshot => ({ blobId: id, tips: chainTipsOf(tips) })),
+            ),
+          );
+        })
+        .map((superseded) => {
+          this.#superseded = superseded;
+          return snapshot === undefined ? [...this.#adopted] : [snapshot, ...this.#adopted];
         });
     });
   }

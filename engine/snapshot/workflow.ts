@@ -262,6 +262,11 @@ export class SnapshotWorkflow {
         ? { snapshot: rootId, pending: undefined }
         : { snapshot: rootId, history: historyId.value, pending: undefined };
     if (stopped()) return err(closedError());
+    // Until the new snapshot is attested, the attested ones it replaces stay offered: a peer lacking
+    // what they cover (pruned from our log, or adopted) can adopt nothing else meanwhile.
+    const superseded = await catalog.supersede(catalog.adopted.filter((a) => bases.includes(a)));
+    if (superseded.isErr()) return err(superseded.error);
+    if (stopped()) return err(closedError());
     const recorded = await replica.log.setMetadata(seq, meta);
     if (recorded.isErr()) return err(asStorageError(recorded.error));
     if (stopped()) return err(closedError());
@@ -278,6 +283,7 @@ export class SnapshotWorkflow {
     const remaining = catalog.adopted.filter((a) => !adoptedNow.includes(a));
     // We built it, so we attest it; others' attestations come in answer to ours (attest.ts).
     catalog.attestations.add(rootId, await attest(replica.spaceId, rootId, this.#deps.signer));
+    await catalog.ownAttested(); // with a quorum of one, ours is enough
     // Only once the adopted list no longer names them may their blobs go.
     if (await catalog.setAdopted(remaining)) await catalog.collect(this.#deps.pinned);
     await catalog.saveAttestations();

@@ -200,7 +200,7 @@ export class SpaceImpl implements Space, CollectionHost {
       },
       parts.acked,
     );
-    this.catalog = new SnapshotCatalog(ctx.id, ctx.storage, parts.store);
+    this.catalog = new SnapshotCatalog(ctx.id, ctx.storage, parts.store, options.snapshotQuorum);
     this.#gossip = new Gossip({
       replica,
       peers: this.#peers,
@@ -259,7 +259,10 @@ export class SpaceImpl implements Space, CollectionHost {
       send,
       complain,
       badSnapshot: (peer, root, proof, problem) => this.#badSnapshot(peer, root, proof, problem),
-      attested: () => this.#pruner.maybePrune(),
+      attested: () => {
+        void this.catalog.ownAttested();
+        this.#pruner.maybePrune();
+      },
       stuck: () => this.#scheduleIdleSnapshot(),
       stopped,
       ownSettled: () => this.workflow.settled(),

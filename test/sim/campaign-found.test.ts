@@ -9,9 +9,11 @@
  *   start) kept asking for attestations of its own older cut, which no peer could rebuild (they
  *   had pruned past it), and never pruned. Now a snapshot that adopted ones outgrow is taken again
  *   at the same entry, covering them: the cut the others hold and attest.
- * - 2011: a peer's disk died between its snapshot's metadata and the save of its own attestation;
- *   reopened, nobody asked for attestations of that snapshot again and the peer never pruned (the
- *   log stayed 3× too long). Now a reopened peer attests its latest snapshot again and asks.
+ * - 985: a writer 41 minutes fast pruned its first facts behind a snapshot attested by the only
+ *   peer that had taken them (the others refused them for clock drift and were silent past the
+ *   window); that peer left for good, the writer's newer snapshots stayed unattested (nobody held
+ *   those facts) and only the newest own snapshot was offered, so its writes never spread. Now
+ *   the attested snapshots a newer own one replaced stay offered until it is attested itself.
  * - 1045: a peer adopted a snapshot whose history chain only its offerer held, asked every other
  *   peer for it first (each said gone), and the offerer left for good before its turn; from then on
  *   the adopter asked them all again every ten minutes, forever, and the network never went quiet.
@@ -19,6 +21,9 @@
  *   up (or another adoption), and an adopter asks the offerer for its chains first. (With the fix
  *   the seed's course changes and the offerer no longer leaves: the tests in attested-snapshots,
  *   'history chains whose holders left', keep the scenario itself.)
+ * - 2011: a peer's disk died between its snapshot's metadata and the save of its own attestation;
+ *   reopened, nobody asked for attestations of that snapshot again and the peer never pruned (the
+ *   log stayed 3× too long). Now a reopened peer attests its latest snapshot again and asks.
  * - 202, 778, 1932: the campaign's own check was wrong. A peer acknowledged writes of another (ackQuorum
  *   1), then both left for good before anyone else had them; the check still required them
  *   everywhere. It now requires a departed peer's acknowledged writes only while a peer still in
@@ -28,4 +33,4 @@ import { describe } from 'vitest';
 import { campaignSeedList } from './campaign-suite.js';
 
 describe('fault campaign, seeds the long campaign found', () =>
-  campaignSeedList([146, 202, 212, 778, 1045, 1932, 2011]));
+  campaignSeedList([146, 202, 212, 778, 985, 1045, 1932, 2011]));
