@@ -193,7 +193,16 @@ function classifyOne(error: unknown, context: DialContext): { reason: DialFailur
     return { reason: 'timeout', message: `no answer from ${where} within ${seconds(context.timeoutMs)} s` };
   }
   const plain = name === '' || name === 'Error' || text.startsWith(name);
-  return { reason: 'other', message: plain ? text : `${name}: ${text}` };
+  const message = plain ? text : `${name}: ${text}`;
+  if (!context.psk && /connection error|ECONNRESET|reset|closed/i.test(`${code ?? ''} ${text}`)) {
+    // The remote dropped the connection before our handshake began in earnest (a node on a private
+    // network closes on the first bytes it cannot decrypt): say what that may mean.
+    return {
+      reason: 'other',
+      message: `${message}: it may be on a private network (start with its swarm key, psk), or not be a libp2p peer`,
+    };
+  }
+  return { reason: 'other', message };
 }
 
 function seconds(ms: number): string {
