@@ -37,41 +37,37 @@ function expectConverged(peers: readonly SimPeer[], count: number): void {
   }
 }
 
+/**
+ * A writes 30 items; B attests A's snapshot and holds all it covers, so A prunes behind it; B leaves
+ * for good; A writes 50 more and snapshots on, and nobody can attest those.
+ */
+async function prunedThenAttesterLeft(seed: number): Promise<{ net: SimNetwork; a: SimPeer }> {
+  const net = new SimNetwork({ seed });
+  const a = await simPeer(net, 's', options);
+  const b = await simPeer(net, 's', options);
+  for (let i = 0; i < 30; i++) unwrap(await items(a).create({ v: i }, `a${i}`));
+  expect(await net.runUntilQuiet()).toBe(true);
+  await net.advance(10_000);
+  const attested = a.space.status().snapshot;
+  expect(attested).toBeDefined();
+  expect(a.space.status().logStart).toBeGreaterThan(0);
+  net.crash(b.peer.id);
+  for (let i = 30; i < 80; i++) unwrap(await items(a).create({ v: i }, `a${i}`));
+  await net.advance(10_000);
+  expect(a.space.status().snapshot?.blobId).not.toBe(attested!.blobId);
+  return { net, a };
+}
+
 describe('superseded snapshots', () => {
   it('a newcomer catches up on facts the writer pruned behind a snapshot its only attester left with', async () => {
-    const net = new SimNetwork({ seed: 985 });
-    const a = await simPeer(net, 's', options);
-    const b = await simPeer(net, 's', options);
-    for (let i = 0; i < 30; i++) unwrap(await items(a).create({ v: i }, `a${i}`));
-    expect(await net.runUntilQuiet()).toBe(true);
-    await net.advance(10_000);
-    // B attested A's snapshot and held all it covers: A pruned behind it.
-    const attested = a.space.status().snapshot;
-    expect(attested).toBeDefined();
-    expect(a.space.status().logStart).toBeGreaterThan(0);
-
-    // B leaves for good; A snapshots on, and nobody can attest those.
-    net.crash(b.peer.id);
-    for (let i = 30; i < 80; i++) unwrap(await items(a).create({ v: i }, `a${i}`));
-    await net.advance(10_000);
-    expect(a.space.status().snapshot?.blobId).not.toBe(attested!.blobId);
-
+    const { net, a } = await prunedThenAttesterLeft(985);
     const c = await simPeer(net, 's', options);
     expect(await net.runUntilQuiet()).toBe(true);
     expectConverged([a, c], 80);
   });
 
   it('the snapshot stays offered across a restart of the writer', async () => {
-    const net = new SimNetwork({ seed: 986 });
-    const a = await simPeer(net, 's', options);
-    const b = await simPeer(net, 's', options);
-    for (let i = 0; i < 30; i++) unwrap(await items(a).create({ v: i }, `a${i}`));
-    expect(await net.runUntilQuiet()).toBe(true);
-    await net.advance(10_000);
-    expect(a.space.status().logStart).toBeGreaterThan(0);
-    net.crash(b.peer.id);
-    for (let i = 30; i < 80; i++) unwrap(await items(a).create({ v: i }, `a${i}`));
-    await net.advance(10_000);
+    const { net, a } = await prunedThenAttesterLeft(986);
 
     net.crash(a.peer.id);
     const a2 = await simPeer(net, 's', { ...options, storage: a.storage });
