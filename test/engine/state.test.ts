@@ -281,6 +281,149 @@ describe("pending overlay (Figma's rule)", () => {
   });
 });
 
+describe('pending overlay: acknowledging everything at once', () => {
+  it('drops every pending fact in order, forgets every item, and takes new facts afresh', () => {
+    counters = new Map();
+    const me = ORIGINS[0]!;
+    const overlay = new PendingOverlay();
+    overlay.add(fact(me, 1, 0, 'create', 'x', { v: 1 }));
+    overlay.add(fact(me, 2, 0, 'create', 'y', { v: 1 }, 'd'));
+    overlay.add(fact(me, 3, 0, 'update', 'x', { v: 3 }));
+    // Part first (the fact-by-fact path), then the rest in one step.
+    expect(overlay.acknowledge(1).map((f) => f.counter)).toEqual([1]);
+    overlay.add(fact(me, 4, 0, 'update', 'y', { w: 4 }, 'd'));
+    expect(overlay.acknowledge(10).map((f) => f.counter)).toEqual([2, 3, 4]);
+    expect(overlay.count).toBe(0);
+    expect(overlay.oldest()).toBeUndefined();
+    expect(overlay.all()).toEqual([]);
+    expect([...overlay.items('c')]).toEqual([]);
+    expect([...overlay.items('d')]).toEqual([]);
+    expect(overlay.pending('c', 'x')).toBeUndefined();
+    expect(overlay.pending('d', 'y')).toBeUndefined();
+    expect(overlay.acknowledge(20)).toEqual([]);
+    // The item `add` took last is forgotten too: a new fact on it starts a fold of its own.
+    overlay.add(fact(me, 5, 0, 'update', 'y', { z: 5 }, 'd'));
+    expect(overlay.pending('d', 'y')?.fields).toEqual(new Map([['z', 5]]));
+    expect(overlay.rollback(4).map((f) => f.counter)).toEqual([5]);
+    expect(overlay.pending('d', 'y')).toBeUndefined();
+  });
+});
+
+describe('pending overlay: acknowledged facts leave their items lazily', () => {
+  // A model: the pending facts are exactly our facts above the acknowledged counter and not rolled
+  // back; each item's fold is theirs, and `items` lists the items that have any.
+  const stepArb = fc.oneof(
+    fc.record({
+      kind: fc.constant('write' as const),
+      item: fc.nat({ max: 5 }),
+      col: fc.boolean(),
+      field: fc.nat({ max: 2 }),
+    }),
+    fc.record({ kind: fc.constant('ack' as const), back: fc.nat({ max: 6 }) }),
+    fc.record({ kind: fc.constant('rollback' as const), back: fc.nat({ max: 3 }) }),
+  );
+
+  it('pending, items, count and oldest match a model through writes, acks and rollbacks (property, 1,000 runs)', () => {
+    fc.assert(
+      fc.property(fc.array(stepArb, { maxLength: 60 }), (steps) => {
+        counters = new Map();
+        const me = ORIGINS[0]!;
+        const overlay = new PendingOverlay();
+        let live: Fact[] = [];
+        let made = 0;
+        for (const step of steps) {
+          if (step.kind === 'write') {
+            // Counters continue after rolled-back ones, as the writer's do.
+            counters.set(me, made);
+            const f = fact(
+              me,
+              made + 1,
+              0,
+              'update',
+              `i${step.item}`,
+              { [`f${step.field}`]: made },
+              step.col ? 'c' : 'd',
+            );
+            made = f.counter;
+            live.push(f);
+            overlay.add(f);
+          } else if (step.kind === 'ack') {
+            // Acknowledge up to a counter at or below the newest pending one.
+            const to = live.length === 0 ? 0 : live[Math.max(0, live.length - 1 - step.back)]!.counter;
+            const dropped = overlay.acknowledge(to);
+            expect(dropped).toEqual(live.filter((f) => f.counter <= to));
+            live = live.filter((f) => f.counter > to);
+          } else {
+            const keep =
+              live.length <= step.back ? (live[0]?.counter ?? 1) - 1 : live[live.length - 1 - step.back]!.counter;
+            const dropped = overlay.rollback(Math.max(keep, 0));
+            expect(dropped.map((f) => f.counter)).toEqual(
+              live
+                .filter((f) => f.counter > keep)
+                .map((f) => f.counter)
+                .reverse(),
+            );
+            live = live.filter((f) => f.counter <= keep);
+          }
+          expect(overlay.count).toBe(live.length);
+          expect(overlay.oldest()).toBe(live[0]);
+          for (const col of ['c', 'd']) {
+            const mine = live.filter((f) => f.collection === col);
+            expect(new Set(overlay.items(col))).toEqual(new Set(mine.map((f) => f.item)));
+            for (let i = 0; i <= 5; i++) {
+              const onItem = mine.filter((f) => f.item === `i${i}`);
+              const fields = new Map<string, unknown>();
+              for (const f of onItem)
+                for (const [k, v] of Object.entries((f as { data: JsonObject }).data)) fields.set(k, v);
+              expect(overlay.pending(col, `i${i}`)?.fields).toEqual(onItem.length === 0 ? undefined : fields);
+            }
+          }
+        }
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('a peer that keeps writing new items while acks trail behind holds at most twice what was pending (and 1,024)', () => {
+    counters = new Map();
+    const me = ORIGINS[0]!;
+    const overlay = new PendingOverlay();
+    let acked = 0;
+    let written = 0;
+    let most = 0;
+    for (let round = 0; round < 200; round++) {
+      for (let i = 0; i < 100; i++) overlay.add(fact(me, ++written, 0, 'create', `item-${written}`, { n: written }));
+      // Acks trail 300 facts behind the writes.
+      if (written > 300) acked += overlay.acknowledge(written - 300).length;
+      most = Math.max(most, overlay.entries);
+      expect(overlay.entries).toBeLessThanOrEqual(2 * 400 + 1024);
+    }
+    expect(acked).toBe(written - 300);
+    expect(overlay.count).toBe(300);
+    // The bound was reached and swept, not merely never approached.
+    expect(most).toBeGreaterThan(1024);
+    overlay.acknowledge(written);
+    expect(overlay.entries).toBe(0);
+  });
+
+  it('a newcomer acknowledging a burst frame by frame empties the overlay at its last ack', () => {
+    counters = new Map();
+    const me = ORIGINS[0]!;
+    const overlay = new PendingOverlay();
+    for (let i = 1; i <= 20_000; i++) overlay.add(fact(me, i, 0, 'create', `item-${i}`, { n: i }));
+    for (let to = 1_000; to < 20_000; to += 1_000) {
+      expect(overlay.acknowledge(to)).toHaveLength(1_000);
+      // Nothing swept: an entry goes when touched (one per round below), not per acknowledged fact.
+      expect(overlay.entries).toBe(20_000 - (to / 1_000 - 1));
+      expect(overlay.pending('c', `item-${to}`)).toBeUndefined();
+      expect(overlay.pending('c', `item-${to + 1}`)?.exists).toBe(true);
+    }
+    expect([...overlay.items('c')]).toHaveLength(1_000);
+    expect(overlay.acknowledge(20_000)).toHaveLength(1_000);
+    expect(overlay.entries).toBe(0);
+  });
+});
+
 describe('pending overlay: the view predicts the acknowledged state', () => {
   // Our pending facts are newer than everything in the registers (walls 100+): once they land,
   // the LWW state must show exactly what the overlay showed while they were pending, including a
