@@ -163,8 +163,18 @@ const cpuMs = (): number => {
   return (u.user + u.system) / 1000;
 };
 
-/** The source process's CPU time so far, in milliseconds. */
+/** Longest a source may take to answer a CPU-time question (it answers between two tasks). */
+const CPU_ANSWER_TIMEOUT_MS = 60_000;
+
+/**
+ * The source process's CPU time so far, in milliseconds; an error when the source dies or does not
+ * answer (an automerge-repo source that died while serving once left the suite waiting here forever).
+ */
 function sourceCpuMs(source: Source): Promise<number> {
+  return settled(askCpu(source), 'the source to report its CPU time', source, CPU_ANSWER_TIMEOUT_MS);
+}
+
+function askCpu(source: Source): Promise<number> {
   return new Promise((resolve) => {
     const listen = (message: unknown): void => {
       if ((message as { kind?: unknown }).kind !== 'cpu') return;

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Fact, FactType, JsonObject, PeerId } from '../../engine/facts/types.js';
-import { LwwState } from '../../engine/state/lww.js';
+import { LwwState, type ItemRecord } from '../../engine/state/lww.js';
 import { PendingOverlay } from '../../engine/state/overlay.js';
 import { RegisterCache } from '../../engine/state/register-cache.js';
 import { ViewCache } from '../../engine/state/view-cache.js';
@@ -34,6 +34,10 @@ function fact(
   };
   return type === 'delete' ? { ...base, type } : { ...base, type, data: data ?? {} };
 }
+
+/** A record with its fields as a plain Map (a created item's fields are not one until changed). */
+const plain = (record: ItemRecord | undefined) =>
+  record === undefined ? undefined : { exists: record.exists, reset: record.reset, fields: new Map(record.fields) };
 
 const stateOf = (facts: readonly Fact[]): LwwState => {
   const state = new LwwState();
@@ -104,7 +108,7 @@ describe('LWW state: merge laws (property, 1,000 runs each)', () => {
         const pure = new LwwState(new RegisterCache());
         for (const f of order) {
           expect(inPlace.apply(f)).toBe(pure.apply(f));
-          expect(inPlace.record(f.collection, f.item)).toEqual(pure.record(f.collection, f.item));
+          expect(plain(inPlace.record(f.collection, f.item))).toEqual(plain(pure.record(f.collection, f.item)));
         }
         expect(inPlace.hash()).toBe(pure.hash());
       }),
@@ -525,7 +529,11 @@ describe('updates of an item with many fields', () => {
     counters = new Map();
     const state = new LwwState();
     state.apply(fact(ORIGINS[0]!, 1, 0, 'create', 'big', {}));
+    // A created item's fields are the create's data until the first update makes them a map of
+    // their own (see the next test); from then on every update changes that map.
+    expect(state.apply(fact(ORIGINS[0]!, 2, 0, 'update', 'big', { f0: -1 }))).toBe(true);
     const fields = state.record('c', 'big')!.fields;
+    expect(fields).toBeInstanceOf(Map);
     // Copying the map per update made 100,000 updates of a 1,000-field item quadratic (the
     // local-writes bench fell from 126k to 4k writes/s).
     for (let i = 0; i < 2_000; i++) {
@@ -538,6 +546,48 @@ describe('updates of an item with many fields', () => {
     // An older write changes nothing and says so.
     expect(state.apply(fact(ORIGINS[1]!, 1, 0, 'update', 'big', { f7: -1 }))).toBe(false);
     expect(state.record('c', 'big')!.fields.get('f7')?.value).toBe(1007);
+  });
+});
+
+describe("a created item's fields", () => {
+  it('read as registers from the create, the same objects each time, and become a map of their own only when changed', () => {
+    counters = new Map();
+    const state = new LwwState();
+    const created = fact(ORIGINS[0]!, 5, 0, 'create', 'x', { a: 1, b: 'two', c: null });
+    expect(state.apply(created)).toBe(true);
+    const fields = state.record('c', 'x')!.fields;
+    expect(fields).not.toBeInstanceOf(Map);
+    expect(fields.size).toBe(3);
+    const a = fields.get('a');
+    expect(a).toEqual({ value: 1, stamp: { wall: 5, logical: 0, origin: ORIGINS[0], counter: created.counter } });
+    expect(fields.get('a')).toBe(a);
+    expect(fields.has('c')).toBe(true);
+    expect(fields.has('d')).toBe(false);
+    expect([...fields.keys()]).toEqual(['a', 'b', 'c']);
+    expect([...fields].map(([k, r]) => [k, r.value])).toEqual([
+      ['a', 1],
+      ['b', 'two'],
+      ['c', null],
+    ]);
+    const seen: string[] = [];
+    fields.forEach((reg, key, map) => {
+      expect(map).toBe(fields);
+      seen.push(`${key}=${JSON.stringify(reg.value)}`);
+    });
+    expect(seen).toEqual(['a=1', 'b="two"', 'c=null']);
+    expect(viewOf('x', state.record('c', 'x'), undefined)).toEqual({ id: 'x', a: 1, b: 'two', c: null });
+    // Same registers, same hash as a state that built them from the fact some other way (a draft).
+    const other = new LwwState();
+    other.apply(fact(ORIGINS[1]!, 1, 0, 'update', 'x', { a: 0 }));
+    other.apply(created);
+    expect(other.record('c', 'x')!.fields).toBeInstanceOf(Map);
+    expect(other.hash()).toBe(state.hash());
+    // An older update changes nothing; a newer one changes the record's own map, not the create.
+    expect(state.apply(fact(ORIGINS[1]!, 1, 0, 'update', 'x', { a: -1 }))).toBe(false);
+    expect(state.apply(fact(ORIGINS[1]!, 9, 0, 'update', 'x', { b: 'three' }))).toBe(true);
+    expect(state.record('c', 'x')!.fields).toBeInstanceOf(Map);
+    expect(fields.get('b')?.value).toBe('two');
+    expect(viewOf('x', state.record('c', 'x'), undefined)).toEqual({ id: 'x', a: 1, b: 'three', c: null });
   });
 });
 
