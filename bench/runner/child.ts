@@ -36,3 +36,6 @@ if (bad !== undefined) throw new Error(`${file}: malformed row ${JSON.stringify(
 const message: RowsMessage = { type: 'rows', rows };
 await new Promise<void>((resolve, reject) => send(message, undefined, {}, (e) => (e ? reject(e) : resolve())));
 process.disconnect();
+// A library that leaves a timer running (automerge-repo's WebSocket client reconnecting to a source
+// that is gone) would keep this process alive, and the runner waiting for it, forever.
+setTimeout(() => process.exit(0), 10_000).unref();

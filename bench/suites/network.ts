@@ -324,10 +324,17 @@ async function automergeRepoSync(n: number, ctx: BenchContext): Promise<Measured
       }
     }
     const started = performance.now();
-    const repo = new Repo({
-      network: [new CountingClient(source.ready.address)],
-      sharePolicy: () => Promise.resolve(true),
-    });
+    const client = new CountingClient(source.ready.address);
+    const repo = new Repo({ network: [client], sharePolicy: () => Promise.resolve(true) });
+    // `repo.shutdown()` leaves the client adapter's reconnect interval running once the source has
+    // gone (every 5 s, forever): the suite's process then never exited and the runner waited on it.
+    const closeClient = (): void => {
+      try {
+        client.disconnect();
+      } catch {
+        // never connected: nothing to stop
+      }
+    };
     const url = source.ready.id as Parameters<typeof repo.find>[0];
     let handle;
     try {
@@ -340,7 +347,10 @@ async function automergeRepoSync(n: number, ctx: BenchContext): Promise<Measured
       const found = handle;
       await waitUntil(() => JSON.stringify(found.heads()) === source.ready.check, 'the automerge-repo sync', source);
     } catch (e) {
-      void repo.shutdown().catch(() => undefined);
+      void repo
+        .shutdown()
+        .catch(() => undefined)
+        .finally(closeClient);
       throw e;
     }
     const ms = performance.now() - started;
@@ -349,6 +359,7 @@ async function automergeRepoSync(n: number, ctx: BenchContext): Promise<Measured
     const keys = Object.keys(handle.doc().items).length;
     if (keys !== n) throw new Error(`automerge-repo: ${keys} keys, expected ${n}`);
     await repo.shutdown();
+    closeClient();
     return {
       ms,
       bytes,
