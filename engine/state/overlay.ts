@@ -239,28 +239,14 @@ export class PendingOverlay {
     this.#peak = this.count;
   }
 
+  /** A rolled-back fact leaves its item (the newest there: rollbacks take facts newest first). */
   #removeFromItem(fact: Fact): void {
-    const items = this.#byItem.get(fact.collection);
-    const entry = items?.get(fact.item);
-    if (items === undefined || entry === undefined) return;
-    const list = entry.facts;
-    // Acknowledged facts leave from the front, rolled-back ones from the back.
-    if (list[entry.start] === fact) {
-      entry.start++;
-      if (entry.start > 64 && entry.start * 2 > list.length) {
-        entry.facts = list.slice(entry.start);
-        entry.start = 0;
-      }
-    } else {
-      const index = list.lastIndexOf(fact);
-      if (index < entry.start) return;
-      list.splice(index, 1);
-    }
+    const entry = this.#byItem.get(fact.collection)?.get(fact.item);
+    if (entry === undefined) return;
+    const index = entry.facts.lastIndexOf(fact);
+    if (index < entry.start) return;
+    entry.facts.splice(index, 1);
     entry.fold = undefined;
-    if (entry.facts.length === entry.start) {
-      if (this.#last === entry) this.#last = undefined;
-      items.delete(fact.item);
-      if (items.size === 0) this.#byItem.delete(fact.collection);
-    }
+    if (entry.facts.length === entry.start) this.#forget(entry);
   }
 }
