@@ -8,6 +8,7 @@
  * own writes in a row cost one stretch.
  */
 import type { PeerId } from '../facts/types.js';
+import { OriginSlots } from './origin-slots.js';
 import type { SequenceId } from './event-log.js';
 
 /**
@@ -16,33 +17,77 @@ import type { SequenceId } from './event-log.js';
  */
 type Stretches = number[];
 
+/** `#single[3·slot]` of an origin whose facts are in `#multi`. (0 there: none in the log; counters start at 1.) */
+const MULTI = -1;
+
+/**
+ * Most origins have one stretch (a space of many origins that wrote a little): theirs is three
+ * numbers in `#single`, at their slot (24 B an origin, no array or map entry of its own); an origin
+ * with more stretches keeps them in `#multi`.
+ */
 export class OriginIndex {
-  readonly #byOrigin = new Map<PeerId, Stretches>();
+  readonly #slots: OriginSlots;
+  /** Per slot: first counter, its sequence id, end (one past the last counter); or MULTI, or 0. */
+  #single = new Float64Array(0);
+  readonly #multi = new Map<number, Stretches>();
+
+  /** `slots`: the space's origin slots (see OriginSlots); an index of its own by default. */
+  constructor(slots: OriginSlots = new OriginSlots()) {
+    this.#slots = slots;
+  }
 
   /**
    * Record that `origin`'s fact `counter` is at `seq`. Counters of one origin arrive in order; a jump
    * (the facts in between came in a snapshot, not through the log) starts the origin's entries anew.
    */
   add(origin: PeerId, counter: number, seq: SequenceId): void {
-    const s = this.#byOrigin.get(origin);
-    const end = s === undefined ? 0 : s[s.length - 1]!;
-    if (s === undefined || counter > end) {
-      this.#byOrigin.set(origin, [counter, seq, counter + 1]);
+    const slot = this.#slots.slot(origin);
+    if (3 * slot >= this.#single.length) this.#grow(slot);
+    const single = this.#single;
+    const at = 3 * slot;
+    const first = single[at]!;
+    if (first === MULTI) {
+      const s = this.#multi.get(slot)!;
+      const end = s[s.length - 1]!;
+      if (counter > end) {
+        this.#multi.delete(slot);
+        this.#set(at, counter, seq);
+        return;
+      }
+      if (counter !== end) return;
+      const last = s.length - 3;
+      if (s[last + 1]! + (end - s[last]!) === seq) s[s.length - 1] = end + 1;
+      else {
+        s[s.length - 1] = counter;
+        s.push(seq, counter + 1);
+      }
+      return;
+    }
+    const end = single[at + 2]!;
+    if (first === 0 || counter > end) {
+      this.#set(at, counter, seq);
       return;
     }
     if (counter !== end) return;
-    const last = s.length - 3;
-    if (s[last + 1]! + (end - s[last]!) === seq) s[s.length - 1] = end + 1;
+    if (single[at + 1]! + (end - first) === seq) single[at + 2] = end + 1;
     else {
-      s[s.length - 1] = counter;
-      s.push(seq, counter + 1);
+      this.#multi.set(slot, [first, single[at + 1]!, counter, seq, counter + 1]);
+      single[at] = MULTI;
     }
   }
 
   /** The sequence id of a fact, if it is still in the log. */
   seqOf(origin: PeerId, counter: number): SequenceId | undefined {
-    const s = this.#byOrigin.get(origin);
-    if (s === undefined || counter < s[0]! || counter >= s[s.length - 1]!) return undefined;
+    const slot = this.#slots.find(origin);
+    if (slot === undefined || 3 * slot >= this.#single.length) return undefined;
+    const at = 3 * slot;
+    const first = this.#single[at]!;
+    if (first !== MULTI) {
+      if (first === 0 || counter < first || counter >= this.#single[at + 2]!) return undefined;
+      return this.#single[at + 1]! + (counter - first);
+    }
+    const s = this.#multi.get(slot)!;
+    if (counter < s[0]! || counter >= s[s.length - 1]!) return undefined;
     // The last stretch whose first counter is at most `counter`.
     let lo = 0;
     let hi = (s.length - 1) / 2 - 1;
@@ -56,25 +101,43 @@ export class OriginIndex {
 
   /** The first counter of `origin` still in the log. */
   first(origin: PeerId): number | undefined {
-    return this.#byOrigin.get(origin)?.[0];
+    const slot = this.#slots.find(origin);
+    return slot === undefined ? undefined : this.#firstAt(slot);
   }
 
   /** Per origin, the first counter still in the log. */
   starts(): Map<PeerId, number> {
     const out = new Map<PeerId, number>();
-    for (const [origin, s] of this.#byOrigin) out.set(origin, s[0]!);
+    for (let slot = 0; 3 * slot < this.#single.length; slot++) {
+      const first = this.#firstAt(slot);
+      if (first !== undefined) out.set(this.#slots.originAt(slot), first);
+    }
     return out;
   }
 
   /** Forget entries before sequence id `seq` (the log was truncated there). */
   dropBefore(seq: SequenceId): void {
-    for (const [origin, s] of this.#byOrigin) {
+    const single = this.#single;
+    for (let at = 0; at < single.length; at += 3) {
+      const first = single[at]!;
+      if (first === 0 || first === MULTI) continue;
+      const from = single[at + 1]!;
+      if (from >= seq) continue;
+      const end = single[at + 2]!;
+      if (from + (end - first) <= seq) single[at] = 0;
+      else {
+        single[at] = first + (seq - from);
+        single[at + 1] = seq;
+      }
+    }
+    for (const [slot, s] of this.#multi) {
       // Sequence ids grow with counters: drop whole stretches below `seq`, then cut into the next.
       let k = 0;
       const stretches = (s.length - 1) / 2;
       while (k < stretches && s[2 * k + 1]! + (s[2 * k + 2]! - s[2 * k]!) <= seq) k++;
       if (k === stretches) {
-        this.#byOrigin.delete(origin);
+        this.#multi.delete(slot);
+        single[3 * slot] = 0;
         continue;
       }
       if (k === 0 && s[1]! >= seq) continue;
@@ -83,7 +146,27 @@ export class OriginIndex {
         kept[0] = kept[0]! + (seq - kept[1]!);
         kept[1] = seq;
       }
-      this.#byOrigin.set(origin, kept);
+      this.#multi.set(slot, kept);
     }
+  }
+
+  #firstAt(slot: number): number | undefined {
+    if (3 * slot >= this.#single.length) return undefined;
+    const first = this.#single[3 * slot]!;
+    return first === 0 ? undefined : first === MULTI ? this.#multi.get(slot)![0] : first;
+  }
+
+  #set(at: number, counter: number, seq: SequenceId): void {
+    this.#single[at] = counter;
+    this.#single[at + 1] = seq;
+    this.#single[at + 2] = counter + 1;
+  }
+
+  #grow(slot: number): void {
+    // Grow by half at least: origins arrive one by one.
+    const length = 3 * Math.max(slot + 1, this.#slots.size, Math.floor(this.#single.length / 2));
+    const grown = new Float64Array(length);
+    grown.set(this.#single);
+    this.#single = grown;
   }
 }

@@ -21,6 +21,7 @@ import { OriginIndex } from '../log/origin-index.js';
 import { LwwState } from '../state/lww.js';
 import type { RegisterCache } from '../state/register-cache.js';
 import { PendingOverlay } from '../state/overlay.js';
+import { CounterVector } from '../sync/counter-vector.js';
 import { OriginDirectory, type OriginKeyCache } from '../sync/origin-key.js';
 
 /** Origin slots and counters that `Replica`'s run-end keys pack into one number (2^21 · 2^32 = 2^53). */
@@ -36,16 +37,27 @@ export class Replica {
   readonly overlay = new PendingOverlay();
   readonly clock: HlcClock;
   /** Where each origin's facts sit in the log. */
-  readonly index = new OriginIndex();
+  readonly index: OriginIndex;
   /** Every origin this space knows, by wire key. */
   readonly origins: OriginDirectory;
-  /** When facts of each other origin last arrived (monotonic ms), to hold back forwarding briefly. */
-  readonly arrivals = new Map<PeerId, number>();
+  /**
+   * When facts of each other origin last arrived (monotonic ms; 0 or absent: never), to hold back
+   * forwarding briefly. Over the space's origin slots, like a session's vectors.
+   */
+  readonly arrivals: CounterVector;
   /** The log's writer (group commit). */
   readonly appender: Appender;
-  /** Hashes of recent run ends (signed facts) by `#runEndKey`, to recognise a re-signed one. */
+  /**
+   * Hashes of recent run ends (signed facts) below their origin's durable tip, by `#runEndKey`, to
+   * recognise a re-signed one (an origin's last run end is its durable tip: not kept twice, so a space
+   * of many origins that wrote one run each keeps none here).
+   */
   readonly #runEnds = new Map<number | string, Hash>();
   readonly #durable = new Map<PeerId, ChainTip>();
+  /**
+   * Chain tips of facts queued for the log beyond the durable ones (`tip(o)` falls back to the
+   * durable tip): empty while nothing is queued, so a space of many origins keeps one map of tips.
+   */
   readonly #tips = new Map<PeerId, ChainTip>();
   #durableVersion = 0;
   #logStart: SequenceId = 0;
@@ -67,6 +79,8 @@ export class Replica {
     originKeys?: OriginKeyCache,
   ) {
     this.origins = new OriginDirectory(originKeys);
+    this.index = new OriginIndex(this.origins.slots);
+    this.arrivals = new CounterVector(this.origins.slots);
     this.state = new LwwState(registers);
     this.spaceId = spaceId;
     this.origin = origin;
@@ -137,6 +151,8 @@ export class Replica {
    * the log; undefined when pruned or unknown).
    */
   async hashOf(origin: PeerId, counter: number): Promise<Hash | undefined> {
+    const tip = this.#durable.get(origin);
+    if (tip?.counter === counter) return tip.hash;
     const known = this.#runEnds.get(this.#runEndKey(origin, counter));
     if (known !== undefined) return known;
     const seq = this.index.seqOf(origin, counter);
@@ -148,7 +164,7 @@ export class Replica {
 
   /** Where `origin`'s chain ends including facts queued for the log. */
   tip(origin: PeerId): ChainTip | undefined {
-    return this.#tips.get(origin);
+    return this.#tips.get(origin) ?? this.#durable.get(origin);
   }
 
   /** Facts up to `tip` are queued for the log. */
@@ -158,14 +174,14 @@ export class Replica {
 
   /** Own facts queued after `tip` were taken back before reaching the log (a transaction rolled back). */
   rewind(origin: PeerId, tip: ChainTip | undefined): void {
-    if (tip === undefined) this.#tips.delete(origin);
+    const durable = this.#durable.get(origin);
+    if (tip === undefined || (durable !== undefined && tip.counter <= durable.counter)) this.#tips.delete(origin);
     else this.#tips.set(origin, tip);
   }
 
   /** Queued facts were dropped (a failed append): the chains end where they end on disk. */
   resetQueued(): void {
     this.#tips.clear();
-    for (const [origin, tip] of this.#durable) this.#tips.set(origin, tip);
   }
 
   /**
@@ -186,9 +202,12 @@ export class Replica {
     const held = this.#durable.get(entry.origin);
     if (held === undefined) this.origins.add(entry.origin);
     this.index.add(entry.origin, entry.counter, seq);
+    const tip = held === undefined || entry.counter > held.counter;
     if (entry.sig !== undefined) {
-      if (this.#runEnds.size >= RUN_END_HASHES) this.#runEnds.delete(this.#runEnds.keys().next().value!);
-      this.#runEnds.set(this.#runEndKey(entry.origin, entry.counter), entry.hash);
+      // A run end stays known by its hash: as the durable tip while it is one, then here.
+      if (!tip) this.#rememberRunEnd(entry.origin, entry);
+      else if (held !== undefined && (held as Partial<FactEntry>).sig !== undefined)
+        this.#rememberRunEnd(entry.origin, held);
       this.#unsigned.delete(entry.origin);
     } else this.#unsigned.add(entry.origin);
     if (this.#unsigned.size === 0 && seq + 1 > this.#cleanHead) {
@@ -197,8 +216,18 @@ export class Replica {
     }
     // A snapshot may already cover it (adopted after it was logged): the registers merge anyway.
     // The entry is its own chain tip (as queued facts are in `#tips`): no object per entry.
-    if (held === undefined || entry.counter > held.counter) this.#durable.set(entry.origin, entry);
+    if (tip) {
+      this.#durable.set(entry.origin, entry);
+      // Queued facts of this origin all durable now: its tip is the durable one again.
+      if (this.#tips.size > 0 && (this.#tips.get(entry.origin)?.counter ?? Infinity) <= entry.counter)
+        this.#tips.delete(entry.origin);
+    }
     return this.state.apply(entry);
+  }
+
+  #rememberRunEnd(origin: PeerId, end: ChainTip): void {
+    if (this.#runEnds.size >= RUN_END_HASHES) this.#runEnds.delete(this.#runEnds.keys().next().value!);
+    this.#runEnds.set(this.#runEndKey(origin, end.counter), end.hash);
   }
 
   /**
@@ -225,8 +254,9 @@ export class Replica {
       const held = this.#durable.get(origin);
       if (held !== undefined && held.counter >= tip.counter) continue;
       if (held === undefined) this.origins.add(origin);
+      else if ((held as Partial<FactEntry>).sig !== undefined) this.#rememberRunEnd(origin, held);
       this.#durable.set(origin, tip);
-      if ((this.#tips.get(origin)?.counter ?? 0) < tip.counter) this.#tips.set(origin, tip);
+      if ((this.#tips.get(origin)?.counter ?? Infinity) <= tip.counter) this.#tips.delete(origin);
       moved.push(origin);
     }
     if (moved.length > 0) this.#durableVersion++;

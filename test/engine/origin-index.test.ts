@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import type { PeerId } from '../../engine/facts/types.js';
 import { OriginIndex } from '../../engine/log/origin-index.js';
+import { OriginSlots } from '../../engine/log/origin-slots.js';
 
 /** The index as a plain table: one sequence id per counter (what OriginIndex kept before it kept stretches). */
 class Model {
@@ -42,7 +43,10 @@ describe('OriginIndex', () => {
     );
     fc.assert(
       fc.property(fc.array(step, { maxLength: 200 }), (steps) => {
-        const index = new OriginIndex();
+        // Slots the space handed out to other origins first: the index reads its origins' own.
+        const slots = new OriginSlots();
+        for (const other of ['x', 'y'] as PeerId[]) slots.slot(other);
+        const index = new OriginIndex(slots);
         const model = new Model();
         const next = new Map<PeerId, number>();
         let seq = 0;
