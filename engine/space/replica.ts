@@ -18,6 +18,7 @@ import { Appender, type AppenderHooks } from '../log/appender.js';
 import type { EventLog, SequenceId } from '../log/event-log.js';
 import type { FactEntry } from '../log/fact-entry.js';
 import { OriginIndex } from '../log/origin-index.js';
+import { SlotMap } from '../log/origin-slots.js';
 import { LwwState } from '../state/lww.js';
 import type { RegisterCache } from '../state/register-cache.js';
 import { PendingOverlay } from '../state/overlay.js';
@@ -53,7 +54,7 @@ export class Replica {
    * of many origins that wrote one run each keeps none here).
    */
   readonly #runEnds = new Map<number | string, Hash>();
-  readonly #durable = new Map<PeerId, ChainTip>();
+  readonly #durable: SlotMap<ChainTip>;
   /**
    * Chain tips of facts queued for the log beyond the durable ones (`tip(o)` falls back to the
    * durable tip): empty while nothing is queued, so a space of many origins keeps one map of tips.
@@ -80,6 +81,7 @@ export class Replica {
   ) {
     this.origins = new OriginDirectory(originKeys);
     this.index = new OriginIndex(this.origins.slots);
+    this.#durable = new SlotMap(this.origins.slots);
     this.arrivals = new CounterVector(this.origins.slots);
     this.state = new LwwState(registers);
     this.spaceId = spaceId;

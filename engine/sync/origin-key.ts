@@ -50,14 +50,24 @@ export function originKeyAt(bytes: Uint8Array, at = 0): OriginKey {
  */
 export class OriginKeyCache {
   readonly #keys = new Map<PeerId, OriginKey>();
+  /** The first origin each key was computed for. */
+  readonly #origins = new Map<OriginKey, PeerId>();
+  /** One numbering of origins for every replica that shares this cache (see OriginSlots). */
+  readonly slots = new OriginSlots();
 
   keyOf(origin: PeerId): OriginKey {
     let key = this.#keys.get(origin);
     if (key === undefined) {
       key = originKey(origin);
       this.#keys.set(origin, key);
+      if (!this.#origins.has(key)) this.#origins.set(key, origin);
     }
     return key;
+  }
+
+  /** The origin whose key `key` is, if any replica sharing this cache computed it. */
+  originOf(key: OriginKey): PeerId | undefined {
+    return this.#origins.get(key);
   }
 }
 
@@ -66,18 +76,31 @@ export class OriginKeyCache {
  * local vectors into wire vectors (each origin's key is computed once).
  */
 export class OriginDirectory {
+  /** Known origins by key, unless keys are shared (then the cache maps them back: see #originOf). */
   readonly #byKey = new Map<OriginKey, PeerId>();
   /** Keys of known origins by slot (an origin may have a slot before it is known: see `slots`). */
   readonly #keys: (OriginKey | undefined)[] = [];
   #size = 0;
   readonly #listeners = new Set<(origin: PeerId, key: OriginKey) => void>();
   /** Slots of the space's origins, for its sessions' compact vectors (see CounterVector). */
-  readonly slots = new OriginSlots();
+  readonly slots: OriginSlots;
   readonly #shared: OriginKeyCache | undefined;
 
-  /** `shared`: keys computed once for every replica of this process (see OriginKeyCache). */
+  /**
+   * `shared`: keys, the way back from a key to its origin, and origin slots, shared by every replica
+   * of this process (see OriginKeyCache): a replica of a space of n origins then keeps no map of its
+   * own from origins to slots or from keys to origins. Which origins this space knows stays its own.
+   */
   constructor(shared?: OriginKeyCache) {
     this.#shared = shared;
+    this.slots = shared?.slots ?? new OriginSlots();
+  }
+
+  /** The known origin whose key is `key`. */
+  #originOf(key: OriginKey): PeerId | undefined {
+    if (this.#shared === undefined) return this.#byKey.get(key);
+    const origin = this.#shared.originOf(key);
+    return origin !== undefined && this.#keyOf(origin) !== undefined ? origin : undefined;
   }
 
   #keyOf(origin: PeerId): OriginKey | undefined {
@@ -94,7 +117,7 @@ export class OriginDirectory {
       key = this.#shared?.keyOf(origin) ?? originKey(origin);
       this.#keys[slot] = key;
       this.#size++;
-      if (!this.#byKey.has(key)) this.#byKey.set(key, origin);
+      if (this.#shared === undefined && !this.#byKey.has(key)) this.#byKey.set(key, origin);
       for (const listener of this.#listeners) listener(origin, key);
     }
     return key;
@@ -123,7 +146,7 @@ export class OriginDirectory {
   resolve(vector: WireVector, unknown?: (key: OriginKey, counter: number) => void): Vector {
     const out: Vector = new Map();
     for (const [key, counter] of vector) {
-      const origin = this.#byKey.get(key);
+      const origin = this.#originOf(key);
       if (origin !== undefined) out.set(origin, counter);
       else unknown?.(key, counter);
     }
