@@ -27,8 +27,11 @@ const MULTI = -1;
  */
 export class OriginIndex {
   readonly #slots: OriginSlots;
-  /** Per slot: first counter, its sequence id, end (one past the last counter); or MULTI, or 0. */
-  #single = new Float64Array(0);
+  /**
+   * Per slot: first counter, its sequence id, end (one past the last counter); or MULTI, or 0. 32-bit
+   * integers (12 B an origin) until a counter or sequence id passes 2^31 − 1, doubles from then on.
+   */
+  #single: Int32Array | Float64Array = new Int32Array(0);
   readonly #multi = new Map<number, Stretches>();
 
   /** `slots`: the space's origin slots (see OriginSlots); an index of its own by default. */
@@ -69,8 +72,10 @@ export class OriginIndex {
       return;
     }
     if (counter !== end) return;
-    if (single[at + 1]! + (end - first) === seq) single[at + 2] = end + 1;
-    else {
+    if (single[at + 1]! + (end - first) === seq) {
+      this.#fit(end + 1);
+      this.#single[at + 2] = end + 1;
+    } else {
       this.#multi.set(slot, [first, single[at + 1]!, counter, seq, counter + 1]);
       single[at] = MULTI;
     }
@@ -117,6 +122,7 @@ export class OriginIndex {
 
   /** Forget entries before sequence id `seq` (the log was truncated there). */
   dropBefore(seq: SequenceId): void {
+    this.#fit(seq); // what is written below is seq or less than a value held
     const single = this.#single;
     for (let at = 0; at < single.length; at += 3) {
       const first = single[at]!;
@@ -157,6 +163,7 @@ export class OriginIndex {
   }
 
   #set(at: number, counter: number, seq: SequenceId): void {
+    this.#fit(Math.max(counter + 1, seq));
     this.#single[at] = counter;
     this.#single[at + 1] = seq;
     this.#single[at + 2] = counter + 1;
@@ -165,8 +172,17 @@ export class OriginIndex {
   #grow(slot: number): void {
     // Grow by half at least: origins arrive one by one.
     const length = 3 * Math.max(slot + 1, this.#slots.size, Math.floor(this.#single.length / 2));
-    const grown = new Float64Array(length);
-    grown.set(this.#single);
-    this.#single = grown;
+    this.#single = this.#copy(length, this.#single instanceof Float64Array);
+  }
+
+  /** Make `#single` hold `value` (doubles once it passes 32-bit integers). */
+  #fit(value: number): void {
+    if (value > 0x7fff_ffff && this.#single instanceof Int32Array) this.#single = this.#copy(this.#single.length, true);
+  }
+
+  #copy(length: number, wide: boolean): Int32Array | Float64Array {
+    const copy = wide ? new Float64Array(length) : new Int32Array(length);
+    copy.set(this.#single);
+    return copy;
   }
 }

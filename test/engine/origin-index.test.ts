@@ -42,31 +42,32 @@ describe('OriginIndex', () => {
       fc.record({ kind: fc.constant('truncate' as const), back: fc.nat(30) }),
     );
     fc.assert(
-      fc.property(fc.array(step, { maxLength: 200 }), (steps) => {
+      fc.property(fc.constantFrom(0, 2 ** 31 - 60), fc.array(step, { maxLength: 200 }), (base, steps) => {
         // Slots the space handed out to other origins first: the index reads its origins' own.
         const slots = new OriginSlots();
         for (const other of ['x', 'y'] as PeerId[]) slots.slot(other);
         const index = new OriginIndex(slots);
         const model = new Model();
         const next = new Map<PeerId, number>();
-        let seq = 0;
+        // From `base` on, counters and sequence ids pass 2^31 − 1 on the way (the index widens).
+        let seq = base;
         for (const s of steps) {
           if (s.kind === 'truncate') {
-            const cut = Math.max(0, seq - s.back);
+            const cut = Math.max(base, seq - s.back);
             index.dropBefore(cut);
             model.dropBefore(cut);
             continue;
           }
           const origin = origins[s.origin]!;
-          const counter = Math.max(1, (next.get(origin) ?? 1) + s.jump);
+          const counter = Math.max(base + 1, (next.get(origin) ?? base + 1) + s.jump);
           index.add(origin, counter, seq);
           model.add(origin, counter, seq);
           seq++;
-          if (counter >= (next.get(origin) ?? 1)) next.set(origin, counter + 1);
+          if (counter >= (next.get(origin) ?? base + 1)) next.set(origin, counter + 1);
         }
         for (const origin of origins) {
           expect(index.first(origin)).toBe(model.byOrigin.get(origin)?.first);
-          for (let c = 0; c <= (next.get(origin) ?? 1) + 1; c++)
+          for (let c = base; c <= (next.get(origin) ?? base + 1) + 1; c++)
             expect(index.seqOf(origin, c)).toBe(model.seqOf(origin, c));
         }
         expect(index.starts()).toEqual(new Map([...model.byOrigin].map(([o, e]) => [o, e.first])));
@@ -86,5 +87,17 @@ describe('OriginIndex', () => {
     expect(index.first(origin)).toBe(50_000);
     expect(index.seqOf(origin, 49_999)).toBeUndefined();
     expect(index.seqOf(origin, 50_000)).toBe(50_006);
+  });
+
+  it('holds counters and sequence ids past 32 bits', () => {
+    const index = new OriginIndex();
+    const big = 2 ** 31 - 2;
+    for (let k = 0; k < 5; k++) index.add('a' as PeerId, big + k, big + 10 + k);
+    index.add('b' as PeerId, 2 ** 40, 2 ** 33);
+    for (let k = 0; k < 5; k++) expect(index.seqOf('a' as PeerId, big + k)).toBe(big + 10 + k);
+    expect(index.seqOf('b' as PeerId, 2 ** 40)).toBe(2 ** 33);
+    index.dropBefore(big + 12);
+    expect(index.first('a' as PeerId)).toBe(big + 2);
+    expect(index.seqOf('a' as PeerId, big + 2)).toBe(big + 12);
   });
 });
