@@ -5,10 +5,7 @@
  */
 import type { PeerId } from '../facts/types.js';
 
-/**
- * Dense small integers for the origins of one space. Each space has its own, except where a process
- * hosting many replicas shares one numbering among them on purpose (the simulator: `PeerCache`).
- */
+/** Dense small integers for the origins of one space (its own, not shared across replicas). */
 export class OriginSlots {
   readonly #slotOf = new Map<PeerId, number>();
   readonly #origins: PeerId[] = [];

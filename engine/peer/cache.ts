@@ -26,10 +26,9 @@ export interface PeerCacheInit {
    */
   shareRegisters?: boolean;
   /**
-   * Share origin keys (a hash of each PeerId), the way back from a key to its origin and the
-   * numbering of origins (slots) between the replicas that use this cache: a replica of a space of n
-   * origins then keeps no PeerId → slot or key → PeerId map of its own. Like `shareRegisters`, only
-   * worth it for a cache many replicas share.
+   * Share origin keys (a hash of each PeerId) and the way back from a key to its origin between the
+   * replicas that use this cache: a replica of a space of n origins then keeps no key → PeerId map of
+   * its own. Like `shareRegisters`, only worth it for a cache many replicas share.
    * @default false
    */
   shareOriginKeys?: boolean;

@@ -52,8 +52,6 @@ export class OriginKeyCache {
   readonly #keys = new Map<PeerId, OriginKey>();
   /** The first origin each key was computed for. */
   readonly #origins = new Map<OriginKey, PeerId>();
-  /** One numbering of origins for every replica that shares this cache (see OriginSlots). */
-  readonly slots = new OriginSlots();
 
   keyOf(origin: PeerId): OriginKey {
     let key = this.#keys.get(origin);
@@ -87,13 +85,15 @@ export class OriginDirectory {
   readonly #shared: OriginKeyCache | undefined;
 
   /**
-   * `shared`: keys, the way back from a key to its origin, and origin slots, shared by every replica
-   * of this process (see OriginKeyCache): a replica of a space of n origins then keeps no map of its
-   * own from origins to slots or from keys to origins. Which origins this space knows stays its own.
+   * `shared`: keys and the way back from a key to its origin, shared by every replica of this process
+   * (see OriginKeyCache): a replica of a space of n origins then keeps no map of its own from keys to
+   * origins. Which origins this space knows stays its own, and so do its slots: they decide the order
+   * vectors are sent in, which must not depend on what the process shares (the simulator's runs are
+   * the same with and without shared caches).
    */
   constructor(shared?: OriginKeyCache) {
     this.#shared = shared;
-    this.slots = shared?.slots ?? new OriginSlots();
+    this.slots = new OriginSlots();
   }
 
   /** The known origin whose key is `key`. */
