@@ -5,25 +5,86 @@
  */
 import type { PeerId } from '../facts/types.js';
 
-/** Dense small integers for the origins of one space (its own, not shared across replicas). */
+/**
+ * Numbers for origins, one per PeerId, shared on purpose by the replicas of a process that hosts many
+ * (the simulator, through `PeerCache`): each replica's `OriginSlots` then finds an origin's slot
+ * through an array indexed by this number instead of a map of its own.
+ */
+export class OriginNumbers {
+  readonly #numberOf = new Map<PeerId, number>();
+
+  /** The number of `origin`, handed out now if it has none. */
+  numberOf(origin: PeerId): number {
+    let n = this.#numberOf.get(origin);
+    if (n === undefined) {
+      n = this.#numberOf.size;
+      this.#numberOf.set(origin, n);
+    }
+    return n;
+  }
+
+  /** The number of `origin`, if it has one. */
+  find(origin: PeerId): number | undefined {
+    return this.#numberOf.get(origin);
+  }
+
+  /** Numbers handed out so far. */
+  get size(): number {
+    return this.#numberOf.size;
+  }
+}
+
+/**
+ * Dense small integers for the origins of one space, its own: handed out in the order this replica
+ * first sees origins (vectors go out in slot order, so the order must not depend on what a process
+ * shares). Found through a map of its own, or — where replicas share `OriginNumbers` — through an
+ * array of slots indexed by the shared number (4 B an origin instead of a map entry, ~36 B).
+ */
 export class OriginSlots {
-  readonly #slotOf = new Map<PeerId, number>();
+  readonly #slotOf: Map<PeerId, number> | undefined;
+  readonly #numbers: OriginNumbers | undefined;
+  /** With shared numbers: slot + 1 by number (0: none yet). */
+  #byNumber = new Int32Array(0);
   readonly #origins: PeerId[] = [];
+
+  constructor(numbers?: OriginNumbers) {
+    this.#numbers = numbers;
+    this.#slotOf = numbers === undefined ? new Map() : undefined;
+  }
 
   /** The slot of `origin`, handed out now if it has none. */
   slot(origin: PeerId): number {
-    let slot = this.#slotOf.get(origin);
-    if (slot === undefined) {
-      slot = this.#origins.length;
-      this.#origins.push(origin);
-      this.#slotOf.set(origin, slot);
+    const numbers = this.#numbers;
+    if (numbers === undefined) {
+      let slot = this.#slotOf!.get(origin);
+      if (slot === undefined) {
+        slot = this.#origins.length;
+        this.#origins.push(origin);
+        this.#slotOf!.set(origin, slot);
+      }
+      return slot;
     }
+    const n = numbers.numberOf(origin);
+    if (n >= this.#byNumber.length) {
+      // Grow by half at least: origins arrive one by one.
+      const grown = new Int32Array(Math.max(n + 1, numbers.size, Math.floor(this.#byNumber.length * 1.5)));
+      grown.set(this.#byNumber);
+      this.#byNumber = grown;
+    }
+    const held = this.#byNumber[n]!;
+    if (held !== 0) return held - 1;
+    const slot = this.#origins.length;
+    this.#origins.push(origin);
+    this.#byNumber[n] = slot + 1;
     return slot;
   }
 
   /** The slot of `origin`, if it has one. */
   find(origin: PeerId): number | undefined {
-    return this.#slotOf.get(origin);
+    if (this.#numbers === undefined) return this.#slotOf!.get(origin);
+    const n = this.#numbers.find(origin);
+    const held = n === undefined || n >= this.#byNumber.length ? 0 : this.#byNumber[n]!;
+    return held === 0 ? undefined : held - 1;
   }
 
   originAt(slot: number): PeerId {

@@ -26,9 +26,10 @@ export interface PeerCacheInit {
    */
   shareRegisters?: boolean;
   /**
-   * Share origin keys (a hash of each PeerId) and the way back from a key to its origin between the
-   * replicas that use this cache: a replica of a space of n origins then keeps no key → PeerId map of
-   * its own. Like `shareRegisters`, only worth it for a cache many replicas share.
+   * Share origin keys (a hash of each PeerId), the way back from a key to its origin and numbers for
+   * origins between the replicas that use this cache: a replica of a space of n origins then keeps no
+   * key → PeerId or PeerId → slot map of its own (its slots, and so the order its vectors go out in,
+   * stay its own). Like `shareRegisters`, only worth it for a cache many replicas share.
    * @default false
    */
   shareOriginKeys?: boolean;

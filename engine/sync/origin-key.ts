@@ -8,7 +8,7 @@
 import { hexToBytes } from '@noble/hashes/utils.js';
 import { sha256 } from '../facts/hash.js';
 import type { PeerId, Vector } from '../facts/types.js';
-import { OriginSlots } from './counter-vector.js';
+import { OriginNumbers, OriginSlots } from '../log/origin-slots.js';
 
 /** 16 hex digits naming an origin on the wire. */
 export type OriginKey = string & { readonly __brand: 'OriginKey' };
@@ -52,6 +52,8 @@ export class OriginKeyCache {
   readonly #keys = new Map<PeerId, OriginKey>();
   /** The first origin each key was computed for. */
   readonly #origins = new Map<OriginKey, PeerId>();
+  /** Numbers for origins, so that the replicas sharing this cache find their slots without a map each. */
+  readonly numbers = new OriginNumbers();
 
   keyOf(origin: PeerId): OriginKey {
     let key = this.#keys.get(origin);
@@ -85,15 +87,15 @@ export class OriginDirectory {
   readonly #shared: OriginKeyCache | undefined;
 
   /**
-   * `shared`: keys and the way back from a key to its origin, shared by every replica of this process
-   * (see OriginKeyCache): a replica of a space of n origins then keeps no map of its own from keys to
-   * origins. Which origins this space knows stays its own, and so do its slots: they decide the order
-   * vectors are sent in, which must not depend on what the process shares (the simulator's runs are
-   * the same with and without shared caches).
+   * `shared`: keys, the way back from a key to its origin and numbers for origins, shared by every
+   * replica of this process (see OriginKeyCache): a replica of a space of n origins then keeps no map
+   * of its own from keys to origins or from origins to slots. Which origins this space knows stays
+   * its own, and so do its slots' order: vectors go out in slot order, which must not depend on what
+   * the process shares (the simulator's runs are the same with and without shared caches).
    */
   constructor(shared?: OriginKeyCache) {
     this.#shared = shared;
-    this.slots = new OriginSlots();
+    this.slots = new OriginSlots(shared?.numbers);
   }
 
   /** The known origin whose key is `key`. */

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import type { PeerId } from '../../engine/facts/types.js';
-import { OriginSlots, SlotMap } from '../../engine/log/origin-slots.js';
+import { OriginNumbers, OriginSlots, SlotMap } from '../../engine/log/origin-slots.js';
 import { OriginDirectory, OriginKeyCache, originKey } from '../../engine/sync/origin-key.js';
 
 const origin = (n: number) => `origin-${n}` as PeerId;
@@ -65,5 +65,27 @@ describe('OriginDirectory sharing keys (the simulator)', () => {
     b.add(origin(4));
     expect(a.resolve(wire).has(origin(4))).toBe(false);
     expect(b.resolve(wire).get(origin(4))).toBe(4);
+  });
+});
+
+describe('OriginSlots over shared numbers', () => {
+  it('hands out the slots a replica of its own would, in its own order, whatever others take', () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.nat(2), fc.boolean(), fc.nat(60)), { maxLength: 300 }), (ops) => {
+        const numbers = new OriginNumbers();
+        const shared = [new OriginSlots(numbers), new OriginSlots(numbers), new OriginSlots(numbers)];
+        const own = [new OriginSlots(), new OriginSlots(), new OriginSlots()];
+        for (const [replica, take, n] of ops) {
+          if (take) expect(shared[replica]!.slot(origin(n))).toBe(own[replica]!.slot(origin(n)));
+          else expect(shared[replica]!.find(origin(n))).toBe(own[replica]!.find(origin(n)));
+        }
+        for (let r = 0; r < 3; r++) {
+          expect(shared[r]!.size).toBe(own[r]!.size);
+          for (let slot = 0; slot < own[r]!.size; slot++)
+            expect(shared[r]!.originAt(slot)).toBe(own[r]!.originAt(slot));
+          for (let n = 0; n <= 60; n++) expect(shared[r]!.find(origin(n))).toBe(own[r]!.find(origin(n)));
+        }
+      }),
+    );
   });
 });
