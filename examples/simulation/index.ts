@@ -32,6 +32,9 @@ import { MESH_MAX_VIRTUAL_MS, runMesh, type MeshResult } from './mesh.js';
 /** Peer options of the pruning campaign (test/sim/pruning-campaign.test.ts). */
 const PRUNING = { snapshotEvery: 300, pruneWindow: 3_000 };
 
+/** How often a mesh run writes a progress line when its output is not a terminal (wall ms). */
+const PROGRESS_LINE_MS = 30_000;
+
 /** Largest seed: seeds are unsigned 32-bit integers. */
 const MAX_SEED = 0xffff_ffff;
 
@@ -274,17 +277,27 @@ async function meshOfSize(o: Extract<Command, { kind: 'mesh' }>, peers: number):
   );
   const started = performance.now();
   const cpu = process.cpuUsage();
-  bar.start(peers, 0, { virtual: '0.0', wall: '0.0' });
+  // On a terminal, a progress bar; in a log file (a long run left going), a line every half minute.
+  const tty = process.stdout.isTTY === true;
+  let lastLine = started;
+  if (tty) bar.start(peers, 0, { virtual: '0.0', wall: '0.0' });
   const result = await runMesh({
     ...o,
     peers,
-    onProgress: (converged, _total, elapsed) =>
-      bar.update(converged, {
-        virtual: (elapsed / 1000).toFixed(1),
-        wall: ((performance.now() - started) / 1000).toFixed(1),
-      }),
+    onProgress: (converged, _total, elapsed) => {
+      const wall = ((performance.now() - started) / 1000).toFixed(1);
+      const virtual = (elapsed / 1000).toFixed(1);
+      if (tty) bar.update(converged, { virtual, wall });
+      else if (performance.now() - lastLine >= PROGRESS_LINE_MS) {
+        lastLine = performance.now();
+        const heap = (process.memoryUsage().heapUsed / 2 ** 20).toFixed(0);
+        console.log(
+          `  ${converged}/${peers} peers converged | virtual ${virtual} s | wall ${wall} s | heap ${heap} MB`,
+        );
+      }
+    },
   });
-  bar.stop();
+  if (tty) bar.stop();
   const used = process.cpuUsage(cpu);
   const run: SizeRun = {
     peers,
