@@ -12,6 +12,9 @@ const utf8Encoder = new TextEncoder();
 const utf8Decoder = new TextDecoder('utf-8', { fatal: false, ignoreBOM: true });
 const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
+/** The value of a hex digit's character code ('0'–'9', 'a'–'f', 'A'–'F'). */
+const hexDigit = (c: number): number => (c <= 0x39 ? c - 0x30 : (c | 0x20) - 0x57);
+
 /** A growable output buffer. `finish()` returns a copy; `view()` a view valid until the next write. */
 export class Writer {
   #buf: Uint8Array;
@@ -87,6 +90,21 @@ export class Writer {
     this.#reserve(bytes.length);
     this.#buf.set(bytes, this.#pos);
     this.#pos += bytes.length;
+    return this;
+  }
+
+  /**
+   * The bytes a string of hex digits (an even number of them, either case) spells, no length: what
+   * `raw(hexToBytes(hex))` writes, without a byte array for each.
+   */
+  hex(hex: string): this {
+    const n = hex.length >> 1;
+    this.#reserve(n);
+    const buf = this.#buf;
+    let pos = this.#pos;
+    for (let i = 0; i < 2 * n; i += 2)
+      buf[pos++] = (hexDigit(hex.charCodeAt(i)) << 4) | hexDigit(hex.charCodeAt(i + 1));
+    this.#pos = pos;
     return this;
   }
 

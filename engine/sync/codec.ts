@@ -58,7 +58,7 @@ import {
   MAX_VECTOR_PAGE_ORIGINS,
 } from '../limits.js';
 import type { Message, MessageType, Statement, WireAttestation } from './messages.js';
-import { ORIGIN_KEY_BYTES, originKeyAt, originKeyBytes, type OriginKey, type WireVector } from './origin-key.js';
+import { ORIGIN_KEY_BYTES, originKeyAt, type OriginKey, type WireVector } from './origin-key.js';
 
 const TYPE_BYTE: Record<MessageType, number> = {
   hello: 1,
@@ -95,7 +95,7 @@ export interface DecodeError {
 
 function writeVector(w: Writer, vector: WireVector): void {
   w.uvarint(vector.size);
-  for (const [key, counter] of vector) w.raw(originKeyBytes(key)).uvarint(counter);
+  for (const [key, counter] of vector) w.hex(key).uvarint(counter);
 }
 
 function readVector(r: Reader): WireVector {

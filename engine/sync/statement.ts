@@ -10,7 +10,7 @@ import { sha256 } from '../facts/hash.js';
 import type { SignatureVerifier, Signer } from '../facts/sign.js';
 import type { PeerId } from '../facts/types.js';
 import type { Statement } from './messages.js';
-import { originKeyBytes, type WireVector } from './origin-key.js';
+import type { WireVector } from './origin-key.js';
 
 const DOMAIN = 'shoal/statement/1';
 
@@ -19,7 +19,7 @@ export function statementHash(space: string, peer: PeerId, seq: number, vector: 
   const entries = [...vector].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
   const w = new Writer(64 + entries.length * 12).string(DOMAIN).string(space).string(peer).uvarint(seq);
   w.uvarint(entries.length);
-  for (const [key, counter] of entries) w.raw(originKeyBytes(key)).uvarint(counter);
+  for (const [key, counter] of entries) w.hex(key).uvarint(counter);
   return sha256(w.finish());
 }
 

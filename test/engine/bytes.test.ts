@@ -85,3 +85,13 @@ it("a copy of raw bytes read from a Node Buffer is a copy (a Buffer's slice() is
   expect(decoded.sig).toEqual(sig);
   expect(new Reader(Buffer.from([1, 2, 3])).raw(2).slice().buffer.byteLength).toBe(2);
 });
+
+it('writes the bytes a hex string spells, in either case, as raw(hexToBytes(…)) does', () => {
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 40 }), fc.boolean(), (bytes, upper) => {
+      let hex = Buffer.from(bytes).toString('hex');
+      if (upper) hex = hex.toUpperCase();
+      expect(new Writer(4).u8(7).hex(hex).u8(9).finish()).toEqual(new Uint8Array([7, ...bytes, 9]));
+    }),
+  );
+});
