@@ -59,6 +59,8 @@ export function createSigner(key: IdentityKey): Result<Signer, InvalidInputError
  */
 export class SignatureCache {
   readonly keys = new Map<string, VerifyFn | null>();
+  /** Most origins whose keys `keys` holds (the oldest imported goes first). */
+  readonly keyEntries: number;
   readonly verified = new Set<string>();
   /**
    * Triples checked at least twice, by the signature object they came in: replicas that share
@@ -68,6 +70,15 @@ export class SignatureCache {
    * view into a reused buffer) only misses. Entries go with their signature object.
    */
   readonly repeated = new WeakMap<Uint8Array, VerifiedTriple>();
+
+  /**
+   * `keyEntries`: how many origins' imported keys to keep. A cache that sees more origins than this
+   * in turn imports a key again on every check (a simulator's cache shared by a mesh of 10,000
+   * origins spent a fifth of its time re-importing keys under the default).
+   */
+  constructor(keyEntries = KEY_CACHE_ENTRIES) {
+    this.keyEntries = keyEntries;
+  }
 }
 
 /** Copies of a triple that verified (see `SignatureCache.repeated`). */
@@ -127,7 +138,7 @@ export class SignatureVerifier {
     let fn = keys.get(origin);
     if (fn !== undefined) return fn;
     fn = makeVerifier(origin);
-    if (keys.size >= KEY_CACHE_ENTRIES) {
+    if (keys.size >= this.#cache.keyEntries) {
       // Maps iterate in insertion order: drop the oldest.
       const oldest = keys.keys().next();
       if (oldest.done !== true) keys.delete(oldest.value);

@@ -39,10 +39,16 @@ export interface PeerCacheInit {
    * @default false
    */
   shareEntries?: boolean;
+  /**
+   * How many origins' public keys stay imported for signature checks. A cache shared by the replicas
+   * of a space with more origins than this re-imports a key on nearly every check.
+   * @default KEY_CACHE_ENTRIES (4,096)
+   */
+  keyEntries?: number;
 }
 
 export class PeerCache {
-  readonly signatures = new SignatureCache();
+  readonly signatures: SignatureCache;
   readonly chains = new ChainCache();
   readonly runs = new RunCodecCache();
   readonly registers: RegisterCache | undefined;
@@ -50,6 +56,7 @@ export class PeerCache {
   readonly entries: SignedEntryCache | undefined;
 
   constructor(init: PeerCacheInit = {}) {
+    this.signatures = new SignatureCache(init.keyEntries);
     this.registers = init.shareRegisters === true ? new RegisterCache() : undefined;
     this.originKeys = init.shareOriginKeys === true ? new OriginKeyCache() : undefined;
     this.entries = init.shareEntries === true ? new SignedEntryCache() : undefined;

@@ -1,3 +1,4 @@
+import { PeerCache } from '../../engine/peer/cache.js';
 import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -372,6 +373,28 @@ describe('signatures', () => {
     expect(await verifier.verify(ORIGIN, hash, sig)).toBe(false);
     sig[5]! ^= 1;
     expect(await verifier.verify(ORIGIN, hash, sig)).toBe(true);
+  });
+});
+
+describe('signature cache bounds', () => {
+  it('keeps the keys of at most keyEntries origins, and still verifies the ones it let go', async () => {
+    const signers = await Promise.all(
+      [1, 2, 3, 4, 5].map(async (n) => {
+        const key = unwrap(await identityFromSeed(new Uint8Array(32).fill(n)));
+        const hash = unwrap(computeHash('s', createFact));
+        return { origin: originOf(key), hash, sig: await unwrap(createSigner(key)).sign(hash) };
+      }),
+    );
+    const small = new SignatureCache(2);
+    const large = new SignatureCache(); // the default, KEY_CACHE_ENTRIES
+    for (const cache of [small, large]) {
+      const verifier = new SignatureVerifier(cache);
+      for (let round = 0; round < 2; round++)
+        for (const { origin, hash, sig } of signers) expect(await verifier.verify(origin, hash, sig)).toBe(true);
+    }
+    expect(small.keys.size).toBe(2);
+    expect(large.keys.size).toBe(5);
+    expect(new PeerCache({ keyEntries: 3 }).signatures.keyEntries).toBe(3);
   });
 });
 

@@ -71,6 +71,8 @@ export interface SimStats {
 const DISCONNECT_BAN_MS = 60_000;
 const DEFAULT_START = 1_700_000_000_000;
 const DEFAULT_MAX_TIME = 24 * 60 * 60 * 1000;
+/** Origins whose imported keys the network's shared signature cache keeps (`npm run sim` goes up to 100,000 peers). */
+const SHARED_KEY_ENTRIES = 131_072;
 
 interface Endpoint {
   readonly id: PeerId;
@@ -153,7 +155,13 @@ export class SimNetwork {
   #traceBuffer = new Uint8Array(4096);
   readonly #utf8 = new TextEncoder();
   #stats = { sent: 0, delivered: 0, dropped: 0, duplicated: 0, bytesSent: 0, bytesDelivered: 0, maxInFlightBytes: 0 };
-  readonly #cache = new PeerCache({ shareRegisters: true, shareOriginKeys: true, shareEntries: true });
+  readonly #cache = new PeerCache({
+    shareRegisters: true,
+    shareOriginKeys: true,
+    shareEntries: true,
+    // Every origin of the network's spaces (a mesh of up to 100,000 peers): shared, the cache sees them all.
+    keyEntries: SHARED_KEY_ENTRIES,
+  });
   #filter: ((from: string, to: string, frame: Uint8Array) => boolean) | undefined;
 
   /**
