@@ -20,6 +20,7 @@ export class Writer {
   #buf: Uint8Array;
   #view: DataView;
   #pos = 0;
+  #lastView: Uint8Array | undefined;
 
   constructor(initialSize = 256) {
     this.#buf = new Uint8Array(initialSize);
@@ -147,7 +148,11 @@ export class Writer {
    * constructor on every call, and every local write hashes a view.
    */
   view(): Uint8Array {
-    return new Uint8Array(this.#buf.buffer, 0, this.#pos);
+    // The last view again when it has the same length (a stream of same-sized facts hashed one by
+    // one: no view object each); a view is only valid until the next write anyway.
+    const last = this.#lastView;
+    if (last !== undefined && last.length === this.#pos && last.buffer === this.#buf.buffer) return last;
+    return (this.#lastView = new Uint8Array(this.#buf.buffer, 0, this.#pos));
   }
 }
 

@@ -95,3 +95,16 @@ it('writes the bytes a hex string spells, in either case, as raw(hexToBytes(…)
     }),
   );
 });
+
+it('views what was written last, after truncation and after the buffer grew', () => {
+  const w = new Writer(16);
+  const bytes = (n: number, from: number) => Uint8Array.from({ length: n }, (_, i) => (from + i) & 0xff);
+  w.raw(bytes(10, 0));
+  expect(w.view()).toEqual(bytes(10, 0));
+  w.truncate(0).raw(bytes(10, 50));
+  expect(w.view()).toEqual(bytes(10, 50)); // same length: the same view may serve, with the new bytes
+  w.reset().raw(bytes(100, 7)); // grows into a new buffer
+  w.truncate(10);
+  expect(w.view()).toEqual(bytes(10, 7));
+  expect(w.view().buffer).not.toBe(new Writer(16).view().buffer);
+});
